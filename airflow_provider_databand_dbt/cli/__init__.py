@@ -1,0 +1,1 @@
+"""The ``databand-dbt`` command line."""

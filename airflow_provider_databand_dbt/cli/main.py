@@ -1,0 +1,71 @@
+"""Entry point of ``databand-dbt``: builds the sub-commands and turns our errors into one line + exit code."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from airflow_provider_databand_dbt.cli.errors import CliUsageError
+
+# Each module exposes ``register(subparsers)`` and sets ``func(args) -> int`` on its parser.
+COMMAND_MODULES = (
+    "airflow_provider_databand_dbt.cli.collect",
+    "airflow_provider_databand_dbt.cli.browse",
+    "airflow_provider_databand_dbt.cli.monitor",
+    "airflow_provider_databand_dbt.cli.ui",
+    "airflow_provider_databand_dbt.cli.emulator",
+    "airflow_provider_databand_dbt.cli.demo",
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="databand-dbt",
+        description="Track dbt Cloud runs: collect them, monitor accounts, browse what ran.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # command not built yet in this checkout
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError, DbtCloudError
+    from airflow_provider_databand_dbt.tracking.errors import TrackingError
+
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except (CliUsageError, DbtCloudConfigError) as exc:
+        print(f"databand-dbt: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DbtCloudError, TrackingError) as exc:
+        print(f"databand-dbt: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("databand-dbt: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The typed result of collecting one dbt Cloud run: what every tracker stores and returns."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any, Optional
+
+import msgspec
+
+
+class NodeResult(msgspec.Struct, kw_only=True):
+    """One dbt node's outcome in one step: a model, test, unit test, seed, snapshot or source freshness check.
+
+    ``status`` is written as dbt writes it (success, error, skipped, pass, fail, warn, runtime error...).
+    """
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    execution_time: Optional[float] = None
+    rows_affected: Optional[int] = None
+    message: Optional[str] = None
+    failures: Optional[int] = None
+    depends_on: list[str] = []
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    materialization: Optional[str] = None
+    tags: list[str] = []
+    package_name: Optional[str] = None
+    code_hash: Optional[str] = None
+    thread_id: Optional[str] = None
+
+
+class ArtifactMissing(msgspec.Struct, kw_only=True):
+    """An artifact we expected for a step but could not use, and why (404, truncated, malformed...)."""
+
+    artifact: str
+    reason: str
+
+
+class StepReport(msgspec.Struct, kw_only=True):
+    """One dbt Cloud run step (``Invoke dbt build`` ...), with the node results its artifacts describe."""
+
+    index: int
+    name: str
+    command: Optional[str] = None
+    status: str
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    duration_seconds: Optional[float] = None
+    artifacts_missing: list[ArtifactMissing] = []
+    nodes: list[NodeResult] = []
+
+
+class RunReport(msgspec.Struct, kw_only=True):
+    """Everything we know about one dbt Cloud run, keyed by (host, account_id, run_id).
+
+    ``status`` is one of queued, starting, running, success, error, cancelled.
+    """
+
+    host: str
+    account_id: int
+    run_id: int
+    job_id: Optional[int] = None
+    job_name: Optional[str] = None
+    project_id: Optional[int] = None
+    project_name: Optional[str] = None
+    environment_id: Optional[int] = None
+    environment_name: Optional[str] = None
+    status: str
+    status_message: Optional[str] = None
+    trigger_cause: Optional[str] = None
+    git_branch: Optional[str] = None
+    git_sha: Optional[str] = None
+    dbt_version: Optional[str] = None
+    created_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    duration_seconds: Optional[float] = None
+    url: Optional[str] = None
+    steps: list[StepReport] = []
+    collected_at: Optional[datetime] = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("success", "error", "cancelled")
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Node counts per dbt status over all steps, e.g. ``{"success": 7, "fail": 1, "skipped": 2}``."""
+        return dict(Counter(node.status for step in self.steps for node in step.nodes))
+
+    def iter_nodes(self):
+        """Yield ``(step, node)`` for every node result of the run."""
+        for step in self.steps:
+            for node in step.nodes:
+                yield step, node
+
+    def failed_nodes(self) -> list[NodeResult]:
+        """Nodes whose status means something went wrong (error, fail, runtime error, warn excluded)."""
+        return [node for _, node in self.iter_nodes() if node.status in FAILED_NODE_STATUSES]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data (datetimes as ISO 8601 strings) with a ``summary`` of node counts per status."""
+        data = msgspec.to_builtins(self)
+        data["summary"] = self.summary
+        return data
+
+    def to_json(self) -> bytes:
+        return msgspec.json.encode(self.as_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunReport:
+        """Inverse of :meth:`as_dict` (``summary`` is derived, so it is ignored)."""
+        data = {k: v for k, v in data.items() if k != "summary"}
+        return msgspec.convert(data, cls)
+
+
+FAILED_NODE_STATUSES = frozenset({"error", "fail", "runtime error"})

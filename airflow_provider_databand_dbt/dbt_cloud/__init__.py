@@ -1,0 +1,1 @@
+"""HTTP client for the dbt Cloud Administrative API (requests). No Airflow import."""

@@ -1,0 +1,1 @@
+"""Test and demo helpers: the local dbt Cloud API emulator and the real dbt artifacts it serves."""

@@ -1,0 +1,1 @@
+"""The tracking store (SQLAlchemy: SQLite by default, PostgreSQL in production). No Airflow import."""

@@ -1,0 +1,18 @@
+"""One exception tree for the tracking store. Messages never contain passwords or tokens."""
+from __future__ import annotations
+
+
+class TrackingError(Exception):
+    """Base class: the tracking store could not do what was asked."""
+
+
+class TrackingStoreUnavailable(TrackingError):
+    """The store URL is invalid, the database cannot be reached or opened, or it is read-only."""
+
+
+class TrackingSchemaError(TrackingError):
+    """The database schema is newer than this package, or a migration failed."""
+
+
+class RunNotTracked(TrackingError):
+    """No tracked run has this id: collect it first (``databand-dbt collect``) or check the store URL."""

@@ -1,0 +1,64 @@
+"""Shared fixtures: a real dbt Cloud API emulator over HTTP and real tracking stores (SQLite, PostgreSQL).
+
+PostgreSQL tests run when ``DATABAND_DBT_TEST_POSTGRES_URL`` points at a server (``.ci/run`` starts one).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+POSTGRES_URL = os.environ.get("DATABAND_DBT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture()
+def emulator():
+    """A freshly seeded emulator (demo account, projects, jobs, finished runs) on a free loopback port."""
+    from airflow_provider_databand_dbt.testing.emulator import DbtCloudEmulator
+
+    with DbtCloudEmulator() as emu:
+        yield emu
+
+
+def _postgres_database_url() -> str:
+    """A new empty database on the test server, so tests never see each other's rows."""
+    import sqlalchemy as sa
+
+    name = f"dbt_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def tracking_url(request, tmp_path):
+    """A store URL for each backend: a temp SQLite file, and a fresh PostgreSQL database when configured."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracking.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("DATABAND_DBT_TEST_POSTGRES_URL not set")
+    return _postgres_database_url()
+
+
+@pytest.fixture()
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'tracking.db'}"
+
+
+@pytest.fixture()
+def store(tracking_url):
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    tracking_store = TrackingStore(tracking_url)
+    yield tracking_store
+    tracking_store.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_store(tmp_path, monkeypatch):
+    """Never let a test write to the user's real default store."""
+    monkeypatch.setenv("DATABAND_DBT_TRACKING_URL", f"sqlite:///{tmp_path / 'default-tracking.db'}")
+    monkeypatch.delenv("AIRFLOW__DATABAND_DBT__TRACKING_URL", raising=False)
