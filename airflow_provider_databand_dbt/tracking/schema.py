@@ -1,0 +1,151 @@
+"""Tables of the tracking store (SQLAlchemy Core, valid on SQLAlchemy 1.4 and 2.x, SQLite and PostgreSQL).
+
+pipeline = dbt Cloud job; run = dbt Cloud run (unique per host, account, run id); step = run step;
+node_result = one node in one step; source = one sighting of a run by a tracker.
+Changes to these tables go through ``tracking/migrations.py``.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+PREFIX = "dbt_tracking_"
+metadata = sa.MetaData()
+
+# Timestamps are stored in UTC; SQLite hands them back naive, the store makes them aware again.
+Timestamp = sa.DateTime(timezone=True)
+
+pipelines = sa.Table(
+    f"{PREFIX}pipeline",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("job_id", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.String(1024)),
+    sa.Column("project_id", sa.BigInteger),
+    sa.Column("project_name", sa.String(1024)),
+    sa.Column("environment_id", sa.BigInteger),
+    sa.Column("environment_name", sa.String(1024)),
+    sa.Column("first_seen_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("host", "account_id", "job_id", name=f"uq_{PREFIX}pipeline_job"),
+)
+
+runs = sa.Table(
+    f"{PREFIX}run",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.BigInteger, nullable=False),
+    sa.Column("pipeline_id", sa.Integer, sa.ForeignKey(f"{PREFIX}pipeline.id"), nullable=True),
+    sa.Column("job_id", sa.BigInteger),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_message", sa.Text),
+    sa.Column("trigger_cause", sa.Text),
+    sa.Column("git_branch", sa.String(1024)),
+    sa.Column("git_sha", sa.String(255)),
+    sa.Column("dbt_version", sa.String(255)),
+    sa.Column("created_at", Timestamp),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("url", sa.Text),
+    sa.Column("node_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("collected_at", Timestamp),
+    sa.Column("first_tracked_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("host", "account_id", "run_id", name=f"uq_{PREFIX}run_key"),
+    sa.Index(f"ix_{PREFIX}run_pipeline_run", "pipeline_id", "run_id"),
+    sa.Index(f"ix_{PREFIX}run_run_id", "run_id"),
+    sa.Index(f"ix_{PREFIX}run_status", "status"),
+    sa.Index(f"ix_{PREFIX}run_created_at", "created_at"),
+)
+
+steps = sa.Table(
+    f"{PREFIX}step",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("command", sa.Text),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("artifacts_missing", sa.JSON, nullable=False),
+    sa.UniqueConstraint("run_pk", "step_index", name=f"uq_{PREFIX}step_index"),
+)
+
+node_results = sa.Table(
+    f"{PREFIX}node_result",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("unique_id", sa.String(1024), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("execution_time", sa.Float),
+    sa.Column("rows_affected", sa.BigInteger),
+    sa.Column("message", sa.Text),
+    sa.Column("failures", sa.Integer),
+    sa.Column("depends_on", sa.JSON, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("materialization", sa.String(64)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("package_name", sa.String(255)),
+    sa.Column("code_hash", sa.String(128)),
+    sa.Column("thread_id", sa.String(255)),
+    sa.UniqueConstraint("run_pk", "step_index", "unique_id", name=f"uq_{PREFIX}node_result_key"),
+    sa.Index(f"ix_{PREFIX}node_result_history", "unique_id", "run_pk"),
+    sa.Index(f"ix_{PREFIX}node_result_run_status", "run_pk", "status"),
+)
+
+sources = sa.Table(
+    f"{PREFIX}source",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(1024)),
+    sa.Column("dag_id", sa.String(250)),
+    sa.Column("task_id", sa.String(250)),
+    sa.Column("airflow_run_id", sa.String(250)),
+    sa.Column("try_number", sa.Integer),
+    sa.Column("map_index", sa.Integer),
+    sa.Column("hostname", sa.String(255)),
+    sa.Column("tracked_at", Timestamp, nullable=False),
+    sa.Index(f"ix_{PREFIX}source_run", "run_pk"),
+)
+
+monitor_cursors = sa.Table(
+    f"{PREFIX}monitor_cursor",
+    metadata,
+    sa.Column("syncer", sa.String(255), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("last_run_id", sa.BigInteger),
+    sa.Column("active_run_ids", sa.JSON, nullable=False),
+    sa.Column("backfill_done", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+monitor_leases = sa.Table(
+    f"{PREFIX}monitor_lease",
+    metadata,
+    sa.Column("syncer", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+)
+
+schema_version = sa.Table(
+    f"{PREFIX}schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,6 @@
+select
+    payment_method,
+    count(*) as payment_count,
+    sum(amount) as revenue
+from {{ ref('stg_payments') }}
+group by payment_method
