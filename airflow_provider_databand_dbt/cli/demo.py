@@ -1,0 +1,76 @@
+"""``databand-dbt demo``: the whole product end to end on a local dbt Cloud emulator and the default store."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from airflow_provider_databand_dbt.cli import options
+from airflow_provider_databand_dbt.cli.render import render_run
+
+POLL_SECONDS = 0.5
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="start a local dbt Cloud emulator, trigger a job, wait, collect and show the tracked run",
+        description="Runs everything locally: no dbt Cloud account needed. Starts the bundled dbt Cloud API "
+        "emulator (real artifacts from a real dbt project), triggers the 'Nightly build' job, waits for it, "
+        "collects it into the tracking store and prints it.",
+    )
+    parser.add_argument(
+        "--job-id", type=options.positive_int, default=100,
+        help="emulated job to trigger: 100 Nightly build (fails a test, skips a model), 101 Hourly models "
+        "(succeeds) (default: %(default)s)",
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run (default: %(default)s)")
+    options.add_tracking_url(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_provider_databand_dbt.collector.collect import collect_run
+    from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+    from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
+    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+
+    store = options.open_store(args)
+    with DbtCloudEmulator() as emulator, DbtCloudClient(DEMO_TOKEN, emulator.url) as client:
+        emulator.set_lifecycle(queued_seconds=1.0, running_seconds=3.0)
+        print(f"dbt Cloud API emulator listening on {emulator.url} (account {DEMO_ACCOUNT_ID})")
+        job = client.get_job(DEMO_ACCOUNT_ID, args.job_id)
+        run = client.trigger_job_run(DEMO_ACCOUNT_ID, args.job_id, cause="databand-dbt demo")
+        print(f"Triggered job {job.id} '{job.name}': run {run.id}")
+        run = _wait_until_finished(client, DEMO_ACCOUNT_ID, run.id, args.timeout, RunStatus)
+        print(f"Collecting run {run.id} into {store.display_url} ...")
+        report = collect_run(
+            client, DEMO_ACCOUNT_ID, run.id, store=store, source=TrackingSource(kind="cli", name="databand-dbt demo"),
+            progress=lambda message: print(f"  {message}", flush=True),
+        )
+    sources = store.list_sources(report.run_id, account_id=report.account_id, host=report.host)
+    store.close()
+    print()
+    print(render_run(report, sources))
+    print()
+    print("Next: `databand-dbt runs` lists what is tracked, "
+          f"`databand-dbt show {report.run_id}` shows this run again, `databand-dbt ui` opens the web view.")
+    return 0
+
+
+def _wait_until_finished(client, account_id: int, run_id: int, timeout: float, run_status):
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        run = client.get_run(account_id, run_id, include_related=())
+        status = run_status(run.status)
+        if status != last:
+            print(f"  run {run_id}: {status.label}", flush=True)
+            last = status
+        if status.is_terminal:
+            return run
+        if time.monotonic() > deadline:
+            from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudTimeoutError
+
+            raise DbtCloudTimeoutError(f"run {run_id} did not finish within {timeout:.0f} s")
+        time.sleep(POLL_SECONDS)

@@ -1,0 +1,66 @@
+"""Arguments shared by several commands, and the one place tokens are read from."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from airflow_provider_databand_dbt.cli.errors import CliUsageError
+
+TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
+
+
+def positive_int(text: str) -> int:
+    """argparse type for dbt Cloud ids: a clear message instead of a traceback for ``abc`` or ``-1``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer id, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer id, got {text!r}")
+    return value
+
+
+def add_tracking_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the tracking store (default: $DATABAND_DBT_TRACKING_URL, "
+        "then ~/.databand_dbt/tracking.db)",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_token_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        type=Path,
+        help=f"file holding the dbt Cloud API token (default: ${TOKEN_ENV}); never pass the token itself on argv",
+    )
+
+
+def read_token(args: argparse.Namespace) -> str:
+    """The dbt Cloud token from ``--token-file`` or ``$DBT_CLOUD_API_TOKEN``; never from argv."""
+    token_file: Path | None = getattr(args, "token_file", None)
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise CliUsageError(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+        if not token:
+            raise CliUsageError(f"--token-file {token_file} is empty")
+        return token
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise CliUsageError(f"no dbt Cloud API token: set ${TOKEN_ENV} or pass --token-file PATH")
+    return token
+
+
+def open_store(args: argparse.Namespace):
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    return TrackingStore(getattr(args, "tracking_url", None))
