@@ -129,6 +129,9 @@ def dbt_env() -> dict[str, str]:
         DBT_USE_COLORS="false",
         DBT_PARTIAL_PARSE="true",
         DO_NOT_TRACK="1",
+        # dbt iterates over sets when writing some artifact sections: a fixed hash seed keeps
+        # the key order stable between regenerations.
+        PYTHONHASHSEED="0",
     )
     return env
 
