@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="databand-dbt",
         description="Track dbt Cloud runs: collect them, monitor accounts, browse what ran.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (default: warnings and errors only)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -45,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        # Commands print their own progress; library INFO lines would repeat it. Long-running
+        # commands (monitor, ui, emulator) raise the level themselves.
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):

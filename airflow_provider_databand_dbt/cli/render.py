@@ -33,8 +33,8 @@ def _cell(value: object) -> str:
     return " ".join(str(value).split())  # one line per cell, whatever the message held
 
 
-def seconds(value: float | None) -> str | None:
-    return None if value is None else f"{value:.1f}s"
+def seconds(value: float | None, digits: int = 1) -> str | None:
+    return None if value is None else f"{value:.{digits}f}s"
 
 
 def summary_line(summary: dict[str, int]) -> str:
@@ -94,7 +94,7 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
                 node.resource_type,
                 node.name,
                 step_index,
-                seconds(node.execution_time),
+                seconds(node.execution_time, 2),
                 node.rows_affected,
                 _cell(node.message)[:MESSAGE_WIDTH] if node.message else None,
             )

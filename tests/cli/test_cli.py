@@ -1,0 +1,167 @@
+"""The ``databand-dbt`` command as a user runs it: a real subprocess against the emulator and a real store."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN
+
+NIGHTLY_JOB = 100
+HEALTHY_JOB = 101
+
+
+def databand_dbt(*args: str, token: str | None = DEMO_TOKEN, tracking_url: str | None = None, timeout=120):
+    env = {k: v for k, v in os.environ.items() if k != "DBT_CLOUD_API_TOKEN"}
+    if token is not None:
+        env["DBT_CLOUD_API_TOKEN"] = token
+    if tracking_url is not None:
+        env["DATABAND_DBT_TRACKING_URL"] = tracking_url
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_provider_databand_dbt.cli", *args],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def nightly_run(emulator) -> int:
+    return emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB, status="error")
+
+
+def collect_args(emulator, run_id: int, *extra: str) -> list[str]:
+    return ["collect", "--account-id", str(DEMO_ACCOUNT_ID), "--run-id", str(run_id), "--api-url", emulator.url, *extra]
+
+
+def test_collect_then_show_and_runs(emulator, nightly_run, sqlite_url):
+    collected = databand_dbt(*collect_args(emulator, nightly_run), tracking_url=sqlite_url)
+    assert collected.returncode == 0, collected.stderr
+    assert f"Run {nightly_run}  ERROR  Nightly build" in collected.stdout
+    assert "customer_ltv_forecast" in collected.stdout  # the model that errored
+    assert "step 5/5" in collected.stderr or "dbt build" in collected.stderr  # progress went to stderr
+
+    shown = databand_dbt("show", str(nightly_run), tracking_url=sqlite_url)
+    assert shown.returncode == 0, shown.stderr
+    node_lines = shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
+    statuses = [line.split()[0] for line in node_lines]
+    assert statuses[0] == "error" and "skipped" in statuses and "fail" in statuses
+    assert statuses.index("fail") < statuses.index("warn") < statuses.index("skipped") < statuses.index("success")
+    assert "tracked by: cli databand-dbt collect" in shown.stdout
+
+    as_json = json.loads(databand_dbt("show", str(nightly_run), "--json", tracking_url=sqlite_url).stdout)
+    assert as_json["run_id"] == nightly_run and as_json["status"] == "error"
+    assert as_json["summary"]["skipped"] == 2 and as_json["summary"]["fail"] == 1
+    assert [s["kind"] for s in as_json["sources"]] == ["cli"]
+
+    listed = databand_dbt("runs", tracking_url=sqlite_url)
+    assert listed.returncode == 0, listed.stderr
+    assert "Nightly build" in listed.stdout and str(nightly_run) in listed.stdout
+    filtered = json.loads(databand_dbt("runs", "--status", "success", "--json", tracking_url=sqlite_url).stdout)
+    assert filtered["runs"] == []
+
+
+def test_collect_json_without_store(emulator, sqlite_url):
+    run_id = emulator.add_run(DEMO_ACCOUNT_ID, HEALTHY_JOB, status="success")
+    result = databand_dbt(*collect_args(emulator, run_id, "--no-store", "--json"), tracking_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "success" and report["job_name"] == "Hourly models"
+    assert set(report["summary"]) <= {"success", "pass"}
+    assert databand_dbt("show", str(run_id), tracking_url=sqlite_url).returncode == 1  # nothing was stored
+
+
+def test_token_from_file(emulator, nightly_run, sqlite_url, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(DEMO_TOKEN + "\n")
+    result = databand_dbt(*collect_args(emulator, nightly_run, "--token-file", str(token_file)), token=None,
+                          tracking_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+
+
+def one_line_error(result, code: int) -> str:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines, "expected an error message"
+    return lines[-1]
+
+
+@pytest.mark.parametrize(
+    "args, code, expected",
+    [
+        (["collect", "--account-id", "abc", "--run-id", "1"], 2, "positive integer"),
+        (["collect", "--account-id", "1", "--run-id", "-5"], 2, "positive integer"),
+        (["show", "not-a-number"], 2, "positive integer"),
+        (["collect", "--account-id", "1", "--run-id", "1", "--api-url", "https://cloud.getdbt.com/api/v2"], 2, "path"),
+    ],
+)
+def test_bad_input_is_a_usage_error(args, code, expected, sqlite_url):
+    assert expected in one_line_error(databand_dbt(*args, tracking_url=sqlite_url), code)
+
+
+def test_missing_token(emulator, nightly_run, sqlite_url):
+    message = one_line_error(databand_dbt(*collect_args(emulator, nightly_run), token=None, tracking_url=sqlite_url), 2)
+    assert "DBT_CLOUD_API_TOKEN" in message
+
+
+def test_wrong_token(emulator, nightly_run, sqlite_url):
+    bad = "dbtc_wrong_token_for_cli_test"
+    result = databand_dbt(*collect_args(emulator, nightly_run), token=bad, tracking_url=sqlite_url)
+    message = one_line_error(result, 1)
+    assert "token" in message.lower()
+    assert bad not in result.stdout + result.stderr
+
+
+def test_unknown_run(emulator, sqlite_url):
+    message = one_line_error(databand_dbt(*collect_args(emulator, 123456789), tracking_url=sqlite_url), 1)
+    assert "123456789" in message and "not found" in message
+
+
+def test_unreachable_host(sqlite_url):
+    args = ["collect", "--account-id", "1", "--run-id", "1", "--api-url", f"http://127.0.0.1:{free_port()}"]
+    message = one_line_error(databand_dbt(*args, tracking_url=sqlite_url, timeout=300), 1)
+    assert "127.0.0.1" in message
+
+
+def test_show_untracked_run(sqlite_url):
+    message = one_line_error(databand_dbt("show", "42", tracking_url=sqlite_url), 1)
+    assert "42" in message and "collect" in message
+
+
+@pytest.mark.parametrize("url", ["nosuchdialect://x", "not a url", "sqlite:////nonexistent-dir/sub/tracking.db"])
+def test_unusable_store_url(url):
+    message = one_line_error(databand_dbt("runs", tracking_url=url), 1)
+    assert "tracking store" in message.lower() or "store" in message.lower()
+
+
+def test_read_only_store_cannot_collect(emulator, nightly_run, tmp_path):
+    path = tmp_path / "ro.db"
+    assert databand_dbt("runs", tracking_url=f"sqlite:///{path}").returncode == 0  # creates the schema
+    path.chmod(stat.S_IRUSR)
+    # mode=ro makes SQLite itself refuse writes, which holds even for root (CI runs as root).
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    assert databand_dbt("runs", tracking_url=read_only).returncode == 0  # reading still works
+    message = one_line_error(databand_dbt(*collect_args(emulator, nightly_run), tracking_url=read_only), 1)
+    assert "read-only" in message or "readonly" in message
+
+
+def test_demo_end_to_end(sqlite_url):
+    result = databand_dbt("demo", tracking_url=sqlite_url, timeout=180)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "ERROR  Nightly build" in out
+    assert "assert_revenue_by_payment_method_is_positive" in out  # the failing test
+    assert "marketing_segments" in out  # the model skipped because its parent errored
+    run_id = int(out.split("Triggered job 100 'Nightly build': run ")[1].split()[0])
+    shown = json.loads(databand_dbt("show", str(run_id), "--json", tracking_url=sqlite_url).stdout)
+    assert shown["status"] == "error" and shown["summary"]["skipped"] == 2
