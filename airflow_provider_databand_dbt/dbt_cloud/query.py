@@ -1,0 +1,73 @@
+"""Query parameters for list endpoints: page sizes, optional ids, status filters, when to stop paging."""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.dbt_cloud.urls import validate_id
+
+MAX_PAGE_SIZE = 100
+
+
+def query_params(**values: Any) -> dict[str, Any]:
+    """The given parameters without the ones left unset (None)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def optional_id(value: Any, name: str) -> Optional[int]:
+    return None if value is None else validate_id(value, name)
+
+
+def page_size_param(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
+        raise DbtCloudConfigError(f"{name} must be an integer from 1 to {MAX_PAGE_SIZE} (dbt Cloud's page limit), got {value!r}")
+    return value
+
+
+def offset_param(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DbtCloudConfigError(f"offset must be an integer >= 0, got {value!r}")
+    return value
+
+
+def status_code(status: Any) -> int:
+    """A run status as dbt Cloud's number, from the number, a digit string, a label or a RunStatus."""
+    if isinstance(status, str) and not status.strip().isdigit():
+        try:
+            return int(RunStatus.from_label(status.strip()))
+        except KeyError:
+            labels = ", ".join(s.label for s in RunStatus)
+            raise DbtCloudConfigError(f"status must be a dbt Cloud run status ({labels}) or its number, got {status!r}") from None
+    number = validate_id(status, "status")
+    try:
+        return int(RunStatus(number))
+    except ValueError:
+        raise DbtCloudConfigError(f"status {number} is not a dbt Cloud run status (1, 2, 3, 10, 20, 30)") from None
+
+
+def status_params(status: Any) -> dict[str, Any]:
+    """``status=N`` for one status, ``status__in=[N,M]`` (a JSON list, as dbt Cloud expects) for several."""
+    if status is None:
+        return {}
+    if isinstance(status, (str, int)):
+        return {"status": status_code(status)}
+    codes = sorted({status_code(item) for item in status})
+    if not codes:
+        raise DbtCloudConfigError("status must name at least one run status when given as a list")
+    return {"status__in": json.dumps(codes, separators=(",", ":"))}
+
+
+def last_page(fresh: int, offset: int, page_size: int, received: int, total_count: int | None) -> bool:
+    """Whether paging should stop: trusts ``total_count`` when given, never loops on empty/repeated pages.
+
+    :param fresh: items on this page not seen before.
+    :param offset: items consumed so far, this page included.
+    :param received: items on this page.
+    """
+    if fresh == 0:
+        return True
+    if total_count is not None:
+        return offset >= total_count
+    return received < page_size

@@ -1,0 +1,313 @@
+"""One HTTP attempt at a time, under the retry policy: session, timeouts, rate limit, metrics, logs.
+
+:class:`Transport` knows nothing about dbt Cloud's endpoints (that is ``client.py``); it sends
+a request, maps the outcome to a typed error or a retryable :class:`Failure`, and decodes JSON
+envelopes or streams artifacts to disk.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import msgspec
+import requests
+
+from airflow_provider_databand_dbt import __version__
+from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudConfigError, DbtCloudInvalidResponseError
+from airflow_provider_databand_dbt.dbt_cloud.failures import (
+    Call,
+    Target,
+    exception_failure,
+    is_read_timeout,
+    read_timeout_failure,
+    status_failure,
+    truncated_failure,
+)
+from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
+from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
+from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RequestListener = Callable[[str, str, str], None]
+USER_AGENT = f"airflow-provider-databand-dbt/{__version__} python-requests/{requests.__version__}"
+DEFAULT_TIMEOUT = (10.0, 60.0)
+DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024**3
+_CHUNK = 1024 * 1024
+
+
+class _TokenAuth(requests.auth.AuthBase):
+    """Adds ``Authorization: Token ...``; set as session auth so a ~/.netrc entry cannot replace it."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Token {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_TokenAuth(<hidden>)"
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._token, "<token>") if self._token in text else text
+
+
+def normalize_timeout(timeout: object) -> tuple[float, float]:
+    """``(connect, read)`` seconds from a number or a pair; both must be positive."""
+    pair = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)
+    if len(pair) != 2 or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf") for x in pair
+    ):
+        raise DbtCloudConfigError(f"timeout must be a positive number or a (connect, read) pair of them, got {timeout!r}")
+    return float(pair[0]), float(pair[1])
+
+
+class Transport:
+    """Sends requests for :class:`DbtCloudClient`; one instance per client.
+
+    :param base_url: normalized ``scheme://host[:port]``.
+    :param token: validated API token.
+    :param timeout: ``(connect, read)`` seconds for every attempt (read: per chunk for downloads).
+    :param retry: the retry policy.
+    :param limiter: optional token bucket taken before every attempt.
+    :param listener: ``listener(method, route, outcome)`` after every attempt.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: tuple[float, float],
+        retry: RetryPolicy,
+        limiter: Optional[TokenBucket] = None,
+        listener: Optional[RequestListener] = None,
+    ) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.retry = retry
+        self.limiter = limiter
+        self.listener = listener
+        self._auth = _TokenAuth(token)
+        self.session = requests.Session()
+        self.session.auth = self._auth
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self._count_lock = threading.Lock()
+        self._request_count = 0
+
+    @property
+    def request_count(self) -> int:
+        """HTTP attempts sent so far (retries included)."""
+        return self._request_count
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    def _attempt(
+        self, call: Call, route: str, *, params: Any = None, body: Any = None, stream: bool = False
+    ) -> requests.Response | Failure:
+        """Send once; a 2xx response, a retryable Failure, or raise the final typed error."""
+        if self.limiter is not None:
+            self.limiter.acquire()
+        with self._count_lock:
+            self._request_count += 1
+        started = time.monotonic()
+        failure: Failure | None = None
+        response: requests.Response | None = None
+        try:
+            response = self.session.request(
+                call.method, call.url, params=params, json=body, timeout=self.timeout, stream=stream
+            )
+        except requests.RequestException as exc:
+            failure = exception_failure(exc, call, self.timeout, self.retry)
+        elapsed = time.monotonic() - started
+        if failure is not None:
+            log.debug("dbt Cloud %s %s -> %s in %.3f s", call.method, call.path, failure.reason, elapsed)
+            self._notify(call.method, route, failure.kind)
+            return failure
+        assert response is not None
+        log.debug("dbt Cloud %s %s -> %s in %.3f s", call.method, call.path, response.status_code, elapsed)
+        succeeded = 200 <= response.status_code < 300  # a 3xx left after redirects is not an answer
+        if not (stream and succeeded):
+            # Downloads report after the body arrived, so a truncated one is counted as such.
+            self._notify(call.method, route, str(response.status_code))
+        if succeeded:
+            return response
+        try:
+            result = status_failure(response, call, self.retry, self._auth.scrub)
+        finally:
+            response.close()
+        if isinstance(result, Failure):
+            return result
+        raise result
+
+    def _notify(self, method: str, route: str, outcome: str) -> None:
+        if self.listener is None:
+            return
+        try:
+            self.listener(method, route, outcome)
+        except Exception as exc:  # a broken metrics hook must not break tracking
+            log.warning("dbt Cloud request_listener failed: %s: %s", type(exc).__name__, exc)
+
+    # -- JSON -------------------------------------------------------------------------------
+
+    def request_json(
+        self,
+        method: str,
+        route: str,
+        target: Target,
+        decoder: msgspec.json.Decoder,
+        *,
+        params: Any = None,
+        body: Any = None,
+        repeatable: bool = True,
+        **route_args: Any,
+    ) -> Envelope:
+        """Send with retries and decode the JSON envelope into ``decoder``'s type.
+
+        :param route: path template from ``urls.py``; formatted with ``route_args``.
+        :param repeatable: False for requests that must not act twice (triggering a run).
+        """
+        call = Call(method, self.base_url, route.format(**route_args), target)
+        response = Retrier(self.retry).run(
+            lambda: self._attempt(call, route, params=params, body=body), what=f"{method} {call.path}", repeatable=repeatable
+        )
+        return self._decode(response, call, decoder)
+
+    def _decode(self, response: requests.Response, call: Call, decoder: msgspec.json.Decoder) -> Envelope:
+        problem: str | None = None
+        envelope = None
+        try:
+            envelope = decoder.decode(response.content)
+        except msgspec.ValidationError as exc:
+            problem = f"an unexpected shape ({self._auth.scrub(str(exc))})"
+        except msgspec.DecodeError:
+            ctype = response.headers.get("Content-Type", "unknown content type")
+            problem = f"a body that is not valid JSON ({ctype}, {len(response.content)} bytes)"
+        if envelope is not None and envelope.status is not None and envelope.status.is_success is False:
+            problem = "an envelope whose status says the request failed"
+        if problem is not None:
+            raise DbtCloudInvalidResponseError(
+                f"dbt Cloud answered {call} with {problem}: check that the API URL points at dbt Cloud "
+                f"(not a proxy or login page); if it does, dbt Cloud's API may have changed.",
+                status_code=response.status_code,
+                url=call.url,
+            )
+        return envelope
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def download(
+        self,
+        route: str,
+        target: Target,
+        *,
+        params: Any,
+        directory: str | os.PathLike | None,
+        suffix: str,
+        max_bytes: int | None,
+        **route_args: Any,
+    ) -> Path:
+        """Stream a raw file to a new temp file (the caller deletes it), with retries."""
+        call = Call("GET", self.base_url, route.format(**route_args), target)
+
+        def attempt() -> Path | Failure:
+            response = self._attempt(call, route, params=params, stream=True)
+            if isinstance(response, Failure):
+                return response
+            try:
+                return self._stream_to_file(response, call, route, directory, suffix, max_bytes)
+            finally:
+                response.close()
+
+        return Retrier(self.retry).run(attempt, what=f"GET {call.path}")
+
+    def _stream_to_file(
+        self,
+        response: requests.Response,
+        call: Call,
+        route: str,
+        directory: str | os.PathLike | None,
+        suffix: str,
+        max_bytes: int | None,
+    ) -> Path | Failure:
+        encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+        expected = _content_length(response)
+        if max_bytes is not None and expected is not None and not encoded and expected > max_bytes:
+            self._notify(call.method, route, "too_large")
+            raise _too_large(call, f"dbt Cloud announced {expected} bytes")
+        fd, name = tempfile.mkstemp(prefix="dbt-cloud-artifact-", suffix=suffix, dir=directory)
+        keep = False
+        received = 0
+        broken: Failure | None = None
+        too_large = False
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                try:
+                    for chunk in response.iter_content(chunk_size=_CHUNK):
+                        received += len(chunk)
+                        if max_bytes is not None and received > max_bytes:
+                            too_large = True
+                            break
+                        handle.write(chunk)
+                except requests.RequestException as exc:
+                    if is_read_timeout(exc):
+                        broken = read_timeout_failure(call, self.timeout, self.retry)
+                    else:
+                        # The failing read's partial data is never yielded; count what came over the wire.
+                        broken = truncated_failure(call, _wire_bytes(response, received), expected, self.retry)
+            if too_large:
+                self._notify(call.method, route, "too_large")
+                raise _too_large(call, f"more than {max_bytes} bytes arrived")
+            if broken is None and expected is not None and not encoded and received != expected:
+                broken = truncated_failure(call, received, expected, self.retry)
+            if broken is not None:
+                self._notify(call.method, route, broken.kind)
+                return broken
+            self._notify(call.method, route, str(response.status_code))
+            log.debug("dbt Cloud artifact %s: %d bytes to %s", call.path, received, name)
+            keep = True
+            return Path(name)
+        finally:
+            if not keep:
+                _remove(name)
+
+
+def _content_length(response: requests.Response) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
+def _wire_bytes(response: requests.Response, fallback: int) -> int:
+    """Body bytes received from the socket (before decompression), as urllib3 counts them."""
+    try:
+        return int(response.raw.tell())
+    except (AttributeError, TypeError, ValueError, OSError):
+        return fallback
+
+
+def _too_large(call: Call, what: str) -> ArtifactError:
+    return ArtifactError(
+        f"{call.target.describe()} from {call} is too large: {what}, over the max_artifact_bytes limit; "
+        f"raise max_artifact_bytes if this artifact is expected to be that big.",
+        url=call.url,
+        status_code=200,
+    )
+
+
+def _remove(name: str) -> None:
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
