@@ -4,6 +4,7 @@ PostgreSQL tests run when ``DATABAND_DBT_TEST_POSTGRES_URL`` points at a server 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -21,26 +22,33 @@ def emulator():
         yield emu
 
 
-def _postgres_database_url() -> str:
-    """A new empty database on the test server, so tests never see each other's rows."""
+@contextlib.contextmanager
+def postgres_database():
+    """A new empty database on the test server, so tests never see each other's rows; dropped afterwards."""
     import sqlalchemy as sa
 
     name = f"dbt_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:  # FORCE: a test's subprocess may still hold a connection
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def tracking_url(request, tmp_path):
     """A store URL for each backend: a temp SQLite file, and a fresh PostgreSQL database when configured."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tracking.db'}"
+        yield f"sqlite:///{tmp_path / 'tracking.db'}"
+        return
     if not POSTGRES_URL:
         pytest.skip("DATABAND_DBT_TEST_POSTGRES_URL not set")
-    return _postgres_database_url()
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture()

@@ -6,13 +6,42 @@ Changes to these tables go through ``tracking/migrations.py``.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any, Optional
+
 import sqlalchemy as sa
 
 PREFIX = "dbt_tracking_"
 metadata = sa.MetaData()
 
-# Timestamps are stored in UTC; SQLite hands them back naive, the store makes them aware again.
-Timestamp = sa.DateTime(timezone=True)
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware in UTC, on SQLite too.
+
+    SQLite keeps datetimes as text without an offset, so values are converted to UTC before
+    they are written and marked UTC when read; naive values are taken to be UTC already.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+Timestamp = UtcDateTime()
 
 pipelines = sa.Table(
     f"{PREFIX}pipeline",
@@ -40,6 +69,12 @@ runs = sa.Table(
     sa.Column("run_id", sa.BigInteger, nullable=False),
     sa.Column("pipeline_id", sa.Integer, sa.ForeignKey(f"{PREFIX}pipeline.id"), nullable=True),
     sa.Column("job_id", sa.BigInteger),
+    # Names as the run saw them, so a report reads back unchanged after a job or project is renamed.
+    sa.Column("job_name", sa.String(1024)),
+    sa.Column("project_id", sa.BigInteger),
+    sa.Column("project_name", sa.String(1024)),
+    sa.Column("environment_id", sa.BigInteger),
+    sa.Column("environment_name", sa.String(1024)),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("status_message", sa.Text),
     sa.Column("trigger_cause", sa.Text),
@@ -57,10 +92,12 @@ runs = sa.Table(
     sa.Column("first_tracked_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("host", "account_id", "run_id", name=f"uq_{PREFIX}run_key"),
-    sa.Index(f"ix_{PREFIX}run_pipeline_run", "pipeline_id", "run_id"),
+    # Every run listing sorts newest first by (created_at, run_id): each filter has an index ending in those.
+    sa.Index(f"ix_{PREFIX}run_pipeline_created", "pipeline_id", "created_at", "run_id"),
+    sa.Index(f"ix_{PREFIX}run_job_created", "job_id", "created_at", "run_id"),
+    sa.Index(f"ix_{PREFIX}run_status_created", "status", "created_at", "run_id"),
+    sa.Index(f"ix_{PREFIX}run_created", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_run_id", "run_id"),
-    sa.Index(f"ix_{PREFIX}run_status", "status"),
-    sa.Index(f"ix_{PREFIX}run_created_at", "created_at"),
 )
 
 steps = sa.Table(
@@ -102,7 +139,8 @@ node_results = sa.Table(
     sa.Column("code_hash", sa.String(128)),
     sa.Column("thread_id", sa.String(255)),
     sa.UniqueConstraint("run_pk", "step_index", "unique_id", name=f"uq_{PREFIX}node_result_key"),
-    sa.Index(f"ix_{PREFIX}node_result_history", "unique_id", "run_pk"),
+    # node_history: a node's results across runs, and its last step within each run.
+    sa.Index(f"ix_{PREFIX}node_result_history", "unique_id", "run_pk", "step_index"),
     sa.Index(f"ix_{PREFIX}node_result_run_status", "run_pk", "status"),
 )
 

@@ -1,0 +1,278 @@
+"""Connections to the store: engine setup per backend, write transactions, retries and error translation.
+
+SQLite gets WAL, a busy timeout and foreign keys; writes start with ``BEGIN IMMEDIATE`` so two writers
+queue on the lock instead of failing half-way. Every SQLAlchemy error leaving this package is turned
+into a :class:`TrackingError` whose one-line message names the (password-masked) URL and what to do.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import sqlite3
+import time
+import zlib
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql, sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreUnavailable
+from airflow_provider_databand_dbt.tracking.url import (
+    ENV_TRACKING_URL,
+    SQLALCHEMY_1,
+    display_url,
+    is_sqlite_memory,
+    is_sqlite_uri,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+# Execution option that makes the SQLite "begin" hook take the write lock up front.
+WRITE_OPTION = "databand_dbt_write"
+# PostgreSQL errors worth replaying the whole transaction for: serialization failure, deadlock.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# First key of every PostgreSQL advisory lock this package takes; the second key says what is locked.
+ADVISORY_LOCK_NAMESPACE = 0x0DB7_7A0C
+# SQLite reports a missing table or column as an OperationalError: a damaged schema, not an outage.
+_SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column named")
+
+
+class StoreConnection:
+    """An engine plus what the store needs to know about it: backend, read-only, display URL."""
+
+    def __init__(self, url: URL, *, read_only: bool = False) -> None:
+        self.url = url
+        self.display = display_url(url)
+        self.dialect = url.get_backend_name()
+        self.read_only = read_only
+        self.engine = _create_engine(url, self.display)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction (a consistent snapshot on both backends)."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on success, rolled back on error."""
+        if self.read_only:
+            raise TrackingStoreUnavailable(
+                f"the tracking store {self.display} is read-only: make the file and its directory writable "
+                f"or point {ENV_TRACKING_URL} at a writable location"
+            )
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def transact(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction, replaying it when the database was briefly locked or busy."""
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except exc.DBAPIError as error:
+                if delay is None or not _is_retryable(error):
+                    raise
+                pause = delay * (1 + random.random())  # jitter, so two waiting writers do not collide again
+                log.debug("Tracking store %s busy (attempt %s), retrying in %.2fs", self.display, attempt + 1, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def check_sqlite_location(url: URL) -> bool:
+    """Check a SQLite file URL before connecting; returns True when the file can only be read.
+
+    :raises TrackingStoreUnavailable: the directory is missing, or the file does not exist and cannot be created.
+    """
+    if is_sqlite_memory(url):
+        return False
+    if is_sqlite_uri(url):
+        return str(url.query.get("mode", "")).lower() == "ro"
+    path = Path(url.database).absolute()
+    directory = path.parent
+    display = display_url(url)
+    if not directory.is_dir():
+        raise TrackingStoreUnavailable(
+            f"the tracking store {display} is in a directory that does not exist ({directory}): "
+            f"create it or point {ENV_TRACKING_URL} at another file"
+        )
+    directory_writable = os.access(directory, os.W_OK | os.X_OK)
+    if path.exists():
+        if not path.is_file():
+            raise TrackingStoreUnavailable(f"the tracking store {display} is not a file: point {ENV_TRACKING_URL} at a file")
+        if not os.access(path, os.R_OK):
+            raise TrackingStoreUnavailable(
+                f"the tracking store {display} cannot be read (permission denied): fix its permissions "
+                f"or point {ENV_TRACKING_URL} at another file"
+            )
+        # SQLite writes its journal next to the file, so a read-only directory makes the store read-only too.
+        return not (os.access(path, os.W_OK) and directory_writable)
+    if not directory_writable:
+        raise TrackingStoreUnavailable(
+            f"the tracking store {display} cannot be created: directory {directory} is not writable; "
+            f"fix its permissions or point {ENV_TRACKING_URL} at a writable location"
+        )
+    return False
+
+
+def _create_engine(url: URL, display: str) -> Engine:
+    kwargs: dict = {}
+    if SQLALCHEMY_1:
+        kwargs["future"] = True
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        if is_sqlite_memory(url):
+            # One shared connection, or every pooled connection would see its own empty database.
+            kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"] = connect_args
+    else:
+        connect_args = {"application_name": "databand-dbt"}
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        kwargs.update(connect_args=connect_args, pool_pre_ping=True)
+    try:
+        engine = sa.create_engine(url, **kwargs)
+    except exc.NoSuchModuleError as error:
+        hint = (
+            "use postgresql:// with psycopg2 installed (SQLAlchemy 1.4 has no psycopg 3 dialect)"
+            if SQLALCHEMY_1
+            else "use sqlite:/// or postgresql+psycopg://"
+        )
+        raise TrackingStoreUnavailable(
+            f"the tracking store URL {display} names a database driver SQLAlchemy {sa.__version__} does not "
+            f"know ({url.drivername!r}): {hint}"
+        ) from error
+    except ImportError as error:
+        raise TrackingStoreUnavailable(
+            f"the driver for the tracking store {display} is not installed ({error.name or error}): "
+            "install it, or use postgresql+psycopg:// (psycopg 3, installed with this package)"
+        ) from error
+    except exc.ArgumentError as error:
+        raise TrackingStoreUnavailable(f"invalid tracking store URL {display}: {first_line(error)}") from error
+    if backend == "sqlite":
+        _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # SQLAlchemy emits BEGIN itself (below); the driver's implicit transactions would defeat BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() not in ("wal", "memory"):
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    # NORMAL is durable enough in WAL mode and much faster than FULL.
+                    cursor.execute("PRAGMA synchronous = NORMAL")
+                except sqlite3.OperationalError as error:  # read-only file, or another process switching it
+                    log.debug("Could not switch the tracking store to WAL mode: %s", error)
+            else:
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _is_retryable(error: exc.DBAPIError) -> bool:
+    # Lost connections are not replayed: the commit may have happened, and a replay would add a second source.
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    return getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's own message, first line only and without SQL or parameters."""
+    source = getattr(error, "orig", None) or error
+    text = str(source).strip()
+    line = text.splitlines()[0].strip() if text else type(source).__name__
+    return line[:300]
+
+
+def translate_error(error: exc.SQLAlchemyError, action: str, display: str) -> TrackingError:
+    """One TrackingError for a SQLAlchemy error: which store, what failed, what to do about it."""
+    reason = first_line(error)
+    lowered = reason.lower()
+    prefix = f"could not {action}: tracking store {display}"
+    if "readonly" in lowered or "read-only" in lowered:
+        return TrackingStoreUnavailable(
+            f"{prefix} is read-only ({reason}): make the file and its directory writable "
+            f"or point {ENV_TRACKING_URL} at a writable location"
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return TrackingStoreUnavailable(
+            f"{prefix} stayed locked by another process ({reason}): retry, or use PostgreSQL for many writers"
+        )
+    if any(marker in lowered for marker in _SCHEMA_PROBLEMS):
+        return TrackingError(
+            f"{prefix} has tables this package did not create or expect ({reason}): "
+            "was the schema changed by hand? Use a fresh store or restore a backup"
+        )
+    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)):
+        return TrackingStoreUnavailable(
+            f"{prefix} cannot be used ({reason}): check that the database is running and reachable, "
+            f"the user and password, and {ENV_TRACKING_URL}"
+        )
+    return TrackingError(f"{prefix} failed: {reason}")
+
+
+@contextlib.contextmanager
+def guarded(action: str, display: str) -> Iterator[None]:
+    """Turn SQLAlchemy errors raised inside the block into TrackingErrors (keeping the cause chained)."""
+    try:
+        yield
+    except exc.SQLAlchemyError as error:
+        raise translate_error(error, action, display) from error
+
+
+def open_connection(url: URL) -> StoreConnection:
+    """A StoreConnection for a parsed URL, with SQLite's file location checked first."""
+    read_only = check_sqlite_location(url) if url.get_backend_name() == "sqlite" else False
+    return StoreConnection(url, read_only=read_only)
+
+
+def advisory_xact_lock(conn: Connection, subject: str) -> None:
+    """On PostgreSQL, wait for a lock on ``subject`` held until the transaction ends (no-op on SQLite).
+
+    SQLite needs none: write transactions already start with ``BEGIN IMMEDIATE``, one writer at a time.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    key = zlib.crc32(subject.encode("utf-8"))
+    key = key - (1 << 32) if key >= (1 << 31) else key  # int4, as pg_advisory_xact_lock(int, int) wants
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_NAMESPACE, key)))
+
+
+def upsert_statement(conn: Connection, table: sa.Table):
+    """The dialect's ``INSERT`` that supports ``on_conflict_do_update`` (SQLite or PostgreSQL)."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert)(table)

@@ -1,0 +1,192 @@
+"""The tracking store: where every tracked dbt Cloud run, step and node result is kept and read back.
+
+SQLite by default (a file, WAL mode), PostgreSQL for production (``postgresql+psycopg://``). The
+schema is created or upgraded when the store is opened. Every public method raises only
+:class:`~airflow_provider_databand_dbt.tracking.errors.TrackingError` subclasses, with one-line
+messages that name the store (password masked) and what to do.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy.engine import URL, Engine
+
+from airflow_provider_databand_dbt.collector.report import RunReport
+from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
+from airflow_provider_databand_dbt.tracking.engine import guarded, open_connection
+from airflow_provider_databand_dbt.tracking.migrations import upgrade
+from airflow_provider_databand_dbt.tracking.rows import (
+    MonitorCursor,
+    NodeHistoryRow,
+    PipelineRow,
+    RunRow,
+    SaveOutcome,
+)
+from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.tracking.url import parse_tracking_url, resolve_tracking_url
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MonitorCursor", "NodeHistoryRow", "PipelineRow", "RunRow", "SaveOutcome", "TrackingStore"]
+
+
+class TrackingStore:
+    """Save and query tracked dbt Cloud runs; safe to share between threads and to open from many processes.
+
+    :param url: a SQLAlchemy URL (``sqlite:////path/tracking.db``, ``postgresql+psycopg://user:pw@host/db``;
+        ``postgresql://`` and ``postgres://`` are read as psycopg 3). ``None`` resolves it from
+        ``DATABAND_DBT_TRACKING_URL``, then ``AIRFLOW__DATABAND_DBT__TRACKING_URL``, then a SQLite file
+        under ``$AIRFLOW_HOME/databand_dbt/`` or ``~/.databand_dbt/``.
+    :raises TrackingStoreUnavailable: the URL is invalid, or the database cannot be reached or created.
+    :raises TrackingSchemaError: the database was created by a newer version of this package.
+    """
+
+    def __init__(self, url: Optional[str] = None) -> None:
+        self.url: URL = parse_tracking_url(resolve_tracking_url(url))
+        self._db = open_connection(self.url)
+        self.display_url: str = self._db.display
+        self.read_only: bool = self._db.read_only
+        try:
+            with guarded("open the store", self.display_url):
+                upgrade(self._db)
+        except BaseException:
+            self._db.dispose()
+            raise
+        if self.read_only:
+            log.info("Tracking store %s is read-only: runs can be read but not saved", self.display_url)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for readers that query the tables in ``tracking/schema.py`` directly."""
+        return self._db.engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.dialect
+
+    def save_report(self, report: RunReport, source: Optional[TrackingSource] = None) -> SaveOutcome:
+        """Store a run's report, creating or updating it in place, and record who tracked it.
+
+        One transaction: the pipeline (job) is upserted with the report's names, the run is upserted
+        by (host, account id, run id), its steps and node results are replaced, and a source row is
+        added. A finished run (success, error, cancelled) is never overwritten by an in-progress
+        snapshot: that save returns ``kept_newer`` and only adds the source. Concurrent saves of one
+        run from several threads or processes leave exactly one run with one set of steps and nodes.
+
+        :param report: the run to store.
+        :param source: who tracked it; stamped with the time and hostname when those are missing.
+            ``None`` records an ``api`` source.
+        """
+        stamped = (source or TrackingSource(kind="api")).stamped()
+        with guarded(f"save run {report.run_id}", self.display_url):
+            return self._db.transact(lambda conn: writes.save_report(conn, report, stamped))
+
+    def get_report(self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None) -> Optional[RunReport]:
+        """The stored report of a run, exactly as saved (datetimes in UTC), or None when it is not tracked.
+
+        When the same run id exists for several hosts or accounts and they are not given, the run
+        updated most recently is returned.
+        """
+        with guarded(f"read run {run_id}", self.display_url), self._db.read() as conn:
+            run_pk = queries.find_run_pk(conn, run_id, account_id, host)
+            return None if run_pk is None else queries.load_report(conn, run_pk)
+
+    def list_sources(self, run_id: int, account_id: Optional[int] = None, host: Optional[str] = None) -> list[TrackingSource]:
+        """Every sighting of a run (Airflow task, monitor, CLI...), oldest first; empty when it is not tracked.
+
+        The run is chosen as in :meth:`get_report`.
+        """
+        with guarded(f"read the sources of run {run_id}", self.display_url), self._db.read() as conn:
+            run_pk = queries.find_run_pk(conn, run_id, account_id, host)
+            return [] if run_pk is None else queries.list_sources(conn, run_pk)
+
+    def list_pipelines(self) -> list[PipelineRow]:
+        """Every tracked dbt Cloud job with its run count and latest run, most recently active first."""
+        with guarded("list pipelines", self.display_url), self._db.read() as conn:
+            return queries.list_pipelines(conn)
+
+    def list_runs(
+        self,
+        *,
+        job_id: Optional[int] = None,
+        status: queries.StatusFilter = None,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunRow]:
+        """Tracked runs, newest first (created_at, then run id), with node counts and the kinds of sources.
+
+        :param job_id: only runs of this dbt Cloud job.
+        :param status: one status (``error``) or several (``["error", "cancelled"]``).
+        :param since: only runs created at or after this time.
+        :param until: only runs created before this time.
+        :param limit: page size.
+        :param offset: rows to skip, for paging together with :meth:`count_runs`.
+        """
+        clauses = queries.run_filters(job_id=job_id, status=status, since=since, until=until)
+        with guarded("list runs", self.display_url), self._db.read() as conn:
+            return queries.list_runs(conn, clauses, limit=limit, offset=offset)
+
+    def count_runs(
+        self,
+        *,
+        job_id: Optional[int] = None,
+        status: queries.StatusFilter = None,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+    ) -> int:
+        """How many runs :meth:`list_runs` would page through with the same filters."""
+        clauses = queries.run_filters(job_id=job_id, status=status, since=since, until=until)
+        with guarded("count runs", self.display_url), self._db.read() as conn:
+            return queries.count_runs(conn, clauses)
+
+    def node_history(self, unique_id: str, *, job_id: Optional[int] = None, limit: int = 100) -> list[NodeHistoryRow]:
+        """A node's result in each run that had it (its last step there), newest run first.
+
+        :param unique_id: dbt unique id, e.g. ``model.jaffle_shop.fct_orders``.
+        :param job_id: only runs of this dbt Cloud job.
+        :param limit: most runs to return.
+        """
+        with guarded(f"read the history of {unique_id}", self.display_url), self._db.read() as conn:
+            return queries.node_history(conn, unique_id, job_id=job_id, limit=limit)
+
+    def get_cursor(self, syncer: str) -> Optional[MonitorCursor]:
+        """Where a monitor syncer stopped, or None when it never saved a cursor."""
+        with guarded(f"read the cursor of syncer {syncer}", self.display_url), self._db.read() as conn:
+            return monitor_state.get_cursor(conn, syncer)
+
+    def save_cursor(self, cursor: MonitorCursor) -> MonitorCursor:
+        """Insert or replace a syncer's cursor; returns it with ``updated_at`` set."""
+        with guarded(f"save the cursor of syncer {cursor.syncer}", self.display_url):
+            return self._db.transact(lambda conn: monitor_state.save_cursor(conn, cursor))
+
+    def try_acquire_lease(self, syncer: str, owner: str, ttl_seconds: float) -> bool:
+        """Claim a syncer for ``owner`` for ``ttl_seconds``; True when it is ours (new, taken over when expired, or renewed).
+
+        Call it again before the lease expires to keep it. Another owner's unexpired lease makes it False.
+        """
+        with guarded(f"acquire the lease of syncer {syncer}", self.display_url):
+            return self._db.transact(lambda conn: monitor_state.try_acquire_lease(conn, syncer, owner, ttl_seconds))
+
+    def release_lease(self, syncer: str, owner: str) -> bool:
+        """Give up a lease held by ``owner`` (e.g. on shutdown); False when ``owner`` did not hold it."""
+        with guarded(f"release the lease of syncer {syncer}", self.display_url):
+            return self._db.transact(lambda conn: monitor_state.release_lease(conn, syncer, owner))
+
+    def close(self) -> None:
+        """Close pooled connections; the store must not be used afterwards."""
+        self._db.dispose()
+
+    def __enter__(self) -> TrackingStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TrackingStore({self.display_url!r})"
+
