@@ -1,0 +1,223 @@
+"""The monitor process: one thread per syncer, caps (iterations, stop_after), signals, metrics server.
+
+Each syncer polls on its own thread, so a failing or slow account (bad token, 5xx, long catch-up)
+never delays the others; it backs off exponentially and reports through logs, metrics and ``/health``.
+SIGTERM/SIGINT: every syncer finishes and stores the run it is on, then the process exits 0.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from typing import Optional
+
+from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
+from airflow_provider_databand_dbt.monitor.errors import describe, error_kind, retry_after
+from airflow_provider_databand_dbt.monitor.health import HealthBoard
+from airflow_provider_databand_dbt.monitor.http import MetricsServer
+from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
+from airflow_provider_databand_dbt.monitor.names_cache import NamesCachingClient
+from airflow_provider_databand_dbt.monitor.state import Lease
+from airflow_provider_databand_dbt.monitor.syncer import Syncer
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+# Retries inside one request stay within ~2 intervals (at most this): the syncer's backoff handles longer outages.
+CLIENT_RETRY_SECONDS = 30.0
+# The client's token bucket lets a burst of 1/6 of its rate out after a quiet spell, so a 60 s window can see
+# 7/6 of the rate; 6/7 of the budget as rate keeps every 60 s window within max_requests_per_minute.
+BUDGET_RATE_SHARE = 6 / 7
+
+
+class SyncerWorker:
+    """Runs one syncer's iterations on a thread: success resets the backoff, failure doubles it."""
+
+    def __init__(self, syncer: Syncer, config: MonitorConfig, metrics: MonitorMetrics, health: HealthBoard,
+                 stop: threading.Event) -> None:
+        self.syncer = syncer
+        self.config = config
+        self.metrics = metrics
+        self.health = health
+        self.stop = stop
+        self.failures = 0
+        self.last_failed = False
+        self.thread = threading.Thread(target=self.loop, name=f"syncer-{syncer.name}", daemon=True)
+
+    def loop(self) -> None:
+        name = self.syncer.name
+        iterations = 0
+        try:
+            while not self.stop.is_set():
+                delay = self._iterate()
+                iterations += 1
+                if self.config.number_of_iterations and iterations >= self.config.number_of_iterations:
+                    break
+                self.stop.wait(delay)
+        finally:
+            try:
+                self.syncer.close()
+            except Exception as exc:  # releasing the lease is best effort: it expires anyway
+                log.warning("syncer %s: could not release its lease: %s", name, describe(exc))
+
+    def _iterate(self) -> float:
+        """One iteration; returns how long to wait before the next one."""
+        name = self.syncer.name
+        started = time.monotonic()
+        try:
+            self.syncer.run_iteration()
+        except Exception as exc:
+            kind = error_kind(exc)
+            self.failures += 1
+            self.last_failed = True
+            delay = min(self.config.max_backoff, self.config.interval * 2 ** min(self.failures - 1, 20))
+            delay = max(delay, retry_after(exc) or 0.0)
+            self.metrics.errors.labels(syncer=name, kind=kind).inc()
+            self.metrics.backoff_seconds.labels(syncer=name).set(delay)
+            self.health.failure(name, describe(exc), delay)
+            log.warning(
+                "syncer %s: iteration failed (%s), retrying in %.1f s (failure %d in a row)",
+                name, describe(exc), delay, self.failures,
+                exc_info=kind == "internal",
+                extra={"syncer": name, "error_kind": kind, "backoff_seconds": delay},
+            )
+            return delay
+        finally:
+            self.metrics.iterations.inc()
+            self.metrics.iteration_seconds.observe(time.monotonic() - started)
+        if self.failures:
+            log.info("syncer %s: recovered after %d failed iterations", name, self.failures, extra={"syncer": name})
+        self.failures = 0
+        self.last_failed = False
+        standby = self.syncer.lease is not None and not self.syncer.lease.held
+        self.metrics.backoff_seconds.labels(syncer=name).set(0)
+        self.metrics.last_success.labels(syncer=name).set_to_current_time()
+        self.health.success(name, standby=standby)
+        return self.config.interval
+
+
+class MonitorDaemon:
+    """Builds clients, syncers, metrics and health from a :class:`MonitorConfig` and runs them.
+
+    :param config: the validated configuration.
+    :param store: a ``TrackingStore`` to use (tests); by default one is opened from ``config.tracking_url``.
+    """
+
+    def __init__(self, config: MonitorConfig, *, store=None) -> None:
+        self.config = config
+        self.stop = threading.Event()
+        self.metrics = MonitorMetrics()
+        self.health = HealthBoard([s.name for s in config.syncers], config.interval)
+        self._store = store
+        self._signalled = False
+        self._forced = False
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run(self) -> int:
+        """Run until the caps are reached or a signal arrives; returns the process exit code."""
+        from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+        server = None
+        if self.config.prometheus_port:
+            try:
+                server = MetricsServer(self.config.prometheus_host, self.config.prometheus_port,
+                                       self.metrics.render, self.health.snapshot).start()
+            except OSError as exc:
+                log.error("cannot serve metrics on %s:%s (%s): choose another prometheus_port, or 0 to disable",
+                          self.config.prometheus_host, self.config.prometheus_port, exc.strerror or exc)
+                return EXIT_USAGE
+            log.info("serving /metrics and /health on %s:%s", self.config.prometheus_host, server.port)
+        store, clients, workers = self._store, [], []
+        previous_handlers = self._install_signal_handlers()
+        try:
+            if store is None:
+                store = TrackingStore(self.config.tracking_url)
+            for syncer_config in self.config.syncers:
+                client = self._client(syncer_config)
+                clients.append(client)
+                workers.append(SyncerWorker(self._syncer(syncer_config, client, store), self.config,
+                                            self.metrics, self.health, self.stop))
+            log.info("monitoring %d syncer(s): %s; interval %g s", len(workers),
+                     ", ".join(f"{s.name} (account {s.account_id} on {s.api_url})" for s in self.config.syncers),
+                     self.config.interval)
+            for worker in workers:
+                worker.thread.start()
+            self._wait(workers)
+        finally:
+            self.stop.set()
+            for worker in workers:
+                if worker.thread.ident is not None:  # started
+                    worker.thread.join(timeout=1 if self._forced else 120)
+            if server is not None:
+                server.stop()
+            for client in clients:
+                client.close()
+            if self._store is None and store is not None:
+                store.close()
+            self._restore_signal_handlers(previous_handlers)
+        if self._signalled:
+            log.info("stopped by signal")
+            return EXIT_OK
+        return EXIT_FAILED if any(worker.last_failed for worker in workers) else EXIT_OK
+
+    def _wait(self, workers: list[SyncerWorker]) -> None:
+        deadline = None if self.config.stop_after is None else time.monotonic() + self.config.stop_after
+        while any(worker.thread.is_alive() for worker in workers):
+            if deadline is not None and time.monotonic() >= deadline and not self.stop.is_set():
+                log.info("stop_after of %g s reached; stopping", self.config.stop_after)
+                self.stop.set()
+            timeout = 0.5 if deadline is None else max(0.01, min(0.5, deadline - time.monotonic()))
+            for worker in workers:
+                worker.thread.join(timeout=timeout / len(workers))
+
+    def _client(self, syncer: SyncerConfig):
+        from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+        from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
+
+        counter = self.metrics.api_requests
+
+        def on_request(method: str, path: str, outcome: str) -> None:
+            counter.labels(syncer=syncer.name, code=outcome).inc()
+
+        return NamesCachingClient(DbtCloudClient(
+            syncer.token,
+            syncer.api_url,
+            retry=RetryPolicy(
+                max_attempts=4, max_total_seconds=min(CLIENT_RETRY_SECONDS, max(1.0, 2 * self.config.interval))
+            ),
+            max_requests_per_minute=syncer.max_requests_per_minute * BUDGET_RATE_SHARE,
+            request_listener=on_request,
+        ))
+
+    def _syncer(self, config: SyncerConfig, client, store) -> Syncer:
+        self.metrics.init_syncer(config.name)
+        lease = Lease(store, config.name, self.owner, self.config.lease_seconds) if self.config.lease_seconds else None
+        return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop)
+
+    # -- signals -------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> Optional[dict]:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    def _restore_signal_handlers(self, previous: Optional[dict]) -> None:
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if self._signalled:
+            self._forced = True
+            raise KeyboardInterrupt  # second signal: do not wait for the current run
+        self._signalled = True
+        log.info("received %s: finishing the current run of each syncer, then exiting", signal.Signals(signum).name)
+        self.stop.set()

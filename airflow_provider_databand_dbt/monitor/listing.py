@@ -1,0 +1,124 @@
+"""Find the runs a syncer has to look at, with as few list requests as possible.
+
+Runs are listed newest first (``order_by=-id``) and paging stops as soon as a page reaches the
+cursor (or, for a backfill, runs older than the window). Without filters that is one request per
+idle iteration; with job/project/environment filters, one request per filter combination.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Optional
+
+from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+
+# Safety net against an API that ignores order_by or offset: never page through more than this per stream.
+MAX_PAGES_PER_STREAM = 10_000
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """What a list page tells us about a run: enough to decide whether to collect it."""
+
+    id: int
+    status: int
+    created_at: Optional[datetime] = None
+    job_id: Optional[int] = None
+
+    @property
+    def is_terminal(self) -> bool:
+        try:
+            return RunStatus(self.status).is_terminal
+        except ValueError:
+            return False
+
+
+@dataclass
+class Listing:
+    """Runs seen on the pages fetched this iteration.
+
+    :param seen: every run on those pages, by id (for the live status of active runs).
+    :param selected: the runs the stop rule did not exclude (newer than the cursor, or inside the window).
+    :param newest_id: the highest run id seen, or None when the account has no (matching) run.
+    :param requests: list requests sent.
+    """
+
+    seen: dict[int, RunRef] = field(default_factory=dict)
+    selected: dict[int, RunRef] = field(default_factory=dict)
+    newest_id: Optional[int] = None
+    requests: int = 0
+
+    def selected_ascending(self) -> list[RunRef]:
+        """Oldest first, so the cursor can advance run by run and a crash never skips one."""
+        return [self.selected[run_id] for run_id in sorted(self.selected)]
+
+
+def filter_streams(job_ids: tuple[int, ...], project_ids: tuple[int, ...],
+                   environment_ids: tuple[int, ...]) -> list[dict[str, int]]:
+    """One dict of list filters per combination; ``[{}]`` (a single unfiltered stream) without filters."""
+    combos = itertools.product(job_ids or (None,), project_ids or (None,), environment_ids or (None,))
+    streams = []
+    for job_id, project_id, environment_id in combos:
+        stream = {"job_id": job_id, "project_id": project_id, "environment_id": environment_id}
+        streams.append({key: value for key, value in stream.items() if value is not None})
+    return streams
+
+
+def _ref(run) -> RunRef:
+    return RunRef(id=run.id, status=run.status, created_at=run.created_at, job_id=run.job_definition_id)
+
+
+class RunLister:
+    """Pages through ``list_runs`` of one account for each filter stream.
+
+    :param client: a ``DbtCloudClient``.
+    :param account_id: the account to list.
+    :param streams: list filters, see :func:`filter_streams`.
+    :param page_size: runs per request (dbt Cloud allows at most 100).
+    """
+
+    def __init__(self, client, account_id: int, streams: list[dict[str, int]], page_size: int) -> None:
+        self.client = client
+        self.account_id = account_id
+        self.streams = streams
+        self.page_size = page_size
+
+    def newer_than(self, last_run_id: int) -> Listing:
+        """Runs with an id above ``last_run_id``; stops paging at the first page that reaches it."""
+        return self._list(lambda ref: ref.id > last_run_id)
+
+    def created_since(self, cutoff: datetime) -> Listing:
+        """Runs created at or after ``cutoff`` (runs without a creation time are included)."""
+        return self._list(lambda ref: ref.created_at is None or ref.created_at >= cutoff)
+
+    def first_pages(self, status: Optional[list[int]] = None) -> Listing:
+        """Only the first page of each stream (optionally of some statuses): the newest runs."""
+        return self._list(lambda ref: True, max_pages=1, status=status)
+
+    def _list(self, keep: Callable[[RunRef], bool], *, max_pages: int = MAX_PAGES_PER_STREAM,
+              status: Optional[list[int]] = None) -> Listing:
+        listing = Listing()
+        for stream in self.streams:
+            offset = 0
+            for _ in range(max_pages):
+                page = self.client.list_runs(
+                    self.account_id, limit=self.page_size, offset=offset, order_by="-id", status=status, **stream
+                )
+                listing.requests += 1
+                reached_end = False
+                for run in page.runs:
+                    ref = _ref(run)
+                    listing.seen[ref.id] = ref
+                    if listing.newest_id is None or ref.id > listing.newest_id:
+                        listing.newest_id = ref.id
+                    if keep(ref):
+                        listing.selected[ref.id] = ref
+                    else:
+                        reached_end = True
+                offset += len(page.runs)
+                if reached_end or len(page.runs) < self.page_size:
+                    break
+                if page.total_count is not None and offset >= page.total_count:
+                    break
+        return listing

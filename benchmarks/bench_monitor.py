@@ -1,0 +1,299 @@
+#!/usr/bin/env python
+"""Benchmark the dbt monitor against the emulator: catch-up rate, idle cost, memory over idle iterations.
+
+The emulator runs in its own process with 50 jobs and 10,000 finished runs whose artifacts are
+small (real dbt artifacts cut down to a few nodes). The monitor runs as ``databand-dbt monitor``
+in its own process with its default request budget (3,000 requests per minute), as in production.
+
+1. ``baseline``: one run after another through ``collect_run`` + ``save_report`` on one thread, no
+   rate limit: what calling the collector in a loop costs (runs/s). Measured on a sample.
+2. ``catch-up``: a cursor placed 1,000 runs behind the newest; ``--number-of-iterations 1``; runs/s
+   from the monitor's own log timestamps, requests sent, requests per minute against the budget.
+3. ``idle``: 1,000 iterations with nothing new; requests per iteration (target: 1 per syncer) and
+   the monitor's RSS (``process_resident_memory_bytes``) after 10 and after ~1,000 iterations.
+4. ``unbounded``: the same catch-up into a fresh store with a budget that never binds: what the
+   machine can do (the default budget caps a catch-up at about 10 runs/s).
+
+Usage::
+
+    python benchmarks/bench_monitor.py                       # 50 jobs, 10,000 runs, catch-up 1,000
+    python benchmarks/bench_monitor.py --runs 2000 --idle-iterations 200   # quicker
+    python benchmarks/bench_monitor.py --full-backfill       # also backfill all runs (slow: budget-bound)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA_DIR = HERE / ".data"
+sys.path.insert(0, str(ROOT / "tests" / "monitor"))  # shared helpers: config files, small artifacts, scraping
+
+from monitor_helpers import free_port, monitor_env, scrape, small_artifacts, wait_for, write_config  # noqa: E402
+
+ACCOUNT_ID = 1
+FIRST_JOB_ID = 200
+RUNS_PER_CALL = 20
+DEFAULT_BUDGET = 3000  # the monitor's default max_requests_per_minute
+UNBOUNDED = 1_000_000  # a budget that never binds: what the machine can do
+
+
+class EmulatorProcess:
+    """``databand-dbt emulator`` in its own process, driven over its ``/_emulator/`` control plane."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "emulator", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._ready, 30, "the emulator")
+
+    def _ready(self) -> bool:
+        try:
+            self.call("GET", "state")
+            return True
+        except OSError:
+            return False
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())["data"]
+
+    def request_count(self) -> int:
+        return self.call("GET", "state")["requests"]
+
+    def requests(self) -> list[dict]:
+        return self.call("GET", "requests")
+
+    def reset_requests(self) -> None:
+        self.call("DELETE", "requests")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def populate(emulator: EmulatorProcess, jobs: int, runs: int, artifacts: Path) -> list[int]:
+    """``jobs`` new jobs (scenario healthy_run) and ``runs`` finished runs, interleaved across jobs.
+
+    The emulator's 2 seeded demo jobs and their 6 runs stay, older than all of these.
+    """
+    job_ids = [FIRST_JOB_ID + i for i in range(jobs)]
+    for job_id in job_ids:
+        emulator.call("POST", "jobs", {"account_id": ACCOUNT_ID, "job_id": job_id, "name": f"Job {job_id}"})
+    run_ids: list[int] = []
+    while len(run_ids) < runs:
+        for job_id in job_ids:
+            count = min(RUNS_PER_CALL, runs - len(run_ids))
+            if count <= 0:
+                break
+            added = emulator.call("POST", "runs", {
+                "account_id": ACCOUNT_ID, "job_id": job_id, "count": count, "status": "success",
+                "artifacts_dir": str(artifacts), "interval_seconds": 30,
+            })
+            run_ids += added["run_ids"]
+    return sorted(run_ids)
+
+
+def baseline(emulator: EmulatorProcess, run_ids: list[int], workdir: Path) -> dict:
+    """Collect + store runs one after the other on one thread: the cost of the collector alone."""
+    from airflow_provider_databand_dbt.collector.collect import collect_run
+    from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
+    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    import logging
+
+    logging.getLogger("airflow_provider_databand_dbt").setLevel(logging.ERROR)
+    store = TrackingStore(f"sqlite:///{workdir / 'baseline.db'}")
+    source = TrackingSource(kind="api", name="baseline")
+    with DbtCloudClient(DEMO_TOKEN, emulator.url) as client:
+        started = time.perf_counter()
+        for run_id in run_ids:
+            store.save_report(collect_run(client, ACCOUNT_ID, run_id), source)
+        elapsed = time.perf_counter() - started
+        requests = client.request_count
+    store.close()
+    return {"runs": len(run_ids), "seconds": elapsed, "runs_per_second": len(run_ids) / elapsed,
+            "requests_per_run": requests / len(run_ids)}
+
+
+def _log_times(log_text: str) -> tuple[float, list[float]]:
+    """Seconds of the "monitoring" line and of every "tracked run" line, from the JSON log."""
+    start, tracked = None, []
+    for line in log_text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        when = datetime.fromisoformat(record["time"]).timestamp()
+        if record["message"].startswith("monitoring "):
+            start = when
+        elif record["message"].startswith("tracked run"):
+            tracked.append(when)
+    return start, tracked
+
+
+def catch_up(emulator: EmulatorProcess, run_ids: list[int], count: int, tracking_url: str, workdir: Path,
+             *, full_backfill: bool = False, budget: int = DEFAULT_BUDGET) -> dict:
+    """The monitor catching up ``count`` runs newer than a stored cursor (or backfilling everything)."""
+    from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    syncer = {"max_requests_per_minute": budget, **({"backfill": "30d"} if full_backfill else {})}
+    config = write_config(workdir / "catch_up.cfg", emulator.url, tracking_url, interval=1, log_format="json",
+                          syncers={"bench": syncer})
+    if not full_backfill:
+        with TrackingStore(tracking_url) as store:
+            store.save_cursor(MonitorCursor(syncer="bench", host=f"127.0.0.1:{emulator.port}", account_id=ACCOUNT_ID,
+                                            last_run_id=run_ids[-count - 1], backfill_done=True))
+    emulator.reset_requests()
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", str(config),
+             "--number-of-iterations", "1"],
+            stdout=subprocess.DEVNULL, stderr=log, env=monitor_env(),
+        )
+        counts = []  # (seconds, requests answered so far), to find the busiest 60 s window
+        while proc.poll() is None:
+            counts.append((time.perf_counter(), emulator.request_count()))
+            time.sleep(0.5)
+        wall = time.perf_counter() - started
+        log.seek(0)
+        stderr = log.read().decode(errors="replace")
+    counts.append((time.perf_counter(), emulator.request_count()))
+    if proc.returncode != 0:
+        raise SystemExit(f"monitor failed ({proc.returncode}):\n{stderr[-3000:]}")
+    start, tracked = _log_times(stderr)
+    seconds = tracked[-1] - start
+    requests = emulator.requests()
+    lists = sum(1 for r in requests if r["path"].endswith("/runs/"))
+    return {
+        "runs": len(tracked), "seconds": seconds, "process_wall_seconds": wall,
+        "runs_per_second": len(tracked) / seconds, "requests": len(requests), "list_requests": lists,
+        "requests_per_run": len(requests) / len(tracked),
+        "requests_per_minute": len(requests) / seconds * 60,
+        "busiest_60s_window": _busiest_window(counts, 60.0),
+        "budget_per_minute": budget,
+    }
+
+
+def _busiest_window(counts: list[tuple[float, int]], window: float) -> int:
+    """Most requests answered within any ``window`` seconds (from samples taken every 0.5 s)."""
+    best, j = 0, 0
+    for t, count in counts:
+        while counts[j][0] < t - window:
+            j += 1
+        best = max(best, count - counts[j][1])
+    return best
+
+
+def idle(emulator: EmulatorProcess, iterations: int, tracking_url: str, workdir: Path) -> dict:
+    """``iterations`` polls with nothing new: requests per iteration, RSS after 10 and at the end."""
+    port = free_port()
+    config = write_config(workdir / "idle.cfg", emulator.url, tracking_url, interval=0.01, prometheus_port=port,
+                          lease_seconds=60, syncers={"bench": {}})
+    emulator.reset_requests()
+    log_path = workdir / "idle.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", str(config),
+             "--number-of-iterations", str(iterations)],
+            stdout=log, stderr=subprocess.STDOUT, env=monitor_env(),
+        )
+        samples: list[tuple[float, float]] = []
+        while proc.poll() is None:
+            try:
+                metrics = scrape(port)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            done = metrics.get(("databand_dbt_monitor_iterations_total", ()), 0)
+            samples.append((done, metrics[("process_resident_memory_bytes", ())]))
+            time.sleep(0.05)
+        if proc.wait() != 0:
+            raise SystemExit(f"idle monitor failed:\n{log_path.read_text()[-3000:]}")
+    first = next((rss, done) for done, rss in samples if done >= 10)
+    last = max(samples)
+    requests = emulator.requests()
+    return {
+        "iterations": iterations,
+        "requests": len(requests),
+        "requests_per_iteration": len(requests) / iterations,
+        "non_list_requests": sum(1 for r in requests if not r["path"].endswith("/runs/")),
+        "rss_start_mb": first[0] / 2**20, "rss_start_at_iteration": first[1],
+        "rss_end_mb": last[1] / 2**20, "rss_end_at_iteration": last[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--catch-up", type=int, default=1_000)
+    parser.add_argument("--baseline-runs", type=int, default=200)
+    parser.add_argument("--idle-iterations", type=int, default=1_000)
+    parser.add_argument("--full-backfill", action="store_true", help="also backfill all runs into a fresh store")
+    parser.add_argument("--tracking-url", help="store for the monitor (default: a fresh SQLite file)")
+    args = parser.parse_args()
+
+    DATA_DIR.mkdir(exist_ok=True)
+    artifacts = small_artifacts(DATA_DIR / "monitor_small_artifacts")
+    results: dict = {"jobs": args.jobs, "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
+        workdir = Path(tmp)
+        tracking_url = args.tracking_url or f"sqlite:///{workdir / 'tracking.db'}"
+        emulator = EmulatorProcess()
+        try:
+            started = time.perf_counter()
+            run_ids = populate(emulator, args.jobs, args.runs, artifacts)
+            results["runs"] = len(run_ids)
+            print(f"emulator: {args.jobs} jobs, {len(run_ids)} runs ({time.perf_counter() - started:.1f} s to add)")
+            results["baseline"] = baseline(emulator, run_ids[: args.baseline_runs], workdir)
+            print("baseline  ", _fmt(results["baseline"]))
+            results["catch_up"] = catch_up(emulator, run_ids, args.catch_up, tracking_url, workdir)
+            print("catch-up  ", _fmt(results["catch_up"]))
+            results["idle"] = idle(emulator, args.idle_iterations, tracking_url, workdir)
+            print("idle      ", _fmt(results["idle"]))
+            results["catch_up_unbounded"] = catch_up(emulator, run_ids, args.catch_up,
+                                                     f"sqlite:///{workdir / 'unbounded.db'}", workdir, budget=UNBOUNDED)
+            print("unbounded ", _fmt(results["catch_up_unbounded"]))
+            if args.full_backfill:
+                full_url = f"sqlite:///{workdir / 'full.db'}"
+                results["full_backfill"] = catch_up(emulator, run_ids, len(run_ids), full_url, workdir, full_backfill=True)
+                print("backfill  ", _fmt(results["full_backfill"]))
+        finally:
+            emulator.stop()
+    ratio = results["catch_up"]["runs_per_second"] / results["baseline"]["runs_per_second"]
+    unbounded = results["catch_up_unbounded"]["runs_per_second"] / results["baseline"]["runs_per_second"]
+    print(f"\ncatch-up vs baseline: {ratio:.2f}x the runs/s of a plain collect loop within the default budget, "
+          f"{unbounded:.2f}x without a budget; "
+          f"{results['catch_up']['busiest_60s_window']} requests in the busiest 60 s (budget {DEFAULT_BUDGET}); "
+          f"{args.catch_up} runs in {results['catch_up']['seconds']:.1f} s (target < 120 s)")
+    print(f"idle: {results['idle']['requests_per_iteration']:.3f} requests per iteration (target 1); RSS "
+          f"{results['idle']['rss_start_mb']:.1f} MB -> {results['idle']['rss_end_mb']:.1f} MB")
+    (DATA_DIR / "bench_monitor.json").write_text(json.dumps(results, indent=2))
+
+
+def _fmt(values: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+if __name__ == "__main__":
+    main()
