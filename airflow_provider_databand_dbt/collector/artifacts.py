@@ -1,0 +1,225 @@
+"""Typed, memory-bounded decoding of the dbt artifacts we use: manifest.json, run_results.json, sources.json.
+
+The structs declare only the fields the collector reads; msgspec skips everything else without
+building Python objects for it, so manifests of hundreds of MB decode into a small index, and
+artifacts written by other dbt versions (manifest v10-v12, dbt Fusion) decode as long as the few
+fields we read keep their meaning. Files are decoded straight from a read-only memory map.
+"""
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, TypeVar, Union
+
+import msgspec
+
+from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError
+
+MANIFEST = "manifest.json"
+RUN_RESULTS = "run_results.json"
+SOURCES = "sources.json"
+
+
+# gc=False: these objects never form reference cycles, and skipping GC tracking makes decoding
+# hundreds of thousands of them much cheaper.
+class _Metadata(msgspec.Struct, gc=False):
+    dbt_version: Optional[str] = None
+    dbt_schema_version: Optional[str] = None
+
+
+class _DependsOn(msgspec.Struct, gc=False):
+    nodes: list[str] = []
+
+
+class _Checksum(msgspec.Struct, gc=False):
+    checksum: Optional[str] = None
+
+
+class _NodeConfig(msgspec.Struct, gc=False):
+    materialized: Optional[str] = None
+    tags: Union[list[str], str, None] = None
+
+
+class ManifestNode(msgspec.Struct, gc=False, kw_only=True):
+    """What the collector needs to know about one manifest node, source or unit test.
+
+    ``compiled_code`` is hashed while decoding and then dropped, so the (often large) SQL text of
+    every node never stays in memory; ``code_hash`` holds the sha256 of the compiled code, or
+    dbt's own checksum of the file when the node was not compiled.
+    """
+
+    name: Optional[str] = None
+    resource_type: Optional[str] = None
+    package_name: Optional[str] = None
+    depends_on: Optional[_DependsOn] = None
+    config: Optional[_NodeConfig] = None
+    tags: Union[list[str], str, None] = None
+    # unit tests carry a plain string checksum, other nodes an object {name, checksum}
+    checksum: Union[_Checksum, str, None] = None
+    compiled_code: Optional[str] = None
+    code_hash: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.compiled_code:
+            self.code_hash = hashlib.sha256(self.compiled_code.encode("utf-8", "surrogatepass")).hexdigest()
+        elif isinstance(self.checksum, _Checksum):
+            self.code_hash = self.checksum.checksum
+        elif isinstance(self.checksum, str):
+            self.code_hash = self.checksum or None
+        else:
+            self.code_hash = None
+        self.compiled_code = None
+        self.checksum = None
+
+    @property
+    def parents(self) -> list[str]:
+        return list(self.depends_on.nodes) if self.depends_on else []
+
+    @property
+    def materialization(self) -> Optional[str]:
+        return self.config.materialized if self.config else None
+
+    @property
+    def tag_list(self) -> list[str]:
+        # unit tests only carry tags in their config
+        tags = self.tags if self.tags is not None else (self.config.tags if self.config else None)
+        if isinstance(tags, str):
+            return [tags]
+        return tags if tags is not None else []
+
+
+class Manifest(msgspec.Struct, gc=False):
+    """The parts of manifest.json the collector joins with results: nodes, sources, unit tests."""
+
+    metadata: Optional[_Metadata] = None
+    nodes: dict[str, ManifestNode] = {}
+    sources: dict[str, ManifestNode] = {}
+    unit_tests: dict[str, ManifestNode] = {}
+
+    @property
+    def dbt_version(self) -> Optional[str]:
+        return self.metadata.dbt_version if self.metadata else None
+
+    def lookup(self, unique_id: str) -> Optional[ManifestNode]:
+        """The manifest entry for a node, source or unit test, or None when the manifest lacks it."""
+        # unique ids are unique across the three sections; most results are in ``nodes``
+        return self.nodes.get(unique_id) or self.sources.get(unique_id) or self.unit_tests.get(unique_id)
+
+
+class Timing(msgspec.Struct, gc=False):
+    name: Optional[str] = None
+    # Kept as text and parsed leniently: one odd timestamp must not lose the whole file.
+    started_at: Optional[str] = None
+    completed_at: Optional[str] = None
+
+
+class _AdapterResponse(msgspec.Struct, gc=False):
+    rows_affected: Any = None
+
+
+class RunResult(msgspec.Struct, gc=False, kw_only=True):
+    """One entry of run_results.json ``results``."""
+
+    unique_id: str
+    status: str
+    execution_time: Optional[float] = None
+    adapter_response: Optional[_AdapterResponse] = None
+    message: Optional[str] = None
+    failures: Optional[int] = None
+    thread_id: Optional[str] = None
+    timing: list[Timing] = []
+
+
+class RunResults(msgspec.Struct, gc=False):
+    metadata: Optional[_Metadata] = None
+    results: list[RunResult] = []
+
+
+class FreshnessThreshold(msgspec.Struct, gc=False):
+    count: Optional[int] = None
+    period: Optional[str] = None
+
+
+class FreshnessCriteria(msgspec.Struct, gc=False):
+    warn_after: Optional[FreshnessThreshold] = None
+    error_after: Optional[FreshnessThreshold] = None
+
+
+class FreshnessResult(msgspec.Struct, gc=False, kw_only=True):
+    """One entry of sources.json ``results`` (a source freshness check)."""
+
+    unique_id: str
+    status: str
+    max_loaded_at: Optional[str] = None
+    snapshotted_at: Optional[str] = None
+    max_loaded_at_time_ago_in_s: Optional[float] = None
+    criteria: Optional[FreshnessCriteria] = None
+    execution_time: Optional[float] = None
+    thread_id: Optional[str] = None
+    timing: list[Timing] = []
+    # runtime errors carry ``error`` (older dbt) or ``message``
+    error: Optional[str] = None
+    message: Optional[str] = None
+
+
+class SourcesResults(msgspec.Struct, gc=False):
+    metadata: Optional[_Metadata] = None
+    results: list[FreshnessResult] = []
+
+
+T = TypeVar("T")
+
+_DECODERS: dict[type, msgspec.json.Decoder] = {
+    cls: msgspec.json.Decoder(cls) for cls in (Manifest, RunResults, SourcesResults)
+}
+
+
+def decode_artifact(path: Path, cls: type[T], artifact: str) -> T:
+    """Decode an artifact file into ``cls``, raising :class:`ArtifactError` saying what is wrong with it.
+
+    :param path: the downloaded file; it is memory-mapped, never read into one big bytes object.
+    :param cls: :class:`Manifest`, :class:`RunResults` or :class:`SourcesResults`.
+    :param artifact: the artifact name, for messages.
+    """
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise ArtifactError(f"{artifact} is empty")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+            try:
+                return _DECODERS[cls].decode(buffer)
+            except msgspec.ValidationError as exc:
+                raise ArtifactError(f"{artifact} has an unexpected shape ({exc})") from None
+            except msgspec.DecodeError as exc:
+                raise ArtifactError(f"{artifact} is truncated or not valid JSON ({exc})") from None
+
+
+def decode_manifest(path: Path) -> Manifest:
+    return decode_artifact(path, Manifest, MANIFEST)
+
+
+def decode_run_results(path: Path) -> RunResults:
+    return decode_artifact(path, RunResults, RUN_RESULTS)
+
+
+def decode_sources(path: Path) -> SourcesResults:
+    return decode_artifact(path, SourcesResults, SOURCES)
+
+
+def parse_timestamp(value: Optional[str]) -> Optional[datetime]:
+    """An artifact timestamp as an aware datetime (dbt writes UTC); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)  # fast path; Python < 3.11 rejects a trailing "Z"
+    except ValueError:
+        try:
+            parsed = msgspec.convert(value, datetime)
+        except msgspec.ValidationError:
+            try:
+                parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
+            except ValueError:
+                return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

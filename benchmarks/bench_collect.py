@@ -1,0 +1,389 @@
+#!/usr/bin/env python
+"""Benchmark: collecting a run with a huge manifest, our collector vs. what the Databand SDK did.
+
+Generates synthetic artifacts of ~100 MB and ~300 MB by cloning the nodes of the real fixture
+manifest (unique ids renamed, dependencies kept inside each clone) with one run_results entry
+per cloned node, and serves them from the dbt Cloud API emulator running in its own process
+as a run of the ``healthy_run`` job (steps 3-5 ``dbt seed``/``dbt run``/``dbt test`` have results).
+
+Each contender runs in a fresh subprocess that measures its own wall time, CPU time (user +
+system, steadier than wall time on a busy machine) and peak RSS (``ru_maxrss``, which includes
+the file pages it touched through mmap):
+
+* ``ours``: ``collect_data_from_dbt_cloud`` end to end into a fresh SQLite tracking store.
+* ``baseline``: what the original SDK did: for every run step ``requests.get(...).json()`` of
+  run_results.json and manifest.json kept on the step dict, then a loop joining each result with
+  its manifest node. Its "store" is one trivial sqlite3 row per node: the SDK instead serialized
+  everything again and POSTed it to Databand, so the baseline is, if anything, flattered.
+
+Usage::
+
+    python benchmarks/bench_collect.py                 # 100 and 300 MB
+    python benchmarks/bench_collect.py --sizes 50      # quicker
+    python benchmarks/bench_collect.py --repeat 3      # best of 3 per contender
+
+Data lands in ``benchmarks/.data/`` (gitignored) and is reused while the fixture is unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA_DIR = HERE / ".data"
+FIXTURE = ROOT / "airflow_provider_databand_dbt" / "testing" / "artifacts" / "nightly_build" / "step_5"
+CLONE = "__CLONE__"
+ACCOUNT_ID = 1
+JOB_ID = 101  # "Hourly models" (scenario healthy_run): steps 3, 4, 5 write run_results.json
+# Which step's run_results.json lists which cloned resource types (seed, run, test).
+STEP_TYPES = {3: ("seed",), 4: ("model", "snapshot"), 5: ("test", "unit_test")}
+
+
+# --------------------------------------------------------------------------- data generation
+
+
+def _templates(fixture: Path) -> tuple[dict, dict[str, str], dict[str, str], dict[str, str], dict[str, dict]]:
+    """The base manifest, and per node JSON text with ``__CLONE__`` where a clone's suffix goes."""
+    manifest = json.loads((fixture / "manifest.json").read_text())
+    results = {r["unique_id"]: r for r in json.loads((fixture / "run_results.json").read_text())["results"]}
+    cloned = list(manifest["nodes"]) + list(manifest["unit_tests"])
+
+    def templated(value) -> str:
+        text = json.dumps(value, separators=(",", ":"))
+        for unique_id in cloned:
+            text = text.replace(f'"{unique_id}"', f'"{unique_id}{CLONE}"')
+        return text
+
+    nodes, parents, children = {}, {}, {}
+    for section in ("nodes", "unit_tests"):
+        for unique_id, node in manifest[section].items():
+            node = dict(node, name=node["name"] + CLONE, alias=(node.get("alias") or node["name"]) + CLONE)
+            nodes[unique_id] = templated(node)
+    for unique_id in cloned:
+        parents[unique_id] = templated(manifest["parent_map"].get(unique_id, []))
+        children[unique_id] = templated(manifest["child_map"].get(unique_id, []))
+    return manifest, nodes, parents, children, results
+
+
+def _result_template(unique_id: str, results: dict[str, dict]) -> dict:
+    """The fixture's result for this node, else one of a node of the same resource type, else any."""
+    prefix = unique_id.split(".", 1)[0] + "."
+    same_kind = (result for uid, result in results.items() if uid.startswith(prefix))
+    return results.get(unique_id) or next(same_kind, None) or next(iter(results.values()))
+
+
+def generate(size_mb: int, fixture: Path = FIXTURE) -> Path:
+    """Write ``step_3..5/{manifest,run_results}.json`` of about ``size_mb`` MB of manifest; reuse if present."""
+    fingerprint = hashlib.sha256((fixture / "manifest.json").read_bytes()).hexdigest()[:12]
+    target = DATA_DIR / f"manifest_{size_mb}mb"
+    marker = target / "generated.json"
+    if marker.exists() and json.loads(marker.read_text()).get("fixture") == fingerprint:
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    manifest, nodes, parents, children, results = _templates(fixture)
+    per_clone = sum(len(t) + len(u) + 8 for t, u in zip(nodes.values(), nodes)) + sum(
+        len(p) + len(c) + 2 * len(u) + 16 for u, p, c in zip(parents, parents.values(), children.values())
+    )
+    base = len(json.dumps(manifest, separators=(",", ":")))
+    clones = max(1, (size_mb * 1_000_000 - base) // per_clone)
+    print(f"generating ~{size_mb} MB manifest: {clones} clones of {len(nodes)} nodes", flush=True)
+
+    manifest_path = target / "manifest.json"
+    _write_manifest(manifest_path, manifest, nodes, parents, children, clones)
+    for step, kinds in STEP_TYPES.items():
+        step_dir = target / f"step_{step}"
+        step_dir.mkdir()
+        os.link(manifest_path, step_dir / "manifest.json")  # one file on disk, served per step
+        ids = [uid for uid in nodes if uid.split(".", 1)[0] in kinds]
+        _write_results(step_dir / "run_results.json", ids, results, clones)
+    manifest_path.unlink()
+    marker.write_text(json.dumps({"fixture": fingerprint, "clones": clones, "nodes": clones * len(nodes)}))
+    return target
+
+
+def _suffix(k: int) -> str:
+    return f"__c{k}"
+
+
+def _write_manifest(path: Path, manifest: dict, nodes, parents, children, clones: int) -> None:
+    def dump(value) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
+    units = {u: t for u, t in nodes.items() if u.startswith("unit_test.")}
+    others = {u: t for u, t in nodes.items() if u not in units}
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('{"metadata":' + dump(manifest["metadata"]) + ',"nodes":{')
+        _write_clones(out, others, clones)
+        out.write("}")
+        for key, value in manifest.items():
+            if key not in ("metadata", "nodes", "unit_tests", "parent_map", "child_map"):
+                out.write("," + dump(key) + ":" + dump(value))
+        # parent_map / child_map are as big as in real manifests: one entry per node
+        for key, table in (("parent_map", parents), ("child_map", children)):
+            out.write("," + dump(key) + ":{")
+            _write_clones(out, table, clones)
+            out.write("}")
+        out.write(',"unit_tests":{')
+        _write_clones(out, units, clones)
+        out.write("}}")
+
+
+def _write_clones(out, templates: dict[str, str], clones: int) -> None:
+    first = True
+    for k in range(clones):
+        suffix = _suffix(k)
+        chunk = []
+        for unique_id, text in templates.items():
+            chunk.append(("" if first else ",") + json.dumps(unique_id + suffix) + ":" + text.replace(CLONE, suffix))
+            first = False
+        out.write("".join(chunk))
+
+
+def _write_results(path: Path, ids: list[str], results: dict[str, dict], clones: int) -> None:
+    templates = {}
+    for unique_id in ids:
+        entry = dict(_result_template(unique_id, results), unique_id=unique_id + CLONE)
+        templates[unique_id] = json.dumps(entry, separators=(",", ":"))
+    metadata = {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json", "dbt_version": "1.10.23"}
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('{"metadata":' + json.dumps(metadata) + ',"results":[')
+        first = True
+        for k in range(clones):
+            suffix = _suffix(k)
+            chunk = []
+            for text in templates.values():
+                chunk.append(('' if first else ',') + text.replace(CLONE, suffix))
+                first = False
+            out.write("".join(chunk))
+        out.write('],"elapsed_time":1.0,"args":{}}')
+
+
+# --------------------------------------------------------------------------- emulator in its own process
+
+
+class EmulatorProcess:
+    """``databand-dbt emulator`` in a subprocess, so its memory never counts for a contender."""
+
+    def __init__(self) -> None:
+        self.process = None
+        self.url = None
+
+    def __enter__(self) -> "EmulatorProcess":
+        command = [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "emulator", "--port", "0", "--runs-per-job", "1"]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        for line in self.process.stdout:
+            if "listening on " in line:
+                self.url = line.strip().rsplit(" ", 1)[-1]
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.url:
+            self.process.kill()
+            raise RuntimeError("the emulator did not start")
+        # keep reading its output so a full pipe never blocks it
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def control(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["data"]
+
+    def add_run(self, artifacts_dir: Path) -> int:
+        body = {"account_id": ACCOUNT_ID, "job_id": JOB_ID, "count": 1, "status": "success", "artifacts_dir": str(artifacts_dir)}
+        return self.control("POST", "runs/", body)["run_ids"][0]
+
+
+# --------------------------------------------------------------------------- contenders (run in a child process)
+
+
+def _peak_rss_bytes() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process: steadier than wall time when the machine is busy."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_ours(url: str, token: str, run_id: int, database: Path) -> dict:
+    # Both contenders import what they use before the clock starts.
+    from airflow_provider_databand_dbt.collector.collect import collect_data_from_dbt_cloud
+    from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    assert DbtCloudClient and TrackingStore
+
+    startup, cpu = _peak_rss_bytes(), _cpu_seconds()
+    started = time.perf_counter()
+    report = collect_data_from_dbt_cloud(ACCOUNT_ID, token, run_id, url, tracking_url=f"sqlite:///{database}")
+    seconds = time.perf_counter() - started
+    nodes = sum(len(step.nodes) for step in report.steps)
+    return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "peak_rss": _peak_rss_bytes(), "startup_rss": startup, "nodes": nodes}
+
+
+def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
+    """What the Databand SDK did: every step's run_results and manifest as dicts, kept on the step."""
+    import sqlite3
+
+    import requests
+
+    startup, cpu = _peak_rss_bytes(), _cpu_seconds()
+    started = time.perf_counter()
+    headers = {"Authorization": f"Token {token}"}
+    base = f"{url}/api/v2/accounts/{ACCOUNT_ID}"
+
+    def get_json(path: str, **params):
+        response = requests.get(f"{base}/{path}", headers=headers, params=params)
+        return response.json() if response.ok else None
+
+    run = get_json(f"runs/{run_id}/", include_related='["run_steps","job","trigger"]')["data"]
+    run["environment"] = requests.get(
+        f"{url}/api/v3/accounts/{ACCOUNT_ID}/environments/{run['environment_id']}/", headers=headers
+    ).json()
+    for step in run.get("run_steps", []):
+        step["run_results"] = get_json(f"runs/{run_id}/artifacts/run_results.json", step=step["index"])
+        step["manifest"] = get_json(f"runs/{run_id}/artifacts/manifest.json", step=step["index"])
+
+    rows = []
+    for step in run["run_steps"]:
+        results, manifest = step.get("run_results"), step.get("manifest") or {}
+        if not results:
+            continue
+        nodes = manifest.get("nodes", {})
+        for result in results["results"]:
+            node = nodes.get(result["unique_id"]) or manifest.get("unit_tests", {}).get(result["unique_id"], {})
+            rows.append((
+                run_id, step["index"], result["unique_id"], node.get("name"), node.get("resource_type"),
+                result["status"], result.get("execution_time"), json.dumps(node.get("depends_on", {}).get("nodes", [])),
+            ))
+    # The SDK re-serialized all of this and POSTed it to Databand; a plain insert is the cheap stand-in.
+    db = sqlite3.connect(database)
+    db.execute("create table node (run_id, step, unique_id, name, resource_type, status, execution_time, depends_on)")
+    db.executemany("insert into node values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "peak_rss": _peak_rss_bytes(), "startup_rss": startup, "nodes": len(rows)}
+
+
+CONTENDERS = {"ours": run_ours, "baseline": run_baseline}
+
+
+def measure(contender: str, url: str, token: str, run_id: int) -> dict:
+    """Run one contender in a fresh interpreter against a fresh database and return its numbers."""
+    with tempfile.TemporaryDirectory(prefix="bench-collect-") as scratch:
+        command = [
+            sys.executable, __file__, "--child", contender, "--url", url, "--run-id", str(run_id),
+            "--database", str(Path(scratch) / "tracking.db"),
+        ]
+        env = dict(os.environ, BENCH_TOKEN=token, TMPDIR=scratch)
+        output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _mb(value: float) -> str:
+    return f"{value / 1024**2:,.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,300", help="manifest sizes in MB, comma separated (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is reported")
+    parser.add_argument("--only", choices=sorted(CONTENDERS), help="measure one contender")
+    parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        result = CONTENDERS[args.child](args.url, os.environ["BENCH_TOKEN"], args.run_id, args.database)
+        print(json.dumps(result))
+        return 0
+
+    sys.path.insert(0, str(ROOT))
+    from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    contenders = [args.only] if args.only else ["ours", "baseline"]
+    rows = []
+    with EmulatorProcess() as emulator:
+        for size in sizes:
+            data = generate(size)
+            manifest_bytes = (data / "step_5" / "manifest.json").stat().st_size
+            results_bytes = sum((data / f"step_{s}" / "run_results.json").stat().st_size for s in STEP_TYPES)
+            print(f"{size} MB: manifest {_mb(manifest_bytes)} MB, run_results {_mb(results_bytes)} MB over 3 steps", flush=True)
+            measured = {}
+            for contender in contenders:
+                best = None
+                for _ in range(args.repeat):
+                    run_id = emulator.add_run(data)
+                    result = measure(contender, emulator.url, DEMO_TOKEN, run_id)
+                    print(
+                        f"  {contender:8} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
+                        f"  peak RSS {_mb(result['peak_rss'])} MB",
+                        flush=True,
+                    )
+                    if best is None or result["seconds"] < best["seconds"]:
+                        best = result
+                measured[contender] = best
+            rows.append((size, manifest_bytes, measured))
+
+    print()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
+    print(f"{'manifest':>9}  {'contender':9}  {'wall s':>8}  {'cpu s':>8}  {'peak RSS MB':>11}  {'startup MB':>10}  {'nodes':>8}")
+    for size, manifest_bytes, measured in rows:
+        for contender, result in measured.items():
+            print(
+                f"{_mb(manifest_bytes):>6} MB  {contender:9}  {result['seconds']:8.2f}  {result['cpu']:8.2f}"
+                f"  {_mb(result['peak_rss']):>11}  {_mb(result['startup_rss']):>10}  {result['nodes']:>8}"
+            )
+    if not args.only:
+        print()
+        for size, manifest_bytes, measured in rows:
+            ours, base = measured["ours"], measured["baseline"]
+            speed = base["seconds"] / ours["seconds"]
+            cpu = base["cpu"] / ours["cpu"]
+            memory = ours["peak_rss"] / base["peak_rss"]
+            same = "same node count" if ours["nodes"] == base["nodes"] else f"NODE COUNTS DIFFER ({ours['nodes']} vs {base['nodes']})"
+            print(
+                f"{_mb(manifest_bytes)} MB manifest: {speed:.1f}x faster (wall), {cpu:.1f}x less CPU, "
+                f"peak RSS {memory:.2f}x of the baseline ({same})"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
