@@ -159,26 +159,34 @@ def _insert_steps_and_nodes(conn: Connection, run_pk: int, report: RunReport) ->
             for step in unique_steps
         ],
     )
-    insert = _bulk_node_insert()
+    sql = _bulk_node_insert_sql(conn.dialect.paramstyle)
     encode_time, encode_json = _bulk_encoders(conn.dialect.name)
-    chunk: list[dict[str, Any]] = []
+    chunk: list[tuple[Any, ...]] = []
     for row in _node_rows(run_pk, unique_steps, encode_time, encode_json):
         chunk.append(row)
         if len(chunk) >= INSERT_CHUNK_ROWS:
-            conn.execute(insert, chunk)
+            conn.exec_driver_sql(sql, chunk)
             chunk = []
     if chunk:
-        conn.execute(insert, chunk)
+        conn.exec_driver_sql(sql, chunk)
 
 
-def _bulk_node_insert() -> sa.Insert:
-    """An INSERT into node_result through untyped columns: the values arrive already encoded.
+NODE_COLUMNS = tuple(c.name for c in node_results.c if c.name != "id")
 
-    SQLAlchemy's per-value type processing was most of the time of a 10,000-node save, so
-    ``_bulk_encoders`` produces the exact database values ``schema.UtcDateTime`` and ``sa.JSON``
-    would; the round-trip tests read them back through the typed table on both backends.
+
+def _bulk_node_insert_sql(paramstyle: str) -> str:
+    """A plain driver-level INSERT into node_result: the values arrive already encoded.
+
+    SQLAlchemy's per-value type processing and statement compilation were most of the time of a
+    large save, so ``_bulk_encoders`` produces the exact database values ``schema.UtcDateTime`` and
+    ``sa.JSON`` would and the rows go to the DB-API's executemany as tuples; the round-trip tests
+    read them back through the typed table on both backends.
     """
-    return sa.table(node_results.name, *(sa.column(c.name) for c in node_results.c if c.name != "id")).insert()
+    marker = "?" if paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO {node_results.name} ({', '.join(NODE_COLUMNS)}) "
+        f"VALUES ({', '.join([marker] * len(NODE_COLUMNS))})"
+    )
 
 
 def _bulk_encoders(dialect: str) -> tuple[Callable[[Optional[datetime]], Any], Callable[[Any], str]]:
@@ -214,7 +222,7 @@ def _node_rows(
     unique_steps: list[StepReport],
     encode_time: Callable[[Optional[datetime]], Any],
     encode_json: Callable[[Any], str],
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[tuple[Any, ...]]:
     for step in unique_steps:
         seen: dict[str, int] = {}
         for position, node in enumerate(step.nodes):
@@ -224,23 +232,23 @@ def _node_rows(
         for position, node in enumerate(step.nodes):
             if seen[node.unique_id] != position:
                 continue
-            yield {
-                "run_pk": run_pk,
-                "step_index": step.index,
-                "unique_id": node.unique_id,
-                "name": node.name,
-                "resource_type": node.resource_type,
-                "status": node.status,
-                "execution_time": node.execution_time,
-                "rows_affected": node.rows_affected,
-                "message": node.message,
-                "failures": node.failures,
-                "depends_on": encode_json(node.depends_on),
-                "started_at": encode_time(node.started_at),
-                "finished_at": encode_time(node.finished_at),
-                "materialization": node.materialization,
-                "tags": encode_json(node.tags),
-                "package_name": node.package_name,
-                "code_hash": node.code_hash,
-                "thread_id": node.thread_id,
-            }
+            yield (  # the order of NODE_COLUMNS
+                run_pk,
+                step.index,
+                node.unique_id,
+                node.name,
+                node.resource_type,
+                node.status,
+                node.execution_time,
+                node.rows_affected,
+                node.message,
+                node.failures,
+                encode_json(node.depends_on),
+                encode_time(node.started_at),
+                encode_time(node.finished_at),
+                node.materialization,
+                encode_json(node.tags),
+                node.package_name,
+                node.code_hash,
+                node.thread_id,
+            )
