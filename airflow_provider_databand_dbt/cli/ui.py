@@ -1,0 +1,105 @@
+"""``databand-dbt ui``: serve the read-only web view of the tracking store on this machine."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+
+from airflow_provider_databand_dbt.cli import options
+from airflow_provider_databand_dbt.cli.errors import CliUsageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8788
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "ui",
+        help="serve the web view of tracked pipelines, runs and nodes (read-only)",
+        description=(
+            "Serve the web view of the tracking store: pipelines, runs, nodes and a JSON API under /api. "
+            "It only reads the store. It has NO authentication: it listens on loopback unless you pass "
+            "--allow-remote together with a non-loopback --host (put it behind an authenticating proxy then)."
+        ),
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host; the view has no authentication, so anyone who can reach it sees every run",
+    )
+    parser.add_argument(
+        "--airflow-url",
+        metavar="URL",
+        default=os.environ.get("AIRFLOW__API__BASE_URL") or None,
+        help="Airflow's base URL, to link the task instances that tracked a run "
+        "(default: $AIRFLOW__API__BASE_URL; no links when unset)",
+    )
+    parser.add_argument("--page-size", type=_page_size, default=50, help="rows per page (default: %(default)s)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    options.add_tracking_url(parser)
+    parser.set_defaults(func=serve)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port between 1 and 65535, got {text!r}")
+    return value
+
+
+def _page_size(text: str) -> int:
+    value = options.positive_int(text)
+    if value > 500:
+        raise argparse.ArgumentTypeError(f"page size is at most 500, got {text!r}")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); names other than localhost are not."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(args: argparse.Namespace) -> int:
+    if not is_loopback(args.host) and not args.allow_remote:
+        raise CliUsageError(
+            f"--host {args.host} is not a loopback address and the web view has no authentication: "
+            "anyone who can reach it could read every tracked run. Pass --allow-remote to do it anyway "
+            "(ideally behind a proxy that authenticates), or keep the default --host 127.0.0.1"
+        )
+    import uvicorn
+
+    from airflow_provider_databand_dbt.www.app import StoreHandle, create_app
+
+    handle = StoreHandle(args.tracking_url)
+    handle.store  # open now: a wrong URL fails here with a clear message, not on the first page
+    app = create_app(store=handle, airflow_url=args.airflow_url, page_size=args.page_size)
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"databand-dbt web view of {handle.display_url}", flush=True)
+    print(f"listening on http://{shown_host}:{args.port}/ (read-only; no authentication)", flush=True)
+    if not is_loopback(args.host):
+        log.warning("The web view listens on %s without authentication (--allow-remote)", args.host)
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="info" if args.verbose else "warning",
+            access_log=args.access_log,
+            server_header=False,
+        )
+    finally:
+        handle.close()
+    return 0

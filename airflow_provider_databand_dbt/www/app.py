@@ -1,0 +1,128 @@
+"""The web view's FastAPI app factory, used by ``databand-dbt ui`` and by the Airflow plugin.
+
+The app only reads: it opens the tracking store lazily on the first request (so importing the
+Airflow plugin never touches a database) and never writes to it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from airflow_provider_databand_dbt import __version__
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+UrlSetting = Union[str, None, Callable[[], Optional[str]]]
+
+
+class StoreHandle:
+    """The tracking store as the web view sees it: opened once, on first use, and only read.
+
+    :param tracking_url: a SQLAlchemy URL, None for the default resolution, or a callable returning
+        either (Airflow's config is read when the first page is asked for, not at import).
+    """
+
+    def __init__(self, tracking_url: UrlSetting = None) -> None:
+        self._setting = tracking_url
+        self._store = None
+        self._lock = threading.Lock()
+
+    def _open(self):
+        from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+        url = self._setting() if callable(self._setting) else self._setting
+        return TrackingStore(url)
+
+    @property
+    def store(self):
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._open()
+                    log.info("Web view reading tracking store %s", self.display_url)
+        return self._store
+
+    @property
+    def display_url(self) -> str:
+        """The store's URL without password, for the page footer and error pages."""
+        from airflow_provider_databand_dbt.tracking.url import display_url
+
+        if self._store is not None:
+            return getattr(self._store, "display_url", None) or display_url(self._store.engine.url)
+        if isinstance(self._setting, str):
+            return display_url(self._setting)
+        return "(default tracking store)"
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection inside one read transaction: every query of a page sees the same snapshot."""
+        from airflow_provider_databand_dbt.tracking.engine import guarded
+
+        engine = self.store.engine
+        with guarded("read the tracking store", self.display_url):
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class WebSettings:
+    """What a web view instance needs to know besides the store.
+
+    :param airflow_url: Airflow's base URL, to link the task instances that tracked a run; ``""``
+        means "same server" (inside the Airflow plugin), None means "unknown" (no links).
+    :param page_size: rows per page in run and node lists.
+    """
+
+    def __init__(self, *, airflow_url: Optional[str] = None, page_size: int = 50, title: str = "dbt Cloud runs"):
+        self.airflow_url = airflow_url
+        self.page_size = page_size
+        self.title = title
+        self.version = __version__
+
+
+def create_app(
+    tracking_url: UrlSetting = None,
+    *,
+    airflow_url: Optional[str] = None,
+    page_size: int = 50,
+    store: Optional[StoreHandle] = None,
+    dependencies: Sequence[Any] = (),
+) -> FastAPI:
+    """Build the web view: HTML pages under ``/``, the JSON API under ``/api``, assets under ``/static``.
+
+    :param tracking_url: store URL (or a callable giving it); None resolves like every other command.
+    :param airflow_url: Airflow's base URL for task-instance links (``""`` = same server, None = no links).
+    :param page_size: rows per page of run and node lists.
+    :param store: an existing handle to share (tests, benchmarks); otherwise one is made from ``tracking_url``.
+    :param dependencies: FastAPI dependencies run before every page and API call (Airflow's login check).
+    """
+    from airflow_provider_databand_dbt.www import api, errors, pages
+
+    app = FastAPI(
+        title="databand-dbt web view",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        dependencies=list(dependencies),
+    )
+    app.state.store = store or StoreHandle(tracking_url)
+    app.state.settings = WebSettings(airflow_url=airflow_url, page_size=page_size)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    errors.install(app)
+    return app

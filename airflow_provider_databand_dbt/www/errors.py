@@ -1,0 +1,97 @@
+"""What the web view answers when something is missing or wrong: a clear page (or JSON), never a traceback."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class WebError(Exception):
+    """An answer other than 200 with a message meant for the reader.
+
+    :param status_code: HTTP status to answer with.
+    :param title: short heading of the error page.
+    :param message: what happened and what to do; shown as text.
+    """
+
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if title:
+            self.title = title
+
+
+class NotFound(WebError):
+    status_code = 404
+    title = "Not found"
+
+
+class BadRequest(WebError):
+    status_code = 400
+    title = "Bad request"
+
+
+def is_api(request: Request) -> bool:
+    path = request.url.path[len(request.scope.get("root_path", "")):]
+    return path.startswith("/api/") or path == "/api"
+
+
+def _answer(request: Request, status_code: int, title: str, message: str) -> Response:
+    if is_api(request):
+        return JSONResponse({"detail": message}, status_code=status_code)
+    from airflow_provider_databand_dbt.www.render import render
+
+    return render(request, "error.html", status_code=status_code, error_title=title, message=message,
+                  code=status_code)
+
+
+async def _web_error(request: Request, error: WebError) -> Response:
+    return _answer(request, error.status_code, error.title, error.message)
+
+
+async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+    if error.status_code == 404:
+        message = "There is no page at this address. Pipelines are at /pipelines/JOB_ID, runs at /runs/RUN_ID."
+        return _answer(request, 404, "Page not found", message)
+    if error.status_code in (401, 403):
+        return _answer(request, error.status_code, "Log in to Airflow first",
+                       f"{error.detail}. This view is part of Airflow: log in to Airflow, then open it again.")
+    return _answer(request, error.status_code, "Request not accepted", str(error.detail))
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> Response:
+    if is_api(request):
+        return JSONResponse({"detail": error.errors()}, status_code=422)
+    fields = ", ".join(str(e.get("loc", ["?"])[-1]) for e in error.errors())
+    return _answer(request, 400, "Bad request", f"Invalid value for: {fields}.")
+
+
+async def _tracking_error(request: Request, error: TrackingError) -> Response:
+    # Store errors carry a password-masked URL and an action; nothing secret to hide.
+    log.warning("Tracking store error on %s: %s", request.url.path, error)
+    code = 503 if isinstance(error, TrackingStoreUnavailable) else 500
+    return _answer(request, code, "Tracking store unavailable", str(error))
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("Web view failed on %s", request.url.path)
+    return _answer(request, 500, "Something went wrong",
+                   "The page could not be built; the server log has the details.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(WebError, _web_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(TrackingError, _tracking_error)
+    app.add_exception_handler(Exception, _unexpected)

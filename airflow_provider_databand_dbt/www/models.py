@@ -1,0 +1,256 @@
+"""Typed rows the web view reads from the store; the pages render them and the JSON API encodes them.
+
+Datetimes are aware UTC; the API encodes them as ISO 8601.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import msgspec
+
+
+class DurationPoint(msgspec.Struct, kw_only=True):
+    """One run on a trend chart: where it sits in time, how long it took, how it ended."""
+
+    run_id: int
+    status: str
+    created_at: Optional[datetime] = None
+    duration_seconds: Optional[float] = None
+    # Set on node history points, whose runs may come from several accounts.
+    account_id: Optional[int] = None
+    host: Optional[str] = None
+
+
+class PipelineSummary(msgspec.Struct, kw_only=True):
+    """One row of the Pipelines page: identity, last run and health over the last runs."""
+
+    host: str
+    account_id: int
+    job_id: int
+    name: Optional[str] = None
+    project_id: Optional[int] = None
+    project_name: Optional[str] = None
+    environment_id: Optional[int] = None
+    environment_name: Optional[str] = None
+    run_count: int = 0
+    last_run_id: Optional[int] = None
+    last_status: Optional[str] = None
+    last_run_at: Optional[datetime] = None
+    window_runs: int = 0
+    success_rate: Optional[float] = None
+    median_duration_seconds: Optional[float] = None
+    trackers: list[str] = []
+    recent: list[DurationPoint] = []
+
+
+class RunRow(msgspec.Struct, kw_only=True):
+    """One run in a list: enough to scan a history without opening each run."""
+
+    host: str
+    account_id: int
+    run_id: int
+    job_id: Optional[int] = None
+    job_name: Optional[str] = None
+    status: str
+    status_message: Optional[str] = None
+    trigger_cause: Optional[str] = None
+    git_branch: Optional[str] = None
+    created_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    duration_seconds: Optional[float] = None
+    node_count: int = 0
+    summary: dict[str, int] = {}
+    trackers: list[str] = []
+
+
+class RunsPage(msgspec.Struct, kw_only=True):
+    items: list[RunRow]
+    total: int
+    page: int
+    page_size: int
+
+
+class PipelinesPage(msgspec.Struct, kw_only=True):
+    items: list[PipelineSummary]
+    total: int
+    page: int
+    page_size: int
+    runs_without_pipeline: int = 0
+
+
+class RunMatch(msgspec.Struct, kw_only=True):
+    """A stored run with a given dbt Cloud run id; several when hosts or accounts share the id."""
+
+    host: str
+    account_id: int
+    run_id: int
+    job_id: Optional[int] = None
+    job_name: Optional[str] = None
+    status: str
+    created_at: Optional[datetime] = None
+
+
+class SourceRow(msgspec.Struct, kw_only=True):
+    """Who tracked the run; for Airflow tasks ``airflow_url`` links the task instance when known."""
+
+    kind: str
+    name: Optional[str] = None
+    dag_id: Optional[str] = None
+    task_id: Optional[str] = None
+    airflow_run_id: Optional[str] = None
+    try_number: Optional[int] = None
+    map_index: Optional[int] = None
+    hostname: Optional[str] = None
+    tracked_at: Optional[datetime] = None
+    airflow_url: Optional[str] = None
+
+
+class ArtifactGap(msgspec.Struct, kw_only=True):
+    artifact: str
+    reason: str
+
+
+class StepRow(msgspec.Struct, kw_only=True):
+    index: int
+    name: str
+    command: Optional[str] = None
+    status: str
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    duration_seconds: Optional[float] = None
+    artifacts_missing: list[ArtifactGap] = []
+    node_counts: dict[str, int] = {}
+
+
+class RunDetail(msgspec.Struct, kw_only=True):
+    """The Run page header: the run, its pipeline, its steps and who tracked it."""
+
+    host: str
+    account_id: int
+    run_id: int
+    job_id: Optional[int] = None
+    job_name: Optional[str] = None
+    project_id: Optional[int] = None
+    project_name: Optional[str] = None
+    environment_id: Optional[int] = None
+    environment_name: Optional[str] = None
+    status: str
+    status_message: Optional[str] = None
+    trigger_cause: Optional[str] = None
+    git_branch: Optional[str] = None
+    git_sha: Optional[str] = None
+    dbt_version: Optional[str] = None
+    created_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    duration_seconds: Optional[float] = None
+    url: Optional[str] = None
+    node_count: int = 0
+    summary: dict[str, int] = {}
+    collected_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    steps: list[StepRow] = []
+    sources: list[SourceRow] = []
+
+
+class NodeRow(msgspec.Struct, kw_only=True):
+    """One node result in one step of a run."""
+
+    step_index: int
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    execution_time: Optional[float] = None
+    rows_affected: Optional[int] = None
+    message: Optional[str] = None
+    failures: Optional[int] = None
+    materialization: Optional[str] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+
+class NodesPage(msgspec.Struct, kw_only=True):
+    items: list[NodeRow]
+    total: int
+    page: int
+    page_size: int
+    by_status: dict[str, int] = {}
+    by_resource_type: dict[str, int] = {}
+
+
+class TimedNode(msgspec.Struct, kw_only=True):
+    """A node execution on the Gantt chart; ``start``/``end`` are UTC epoch seconds (None when dbt gave no timing)."""
+
+    step_index: int
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    start: Optional[float] = None
+    end: Optional[float] = None
+    execution_time: Optional[float] = None
+    thread_id: Optional[str] = None
+
+
+class LineageNode(msgspec.Struct, kw_only=True):
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+
+
+class FailureLineage(msgspec.Struct, kw_only=True):
+    """A failed node with the failed nodes upstream of it and the nodes skipped downstream of it."""
+
+    node: LineageNode
+    message: Optional[str] = None
+    failed_upstream: list[LineageNode] = []
+    skipped_downstream: list[LineageNode] = []
+
+
+class NodeRun(msgspec.Struct, kw_only=True):
+    """One node's result in one run: a row of the Node history page."""
+
+    run_id: int
+    host: str
+    account_id: int
+    job_id: Optional[int] = None
+    job_name: Optional[str] = None
+    run_status: str
+    run_created_at: Optional[datetime] = None
+    step_index: int
+    name: str
+    resource_type: str
+    status: str
+    execution_time: Optional[float] = None
+    rows_affected: Optional[int] = None
+    message: Optional[str] = None
+
+
+class NodeTrend(msgspec.Struct, kw_only=True):
+    """Answers "since when is it failing, and is it getting slower?" from the newest results."""
+
+    failing: bool = False
+    failing_since_run_id: Optional[int] = None
+    failing_since: Optional[datetime] = None
+    failing_runs: int = 0
+    last_ok_run_id: Optional[int] = None
+    last_ok_at: Optional[datetime] = None
+    recent_median_seconds: Optional[float] = None
+    earlier_median_seconds: Optional[float] = None
+    slowdown_ratio: Optional[float] = None
+
+
+class NodeHistory(msgspec.Struct, kw_only=True):
+    unique_id: str
+    name: Optional[str] = None
+    resource_type: Optional[str] = None
+    items: list[NodeRun] = []
+    total: int = 0
+    page: int = 1
+    page_size: int = 50
+    trend: NodeTrend = msgspec.field(default_factory=NodeTrend)
+    chart: list[DurationPoint] = []
