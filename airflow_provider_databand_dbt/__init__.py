@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from airflow_provider_databand_dbt.collector.report import RunReport
 
-__all__ = ["__version__", "collect_data_from_dbt_cloud", "get_provider_info"]
+__all__ = ["__version__", "collect_data_from_dbt_cloud"]
 
 
 def collect_data_from_dbt_cloud(
@@ -30,8 +30,3 @@ def collect_data_from_dbt_cloud(
 
     return _collect(dbt_cloud_account_id, dbt_cloud_api_token, dbt_job_run_id, dbt_api_url, **options)
 
-
-def get_provider_info() -> dict[str, Any]:
-    from airflow_provider_databand_dbt.get_provider_info import get_provider_info as _info
-
-    return _info()

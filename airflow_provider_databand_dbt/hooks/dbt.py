@@ -1,0 +1,276 @@
+"""The dbt Cloud provider's hook, made to track runs and to fail clearly.
+
+``DbtCloudTrackingHook`` keeps everything ``DbtCloudHook`` does (same ``dbt_cloud`` connection,
+same methods, so the provider's operator, sensor and trigger work on it) and adds:
+
+- ``collect_run``: collect one run with our client and store it in the tracking store;
+- a ``test_connection`` that calls an authenticated account endpoint;
+- retries on 429 and 5xx that honour ``Retry-After`` (the provider turns every HTTP error into an
+  ``AirflowException`` before its retry check sees it, so it never retries them);
+- a connection Host that may carry a scheme, ``http://127.0.0.1:8080`` for a local test server
+  (plain http is refused for anything but loopback);
+- error messages that name the connection field to fix.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable
+
+import requests
+from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudHook
+from tenacity import RetryCallState
+
+from airflow_provider_databand_dbt.airflow_compat import AirflowException, AirflowNotFoundException
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_id
+from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
+from airflow_provider_databand_dbt.hooks.sources import current_source
+
+if TYPE_CHECKING:
+    from airflow_provider_databand_dbt.collector.report import RunReport
+    from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+
+# The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
+DEFAULT_RETRY_LIMIT = 5
+MAX_RETRY_WAIT_SECONDS = 60.0
+_RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class DbtCloudTrackingHook(DbtCloudHook):
+    """Trigger, poll and track dbt Cloud runs through the standard ``dbt_cloud`` Airflow connection.
+
+    Connection fields: Login = Account ID, Password = API token, Host = tenant (``cloud.getdbt.com``
+    when empty, ``emea.dbt.com``, an access URL such as ``ab123.us1.dbt.com``, or
+    ``http://127.0.0.1:PORT`` for a local test server).
+
+    :param dbt_cloud_conn_id: the dbt Cloud connection id (default ``dbt_cloud_default``).
+    :param timeout_seconds: per-request timeout of the provider's requests; None means none.
+    :param retry_limit: attempts per request, the first one included (429, 5xx and connection errors
+        are retried; ``Retry-After`` is honoured up to 60 s).
+    :param retry_delay: first backoff in seconds, doubled on each retry.
+    :param retry_args: tenacity arguments replacing our retry policy entirely (provider behaviour).
+    """
+
+    hook_name = "dbt Cloud (tracking)"
+
+    def __init__(
+        self,
+        dbt_cloud_conn_id: str = DbtCloudHook.default_conn_name,
+        timeout_seconds: int | None = None,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+        retry_delay: float = 1.0,
+        retry_args: dict[Any, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            dbt_cloud_conn_id,
+            timeout_seconds=timeout_seconds,
+            retry_limit=retry_limit,
+            retry_delay=retry_delay,
+            retry_args=retry_args,
+        )
+        if not retry_args:
+            self.retry_args["wait"] = self._retry_wait
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @classmethod
+    def get_connection(cls, conn_id: str):
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException:
+            raise AirflowNotFoundException(
+                f"The dbt Cloud connection {conn_id!r} is not defined: create a connection of type "
+                f"'dbt_cloud' with the Account ID in Login, the API token in Password and the tenant in "
+                f"Host (or set the environment variable AIRFLOW_CONN_{conn_id.upper()})."
+            ) from None
+
+    @staticmethod
+    def _require_password(conn):
+        if not conn.password:
+            raise AirflowException(
+                f"The dbt Cloud connection {conn.conn_id!r} has no API token: put a dbt Cloud personal "
+                f"access token or service token in its Password field (labelled 'API Token')."
+            )
+        return conn
+
+    @staticmethod
+    def account_id_of(conn) -> int:
+        """The account id from the connection's Login field, with a message naming the field when wrong."""
+        if not conn.login:
+            raise AirflowException(
+                f"The dbt Cloud connection {conn.conn_id!r} has no account id: put the numeric dbt Cloud "
+                f"account id in its Login field (labelled 'Account ID'), or pass account_id to the task."
+            )
+        try:
+            return validate_id(conn.login, "account_id")
+        except DbtCloudConfigError:
+            raise AirflowException(
+                f"The Login field (Account ID) of the dbt Cloud connection {conn.conn_id!r} must be the "
+                f"numeric dbt Cloud account id (the number after /deploy/ in dbt Cloud URLs)."
+            ) from None
+
+    def _resolve_account_id(self) -> int:
+        if not hasattr(self, "_cached_account_id"):
+            self._cached_account_id = self.account_id_of(self.get_connection(self.dbt_cloud_conn_id))
+        return self._cached_account_id
+
+    async def _resolve_account_id_async(self) -> int:
+        if not hasattr(self, "_cached_account_id"):
+            self._cached_account_id = self.account_id_of(await self._resolve_connection_async())
+        return self._cached_account_id
+
+    def api_url_of(self, conn) -> str:
+        """``scheme://host[:port]`` of the connection's dbt Cloud API (https unless loopback)."""
+        try:
+            return normalize_api_url(conn.host or DEFAULT_API_URL)
+        except DbtCloudConfigError as exc:
+            raise AirflowException(
+                f"The Host field (Tenant) of the dbt Cloud connection {conn.conn_id!r} is invalid: {exc}"
+            ) from None
+
+    @cached_property
+    def api_url(self) -> str:
+        """The dbt Cloud API base URL of this hook's connection."""
+        return self.api_url_of(self.connection)
+
+    # -- the provider's URL building, taught about schemes ------------------------------------
+
+    def get_conn(self, *args, **kwargs) -> requests.Session:
+        session = super().get_conn(*args, **kwargs)
+        self.base_url = f"{self.api_url}/"
+        return session
+
+    @staticmethod
+    def get_request_url_params(
+        tenant: str, endpoint: str, include_related: list[str] | None = None, *, api_version: str = "v2"
+    ) -> tuple[str, dict[str, Any]]:
+        base = tenant.rstrip("/") if "://" in tenant else f"https://{tenant}"
+        params: dict[str, Any] = {"include_related": include_related} if include_related else {}
+        return f"{base}/api/{api_version}/accounts/{endpoint or ''}", params
+
+    async def get_headers_tenants_from_connection(self) -> tuple[dict[str, Any], str]:
+        """Headers for the async path, and the API base URL in place of the bare tenant."""
+        headers, _tenant = await super().get_headers_tenants_from_connection()
+        return headers, self.api_url_of(await self._resolve_connection_async())
+
+    # -- errors and retries -------------------------------------------------------------------
+
+    def check_response(self, response: requests.Response) -> None:
+        """Raise a retryable ``HTTPError`` for 429/5xx and a clear ``AirflowException`` otherwise."""
+        if response.ok:
+            return
+        request = f"{response.request.method} {_path_of(response)}"
+        what = f"dbt Cloud answered {response.status_code} {response.reason} to {request}"
+        if response.status_code in _RETRYABLE_STATUSES:
+            raise requests.HTTPError(what, response=response)
+        message = _api_user_message(response)
+        hint = " Check the API token in the connection's Password field." if response.status_code == 401 else ""
+        raise AirflowException(f"{what}: {message}.{hint}" if message else f"{what}.{hint}")
+
+    def _retry_wait(self, retry_state: RetryCallState) -> float:
+        backoff = min(self.retry_delay * 2 ** (retry_state.attempt_number - 1), MAX_RETRY_WAIT_SECONDS)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = _retry_after_seconds(error)
+        return min(max(backoff, retry_after or 0.0), MAX_RETRY_WAIT_SECONDS)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the token against the connection's account (``GET /api/v2/accounts/<id>/``)."""
+        try:
+            account_id = self._resolve_account_id()
+            account = self.get_account(account_id=account_id).json().get("data") or {}
+        except Exception as exc:
+            return False, str(exc)
+        name = account.get("name") or "unnamed"
+        return True, f"Connected to dbt Cloud account {account_id} ({name}) at {self.api_url}."
+
+    # -- tracking -----------------------------------------------------------------------------
+
+    def get_tracking_client(self, **client_options: Any) -> DbtCloudClient:
+        """Our dbt Cloud client for this connection (the collector's HTTP path, with its own retries).
+
+        :param client_options: keyword arguments of ``DbtCloudClient`` (timeout, retry...).
+        """
+        from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+
+        return DbtCloudClient(self.connection.password, api_url=self.api_url, **client_options)
+
+    def collect_run(
+        self,
+        run_id: int | str,
+        account_id: int | str | None = None,
+        *,
+        source: TrackingSource | None = None,
+        tracking_url: str | None = None,
+        store: bool = True,
+        client_options: dict[str, Any] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> RunReport:
+        """Collect one dbt Cloud run (steps, node results) and save it in the tracking store.
+
+        :param run_id: the dbt Cloud run id.
+        :param account_id: the dbt Cloud account id; defaults to the connection's Login.
+        :param source: who tracked it; defaults to the current Airflow task when called in one.
+        :param tracking_url: store URL; defaults to ``[databand_dbt] tracking_url``, then env
+            ``DATABAND_DBT_TRACKING_URL``, then a SQLite file under ``$AIRFLOW_HOME/databand_dbt``.
+        :param store: False to only return the report without saving it.
+        :param client_options: keyword arguments of ``DbtCloudClient`` (timeout, retry...).
+        :param progress: called with one human-readable line per step.
+        :return: the run's report (also what was stored).
+        """
+        from airflow_provider_databand_dbt.collector.collect import collect_run
+        from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+        run_id = validated_id(run_id, "run_id")
+        account_id = self._resolve_account_id() if account_id is None else validated_id(account_id, "account_id")
+        # The client first: a connection without token or with a bad Host fails before the store is touched.
+        with self.get_tracking_client(**(client_options or {})) as client:
+            tracking_store = TrackingStore(airflow_tracking_url(tracking_url)) if store else None
+            try:
+                return collect_run(
+                    client,
+                    account_id,
+                    run_id,
+                    store=tracking_store,
+                    source=source or current_source(),
+                    progress=progress,
+                )
+            finally:
+                if tracking_store is not None:
+                    tracking_store.close()
+
+
+def validated_id(value: Any, name: str) -> int:
+    """A dbt Cloud id (Airflow templates render strings) as an int, or an AirflowException naming ``name``."""
+    try:
+        return validate_id(value, name)
+    except DbtCloudConfigError as exc:
+        raise AirflowException(str(exc)) from None
+
+
+def _path_of(response: requests.Response) -> str:
+    # Only the path: the query string is ours but a URL in a message invites pasting secrets next to it.
+    return requests.utils.urlparse(response.request.url or "").path or "/"
+
+
+def _api_user_message(response: requests.Response) -> str | None:
+    try:
+        status = response.json().get("status") or {}
+    except (ValueError, AttributeError):
+        return None
+    message = status.get("user_message") or status.get("developer_message")
+    return str(message)[:300] if message else None
+
+
+def _retry_after_seconds(error: BaseException | None) -> float | None:
+    """Seconds dbt Cloud asked us to wait, from a requests or aiohttp error, when it said."""
+    headers = None
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        headers = error.response.headers
+    elif error is not None:
+        headers = getattr(error, "headers", None)
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
