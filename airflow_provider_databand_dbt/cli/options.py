@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.urls import describe_value, validate_id
 
 TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
@@ -13,12 +15,9 @@ TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 def positive_int(text: str) -> int:
     """argparse type for dbt Cloud ids: a clear message instead of a traceback for ``abc`` or ``-1``."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer id, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer id, got {text!r}")
-    return value
+        return validate_id(text, "id")
+    except DbtCloudConfigError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer id, got {describe_value(text)}") from None
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:

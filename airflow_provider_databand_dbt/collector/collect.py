@@ -241,7 +241,7 @@ def collect_data_from_dbt_cloud(
                 account_id,
                 run_id,
                 store=tracking_store,
-                source=source or TrackingSource(kind="api"),
+                source=source,
                 progress=progress,
             )
         finally:

@@ -134,12 +134,15 @@ def validate_id(value: object, name: str) -> int:
         except TypeError:
             number = None
     if number is None or number <= 0:
-        raise DbtCloudConfigError(f"{name} must be a positive integer (a number or a string of digits), got {_describe_bad_value(value)}")
+        raise DbtCloudConfigError(f"{name} must be a positive integer (a number or a string of digits), got {describe_value(value)}")
     return number
 
 
-def _describe_bad_value(value: object) -> str:
-    # Never echo long strings: a token passed in the wrong position must not end up in a log.
+def describe_value(value: object) -> str:
+    """A bad input value as error messages may show it: short values as repr, long strings only by length.
+
+    A token pasted where an id or number was expected must not end up in a message or log line.
+    """
     if isinstance(value, str):
         return repr(value) if len(value) <= 16 else f"a {len(value)}-character string"
     if value is None or isinstance(value, (bool, int, float)):

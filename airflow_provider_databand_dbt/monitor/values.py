@@ -1,12 +1,15 @@
 """Parsers for monitor config values, shared by the file, environment and flag layers.
 
 Each parser takes the raw value (a string from INI/env/argv, or a typed TOML value) and returns
-the typed value or raises ``ValueError`` with a message that says what is expected.
+the typed value or raises ``ValueError`` with a message that says what is expected; a long
+string is shown only by its length, since a token pasted into the wrong key must not be echoed.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Optional
+
+from airflow_provider_databand_dbt.dbt_cloud.urls import describe_value
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -23,7 +26,7 @@ def is_unset(raw: Any) -> bool:
 def parse_int(raw: Any, *, minimum: Optional[int] = None, maximum: Optional[int] = None) -> int:
     """An integer, optionally bounded; booleans and fractions are refused."""
     if isinstance(raw, bool):
-        raise ValueError(f"expected an integer, got {raw!r}")
+        raise ValueError(f"expected an integer, got {describe_value(raw)}")
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, float) and raw.is_integer():
@@ -31,7 +34,7 @@ def parse_int(raw: Any, *, minimum: Optional[int] = None, maximum: Optional[int]
     else:
         text = str(raw).strip()
         if not re.fullmatch(r"[+-]?\d+", text):
-            raise ValueError(f"expected an integer, got {raw!r}")
+            raise ValueError(f"expected an integer, got {describe_value(raw)}")
         value = int(text)
     if minimum is not None and value < minimum:
         raise ValueError(f"must be >= {minimum}, got {value}")
@@ -43,16 +46,16 @@ def parse_int(raw: Any, *, minimum: Optional[int] = None, maximum: Optional[int]
 def parse_duration(raw: Any, *, allow_zero: bool = False) -> float:
     """Seconds from ``90``, ``1.5``, ``30s``, ``5m``, ``12h``, ``7d``, ``1w`` or combinations such as ``1h30m``."""
     if isinstance(raw, bool):
-        raise ValueError(f"expected a duration such as 30, 30s, 5m, 7d; got {raw!r}")
+        raise ValueError(f"expected a duration such as 30, 30s, 5m, 7d; got {describe_value(raw)}")
     if isinstance(raw, (int, float)):
         seconds = float(raw)
     else:
         text = str(raw).strip().replace(" ", "")
         if not text or not re.fullmatch(r"(?:\d+(?:\.\d+)?[smhdw]?)+", text, re.IGNORECASE):
-            raise ValueError(f"expected a duration such as 30, 30s, 5m, 7d; got {raw!r}")
+            raise ValueError(f"expected a duration such as 30, 30s, 5m, 7d; got {describe_value(raw)}")
         seconds = sum(float(num) * _UNIT_SECONDS[unit.lower()] for num, unit in _DURATION_PART.findall(text))
     if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"must be {'>= 0' if allow_zero else '> 0'} seconds, got {raw!r}")
+        raise ValueError(f"must be {'>= 0' if allow_zero else '> 0'} seconds, got {describe_value(raw)}")
     return seconds
 
 
@@ -64,7 +67,7 @@ def parse_bool(raw: Any) -> bool:
         return True
     if text in _FALSE_WORDS:
         return False
-    raise ValueError(f"expected true or false, got {raw!r}")
+    raise ValueError(f"expected true or false, got {describe_value(raw)}")
 
 
 def parse_int_list(raw: Any) -> tuple[int, ...]:
@@ -81,18 +84,18 @@ def parse_int_list(raw: Any) -> tuple[int, ...]:
     try:
         values = tuple(parse_int(item, minimum=1) for item in items)
     except ValueError:
-        raise ValueError(f"expected a list of positive integer ids such as 1, 2, 3; got {raw!r}") from None
+        raise ValueError(f"expected a list of positive integer ids such as 1, 2, 3; got {describe_value(raw)}") from None
     return tuple(dict.fromkeys(values))
 
 
 def parse_choice(raw: Any, choices: tuple[str, ...]) -> str:
     text = str(raw).strip().lower()
     if text not in choices:
-        raise ValueError(f"expected one of {', '.join(choices)}; got {raw!r}")
+        raise ValueError(f"expected one of {', '.join(choices)}; got {describe_value(raw)}")
     return text
 
 
 def parse_str(raw: Any) -> str:
     if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
-        raise ValueError(f"expected a string, got {raw!r}")
+        raise ValueError(f"expected a string, got {describe_value(raw)}")
     return str(raw).strip()

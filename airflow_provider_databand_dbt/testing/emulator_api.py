@@ -146,14 +146,34 @@ def _paged(req: ApiRequest, account_id: int, items: list[dict[str, Any]], **filt
     return listing(items[offset:offset + limit], len(items), shown)
 
 
-class DbtCloudApi:
+Route = tuple[str, re.Pattern[str], Callable[..., Reply]]
+
+
+class Router:
+    """Finds the handler for a request among ``routes`` (method, path pattern, handler), first match wins."""
+
+    routes: list[Route]
+
+    def match(self, method: str, path: str) -> tuple[Callable[..., Reply] | None, dict[str, str], bool]:
+        """(handler, path params, path exists with another method)."""
+        other_method = False
+        for route_method, pattern, handler in self.routes:
+            found = pattern.match(path)
+            if found:
+                if route_method == method:
+                    return handler, found.groupdict(), False
+                other_method = True
+        return None, {}, other_method
+
+
+class DbtCloudApi(Router):
     """Routes of the dbt Cloud Administrative API (v2 + v3) over an :class:`EmulatorState`."""
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
         acct = r"^/api/v2/accounts/(?P<account>\d+)"
         v23 = r"^/api/v[23]/accounts/(?P<account>\d+)"
-        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
+        self.routes: list[Route] = [
             ("GET", re.compile(acct + r"/?$"), self.get_account),
             ("GET", re.compile(acct + r"/runs/?$"), self.list_runs),
             ("GET", re.compile(acct + r"/runs/(?P<run>\d+)/?$"), self.get_run),
@@ -171,17 +191,6 @@ class DbtCloudApi:
              self.get_environment),
             ("GET", re.compile(v23 + r"/environments/(?P<env>\d+)/?$"), self.get_environment),
         ]
-
-    def match(self, method: str, path: str) -> tuple[Callable[..., Reply] | None, dict[str, str], bool]:
-        """(handler, path params, path exists with another method)."""
-        other_method = False
-        for route_method, pattern, handler in self.routes:
-            found = pattern.match(path)
-            if found:
-                if route_method == method:
-                    return handler, found.groupdict(), False
-                other_method = True
-        return None, {}, other_method
 
     # ------------------------------------------------------------------ accounts, jobs, projects
 

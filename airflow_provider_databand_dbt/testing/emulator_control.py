@@ -9,7 +9,7 @@ import inspect
 import re
 from typing import Any, Callable
 
-from airflow_provider_databand_dbt.testing.emulator_api import ApiRequest, BadRequest, Reply, envelope
+from airflow_provider_databand_dbt.testing.emulator_api import ApiRequest, BadRequest, Reply, Route, Router, envelope
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState
 
@@ -28,14 +28,14 @@ def _call(func: Callable[..., Any], body: dict[str, Any]) -> Any:
         raise BadRequest(str(exc)) from None
 
 
-class ControlPlane:
+class ControlPlane(Router):
     """Routes under ``/_emulator/`` over the emulator's state, faults and request log."""
 
     def __init__(self, state: EmulatorState, faults: FaultBook, requests: RequestLog) -> None:
         self.state = state
         self.faults = faults
         self.requests = requests
-        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
+        self.routes: list[Route] = [
             ("POST", re.compile(r"^/_emulator/faults/?$"), self.add_fault),
             ("GET", re.compile(r"^/_emulator/faults/?$"), self.list_faults),
             ("DELETE", re.compile(r"^/_emulator/faults/?$"), self.clear_faults),
@@ -51,16 +51,6 @@ class ControlPlane:
             ("POST", re.compile(r"^/_emulator/lifecycle/?$"), self.set_lifecycle),
             ("GET", re.compile(r"^/_emulator/state/?$"), self.get_state),
         ]
-
-    def match(self, method: str, path: str) -> tuple[Callable[..., Reply] | None, dict[str, str], bool]:
-        other_method = False
-        for route_method, pattern, handler in self.routes:
-            found = pattern.match(path)
-            if found:
-                if route_method == method:
-                    return handler, found.groupdict(), False
-                other_method = True
-        return None, {}, other_method
 
     def add_fault(self, req: ApiRequest) -> Reply:
         try:

@@ -102,6 +102,8 @@ def one_line_error(result, code: int) -> str:
         (["collect", "--account-id", "abc", "--run-id", "1"], 2, "positive integer"),
         (["collect", "--account-id", "1", "--run-id", "-5"], 2, "positive integer"),
         (["show", "not-a-number"], 2, "positive integer"),
+        (["show", "+7"], 2, "positive integer"),
+        (["show", DEMO_TOKEN], 2, f"got a {len(DEMO_TOKEN)}-character string"),
         (["collect", "--account-id", "1", "--run-id", "1", "--api-url", "https://cloud.getdbt.com/api/v2"], 2, "path"),
     ],
 )

@@ -1,10 +1,8 @@
 """Monitor configuration: INI and TOML files, env and flag layers, precedence, and errors that name the key."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from monitor_helpers import run_monitor
 
 from airflow_provider_databand_dbt.monitor.config import (
     DEFAULT_MAX_REQUESTS_PER_MINUTE,
@@ -182,14 +180,18 @@ def test_durations():
             parse_duration(bad)
 
 
+def test_token_in_the_wrong_key_is_not_echoed(tmp_path):
+    path = write(tmp_path, "monitor.cfg", f"[dbt_monitor.syncer.prod]\naccount_id = {TOKEN}\napi_token_env = X\n")
+    with pytest.raises(MonitorConfigError, match="account_id: expected an integer, got a 33-character string") as info:
+        load_config(path, environ={"X": TOKEN})
+    assert TOKEN not in str(info.value)
+
+
 def test_bad_config_exits_2_and_starts_nothing(tmp_path):
     """The real command: exit code 2, one message naming file, section and key, no token, no server."""
     path = write(tmp_path, "monitor.cfg", f"[dbt_monitor]\nprometheus_port = 1\n\n"
                                           f"[dbt_monitor.syncer.prod]\naccount_id = one\napi_token = {TOKEN}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", path],
-        capture_output=True, text=True, timeout=60,
-    )
+    proc = run_monitor(path, timeout=60)
     assert proc.returncode == 2
     assert f"{path} [dbt_monitor.syncer.prod] account_id: expected an integer, got 'one'" in proc.stderr
     assert TOKEN not in proc.stderr + proc.stdout
@@ -198,10 +200,7 @@ def test_bad_config_exits_2_and_starts_nothing(tmp_path):
 
 def test_check_config_prints_without_token(tmp_path, token_file):
     path = write(tmp_path, "monitor.cfg", INI.format(token_file=token_file))
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", path, "--check-config"],
-        capture_output=True, text=True, timeout=60, env={"PROD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
-    )
+    proc = run_monitor(path, "--check-config", timeout=60, env={"PROD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert "syncer prod: account 12 on https://emea.dbt.com" in proc.stdout
     assert "api_token_env (env PROD_TOKEN)" in proc.stdout
@@ -238,10 +237,7 @@ def test_metrics_port_in_use_exits_2_before_polling(tmp_path):
                                               f"tracking_url = sqlite:///{tmp_path / 't.db'}\n\n"
                                               "[dbt_monitor.syncer.prod]\naccount_id = 1\napi_url = http://127.0.0.1:9\n"
                                               "api_token_env = PROD_TOKEN\n")
-        proc = subprocess.run(
-            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", path],
-            capture_output=True, text=True, timeout=60, env={"PROD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
-        )
+        proc = run_monitor(path, timeout=60, env={"PROD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2, proc.stderr
     assert f"cannot serve metrics on 127.0.0.1:{port}" in proc.stderr
     assert "monitoring 1 syncer" not in proc.stderr
