@@ -21,9 +21,9 @@ def register(subparsers) -> None:
         help="list tracked pipelines (dbt Cloud jobs) and their recent runs",
         description="List tracked pipelines and recent runs, newest first.",
     )
-    runs.add_argument("--job-id", type=options.positive_int, help="only runs of this dbt Cloud job")
+    runs.add_argument("--job-id", type=options.positive_id, help="only runs of this dbt Cloud job")
     runs.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
-    runs.add_argument("--limit", type=options.positive_int, default=20, help="runs to list (default: %(default)s)")
+    runs.add_argument("--limit", type=options.positive_count, default=20, help="runs to list (default: %(default)s)")
     options.add_tracking_url(runs)
     options.add_json(runs)
     runs.set_defaults(func=list_runs)
@@ -33,8 +33,8 @@ def register(subparsers) -> None:
         help="show one tracked run: steps and node results, failures first",
         description="Show a tracked run. Use --json for RunReport.as_dict().",
     )
-    show.add_argument("run_id", type=options.positive_int, help="dbt Cloud run id")
-    show.add_argument("--account-id", type=options.positive_int, help="disambiguate when several accounts share it")
+    show.add_argument("run_id", type=options.positive_id, help="dbt Cloud run id")
+    show.add_argument("--account-id", type=options.positive_id, help="disambiguate when several accounts share it")
     show.add_argument("--host", help="dbt Cloud host, to disambiguate")
     options.add_tracking_url(show)
     options.add_json(show)

@@ -15,8 +15,8 @@ def register(subparsers) -> None:
         description="Fetch a dbt Cloud run, its steps and artifacts, and store it. "
         f"The token comes from ${options.TOKEN_ENV} or --token-file.",
     )
-    parser.add_argument("--account-id", required=True, type=options.positive_int, help="dbt Cloud account id")
-    parser.add_argument("--run-id", required=True, type=options.positive_int, help="dbt Cloud run id")
+    parser.add_argument("--account-id", required=True, type=options.positive_id, help="dbt Cloud account id")
+    parser.add_argument("--run-id", required=True, type=options.positive_id, help="dbt Cloud run id")
     parser.add_argument(
         "--api-url",
         default="https://cloud.getdbt.com",

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "collects it into the tracking store and prints it.",
     )
     parser.add_argument(
-        "--job-id", type=options.positive_int, default=100,
+        "--job-id", type=options.positive_id, default=100,
         help="emulated job to trigger: 100 Nightly build (fails a test, skips a model), 101 Hourly models "
         "(succeeds) (default: %(default)s)",
     )

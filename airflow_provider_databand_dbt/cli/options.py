@@ -12,12 +12,21 @@ from airflow_provider_databand_dbt.dbt_cloud.urls import describe_value, validat
 TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
 
-def positive_int(text: str) -> int:
+def positive_id(text: str) -> int:
     """argparse type for dbt Cloud ids: a clear message instead of a traceback for ``abc`` or ``-1``."""
+    return _positive(text, "id")
+
+
+def positive_count(text: str) -> int:
+    """argparse type for limits and sizes (``--limit``, ``--page-size``)."""
+    return _positive(text, "number")
+
+
+def _positive(text: str, what: str) -> int:
     try:
-        return validate_id(text, "id")
+        return validate_id(text, what)
     except DbtCloudConfigError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer id, got {describe_value(text)}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer {what}, got {describe_value(text)}") from None
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:

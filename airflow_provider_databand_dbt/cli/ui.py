@@ -56,7 +56,7 @@ def _port(text: str) -> int:
 
 
 def _page_size(text: str) -> int:
-    value = options.positive_int(text)
+    value = options.positive_count(text)
     if value > 500:
         raise argparse.ArgumentTypeError(f"page size is at most 500, got {text!r}")
     return value
