@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -41,6 +42,16 @@ class BadRequest(WebError):
     title = "Bad request"
 
 
+class Ambiguous(Exception):
+    """Several stored pipelines or runs answer to one id: pages list them to choose from (300), the API
+    answers 409 with the ``matches``."""
+
+    def __init__(self, what: str, matches: list) -> None:
+        super().__init__(f"{len(matches)} {what} share this id")
+        self.what = what
+        self.matches = matches
+
+
 def is_api(request: Request) -> bool:
     path = request.url.path[len(request.scope.get("root_path", "")):]
     return path.startswith("/api/") or path == "/api"
@@ -57,6 +68,17 @@ def _answer(request: Request, status_code: int, title: str, message: str) -> Res
 
 async def _web_error(request: Request, error: WebError) -> Response:
     return _answer(request, error.status_code, error.title, error.message)
+
+
+async def _ambiguous(request: Request, ambiguous: Ambiguous) -> Response:
+    if is_api(request):
+        body = {"detail": f"several {ambiguous.what} share this id: pass account and host",
+                "matches": ambiguous.matches}
+        return Response(msgspec.json.encode(body), status_code=409, media_type="application/json")
+    from airflow_provider_databand_dbt.www.render import render
+
+    # The choices link with account and host spelled out, so plain links serve every store.
+    return render(request, "choose.html", status_code=300, what=ambiguous.what, matches=ambiguous.matches)
 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -91,6 +113,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(WebError, _web_error)
+    app.add_exception_handler(Ambiguous, _ambiguous)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(TrackingError, _tracking_error)

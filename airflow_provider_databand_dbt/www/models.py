@@ -9,6 +9,9 @@ from typing import Optional
 
 import msgspec
 
+from airflow_provider_databand_dbt.collector.report import ArtifactMissing
+from airflow_provider_databand_dbt.tracking.source import TrackingSource
+
 
 class DurationPoint(msgspec.Struct, kw_only=True):
     """One run on a trend chart: where it sits in time, how long it took, how it ended."""
@@ -92,24 +95,14 @@ class RunMatch(msgspec.Struct, kw_only=True):
     created_at: Optional[datetime] = None
 
 
-class SourceRow(msgspec.Struct, kw_only=True):
+class SourceRow(TrackingSource, kw_only=True):
     """Who tracked the run; for Airflow tasks ``airflow_url`` links the task instance when known."""
 
-    kind: str
-    name: Optional[str] = None
-    dag_id: Optional[str] = None
-    task_id: Optional[str] = None
-    airflow_run_id: Optional[str] = None
-    try_number: Optional[int] = None
-    map_index: Optional[int] = None
-    hostname: Optional[str] = None
-    tracked_at: Optional[datetime] = None
     airflow_url: Optional[str] = None
 
 
-class ArtifactGap(msgspec.Struct, kw_only=True):
-    artifact: str
-    reason: str
+# An artifact a step lacked, as the collector recorded it.
+ArtifactGap = ArtifactMissing
 
 
 class StepRow(msgspec.Struct, kw_only=True):

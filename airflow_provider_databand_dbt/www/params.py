@@ -6,13 +6,16 @@ framework validation dump.
 from __future__ import annotations
 
 from datetime import date
-from typing import Optional
+from typing import NamedTuple, Optional
+
+from fastapi import Request
 
 from airflow_provider_databand_dbt.www.errors import BadRequest, NotFound
 from airflow_provider_databand_dbt.www.queries import RunFilter
 
 RUN_STATUSES = ("queued", "starting", "running", "success", "error", "cancelled")
 MAX_PAGE_SIZE = 500
+NODE_PAGE_SIZE = 100
 
 
 def dbt_id(text: str, what: str) -> int:
@@ -68,7 +71,7 @@ def run_status(text: Optional[str]) -> Optional[str]:
     return text
 
 
-def run_filter(status: Optional[str], since: Optional[str], until: Optional[str]) -> RunFilter:
+def run_filter(status: Optional[str] = None, since: Optional[str] = None, until: Optional[str] = None) -> RunFilter:
     start, end = day(since, "since"), day(until, "until")
     if start and end and start > end:
         raise BadRequest(f"since ({start}) is after until ({end}).")
@@ -81,3 +84,62 @@ def text(value: Optional[str], limit: int = 200) -> Optional[str]:
         return None
     value = value.strip()[:limit]
     return value or None
+
+
+# --- query parameters shared by the pages and the JSON API (FastAPI dependencies) ---------------
+
+class Ref(NamedTuple):
+    """A dbt Cloud id from the address, with the ``account``/``host`` that pick one when several share it."""
+
+    id: Optional[int]
+    account_id: Optional[int]
+    host: Optional[str]
+
+
+class NodeFilter(NamedTuple):
+    status: Optional[str]
+    resource_type: Optional[str]
+    search: Optional[str]
+    step_index: Optional[int]
+
+
+class Paging(NamedTuple):
+    page: int
+    size: int
+
+
+def pipeline_ref(job_id: str, account: Optional[str] = None, host: Optional[str] = None) -> Ref:
+    return Ref(dbt_id(job_id, "pipeline"), optional_int(account, "account"), host)
+
+
+def run_ref(run_id: str, account: Optional[str] = None, host: Optional[str] = None) -> Ref:
+    return Ref(dbt_id(run_id, "run"), optional_int(account, "account"), host)
+
+
+def job_ref(job_id: Optional[str] = None, account: Optional[str] = None, host: Optional[str] = None) -> Ref:
+    """An optional job to narrow a list to (``?job_id=``)."""
+    return Ref(optional_int(job_id, "job_id"), optional_int(account, "account"), host)
+
+
+def node_filter(status: Optional[str] = None, type: Optional[str] = None, q: Optional[str] = None,
+                step: Optional[str] = None) -> NodeFilter:
+    """The Run page's node table filters: status, resource type, free text, step."""
+    return NodeFilter(text(status), text(type), text(q), optional_int(step, "step"))
+
+
+def page_paging(request: Request, page: Optional[str] = None) -> Paging:
+    """Pages show the configured number of rows."""
+    return Paging(page_number(page), request.app.state.settings.page_size)
+
+
+def api_paging(request: Request, page: Optional[str] = None, page_size: Optional[str] = None) -> Paging:
+    """API callers may ask for another page size (up to ``MAX_PAGE_SIZE``)."""
+    return Paging(page_number(page), _size(page_size, request.app.state.settings.page_size))
+
+
+def node_paging(page: Optional[str] = None, page_size: Optional[str] = None) -> Paging:
+    return Paging(page_number(page), _size(page_size, NODE_PAGE_SIZE))
+
+
+# The paging dependencies take a ``page_size`` query parameter, which hides the function of that name.
+_size = page_size

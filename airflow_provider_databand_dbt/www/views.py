@@ -12,10 +12,12 @@ import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.tracking.schema import pipelines
 from airflow_provider_databand_dbt.www import queries, run_queries
-from airflow_provider_databand_dbt.www.errors import NotFound
+from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
+from airflow_provider_databand_dbt.www.errors import Ambiguous, NotFound
 from airflow_provider_databand_dbt.www.models import (
     DurationPoint,
     FailureLineage,
+    NodeHistory,
     NodesPage,
     PipelineSummary,
     RunDetail,
@@ -27,15 +29,6 @@ from airflow_provider_databand_dbt.www.models import (
 TREND_RUNS = 100
 # Bars per step on the run's Gantt: the longest executions; shorter ones would be under a pixel wide.
 GANTT_BARS = 800
-
-
-class Ambiguous(Exception):
-    """Several stored pipelines or runs answer to one id; the page lists them to choose from."""
-
-    def __init__(self, what: str, matches: list) -> None:
-        super().__init__(f"{len(matches)} {what} share this id")
-        self.what = what
-        self.matches = matches
 
 
 class PipelineView(msgspec.Struct, kw_only=True):
@@ -63,7 +56,8 @@ def several_accounts(conn: sa.Connection) -> bool:
     return conn.execute(sa.select(sa.func.count()).select_from(pairs)).scalar_one() > 1
 
 
-def resolve_pipeline(conn: sa.Connection, job_id: int, *, account_id: Optional[int], host: Optional[str]):
+def resolve_pipeline(conn: sa.Connection, ref: Ref):
+    job_id, account_id, host = ref
     rows = queries.find_pipelines(conn, job_id, account_id=account_id, host=host)
     if not rows:
         qualifier = "".join(
@@ -81,23 +75,47 @@ def resolve_pipeline(conn: sa.Connection, job_id: int, *, account_id: Optional[i
     return rows[0]
 
 
-def pipeline_view(
-    conn: sa.Connection,
-    row,
-    *,
-    run_filter: queries.RunFilter,
-    page: int,
-    page_size: int,
-) -> PipelineView:
+def pipeline_view(conn: sa.Connection, ref: Ref, run_filter: queries.RunFilter, paging: Paging) -> PipelineView:
+    """One pipeline: its summary, the duration trend of its newest runs and a page of its runs."""
+    row = resolve_pipeline(conn, ref)
     summary = queries.summarize_pipelines(conn, [row])[0]
     return PipelineView(
         pipeline=summary,
         trend=queries.recent_runs(conn, row.id, TREND_RUNS, run_filter),
-        runs=queries.list_runs(conn, pipeline_pk=row.id, run_filter=run_filter, page=page, page_size=page_size),
+        runs=queries.list_runs(conn, pipeline_pk=row.id, run_filter=run_filter, page=paging.page,
+                               page_size=paging.size),
     )
 
 
-def resolve_run(conn: sa.Connection, run_id: int, *, account_id: Optional[int], host: Optional[str]) -> int:
+def runs_page(conn: sa.Connection, job: Ref, run_filter: queries.RunFilter, paging: Paging) -> RunsPage:
+    """Runs newest first, of one job when ``job.id`` is set, filtered and paged."""
+    pipeline_pk = resolve_pipeline(conn, job).id if job.id is not None else None
+    return queries.list_runs(conn, pipeline_pk=pipeline_pk, run_filter=run_filter, page=paging.page,
+                             page_size=paging.size)
+
+
+def node_history(conn: sa.Connection, unique_id: str, job: Ref, paging: Paging) -> NodeHistory:
+    """One node across runs (of one job when ``job.id`` is set); unknown nodes are not found."""
+    history = queries.node_history(conn, unique_id, job_id=job.id, account_id=job.account_id, host=job.host,
+                                   page=paging.page, page_size=paging.size)
+    if not history.total:
+        raise NotFound(
+            f"No results for node {unique_id!r}" + (f" in runs of job {job.id}" if job.id else "")
+            + " in this tracking store. Node ids look like model.my_project.orders; search them at /nodes.",
+            title="Unknown node",
+        )
+    return history
+
+
+def nodes_page(conn: sa.Connection, run_pk: int, nodes: NodeFilter, paging: Paging) -> NodesPage:
+    return run_queries.nodes_page(
+        conn, run_pk, status=nodes.status, resource_type=nodes.resource_type, search=nodes.search,
+        step_index=nodes.step_index, page=paging.page, page_size=paging.size,
+    )
+
+
+def resolve_run(conn: sa.Connection, ref: Ref) -> int:
+    run_id, account_id, host = ref
     found = run_queries.find_runs(conn, run_id, account_id=account_id, host=host)
     if not found:
         raise NotFound(
@@ -113,26 +131,20 @@ def resolve_run(conn: sa.Connection, run_id: int, *, account_id: Optional[int], 
 
 def run_view(
     conn: sa.Connection,
-    run_pk: int,
+    ref: Ref,
+    nodes: NodeFilter,
+    paging: Paging,
     *,
-    status: Optional[str],
-    resource_type: Optional[str],
-    search: Optional[str],
-    step_index: Optional[int],
-    page: int,
-    page_size: int,
     airflow_link: Optional[Callable[[SourceRow], Optional[str]]] = None,
 ) -> RunView:
+    run_pk = resolve_run(conn, ref)
     timeline = [
         StepTimeline(step_index=index, nodes=nodes, left_out=left_out)
         for index, (nodes, left_out) in sorted(run_queries.timed_nodes(conn, run_pk, per_step=GANTT_BARS).items())
     ]
     return RunView(
         run=run_queries.run_detail(conn, run_pk, airflow_link=airflow_link),
-        nodes=run_queries.nodes_page(
-            conn, run_pk, status=status, resource_type=resource_type, search=search, step_index=step_index,
-            page=page, page_size=page_size,
-        ),
+        nodes=nodes_page(conn, run_pk, nodes, paging),
         lineage=run_queries.failure_lineage(conn, run_pk),
         timeline=timeline,
     )
