@@ -39,8 +39,8 @@ class ArtifactMissing(msgspec.Struct, kw_only=True):
     reason: str
 
 
-class StepReport(msgspec.Struct, kw_only=True):
-    """One dbt Cloud run step (``Invoke dbt build`` ...), with the node results its artifacts describe."""
+class StepHeader(msgspec.Struct, kw_only=True):
+    """One dbt Cloud run step (``Invoke dbt with `dbt build` ``...) without its node results."""
 
     index: int
     name: str
@@ -50,13 +50,19 @@ class StepReport(msgspec.Struct, kw_only=True):
     finished_at: Optional[datetime] = None
     duration_seconds: Optional[float] = None
     artifacts_missing: list[ArtifactMissing] = []
+
+
+class StepReport(StepHeader, kw_only=True):
+    """One dbt Cloud run step, with the node results its artifacts describe."""
+
     nodes: list[NodeResult] = []
 
 
-class RunReport(msgspec.Struct, kw_only=True):
-    """Everything we know about one dbt Cloud run, keyed by (host, account_id, run_id).
+class RunHeader(msgspec.Struct, kw_only=True):
+    """What dbt Cloud says about one run, keyed by (host, account_id, run_id), without its steps.
 
-    ``status`` is one of queued, starting, running, success, error, cancelled.
+    ``status`` is one of queued, starting, running, success, error, cancelled. Shared by the report,
+    the store's run listings and the web view, so the run's fields are declared once.
     """
 
     host: str
@@ -79,6 +85,11 @@ class RunReport(msgspec.Struct, kw_only=True):
     finished_at: Optional[datetime] = None
     duration_seconds: Optional[float] = None
     url: Optional[str] = None
+
+
+class RunReport(RunHeader, kw_only=True):
+    """Everything we know about one dbt Cloud run: its header, steps and every node result."""
+
     steps: list[StepReport] = []
     collected_at: Optional[datetime] = None
 

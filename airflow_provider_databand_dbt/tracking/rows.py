@@ -6,6 +6,8 @@ from typing import Literal, Optional
 
 import msgspec
 
+from airflow_provider_databand_dbt.collector.report import RunHeader
+
 SaveAction = Literal["created", "updated", "kept_newer"]
 
 
@@ -43,30 +45,10 @@ class PipelineRow(msgspec.Struct, kw_only=True):
     last_finished_at: Optional[datetime] = None
 
 
-class RunRow(msgspec.Struct, kw_only=True):
+class RunRow(RunHeader, kw_only=True):
     """One tracked run as listed (no steps or nodes): status, times, node counts per status, who tracked it."""
 
     run_pk: int
-    host: str
-    account_id: int
-    run_id: int
-    job_id: Optional[int] = None
-    job_name: Optional[str] = None
-    project_id: Optional[int] = None
-    project_name: Optional[str] = None
-    environment_id: Optional[int] = None
-    environment_name: Optional[str] = None
-    status: str
-    status_message: Optional[str] = None
-    trigger_cause: Optional[str] = None
-    git_branch: Optional[str] = None
-    git_sha: Optional[str] = None
-    dbt_version: Optional[str] = None
-    created_at: Optional[datetime] = None
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    duration_seconds: Optional[float] = None
-    url: Optional[str] = None
     node_count: int = 0
     summary: dict[str, int] = {}
     source_kinds: list[str] = []

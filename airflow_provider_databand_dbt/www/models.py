@@ -9,7 +9,7 @@ from typing import Optional
 
 import msgspec
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing
+from airflow_provider_databand_dbt.collector.report import RunHeader, StepHeader
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
 
 
@@ -101,45 +101,15 @@ class SourceRow(TrackingSource, kw_only=True):
     airflow_url: Optional[str] = None
 
 
-# An artifact a step lacked, as the collector recorded it.
-ArtifactGap = ArtifactMissing
+class StepRow(StepHeader, kw_only=True):
+    """One step of the Run page: its header and node counts per status (the nodes are paged apart)."""
 
-
-class StepRow(msgspec.Struct, kw_only=True):
-    index: int
-    name: str
-    command: Optional[str] = None
-    status: str
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    duration_seconds: Optional[float] = None
-    artifacts_missing: list[ArtifactGap] = []
     node_counts: dict[str, int] = {}
 
 
-class RunDetail(msgspec.Struct, kw_only=True):
+class RunDetail(RunHeader, kw_only=True):
     """The Run page header: the run, its pipeline, its steps and who tracked it."""
 
-    host: str
-    account_id: int
-    run_id: int
-    job_id: Optional[int] = None
-    job_name: Optional[str] = None
-    project_id: Optional[int] = None
-    project_name: Optional[str] = None
-    environment_id: Optional[int] = None
-    environment_name: Optional[str] = None
-    status: str
-    status_message: Optional[str] = None
-    trigger_cause: Optional[str] = None
-    git_branch: Optional[str] = None
-    git_sha: Optional[str] = None
-    dbt_version: Optional[str] = None
-    created_at: Optional[datetime] = None
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    duration_seconds: Optional[float] = None
-    url: Optional[str] = None
     node_count: int = 0
     summary: dict[str, int] = {}
     collected_at: Optional[datetime] = None

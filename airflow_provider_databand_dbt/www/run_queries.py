@@ -11,10 +11,10 @@ from typing import Callable, Optional
 import msgspec
 import sqlalchemy as sa
 
+from airflow_provider_databand_dbt.collector.report import ArtifactMissing
 from airflow_provider_databand_dbt.tracking.schema import node_results, runs, sources, steps
 from airflow_provider_databand_dbt.www.format import NODE_FAILED, aware
 from airflow_provider_databand_dbt.www.models import (
-    ArtifactGap,
     FailureLineage,
     LineageNode,
     NodeRow,
@@ -77,7 +77,7 @@ def run_detail(
             index=s.step_index, name=s.name, command=s.command, status=s.status,
             started_at=aware(s.started_at), finished_at=aware(s.finished_at),
             duration_seconds=s.duration_seconds,
-            artifacts_missing=[_artifact_gap(item) for item in (s.artifacts_missing or [])],
+            artifacts_missing=[_artifact_missing(item) for item in (s.artifacts_missing or [])],
             node_counts=counts.get(s.step_index, {}),
         )
         for s in conn.execute(sa.select(steps).where(steps.c.run_pk == run_pk).order_by(steps.c.step_index))
@@ -104,10 +104,10 @@ def run_detail(
     )
 
 
-def _artifact_gap(item) -> ArtifactGap:
+def _artifact_missing(item) -> ArtifactMissing:
     if isinstance(item, dict):
-        return ArtifactGap(artifact=str(item.get("artifact", "?")), reason=str(item.get("reason", "")))
-    return ArtifactGap(artifact=str(item), reason="")
+        return ArtifactMissing(artifact=str(item.get("artifact", "?")), reason=str(item.get("reason", "")))
+    return ArtifactMissing(artifact=str(item), reason="")
 
 
 def nodes_page(
