@@ -6,6 +6,8 @@ import time
 
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.render import render_run
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudTimeoutError
+from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
 
 POLL_SECONDS = 0.5
 
@@ -31,7 +33,6 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.collector.collect import collect_run
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
-    from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
     from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
     from airflow_provider_databand_dbt.tracking.source import TrackingSource
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         job = client.get_job(DEMO_ACCOUNT_ID, args.job_id)
         run = client.trigger_job_run(DEMO_ACCOUNT_ID, args.job_id, cause="databand-dbt demo")
         print(f"Triggered job {job.id} '{job.name}': run {run.id}")
-        run = _wait_until_finished(client, DEMO_ACCOUNT_ID, run.id, args.timeout, RunStatus)
+        run = _wait_until_finished(client, DEMO_ACCOUNT_ID, run.id, args.timeout)
         print(f"Collecting run {run.id} into {store.display_url} ...")
         report = collect_run(
             client, DEMO_ACCOUNT_ID, run.id, store=store, source=TrackingSource(kind="cli", name="databand-dbt demo"),
@@ -58,19 +59,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_until_finished(client, account_id: int, run_id: int, timeout: float, run_status):
+def _wait_until_finished(client, account_id: int, run_id: int, timeout: float):
     deadline = time.monotonic() + timeout
     last = None
     while True:
         run = client.get_run(account_id, run_id, include_related=())
-        status = run_status(run.status)
+        status = RunStatus(run.status)
         if status != last:
             print(f"  run {run_id}: {status.label}", flush=True)
             last = status
         if status.is_terminal:
             return run
         if time.monotonic() > deadline:
-            from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudTimeoutError
-
             raise DbtCloudTimeoutError(f"run {run_id} did not finish within {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
