@@ -1,4 +1,4 @@
-"""The JSON API behind the pages, under ``/api`` (documented in the README, section "Web view").
+"""The JSON API behind the pages, under ``/api`` (documented in docs/web.md).
 
 Same lookups and filters as the pages; unknown ids answer 404 ``{"detail": ...}``, ids shared by
 several hosts or accounts answer 409 with the ``matches`` to choose from (pass ``account``/``host``).
