@@ -15,6 +15,13 @@ the file pages it touched through mmap):
   run_results.json and manifest.json kept on the step dict, then a loop joining each result with
   its manifest node. Its "store" is one trivial sqlite3 row per node: the SDK instead serialized
   everything again and POSTed it to Databand, so the baseline is, if anything, flattered.
+* ``baseline-gc-off``: the same with Python's cyclic garbage collector off, as our collector runs
+  while it builds a report: it shows how much of the gain is only that setting.
+
+Two run shapes (``--shapes``): ``3step``, the ``healthy_run`` job (``dbt seed``, ``dbt run``,
+``dbt test``; the SDK algorithm fetches and parses the manifest once per step, ours once per
+run), and ``1step``, one ``dbt build`` step with every result (one manifest for both), where the
+gain comes from decoding and storing alone.
 
 Usage::
 
@@ -45,9 +52,14 @@ DATA_DIR = HERE / ".data"
 FIXTURE = ROOT / "airflow_provider_databand_dbt" / "testing" / "artifacts" / "nightly_build" / "step_5"
 CLONE = "__CLONE__"
 ACCOUNT_ID = 1
-JOB_ID = 101  # "Hourly models" (scenario healthy_run): steps 3, 4, 5 write run_results.json
-# Which step's run_results.json lists which cloned resource types (seed, run, test).
-STEP_TYPES = {3: ("seed",), 4: ("model", "snapshot"), 5: ("test", "unit_test")}
+# Run shapes: the job to run, its steps' dbt commands, and which cloned resource types each
+# step's run_results.json lists.
+SHAPES = {
+    # "Hourly models" (scenario healthy_run): steps 3, 4, 5 write run_results.json
+    "3step": (101, None, {3: ("seed",), 4: ("model", "snapshot"), 5: ("test", "unit_test")}),
+    # "Nightly build" reduced to its `dbt build` step (index 5), which lists every node
+    "1step": (100, ["dbt build"], {5: ("seed", "model", "snapshot", "test", "unit_test")}),
+}
 
 
 # --------------------------------------------------------------------------- data generation
@@ -83,10 +95,11 @@ def _result_template(unique_id: str, results: dict[str, dict]) -> dict:
     return results.get(unique_id) or next(same_kind, None) or next(iter(results.values()))
 
 
-def generate(size_mb: int, fixture: Path = FIXTURE) -> Path:
-    """Write ``step_3..5/{manifest,run_results}.json`` of about ``size_mb`` MB of manifest; reuse if present."""
+def generate(size_mb: int, shape: str, fixture: Path = FIXTURE) -> Path:
+    """Write ``step_N/{manifest,run_results}.json`` of about ``size_mb`` MB of manifest; reuse if present."""
+    step_types = SHAPES[shape][2]
     fingerprint = hashlib.sha256((fixture / "manifest.json").read_bytes()).hexdigest()[:12]
-    target = DATA_DIR / f"manifest_{size_mb}mb"
+    target = DATA_DIR / f"manifest_{size_mb}mb_{shape}"
     marker = target / "generated.json"
     if marker.exists() and json.loads(marker.read_text()).get("fixture") == fingerprint:
         return target
@@ -102,7 +115,7 @@ def generate(size_mb: int, fixture: Path = FIXTURE) -> Path:
 
     manifest_path = target / "manifest.json"
     _write_manifest(manifest_path, manifest, nodes, parents, children, clones)
-    for step, kinds in STEP_TYPES.items():
+    for step, kinds in step_types.items():
         step_dir = target / f"step_{step}"
         step_dir.mkdir()
         os.link(manifest_path, step_dir / "manifest.json")  # one file on disk, served per step
@@ -212,8 +225,10 @@ class EmulatorProcess:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())["data"]
 
-    def add_run(self, artifacts_dir: Path) -> int:
-        body = {"account_id": ACCOUNT_ID, "job_id": JOB_ID, "count": 1, "status": "success", "artifacts_dir": str(artifacts_dir)}
+    def add_run(self, artifacts_dir: Path, shape: str) -> int:
+        job_id, steps_override, _ = SHAPES[shape]
+        body = {"account_id": ACCOUNT_ID, "job_id": job_id, "count": 1, "status": "success",
+                "artifacts_dir": str(artifacts_dir), "steps_override": steps_override}
         return self.control("POST", "runs/", body)["run_ids"][0]
 
 
@@ -248,6 +263,14 @@ def run_ours(url: str, token: str, run_id: int, database: Path) -> dict:
     seconds = time.perf_counter() - started
     nodes = sum(len(step.nodes) for step in report.steps)
     return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "peak_rss": _peak_rss_bytes(), "startup_rss": startup, "nodes": nodes}
+
+
+def run_baseline_gc_off(url: str, token: str, run_id: int, database: Path) -> dict:
+    """The baseline with the cyclic garbage collector off, as ours runs while it builds a report."""
+    import gc
+
+    gc.disable()
+    return run_baseline(url, token, run_id, database)
 
 
 def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
@@ -295,7 +318,7 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
     return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "peak_rss": _peak_rss_bytes(), "startup_rss": startup, "nodes": len(rows)}
 
 
-CONTENDERS = {"ours": run_ours, "baseline": run_baseline}
+CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "baseline-gc-off": run_baseline_gc_off}
 
 
 def measure(contender: str, url: str, token: str, run_id: int) -> dict:
@@ -313,6 +336,28 @@ def measure(contender: str, url: str, token: str, run_id: int) -> dict:
 # --------------------------------------------------------------------------- report
 
 
+def _measure_size(emulator: EmulatorProcess, shape: str, size: int, contenders: list[str], repeat: int,
+                  token: str) -> tuple[int, dict]:
+    """Generate (or reuse) the data of one shape and size and measure each contender on it."""
+    data = generate(size, shape)
+    step_types = SHAPES[shape][2]
+    manifest_bytes = (data / f"step_{max(step_types)}" / "manifest.json").stat().st_size
+    results_bytes = sum((data / f"step_{s}" / "run_results.json").stat().st_size for s in step_types)
+    print(f"{shape} {size} MB: manifest {_mb(manifest_bytes)} MB, run_results {_mb(results_bytes)} MB over "
+          f"{len(step_types)} step(s)", flush=True)
+    measured = {}
+    for contender in contenders:
+        best = None
+        for _ in range(repeat):
+            result = measure(contender, emulator.url, token, emulator.add_run(data, shape))
+            print(f"  {contender:15} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
+                  f"  peak RSS {_mb(result['peak_rss'])} MB", flush=True)
+            if best is None or result["seconds"] < best["seconds"]:
+                best = result
+        measured[contender] = best
+    return manifest_bytes, measured
+
+
 def _mb(value: float) -> str:
     return f"{value / 1024**2:,.0f}"
 
@@ -320,6 +365,7 @@ def _mb(value: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,300", help="manifest sizes in MB, comma separated (default: %(default)s)")
+    parser.add_argument("--shapes", default="3step,1step", help="run shapes, comma separated (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is reported")
     parser.add_argument("--only", choices=sorted(CONTENDERS), help="measure one contender")
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
@@ -337,51 +383,35 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    contenders = [args.only] if args.only else ["ours", "baseline"]
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    contenders = [args.only] if args.only else list(CONTENDERS)
     rows = []
     with EmulatorProcess() as emulator:
-        for size in sizes:
-            data = generate(size)
-            manifest_bytes = (data / "step_5" / "manifest.json").stat().st_size
-            results_bytes = sum((data / f"step_{s}" / "run_results.json").stat().st_size for s in STEP_TYPES)
-            print(f"{size} MB: manifest {_mb(manifest_bytes)} MB, run_results {_mb(results_bytes)} MB over 3 steps", flush=True)
-            measured = {}
-            for contender in contenders:
-                best = None
-                for _ in range(args.repeat):
-                    run_id = emulator.add_run(data)
-                    result = measure(contender, emulator.url, DEMO_TOKEN, run_id)
-                    print(
-                        f"  {contender:8} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
-                        f"  peak RSS {_mb(result['peak_rss'])} MB",
-                        flush=True,
-                    )
-                    if best is None or result["seconds"] < best["seconds"]:
-                        best = result
-                measured[contender] = best
-            rows.append((size, manifest_bytes, measured))
+        for shape in shapes:
+            for size in sizes:
+                rows.append((shape, *_measure_size(emulator, shape, size, contenders, args.repeat, DEMO_TOKEN)))
 
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
-    print(f"{'manifest':>9}  {'contender':9}  {'wall s':>8}  {'cpu s':>8}  {'peak RSS MB':>11}  {'startup MB':>10}  {'nodes':>8}")
-    for size, manifest_bytes, measured in rows:
+    print(f"{'shape':>5}  {'manifest':>9}  {'contender':15}  {'wall s':>8}  {'cpu s':>8}  {'peak RSS MB':>11}  {'nodes':>8}")
+    for shape, manifest_bytes, measured in rows:
         for contender, result in measured.items():
             print(
-                f"{_mb(manifest_bytes):>6} MB  {contender:9}  {result['seconds']:8.2f}  {result['cpu']:8.2f}"
-                f"  {_mb(result['peak_rss']):>11}  {_mb(result['startup_rss']):>10}  {result['nodes']:>8}"
+                f"{shape:>5}  {_mb(manifest_bytes):>6} MB  {contender:15}  {result['seconds']:8.2f}  {result['cpu']:8.2f}"
+                f"  {_mb(result['peak_rss']):>11}  {result['nodes']:>8}"
             )
     if not args.only:
         print()
-        for size, manifest_bytes, measured in rows:
-            ours, base = measured["ours"], measured["baseline"]
-            speed = base["seconds"] / ours["seconds"]
-            cpu = base["cpu"] / ours["cpu"]
-            memory = ours["peak_rss"] / base["peak_rss"]
-            same = "same node count" if ours["nodes"] == base["nodes"] else f"NODE COUNTS DIFFER ({ours['nodes']} vs {base['nodes']})"
-            print(
-                f"{_mb(manifest_bytes)} MB manifest: {speed:.1f}x faster (wall), {cpu:.1f}x less CPU, "
-                f"peak RSS {memory:.2f}x of the baseline ({same})"
-            )
+        for shape, manifest_bytes, measured in rows:
+            ours = measured["ours"]
+            for name in ("baseline", "baseline-gc-off"):
+                base = measured[name]
+                same = "same node count" if ours["nodes"] == base["nodes"] else (
+                    f"NODE COUNTS DIFFER ({ours['nodes']} vs {base['nodes']})")
+                print(
+                    f"{shape} {_mb(manifest_bytes)} MB vs {name}: {base['seconds'] / ours['seconds']:.1f}x faster (wall), "
+                    f"{base['cpu'] / ours['cpu']:.1f}x less CPU, peak RSS {ours['peak_rss'] / base['peak_rss']:.2f}x ({same})"
+                )
     return 0
 
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env python
 """Benchmark the dbt monitor against the emulator: catch-up rate, idle cost, memory over idle iterations.
 
-The emulator runs in its own process with 50 jobs and 10,000 finished runs whose artifacts are
-small (real dbt artifacts cut down to a few nodes). The monitor runs as ``databand-dbt monitor``
-in its own process with its default request budget (3,000 requests per minute), as in production.
+The emulator runs in its own process with 50 jobs and 10,000 finished runs carrying the real dbt
+artifacts of the ``healthy_run`` scenario, whole (``--artifacts small`` cuts them to 3 results per
+step, to measure the request path alone). The monitor runs as ``databand-dbt monitor`` in its own
+process with its default request budget (3,000 requests per minute) and its default 60 s lease,
+as in production.
 
 1. ``baseline``: one run after another through ``collect_run`` + ``save_report`` on one thread, no
-   rate limit: what calling the collector in a loop costs (runs/s). Measured on a sample.
+   rate limit: what calling the collector in a loop costs (runs/s), over as many runs as the
+   catch-up (``--baseline-runs``, default: the catch-up count).
 2. ``catch-up``: a cursor placed 1,000 runs behind the newest; ``--number-of-iterations 1``; runs/s
    from the monitor's own log timestamps, requests sent, requests per minute against the budget.
 3. ``idle``: 1,000 iterations with nothing new; requests per iteration (target: 1 per syncer) and
@@ -38,13 +41,22 @@ ROOT = HERE.parent
 DATA_DIR = HERE / ".data"
 sys.path.insert(0, str(ROOT / "tests" / "monitor"))  # shared helpers: config files, small artifacts, scraping
 
-from monitor_helpers import free_port, monitor_env, scrape, small_artifacts, wait_for, write_config  # noqa: E402
+from monitor_helpers import (  # noqa: E402
+    ARTIFACTS_DIR,
+    free_port,
+    monitor_env,
+    scrape,
+    small_artifacts,
+    wait_for,
+    write_config,
+)
 
 ACCOUNT_ID = 1
 FIRST_JOB_ID = 200
 RUNS_PER_CALL = 20
 DEFAULT_BUDGET = 3000  # the monitor's default max_requests_per_minute
 UNBOUNDED = 1_000_000  # a budget that never binds: what the machine can do
+LEASE_SECONDS = 60  # the monitor's default lease, on as in production
 
 
 class EmulatorProcess:
@@ -157,7 +169,7 @@ def catch_up(emulator: EmulatorProcess, run_ids: list[int], count: int, tracking
 
     syncer = {"max_requests_per_minute": budget, **({"backfill": "30d"} if full_backfill else {})}
     config = write_config(workdir / "catch_up.cfg", emulator.url, tracking_url, interval=1, log_format="json",
-                          syncers={"bench": syncer})
+                          lease_seconds=LEASE_SECONDS, syncers={"bench": syncer})
     if not full_backfill:
         with TrackingStore(tracking_url) as store:
             store.save_cursor(MonitorCursor(syncer="bench", host=f"127.0.0.1:{emulator.port}", account_id=ACCOUNT_ID,
@@ -247,14 +259,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--catch-up", type=int, default=1_000)
-    parser.add_argument("--baseline-runs", type=int, default=200)
+    parser.add_argument("--baseline-runs", type=int, help="runs collected by the baseline (default: --catch-up)")
+    parser.add_argument("--artifacts", choices=("full", "small"), default="full",
+                        help="the scenario's real artifacts whole (default), or cut to 3 results per step")
     parser.add_argument("--idle-iterations", type=int, default=1_000)
     parser.add_argument("--full-backfill", action="store_true", help="also backfill all runs into a fresh store")
     parser.add_argument("--tracking-url", help="store for the monitor (default: a fresh SQLite file)")
     args = parser.parse_args()
 
     DATA_DIR.mkdir(exist_ok=True)
-    artifacts = small_artifacts(DATA_DIR / "monitor_small_artifacts")
+    artifacts = (small_artifacts(DATA_DIR / "monitor_small_artifacts") if args.artifacts == "small"
+                 else ARTIFACTS_DIR / "healthy_run")
+    baseline_runs = args.baseline_runs or args.catch_up
     results: dict = {"jobs": args.jobs, "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
         workdir = Path(tmp)
@@ -265,7 +281,7 @@ def main() -> None:
             run_ids = populate(emulator, args.jobs, args.runs, artifacts)
             results["runs"] = len(run_ids)
             print(f"emulator: {args.jobs} jobs, {len(run_ids)} runs ({time.perf_counter() - started:.1f} s to add)")
-            results["baseline"] = baseline(emulator, run_ids[: args.baseline_runs], workdir)
+            results["baseline"] = baseline(emulator, run_ids[-baseline_runs:], workdir)
             print("baseline  ", _fmt(results["baseline"]))
             results["catch_up"] = catch_up(emulator, run_ids, args.catch_up, tracking_url, workdir)
             print("catch-up  ", _fmt(results["catch_up"]))
