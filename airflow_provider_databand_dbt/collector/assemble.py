@@ -76,7 +76,7 @@ def run_report(
     )
 
 
-def _web_url(href: Optional[str]) -> Optional[str]:
+def _web_url(href: str | None) -> str | None:
     # Captured answers carry a redacted or empty ``href``; only a web address is a link.
     return href if href and href.startswith(("https://", "http://")) else None
 

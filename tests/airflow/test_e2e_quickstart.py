@@ -20,9 +20,9 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow_processes import BIN, AirflowHome, free_port  # noqa: E402
+from airflow_processes import BIN, AirflowHome, free_port
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = ("example_dbt_cloud_run_and_track", "example_dbt_cloud_track_then_sense")
@@ -69,7 +69,7 @@ def _dags_test(home: AirflowHome, dag_id: str) -> str:
     done = home.cli("dags", "test", dag_id, timeout=240, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0 and "isn't defined" not in output, output[-4000:]
-    assert re.search(r"DagRun Finished: dag_id=%s.*state=success" % dag_id, output), output[-4000:]
+    assert re.search(rf"DagRun Finished: dag_id={dag_id}.*state=success", output), output[-4000:]
     return output
 
 
@@ -91,7 +91,9 @@ def test_run_and_track_with_the_readme_connection_polls_at_the_quickstart_interv
     output = _dags_test(quickstart["home"], "example_dbt_cloud_run_and_track")
     elapsed = time.monotonic() - started
 
-    run_id = re.search(r"Tracked dbt Cloud run (\d+): success", output).group(1)
+    tracked = re.search(r"Tracked dbt Cloud run (\d+): success.*", output)
+    run_id = tracked.group(1)
+    assert f"report: http://127.0.0.1:8788/runs/{run_id} (start the web view with `databand-dbt ui`" in tracked.group(0)
     checks = _status_check_times(output, run_id)
     gaps = [(later - earlier).total_seconds() for earlier, later in zip(checks, checks[1:])]
     assert gaps and max(gaps) < DEFAULT_CHECK_INTERVAL / 2, gaps

@@ -13,13 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from scripted_server import Canned, ScriptedServer
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudInvalidResponseError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
-
-from scripted_server import Canned, ScriptedServer
 
 REAL = Path(__file__).parent / "data" / "real"
 TOKEN = "dbtc_real_fixture_token"
@@ -139,10 +138,9 @@ def test_collector_builds_and_stores_a_report_from_real_payloads(store):
 
 def test_a_run_answer_without_id_or_status_fails_in_one_clear_line():
     """The provider's test payload (airflow_provider_job_run) keeps only job and steps: not a trackable run."""
-    with ScriptedServer(real_api("airflow_provider_job_run")) as server:
-        with DbtCloudClient(TOKEN, server.url, retry=FAST) as api:
-            with pytest.raises(DbtCloudInvalidResponseError) as raised:
-                api.get_run(194246, 1, include_related=("run_steps", "job"))
+    server = ScriptedServer(real_api("airflow_provider_job_run"))
+    with server, DbtCloudClient(TOKEN, server.url, retry=FAST) as api, pytest.raises(DbtCloudInvalidResponseError) as raised:
+        api.get_run(194246, 1, include_related=("run_steps", "job"))
     message = str(raised.value)
     assert "missing required field `id`" in message and "\n" not in message and TOKEN not in message
 
