@@ -8,6 +8,9 @@ import threading
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 
+# What the quick start exports for the example DAGs (they read DBT_CLOUD_CHECK_INTERVAL, default 30 s).
+QUICKSTART_CHECK_INTERVAL = 2
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"account id: {DEMO_ACCOUNT_ID}; jobs: {NIGHTLY_JOB_ID} 'Nightly build', "
               f"{HOURLY_JOB_ID} 'Hourly models'")
         print(f"export DBT_CLOUD_API_TOKEN={DEMO_TOKEN}")
+        # The example DAGs poll every 30 s by default: longer than a whole emulated run.
+        print(f"export DBT_CLOUD_CHECK_INTERVAL={QUICKSTART_CHECK_INTERVAL}   # example DAGs: poll every "
+              f"{QUICKSTART_CHECK_INTERVAL} s, runs here take {args.queued_seconds + args.running_seconds:g} s")
         if latest is not None:
             print(f"try: databand-dbt collect --account-id {DEMO_ACCOUNT_ID} --run-id {latest} "
                   f"--api-url {emulator.url}")

@@ -70,10 +70,15 @@ def run_report(
         started_at=run.started_at,
         finished_at=run.finished_at,
         duration_seconds=duration_seconds(run.started_at, run.finished_at),
-        url=run.href or run_url(base_url, account_id, run.project_id, run.id),
+        url=_web_url(run.href) or run_url(base_url, account_id, run.project_id, run.id),
         steps=steps,
         collected_at=datetime.now(timezone.utc),
     )
+
+
+def _web_url(href: str | None) -> str | None:
+    # Captured answers carry a redacted or empty ``href``; only a web address is a link.
+    return href if href and href.startswith(("https://", "http://")) else None
 
 
 def run_url(base_url: str, account_id: int, project_id: Optional[int], run_id: int) -> str:

@@ -35,6 +35,17 @@ def web_url() -> str:
     return (_conf_value("web_url") or DEFAULT_WEB_URL).rstrip("/")
 
 
+def web_url_hint() -> str:
+    """What the task log adds after a report link: how to open it when no web view is configured.
+
+    The provider's registered default is the local ``databand-dbt ui`` address, so "not
+    configured" is that address, whether it comes from the default or was never changed.
+    """
+    if web_url() != DEFAULT_WEB_URL:
+        return ""
+    return " (start the web view with `databand-dbt ui`, or set [databand_dbt] web_url to yours)"
+
+
 def run_page_url(run_id: int | str) -> str:
     """The web view page of one tracked dbt Cloud run."""
     return f"{web_url()}/runs/{run_id}"

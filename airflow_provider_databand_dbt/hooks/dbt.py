@@ -13,6 +13,7 @@ same methods, so the provider's operator, sensor and trigger work on it) and add
 """
 from __future__ import annotations
 
+import asyncio
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -84,6 +85,21 @@ class DbtCloudTrackingHook(DbtCloudHook):
                 f"'dbt_cloud' with the Account ID in Login, the API token in Password and the tenant in "
                 f"Host (or set the environment variable AIRFLOW_CONN_{conn_id.upper()})."
             ) from None
+
+    async def _resolve_connection_async(self):
+        """The connection for async code, also when only the metadata DB knows it under ``dags test``.
+
+        Airflow 3's ``airflow dags test`` runs triggers in-process with supervisor comms that have
+        no async channel, so the async lookup sees only ``AIRFLOW_CONN_*`` variables and misses a
+        connection made with ``airflow connections add``. The synchronous lookup, in a worker
+        thread (never on the event loop), reaches it.
+        """
+        try:
+            return await super()._resolve_connection_async()
+        except AirflowNotFoundException:
+            conn = await asyncio.to_thread(self.get_connection, self.dbt_cloud_conn_id)
+            self.__dict__["connection"] = self._require_password(conn)
+            return conn
 
     @staticmethod
     def _require_password(conn):

@@ -13,7 +13,7 @@ from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException
 from airflow_provider_databand_dbt.collector.report import FAILED_NODE_STATUSES
-from airflow_provider_databand_dbt.hooks.config import run_page_url
+from airflow_provider_databand_dbt.hooks.config import run_page_url, web_url_hint
 from airflow_provider_databand_dbt.hooks.dbt import DbtCloudTrackingHook, validated_id
 from airflow_provider_databand_dbt.hooks.sources import airflow_source
 from airflow_provider_databand_dbt.operators.links import TRACKING_SUMMARY_KEY
@@ -136,11 +136,12 @@ class RunTrackingMixin:
     def _log_report(self, report: RunReport, summary: TrackingSummary) -> None:
         counts = ", ".join(f"{status} {count}" for status, count in sorted(summary.node_counts.items())) or "none"
         self.log.info(
-            "Tracked dbt Cloud run %s: %s; nodes: %s; report: %s",
+            "Tracked dbt Cloud run %s: %s; nodes: %s; report: %s%s",
             report.run_id,
             report.status,
             counts,
             summary.report_url,
+            web_url_hint(),
         )
         for step, node in report.iter_nodes():
             if node.status in FAILED_NODE_STATUSES:
