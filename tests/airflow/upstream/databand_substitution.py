@@ -50,7 +50,7 @@ def substitute() -> list[str]:
                 raise RuntimeError(f"{provider_module} has no {provider_name}: the substitution list is out of date")
             replacement = ours[(module, name)]
             if not issubclass(replacement, getattr(target, provider_name)):
-                raise RuntimeError(f"{module}.{name} is not a subclass of {provider_module}.{provider_name}")
+                raise TypeError(f"{module}.{name} is not a subclass of {provider_module}.{provider_name}")
             setattr(target, provider_name, replacement)
             done.append(f"{provider_module}.{provider_name} -> {module}.{name}")
     return done

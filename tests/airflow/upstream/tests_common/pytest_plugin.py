@@ -2,6 +2,8 @@
 
 - ``create_connection_without_db``: defines a connection through ``AIRFLOW_CONN_<ID>``, as Airflow's does;
 - ``mock_supervisor_comms``: Airflow 3's task-SDK channel, mocked, as Airflow's does;
+- structlog (Airflow 3's ``self.log``) routed to the standard library for each test, so ``caplog`` sees
+  what the code logs, as Airflow's own test setup arranges;
 - tests marked ``db_test`` need Airflow's metadata database and ``dag_maker``, which this shim does
   not provide: they are skipped (the upstream check reports them as skipped, never as passed).
 """
@@ -24,6 +26,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("db_test"):
             item.add_marker(pytest.mark.skip(reason=DB_TEST_SKIP))
+
+
+@pytest.fixture(autouse=True)
+def _structlog_to_stdlib():
+    import structlog
+
+    saved = structlog.get_config()
+    structlog.configure(
+        processors=[structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.render_to_log_kwargs],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture
