@@ -91,8 +91,8 @@ class DbtCloudTrackingHook(DbtCloudHook):
             # The provider's phrase first: code and tests written against DbtCloudHook match on it.
             raise AirflowException(
                 f"An API token is required to connect to dbt Cloud: the dbt Cloud connection {conn.conn_id!r} "
-                f"has none; put a dbt Cloud personal access token or service token in its Password field "
-                f"(labelled 'API Token')."
+                f"has no API token; put a dbt Cloud personal access token or service token in its Password "
+                f"field (labelled 'API Token')."
             )
         return conn
 
