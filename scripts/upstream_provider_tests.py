@@ -7,8 +7,8 @@ the same tests on the provider's own classes (they all pass: it checks the shim,
 1. the installed provider version is read from the venv;
 2. its sdist is downloaded from PyPI into ``.cache/upstream/`` (once) and its unit tests for hooks,
    operators, sensors and triggers are extracted;
-3. the pytest plugins those tests use (pytest-asyncio, requests-mock, time-machine: our
-   ``upstream-tests`` extra) are installed into ``.cache/upstream/deps`` (once), never into the venv;
+3. the pytest plugins those tests use (our ``upstream-tests`` extra: pytest-asyncio, requests-mock,
+   time-machine) are installed into ``.cache/upstream/deps`` (once), never into the venv;
 4. pytest runs them with ``tests/airflow/upstream`` on the path: ``databand_substitution`` swaps the
    classes, ``tests_common`` is a minimal shim of Airflow's repository-only test helpers;
 5. any failure not listed in ``tests/airflow/upstream_allowlist.txt`` fails the check (exit 1); an
@@ -30,7 +30,6 @@ SHIM = ROOT / "tests" / "airflow" / "upstream"
 ALLOWLIST = ROOT / "tests" / "airflow" / "upstream_allowlist.txt"
 DISTRIBUTION = "apache-airflow-providers-dbt-cloud"
 TEST_DIRS = ("hooks", "operators", "sensors", "triggers", "test_data")
-PLUGINS = ("pytest-asyncio>=0.23", "requests-mock>=1.11", "time-machine>=2.13")
 
 
 def pip(*args: str) -> None:
@@ -65,12 +64,25 @@ def extract_tests(archive: Path, provider_version: str) -> Path:
     return dest
 
 
+def plugins() -> list[str]:
+    """The ``upstream-tests`` extra of our pyproject.toml: the pytest plugins the provider's tests use."""
+    text = (ROOT / "pyproject.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the one line is simple enough to read by hand
+        line = next(line for line in text.splitlines() if line.startswith("upstream-tests"))
+        return [item.strip().strip('"') for item in line.split("[", 1)[1].rstrip("]").split(",")]
+    return tomllib.loads(text)["project"]["optional-dependencies"]["upstream-tests"]
+
+
 def plugins_dir() -> Path:
     deps = CACHE / "deps"
-    if not (deps / ".complete").exists():
-        print("installing " + ", ".join(PLUGINS) + " into " + str(deps), flush=True)
-        pip("install", "--no-deps", "--target", str(deps), *PLUGINS)
-        (deps / ".complete").touch()
+    wanted = plugins()
+    marker = deps / ".installed"
+    if not marker.exists() or marker.read_text() != "\n".join(wanted):
+        print("installing " + ", ".join(wanted) + " into " + str(deps), flush=True)
+        pip("install", "--no-deps", "--upgrade", "--target", str(deps), *wanted)
+        marker.write_text("\n".join(wanted))
     return deps
 
 

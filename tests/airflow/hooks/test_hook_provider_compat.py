@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import connection_json  # noqa: E402
+from dbt_airflow_helpers import connection_json
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
 
 
 def _headers_and_tenant(hook_class):

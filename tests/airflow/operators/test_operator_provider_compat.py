@@ -9,9 +9,12 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import FakeTaskInstance  # noqa: E402
+from dbt_airflow_helpers import FakeTaskInstance
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import (
+    DEMO_ACCOUNT_ID,
+    HOURLY_JOB_ID,
+)
 
 PROVIDER_MESSAGE = "Either job_id or project_name, environment_name, and job_name must be provided."
 

@@ -9,7 +9,11 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID, NIGHTLY_JOB_ID  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import (
+    DEMO_ACCOUNT_ID,
+    HOURLY_JOB_ID,
+    NIGHTLY_JOB_ID,
+)
 
 
 def _sensor(**kwargs):
