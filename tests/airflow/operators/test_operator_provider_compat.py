@@ -48,10 +48,11 @@ def _operator(**kwargs):
 )
 def test_missing_job_names_raise_the_providers_value_error(names, missing, dag, dbt_cloud_conn, task_context):
     from airflow_provider_databand_dbt.airflow_compat import AirflowException
+    from airflow_provider_databand_dbt.operators import DbtCloudJobArgumentsError
 
     with pytest.raises(ValueError, match=PROVIDER_MESSAGE) as excinfo:
         _operator(**names).execute(task_context)
-    assert isinstance(excinfo.value, AirflowException)
+    assert isinstance(excinfo.value, AirflowException) and isinstance(excinfo.value, DbtCloudJobArgumentsError)
     assert f"(missing: {missing})" in str(excinfo.value)
     assert not any(r.method == "POST" for r in dbt_cloud_conn.requests)
 
