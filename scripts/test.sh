@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (README, .ci/run). Installs what it needs, starts PostgreSQL and runs:
-#   1. the whole suite in .venv (Airflow 3 + this package), against SQLite and PostgreSQL, with a real browser;
+#   1. the whole suite in .venv (Airflow 3 + this package), against SQLite and PostgreSQL, with a real browser,
+#      then the dbt Cloud provider's own unit tests run on our hook, operator and sensor (about a minute);
 #   2. the core tests in .venv-core, a venv WITHOUT Airflow, proving the core works without it;
 #   3. the Airflow tests again in .venv-airflow2 with Airflow 2.11, the dbt Cloud provider's minimum
 #      (skip with DATABAND_DBT_SKIP_AIRFLOW2=1).
@@ -39,6 +40,9 @@ echo "PostgreSQL at $PG_URL"
 
 step "full suite (SQLite + PostgreSQL, Airflow, browser)"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+step "the dbt Cloud provider's own unit tests with our classes substituted (.venv, allow-list: tests/airflow/upstream_allowlist.txt)"
+.venv/bin/python scripts/upstream_provider_tests.py
 
 step "core without Airflow (.venv-core)"
 make_venv .venv-core "test"

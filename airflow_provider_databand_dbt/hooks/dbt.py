@@ -104,9 +104,11 @@ class DbtCloudTrackingHook(DbtCloudHook):
     @staticmethod
     def _require_password(conn):
         if not conn.password:
+            # The provider's phrase first: code and tests written against DbtCloudHook match on it.
             raise AirflowException(
-                f"The dbt Cloud connection {conn.conn_id!r} has no API token: put a dbt Cloud personal "
-                f"access token or service token in its Password field (labelled 'API Token')."
+                f"An API token is required to connect to dbt Cloud: the dbt Cloud connection {conn.conn_id!r} "
+                f"has no API token; put a dbt Cloud personal access token or service token in its Password "
+                f"field (labelled 'API Token')."
             )
         return conn
 
@@ -165,10 +167,18 @@ class DbtCloudTrackingHook(DbtCloudHook):
         params: dict[str, Any] = {"include_related": include_related} if include_related else {}
         return f"{base}/api/{api_version}/accounts/{endpoint or ''}", params
 
+    def tenant_of(self, conn) -> str:
+        """The tenant as the provider gives it (``single.tenant.getdbt.com``) for an https API on the
+        default port; otherwise the base URL (``http://127.0.0.1:8080``), which our URL building accepts.
+        """
+        api_url = self.api_url_of(conn)
+        bare = api_url.removeprefix("https://")
+        return bare if bare != api_url and ":" not in bare.rsplit("]", 1)[-1] else api_url
+
     async def get_headers_tenants_from_connection(self) -> tuple[dict[str, Any], str]:
-        """Headers for the async path, and the API base URL in place of the bare tenant."""
+        """The provider's headers and tenant; a Host with a scheme or a port is kept as a base URL."""
         headers, _tenant = await super().get_headers_tenants_from_connection()
-        return headers, self.api_url_of(await self._resolve_connection_async())
+        return headers, self.tenant_of(await self._resolve_connection_async())
 
     # -- errors and retries -------------------------------------------------------------------
 

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 _JOB_NAME_FIELDS = ("project_name", "environment_name", "job_name")
+# DbtCloudRunJobOperator's message, kept word for word at the start of ours.
+_PROVIDER_JOB_ARGUMENTS_MESSAGE = "Either job_id or project_name, environment_name, and job_name must be provided."
+
+
+class DbtCloudJobArgumentsError(AirflowException, ValueError):
+    """The job to run is not given right: a ``ValueError`` as the provider's operator raises, and an
+    ``AirflowException`` as the rest of our errors."""
 
 
 def _given(value: Any) -> bool:
@@ -57,16 +64,15 @@ class DbtCloudRunAndTrackOperator(RunTrackingMixin, DbtCloudRunJobOperator):
         if _given(self.job_id):
             given_names = [field for field, value in names.items() if _given(value)]
             if given_names:
-                raise AirflowException(
-                    f"Give either job_id or project_name, environment_name and job_name, not both "
+                raise DbtCloudJobArgumentsError(
+                    f"{_PROVIDER_JOB_ARGUMENTS_MESSAGE} Give one of them, not both "
                     f"(got job_id={self.job_id!r} and {', '.join(given_names)})."
                 )
             return validated_id(self.job_id, "job_id")
         missing = [field for field, value in names.items() if not _given(value)]
         if missing:
-            raise AirflowException(
-                f"No dbt Cloud job to run: pass job_id, or project_name, environment_name and job_name "
-                f"(missing: {', '.join(missing)})."
+            raise DbtCloudJobArgumentsError(
+                f"{_PROVIDER_JOB_ARGUMENTS_MESSAGE} No dbt Cloud job to run (missing: {', '.join(missing)})."
             )
         try:
             return validated_id(super()._resolve_job_id(), "job_id")

@@ -8,8 +8,14 @@ from airflow.providers.dbt.cloud.sensors.dbt import DbtCloudJobRunSensor
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowSensorTimeout
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
-from airflow_provider_databand_dbt.operators.links import JOB_RUN_ID_KEY, DbtCloudTrackedRunLink
-from airflow_provider_databand_dbt.operators.tracking import RunTrackingMixin
+from airflow_provider_databand_dbt.operators.links import (
+    JOB_RUN_ID_KEY,
+    DbtCloudTrackedRunLink,
+)
+from airflow_provider_databand_dbt.operators.tracking import (
+    RunTrackingMixin,
+    task_instance,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,7 +62,9 @@ class DbtCloudRunAndTrackSensor(RunTrackingMixin, DbtCloudJobRunSensor):
     def execute(self, context: Context) -> Any:
         self._normalize_ids()
         # Same key as the provider's operator, so the extra link finds the run while we wait.
-        context["ti"].xcom_push(key=JOB_RUN_ID_KEY, value=self.run_id)
+        ti = task_instance(context)
+        if ti is not None:
+            ti.xcom_push(key=JOB_RUN_ID_KEY, value=self.run_id)
         try:
             return super().execute(context)
         except AirflowSensorTimeout:
