@@ -30,7 +30,7 @@ def health(request: Request) -> Response:
     handle = request.app.state.store
     with handle.read() as conn:
         count = queries.count_runs(conn)
-    return _json({"status": "ok", "runs": count, "store": handle.display_url})
+    return _json({"status": "ok", "runs": count, "store": handle.public_url})
 
 
 @router.get("/pipelines")

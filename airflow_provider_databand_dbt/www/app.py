@@ -52,13 +52,24 @@ class StoreHandle:
 
     @property
     def display_url(self) -> str:
-        """The store's URL without password, for the page footer and error pages."""
+        """The store's URL with credentials masked, for the server's console and log."""
         from airflow_provider_databand_dbt.tracking.url import display_url
 
         if self._store is not None:
-            return getattr(self._store, "display_url", None) or display_url(self._store.engine.url)
+            return display_url(self._store.url)
         if isinstance(self._setting, str):
             return display_url(self._setting)
+        return "(default tracking store)"
+
+    @property
+    def public_url(self) -> str:
+        """The store as every viewer of the (unauthenticated) pages may see it: no user, host or options."""
+        from airflow_provider_databand_dbt.tracking.url import public_url
+
+        if self._store is not None:
+            return public_url(self._store.url)
+        if isinstance(self._setting, str):
+            return public_url(self._setting)
         return "(default tracking store)"
 
     @contextlib.contextmanager

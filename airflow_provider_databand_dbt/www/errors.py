@@ -98,11 +98,22 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return _answer(request, 400, "Bad request", f"Invalid value for: {fields}.")
 
 
+STORE_RETRY_AFTER_S = 5
+
+
 async def _tracking_error(request: Request, error: TrackingError) -> Response:
-    # Store errors carry a password-masked URL and an action; nothing secret to hide.
+    # The store's message names its URL, user and host, and the driver's words may too: every viewer is
+    # anonymous, so the detail goes to the server log only.
     log.warning("Tracking store error on %s: %s", request.url.path, error)
-    code = 503 if isinstance(error, TrackingStoreUnavailable) else 500
-    return _answer(request, code, "Tracking store unavailable", str(error))
+    unavailable = isinstance(error, TrackingStoreUnavailable)
+    response = _answer(
+        request, 503 if unavailable else 500, "Tracking store unavailable",
+        "The tracking store cannot be read right now: it may be down, unreachable or misconfigured. "
+        "The server log says why; retry in a moment.",
+    )
+    if unavailable:
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
+    return response
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from web_reports import T0, node, report  # noqa: E402
+from web_reports import T0, node, report
 
-from airflow_provider_databand_dbt.collector.report import RunReport  # noqa: E402
+from airflow_provider_databand_dbt.collector.report import RunReport
 
 BIG_RUN_ID = 424242
 STATUSES = ("success",) * 17 + ("error", "skipped", "warn")

@@ -66,7 +66,7 @@ class UiServer:
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()
-        self.process.communicate(timeout=30)
+        self.stdout, self.stderr = self.process.communicate(timeout=30)
 
     def load(self, path: str, parallel: int, *, follow_next: bool = False) -> Load:
         idle = peak_rss_mb(self.process.pid)
