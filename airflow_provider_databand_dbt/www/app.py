@@ -111,6 +111,7 @@ def create_app(
     page_size: int = 50,
     store: Optional[StoreHandle] = None,
     dependencies: Sequence[Any] = (),
+    allowed_hosts: Optional[Sequence[str]] = None,
 ) -> FastAPI:
     """Build the web view: HTML pages under ``/``, the JSON API under ``/api``, assets under ``/static``.
 
@@ -119,6 +120,8 @@ def create_app(
     :param page_size: rows per page of run and node lists.
     :param store: an existing handle to share (tests, benchmarks); otherwise one is made from ``tracking_url``.
     :param dependencies: FastAPI dependencies run before every page and API call (Airflow's login check).
+    :param allowed_hosts: answer only requests whose ``Host`` is one of these (``name`` or ``name:port``,
+        ``*`` for any); None checks nothing (inside Airflow, whose API server handles hosts itself).
     """
     from airflow_provider_databand_dbt.www import api, errors, pages
 
@@ -136,4 +139,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     errors.install(app)
+    if allowed_hosts is not None:
+        from airflow_provider_databand_dbt.www.hosts import AllowedHosts
+
+        app.add_middleware(AllowedHosts, allowed=list(allowed_hosts))
     return app
