@@ -16,6 +16,10 @@ from airflow_provider_databand_dbt.www.queries import RunFilter
 RUN_STATUSES = ("queued", "starting", "running", "success", "error", "cancelled")
 MAX_PAGE_SIZE = 500
 NODE_PAGE_SIZE = 100
+# Ids are 64-bit integers in the store (and in SQLite/PostgreSQL); a bigger one cannot match anything.
+MAX_ID = 2**63 - 1
+# Far past any real list, small enough that page * page_size stays a valid OFFSET.
+MAX_PAGE = 1_000_000
 
 
 def dbt_id(text: str, what: str) -> int:
@@ -26,6 +30,8 @@ def dbt_id(text: str, what: str) -> int:
         raise NotFound(f"{what} id must be a number, not {text!r}.", title=f"Unknown {what}") from None
     if value <= 0:
         raise NotFound(f"{what} id must be a positive number, not {text!r}.", title=f"Unknown {what}")
+    if value > MAX_ID:
+        raise NotFound(f"There is no {what} {value}: ids go up to {MAX_ID}.", title=f"Unknown {what}")
     return value
 
 
@@ -33,15 +39,18 @@ def optional_int(text: Optional[str], name: str) -> Optional[int]:
     if text is None or text.strip() == "":
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise BadRequest(f"{name} must be a number, not {text!r}.") from None
+    if abs(value) > MAX_ID:
+        raise BadRequest(f"{name} must be a number up to {MAX_ID}, not {text!r}.")
+    return value
 
 
 def page_number(text: Optional[str]) -> int:
-    """Page numbers start at 1; nonsense falls back to the first page."""
+    """Page numbers start at 1 (nonsense falls back to the first page) and stop at ``MAX_PAGE``."""
     try:
-        return max(int(text or 1), 1)
+        return min(max(int(text or 1), 1), MAX_PAGE)
     except ValueError:
         return 1
 
