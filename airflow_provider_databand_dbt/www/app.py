@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from airflow_provider_databand_dbt import __version__
+from airflow_provider_databand_dbt.www.limits import DEFAULT_HEAVY_REQUESTS, HeavyRequests
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def create_app(
     store: Optional[StoreHandle] = None,
     dependencies: Sequence[Any] = (),
     allowed_hosts: Optional[Sequence[str]] = None,
+    heavy_requests: int = DEFAULT_HEAVY_REQUESTS,
 ) -> FastAPI:
     """Build the web view: HTML pages under ``/``, the JSON API under ``/api``, assets under ``/static``.
 
@@ -122,6 +124,8 @@ def create_app(
     :param dependencies: FastAPI dependencies run before every page and API call (Airflow's login check).
     :param allowed_hosts: answer only requests whose ``Host`` is one of these (``name`` or ``name:port``,
         ``*`` for any); None checks nothing (inside Airflow, whose API server handles hosts itself).
+    :param heavy_requests: whole-run requests (run page, run report, Gantt, lineage) served at once;
+        others wait up to 10 s for a slot, then get 503 with ``Retry-After``.
     """
     from airflow_provider_databand_dbt.www import api, errors, pages
 
@@ -135,6 +139,7 @@ def create_app(
     )
     app.state.store = store or StoreHandle(tracking_url)
     app.state.settings = WebSettings(airflow_url=airflow_url, page_size=page_size)
+    app.state.heavy_requests = HeavyRequests(heavy_requests)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

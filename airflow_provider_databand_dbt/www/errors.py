@@ -42,6 +42,17 @@ class BadRequest(WebError):
     title = "Bad request"
 
 
+class Busy(WebError):
+    """Too many heavy requests at once: retry after ``retry_after`` seconds."""
+
+    status_code = 503
+    title = "Busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Ambiguous(Exception):
     """Several stored pipelines or runs answer to one id: pages list them to choose from (300), the API
     answers 409 with the ``matches``."""
@@ -67,7 +78,10 @@ def _answer(request: Request, status_code: int, title: str, message: str) -> Res
 
 
 async def _web_error(request: Request, error: WebError) -> Response:
-    return _answer(request, error.status_code, error.title, error.message)
+    response = _answer(request, error.status_code, error.title, error.message)
+    if isinstance(error, Busy):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 async def _ambiguous(request: Request, ambiguous: Ambiguous) -> Response:

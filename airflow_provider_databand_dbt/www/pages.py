@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from airflow_provider_databand_dbt.www import charts, params, queries, views
+from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.render import render, root_of
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
@@ -62,7 +63,7 @@ def runs_page(
                   statuses=params.RUN_STATUSES)
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
 def run_page(
     request: Request,
     ref: Ref = Depends(params.run_ref),

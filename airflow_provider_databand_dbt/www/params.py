@@ -117,6 +117,13 @@ class Paging(NamedTuple):
     size: int
 
 
+class NodeWindow(NamedTuple):
+    """Where a page of a run's nodes starts (an opaque ``cursor`` from the previous page's ``next``) and its size."""
+
+    cursor: int
+    limit: int
+
+
 def pipeline_ref(job_id: str, account: Optional[str] = None, host: Optional[str] = None) -> Ref:
     return Ref(dbt_id(job_id, "pipeline"), optional_int(account, "account"), host)
 
@@ -148,6 +155,20 @@ def api_paging(request: Request, page: Optional[str] = None, page_size: Optional
 
 def node_paging(page: Optional[str] = None, page_size: Optional[str] = None) -> Paging:
     return Paging(page_number(page), _size(page_size, NODE_PAGE_SIZE))
+
+
+def node_window(cursor: Optional[str] = None, limit: Optional[str] = None) -> NodeWindow:
+    """``?cursor=&limit=`` of the whole-run endpoints: ``limit`` defaults to and stops at the documented bounds."""
+    from airflow_provider_databand_dbt.www.report_page import DEFAULT_NODES_PER_PAGE, MAX_NODES_PER_PAGE
+
+    start = optional_int(cursor, "cursor") or 0
+    if start < 0:
+        raise BadRequest(f"cursor must be a value from a previous page's next link, not {cursor!r}.")
+    try:
+        size = int(limit) if limit else DEFAULT_NODES_PER_PAGE
+    except ValueError:
+        raise BadRequest(f"limit must be a number, not {limit!r}.") from None
+    return NodeWindow(start, min(max(size, 1), MAX_NODES_PER_PAGE))
 
 
 # The paging dependencies take a ``page_size`` query parameter, which hides the function of that name.
