@@ -52,6 +52,14 @@ def register(subparsers) -> None:
         f"'*' for any). Default: ${ENV_ALLOWED_HOSTS} (comma-separated). Loopback names and --host with "
         "--port are always allowed; any other Host gets 400 (protects against DNS rebinding)",
     )
+    parser.add_argument(
+        "--heavy-requests",
+        type=options.positive_count,
+        default=2,
+        metavar="N",
+        help="whole-run requests (run page, run report, Gantt, lineage) served at once; others wait up to "
+        "10 s, then get 503 with Retry-After (default: %(default)s)",
+    )
     parser.add_argument("--page-size", type=_page_size, default=50, help="rows per page (default: %(default)s)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     options.add_tracking_url(parser)
@@ -117,7 +125,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         handle.store  # open now: a wrong URL fails here with a clear message, not on the first page
         app = create_app(store=handle, airflow_url=args.airflow_url, page_size=args.page_size,
-                         allowed_hosts=allowed_hosts)
+                         allowed_hosts=allowed_hosts, heavy_requests=args.heavy_requests)
         shown_host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"databand-dbt web view of {handle.display_url}", flush=True)
         print(f"listening on http://{shown_host}:{args.port}/ (read-only; no authentication)", flush=True)

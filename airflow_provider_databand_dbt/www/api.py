@@ -109,7 +109,7 @@ def api_run_nodes(
 def api_run_lineage(request: Request, ref: Ref = Depends(params.run_ref)) -> Response:
     """Each failed node with the failed nodes upstream of it and the nodes skipped downstream of it."""
     with request.app.state.store.read() as conn:
-        return _json(run_queries.failure_lineage(conn, views.resolve_run(conn, ref)))
+        return _json(views.failure_lineage(conn, ref, request.app.state.run_cache))
 
 
 @router.get("/runs/{run_id}/timeline", dependencies=[Depends(heavy_slot)])

@@ -76,6 +76,7 @@ def run_page(
         data = views.run_view(
             conn, ref, nodes, Paging(params.page_number(page), params.NODE_PAGE_SIZE),
             airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
+            cache=request.app.state.run_cache,
         )
     run = data.run
     pipeline_url = (urls.pipeline(run.job_id, account_id=run.account_id, host=run.host)

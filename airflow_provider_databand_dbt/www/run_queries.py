@@ -218,6 +218,11 @@ def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = N
     return found
 
 
+def updated_at(conn: sa.Connection, run_pk: int):
+    """When the run was last tracked: changes whenever its results may have."""
+    return conn.execute(sa.select(runs.c.updated_at).where(runs.c.id == run_pk)).scalar()
+
+
 def count_nodes(conn: sa.Connection, run_pk: int) -> int:
     """How many node results the run has (all steps)."""
     return conn.execute(

@@ -116,3 +116,21 @@ def test_ui_memory_stays_flat_under_parallel_big_run_requests(tmp_path):
         load = server.load(f"/api/runs/{BIG_RUN_ID}", 8)
     assert load.statuses == [200] * 8
     assert load.peak_mb - load.idle_mb < 100, load
+
+
+def test_cached_lineage_follows_a_retracked_run(store, tracking_url, app_for):
+    """Lineage and Gantt are kept per run version: tracking the run again shows the new outcome."""
+    failing = big_report(40)
+    store.save_report(failing, cli_source())
+    client = app_for(tracking_url)
+    assert client.get(f"/api/runs/{BIG_RUN_ID}/lineage").json()
+    assert "What failed" in client.get(f"/runs/{BIG_RUN_ID}").text
+
+    fixed = big_report(40)
+    for step in fixed.steps:
+        for node in step.nodes:
+            node.status = "success"
+    fixed.status = "success"
+    store.save_report(fixed, cli_source())
+    assert client.get(f"/api/runs/{BIG_RUN_ID}/lineage").json() == []
+    assert "What failed" not in client.get(f"/runs/{BIG_RUN_ID}").text

@@ -77,6 +77,9 @@ class UiServer:
             with httpx.Client(timeout=600) as client:
                 while url:
                     response = client.get(url)
+                    if response.status_code == 503 and follow_next:  # busy: come back when told
+                        time.sleep(float(response.headers.get("retry-after", "1")))
+                        continue
                     status, size = response.status_code, size + len(response.content)
                     url = response.links.get("next", {}).get("url") if follow_next and status == 200 else None
                     if url and url.startswith("/"):
