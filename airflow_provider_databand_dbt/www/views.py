@@ -12,8 +12,6 @@ import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.tracking.schema import pipelines
 from airflow_provider_databand_dbt.www import queries, run_queries
-from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
-from airflow_provider_databand_dbt.www.run_cache import RunCache
 from airflow_provider_databand_dbt.www.errors import Ambiguous, NotFound
 from airflow_provider_databand_dbt.www.models import (
     DurationPoint,
@@ -26,6 +24,8 @@ from airflow_provider_databand_dbt.www.models import (
     SourceRow,
     TimedNode,
 )
+from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
+from airflow_provider_databand_dbt.www.run_cache import RunCache
 
 TREND_RUNS = 100
 # Bars per step on the run's Gantt: the longest executions; shorter ones would be under a pixel wide.
