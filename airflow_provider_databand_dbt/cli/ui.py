@@ -58,7 +58,7 @@ def register(subparsers) -> None:
         default=2,
         metavar="N",
         help="whole-run requests (run page, run report, Gantt, lineage) served at once; others wait up to "
-        "10 s, then get 503 with Retry-After (default: %(default)s)",
+        "20 s, then get 503 with Retry-After (default: %(default)s)",
     )
     parser.add_argument("--page-size", type=_page_size, default=50, help="rows per page (default: %(default)s)")
     parser.add_argument("--access-log", action="store_true", help="log every request")

@@ -126,7 +126,7 @@ def create_app(
     :param allowed_hosts: answer only requests whose ``Host`` is one of these (``name`` or ``name:port``,
         ``*`` for any); None checks nothing (inside Airflow, whose API server handles hosts itself).
     :param heavy_requests: whole-run requests (run page, run report, Gantt, lineage) served at once;
-        others wait up to 10 s for a slot, then get 503 with ``Retry-After``.
+        others wait up to 20 s for a slot, then get 503 with ``Retry-After``.
     """
     from airflow_provider_databand_dbt.www import api, errors, pages
 

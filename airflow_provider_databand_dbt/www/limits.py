@@ -19,7 +19,7 @@ from airflow_provider_databand_dbt.www.errors import Busy
 log = logging.getLogger(__name__)
 
 DEFAULT_HEAVY_REQUESTS = 2
-DEFAULT_WAIT_SECONDS = 10.0
+DEFAULT_WAIT_SECONDS = 20.0
 RETRY_AFTER_SECONDS = 5
 POLL_SECONDS = 0.05
 

@@ -134,3 +134,23 @@ def test_cached_lineage_follows_a_retracked_run(store, tracking_url, app_for):
     store.save_report(fixed, cli_source())
     assert client.get(f"/api/runs/{BIG_RUN_ID}/lineage").json() == []
     assert "What failed" not in client.get(f"/runs/{BIG_RUN_ID}").text
+
+
+def test_one_computation_for_concurrent_viewers_of_a_run():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_provider_databand_dbt.www.run_cache import RunCache
+
+    cache, calls, lock = RunCache(), [], threading.Lock()
+
+    def slow() -> str:
+        with lock:
+            calls.append(1)
+        time.sleep(0.3)
+        return "lineage"
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: cache.get((1, "t", "lineage"), slow), range(6)))
+    assert results == ["lineage"] * 6 and len(calls) == 1
