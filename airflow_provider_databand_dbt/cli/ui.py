@@ -131,6 +131,9 @@ def serve(args: argparse.Namespace) -> int:
         print(f"listening on http://{shown_host}:{args.port}/ (read-only; no authentication)", flush=True)
         if not is_loopback(args.host):
             log.warning("The web view listens on %s without authentication (--allow-remote)", args.host)
+        if args.host.strip("[]") in ("0.0.0.0", "::") and len(allowed_hosts) == len(served_hosts(args.host, args.port)):
+            print("note: only loopback names are answered; pass --allowed-host NAME for each name or address "
+                  "clients use to reach this machine", flush=True)
         config = uvicorn.Config(
             app,
             log_level="info" if args.verbose else "warning",
