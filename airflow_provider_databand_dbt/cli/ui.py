@@ -119,7 +119,8 @@ def serve(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.www.app import StoreHandle, create_app
     from airflow_provider_databand_dbt.www.hosts import served_hosts
 
-    allowed_hosts = served_hosts(args.host, args.port, _allowed_hosts(args.allowed_host))
+    extra_hosts = _allowed_hosts(args.allowed_host)
+    allowed_hosts = served_hosts(args.host, args.port, extra_hosts)
     listening = _bind(args.host, args.port)
     handle = StoreHandle(args.tracking_url)
     try:
@@ -131,7 +132,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"listening on http://{shown_host}:{args.port}/ (read-only; no authentication)", flush=True)
         if not is_loopback(args.host):
             log.warning("The web view listens on %s without authentication (--allow-remote)", args.host)
-        if args.host.strip("[]") in ("0.0.0.0", "::") and len(allowed_hosts) == len(served_hosts(args.host, args.port)):
+        if args.host.strip("[]") in ("0.0.0.0", "::") and not extra_hosts:
             print("note: only loopback names are answered; pass --allowed-host NAME for each name or address "
                   "clients use to reach this machine", flush=True)
         config = uvicorn.Config(
