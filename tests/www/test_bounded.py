@@ -154,3 +154,24 @@ def test_one_computation_for_concurrent_viewers_of_a_run():
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda _: cache.get((1, "t", "lineage"), slow), range(6)))
     assert results == ["lineage"] * 6 and len(calls) == 1
+
+
+def test_next_links_stay_under_the_mount_prefix(store, tracking_url):
+    """Mounted under a prefix (as in Airflow), ``next`` and ``Link`` keep the prefix and the filters."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from airflow_provider_databand_dbt.www.app import create_app
+
+    store.save_report(big_report(30), cli_source())
+    parent, child = FastAPI(), create_app(tracking_url)
+    parent.mount("/tracking", child)
+    try:
+        client = TestClient(parent)
+        first = client.get(f"/tracking/api/runs/{BIG_RUN_ID}", params={"limit": 10, "account": 1})
+        assert first.json()["next"].startswith(f"/tracking/api/runs/{BIG_RUN_ID}?")
+        assert "account=1" in first.json()["next"] and first.links["next"]["url"] == first.json()["next"]
+        pages = fetch_all(client, first.json()["next"])
+        assert len(pages) == 2 and pages[-1].json()["next"] is None
+    finally:
+        child.state.store.close()
