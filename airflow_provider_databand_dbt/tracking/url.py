@@ -5,6 +5,7 @@ import os
 import re
 from pathlib import Path
 from typing import Optional, Union
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -24,8 +25,15 @@ URL_EXAMPLES = "sqlite:////path/to/tracking.db or postgresql+psycopg://user:pass
 SQLALCHEMY_1 = sa.__version__.startswith("1.")
 _POSTGRES_ALIASES = {"postgres", "postgresql", "postgres+psycopg", "postgresql+psycopg"}
 POSTGRES_DRIVER = "postgresql" if SQLALCHEMY_1 else "postgresql+psycopg"
-# Masks "scheme://user:password@" in strings SQLAlchemy cannot parse, so errors never echo a password.
+MASK = "***"
+# Query parameters whose value is a secret or says where one is (libpq's password, sslpassword,
+# passfile, sslkey; tokens and keys of other URLs): the key stays visible, the value is masked.
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+# The same two masks as patterns, for strings SQLAlchemy cannot parse: "scheme://user:password@"
+# and "?password=..." / "&sslpassword=...".
 _USERINFO_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)[^@\s]*(?P<tail>@)")
+_SECRET_PARAM = re.compile(r"(?P<head>[?&;][^=&;#\s]*(?:pass|pwd|secret|token|key|credential)[^=&;#\s]*=)[^&;#\s]*",
+                           re.IGNORECASE)
 
 
 def resolve_tracking_url(explicit: Optional[str] = None) -> str:
@@ -57,18 +65,44 @@ def resolve_tracking_url(explicit: Optional[str] = None) -> str:
 
 
 def display_url(url: Union[str, URL, None]) -> str:
-    """The URL with any password replaced by ``***``, safe for logs, errors and the CLI.
+    """The URL with every credential masked, safe for logs, errors, the CLI and the web view.
+
+    The one masking function for URLs we print: the userinfo password and the value of every
+    secret-looking query parameter (``password``, ``sslpassword``, ``passfile``, ``sslkey``,
+    ``token``...) become ``***``; keys, user, host and database stay readable.
 
     :param url: a URL string (parsable or not) or a SQLAlchemy ``URL``.
     """
     if url is None:
         return "<no url>"
-    if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = url if isinstance(url, URL) else sa.engine.make_url(url)
     except Exception:  # unparsable: mask by pattern, never echo it raw
-        return _USERINFO_PASSWORD.sub(r"\g<head>***\g<tail>", str(url))
+        text = _USERINFO_PASSWORD.sub(rf"\g<head>{MASK}\g<tail>", str(url))
+        return _SECRET_PARAM.sub(rf"\g<head>{MASK}", text)
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    params = [
+        f"{quote(key, safe='')}={MASK if _SECRET_KEY.search(key) else quote(value, safe='/:,')}"
+        for key, values in parsed.query.items()
+        for value in (values if isinstance(values, tuple) else (values,))
+    ]
+    return f"{shown}?{'&'.join(params)}" if params else shown
+
+
+def public_url(url: Union[str, URL, None]) -> str:
+    """The store as shown to anonymous viewers (the web view): backend and database, no user, host or options.
+
+    ``postgresql+psycopg://…/tracking`` for PostgreSQL; a SQLite store shows its file path.
+    """
+    if url is None:
+        return "<no url>"
+    try:
+        parsed = url if isinstance(url, URL) else sa.engine.make_url(url)
+    except Exception:
+        return "<unparsable url>"
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(username=None, password=None, host=None, port=None, query={}).render_as_string()
+    return f"{parsed.drivername}://…/{parsed.database or ''}"
 
 
 def parse_tracking_url(url: str) -> URL:

@@ -5,23 +5,27 @@ several hosts or accounts answer 409 with the ``matches`` to choose from (pass `
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from airflow_provider_databand_dbt.www import params, queries, run_queries, views
-from airflow_provider_databand_dbt.www.errors import NotFound
-from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
-from airflow_provider_databand_dbt.www.render import root_of
+from airflow_provider_databand_dbt.www.limits import heavy_slot
+from airflow_provider_databand_dbt.www.params import NodeFilter, NodeWindow, Paging, Ref
+from airflow_provider_databand_dbt.www.render import page_url, root_of
+from airflow_provider_databand_dbt.www.report_page import report_page
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
 
 router = APIRouter(prefix="/api", tags=["databand-dbt"])
 
 
-def _json(data: Any) -> Response:
-    return Response(msgspec.json.encode(data), media_type="application/json")
+def _json(data: Any, *, next_url: Optional[str] = None) -> Response:
+    response = Response(msgspec.json.encode(data), media_type="application/json")
+    if next_url:
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return response
 
 
 @router.get("/health")
@@ -30,7 +34,7 @@ def health(request: Request) -> Response:
     handle = request.app.state.store
     with handle.read() as conn:
         count = queries.count_runs(conn)
-    return _json({"status": "ok", "runs": count, "store": handle.display_url})
+    return _json({"status": "ok", "runs": count, "store": handle.public_url})
 
 
 @router.get("/pipelines")
@@ -64,24 +68,29 @@ def api_runs(
         return _json(views.runs_page(conn, job, run_filter, paging))
 
 
-@router.get("/runs/{run_id}")
-def api_run(request: Request, ref: Ref = Depends(params.run_ref)) -> Response:
-    """The full run report (``RunReport.as_dict()``: steps and every node) plus who tracked it."""
-    handle = request.app.state.store
+@router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
+def api_run(request: Request, ref: Ref = Depends(params.run_ref),
+            window: NodeWindow = Depends(params.node_window)) -> Response:
+    """The run report (``RunReport.as_dict()``) plus who tracked it, with at most ``limit`` nodes per page.
+
+    Steps are always all listed; their ``nodes`` hold this page's share. ``next`` (also the ``Link:
+    rel="next"`` header) is the address of the next page, null on the last one.
+    """
     settings = request.app.state.settings
-    with handle.read() as conn:
+    with request.app.state.store.read() as conn:
+        run_pk = views.resolve_run(conn, ref)
         detail = run_queries.run_detail(
-            conn, views.resolve_run(conn, ref),
-            airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
+            conn, run_pk, airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
         )
-    report = handle.store.get_report(detail.run_id, account_id=detail.account_id, host=detail.host)
-    if report is None:  # deleted between the two reads
-        raise NotFound(f"Run {detail.run_id} is no longer in this tracking store.")
-    data = report.as_dict()
+        page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit)
+    data = page.data
     data["sources"] = msgspec.to_builtins(detail.sources)
     data["page_url"] = Urls(root_of(request), qualify=True).run(detail.run_id, account_id=detail.account_id,
                                                                 host=detail.host)
-    return _json(data)
+    data["nodes_total"] = detail.node_count
+    data["next"] = None if page.next_cursor is None else page_url(request, cursor=page.next_cursor,
+                                                                  limit=window.limit)
+    return _json(data, next_url=data["next"])
 
 
 @router.get("/runs/{run_id}/nodes")
@@ -96,19 +105,28 @@ def api_run_nodes(
         return _json(views.nodes_page(conn, views.resolve_run(conn, ref), nodes, paging))
 
 
-@router.get("/runs/{run_id}/lineage")
+@router.get("/runs/{run_id}/lineage", dependencies=[Depends(heavy_slot)])
 def api_run_lineage(request: Request, ref: Ref = Depends(params.run_ref)) -> Response:
     """Each failed node with the failed nodes upstream of it and the nodes skipped downstream of it."""
     with request.app.state.store.read() as conn:
-        return _json(run_queries.failure_lineage(conn, views.resolve_run(conn, ref)))
+        return _json(views.failure_lineage(conn, ref, request.app.state.run_cache))
 
 
-@router.get("/runs/{run_id}/timeline")
-def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref)) -> Response:
-    """Node executions with start/end times and dbt thread, grouped by step (the Gantt's data)."""
+@router.get("/runs/{run_id}/timeline", dependencies=[Depends(heavy_slot)])
+def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref),
+                     window: NodeWindow = Depends(params.node_window)) -> Response:
+    """Node executions with start/end times and dbt thread, grouped by step (the Gantt's data), paged:
+    at most ``limit`` executions, the next page in the ``Link: rel="next"`` header."""
     with request.app.state.store.read() as conn:
-        steps = run_queries.timed_nodes(conn, views.resolve_run(conn, ref))
-    return _json([{"step_index": index, "nodes": nodes} for index, (nodes, _) in sorted(steps.items())])
+        run_pk = views.resolve_run(conn, ref)
+        total = run_queries.count_nodes(conn, run_pk)
+        steps = run_queries.timed_nodes(conn, run_pk, offset=window.cursor, limit=window.limit)
+    end = window.cursor + window.limit
+    next_url = page_url(request, cursor=end, limit=window.limit) if end < total else None
+    response = _json([{"step_index": index, "nodes": nodes} for index, (nodes, _) in sorted(steps.items())],
+                     next_url=next_url)
+    response.headers["X-Total-Count"] = str(total)
+    return response
 
 
 @router.get("/nodes/{unique_id:path}")

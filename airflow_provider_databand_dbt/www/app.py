@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from airflow_provider_databand_dbt import __version__
+from airflow_provider_databand_dbt.www.limits import DEFAULT_HEAVY_REQUESTS, HeavyRequests
+from airflow_provider_databand_dbt.www.run_cache import RunCache
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +54,24 @@ class StoreHandle:
 
     @property
     def display_url(self) -> str:
-        """The store's URL without password, for the page footer and error pages."""
+        """The store's URL with credentials masked, for the server's console and log."""
         from airflow_provider_databand_dbt.tracking.url import display_url
 
         if self._store is not None:
-            return getattr(self._store, "display_url", None) or display_url(self._store.engine.url)
+            return display_url(self._store.url)
         if isinstance(self._setting, str):
             return display_url(self._setting)
+        return "(default tracking store)"
+
+    @property
+    def public_url(self) -> str:
+        """The store as every viewer of the (unauthenticated) pages may see it: no user, host or options."""
+        from airflow_provider_databand_dbt.tracking.url import public_url
+
+        if self._store is not None:
+            return public_url(self._store.url)
+        if isinstance(self._setting, str):
+            return public_url(self._setting)
         return "(default tracking store)"
 
     @contextlib.contextmanager
@@ -100,6 +113,8 @@ def create_app(
     page_size: int = 50,
     store: Optional[StoreHandle] = None,
     dependencies: Sequence[Any] = (),
+    allowed_hosts: Optional[Sequence[str]] = None,
+    heavy_requests: int = DEFAULT_HEAVY_REQUESTS,
 ) -> FastAPI:
     """Build the web view: HTML pages under ``/``, the JSON API under ``/api``, assets under ``/static``.
 
@@ -108,6 +123,10 @@ def create_app(
     :param page_size: rows per page of run and node lists.
     :param store: an existing handle to share (tests, benchmarks); otherwise one is made from ``tracking_url``.
     :param dependencies: FastAPI dependencies run before every page and API call (Airflow's login check).
+    :param allowed_hosts: answer only requests whose ``Host`` is one of these (``name`` or ``name:port``,
+        ``*`` for any); None checks nothing (inside Airflow, whose API server handles hosts itself).
+    :param heavy_requests: whole-run requests (run page, run report, Gantt, lineage) served at once;
+        others wait up to 20 s for a slot, then get 503 with ``Retry-After``.
     """
     from airflow_provider_databand_dbt.www import api, errors, pages
 
@@ -121,8 +140,14 @@ def create_app(
     )
     app.state.store = store or StoreHandle(tracking_url)
     app.state.settings = WebSettings(airflow_url=airflow_url, page_size=page_size)
+    app.state.heavy_requests = HeavyRequests(heavy_requests)
+    app.state.run_cache = RunCache()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
     errors.install(app)
+    if allowed_hosts is not None:
+        from airflow_provider_databand_dbt.www.hosts import AllowedHosts
+
+        app.add_middleware(AllowedHosts, allowed=list(allowed_hosts))
     return app

@@ -42,6 +42,17 @@ class BadRequest(WebError):
     title = "Bad request"
 
 
+class Busy(WebError):
+    """Too many heavy requests at once: retry after ``retry_after`` seconds."""
+
+    status_code = 503
+    title = "Busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Ambiguous(Exception):
     """Several stored pipelines or runs answer to one id: pages list them to choose from (300), the API
     answers 409 with the ``matches``."""
@@ -67,7 +78,10 @@ def _answer(request: Request, status_code: int, title: str, message: str) -> Res
 
 
 async def _web_error(request: Request, error: WebError) -> Response:
-    return _answer(request, error.status_code, error.title, error.message)
+    response = _answer(request, error.status_code, error.title, error.message)
+    if isinstance(error, Busy):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 async def _ambiguous(request: Request, ambiguous: Ambiguous) -> Response:
@@ -98,11 +112,22 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return _answer(request, 400, "Bad request", f"Invalid value for: {fields}.")
 
 
+STORE_RETRY_AFTER_S = 5
+
+
 async def _tracking_error(request: Request, error: TrackingError) -> Response:
-    # Store errors carry a password-masked URL and an action; nothing secret to hide.
+    # The store's message names its URL, user and host, and the driver's words may too: every viewer is
+    # anonymous, so the detail goes to the server log only.
     log.warning("Tracking store error on %s: %s", request.url.path, error)
-    code = 503 if isinstance(error, TrackingStoreUnavailable) else 500
-    return _answer(request, code, "Tracking store unavailable", str(error))
+    unavailable = isinstance(error, TrackingStoreUnavailable)
+    response = _answer(
+        request, 503 if unavailable else 500, "Tracking store unavailable",
+        "The tracking store cannot be read right now: it may be down, unreachable or misconfigured. "
+        "The server log says why; retry in a moment.",
+    )
+    if unavailable:
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
+    return response
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

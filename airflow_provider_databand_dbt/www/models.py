@@ -172,6 +172,11 @@ class FailureLineage(msgspec.Struct, kw_only=True):
     message: Optional[str] = None
     failed_upstream: list[LineageNode] = []
     skipped_downstream: list[LineageNode] = []
+    # The lists stop at MAX_LINEAGE_LIST nodes; the totals count all found (the search itself stops
+    # after MAX_LINEAGE_VISITS nodes of a huge graph, then ``truncated`` is true).
+    failed_upstream_total: int = 0
+    skipped_downstream_total: int = 0
+    truncated: bool = False
 
 
 class NodeRun(msgspec.Struct, kw_only=True):

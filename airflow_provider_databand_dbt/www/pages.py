@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from airflow_provider_databand_dbt.www import charts, params, queries, views
+from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.render import render, root_of
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
@@ -62,7 +63,7 @@ def runs_page(
                   statuses=params.RUN_STATUSES)
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
 def run_page(
     request: Request,
     ref: Ref = Depends(params.run_ref),
@@ -75,6 +76,7 @@ def run_page(
         data = views.run_view(
             conn, ref, nodes, Paging(params.page_number(page), params.NODE_PAGE_SIZE),
             airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
+            cache=request.app.state.run_cache,
         )
     run = data.run
     pipeline_url = (urls.pipeline(run.job_id, account_id=run.account_id, host=run.host)

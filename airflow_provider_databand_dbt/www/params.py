@@ -16,6 +16,10 @@ from airflow_provider_databand_dbt.www.queries import RunFilter
 RUN_STATUSES = ("queued", "starting", "running", "success", "error", "cancelled")
 MAX_PAGE_SIZE = 500
 NODE_PAGE_SIZE = 100
+# Ids are 64-bit integers in the store (and in SQLite/PostgreSQL); a bigger one cannot match anything.
+MAX_ID = 2**63 - 1
+# Far past any real list, small enough that page * page_size stays a valid OFFSET.
+MAX_PAGE = 1_000_000
 
 
 def dbt_id(text: str, what: str) -> int:
@@ -26,6 +30,8 @@ def dbt_id(text: str, what: str) -> int:
         raise NotFound(f"{what} id must be a number, not {text!r}.", title=f"Unknown {what}") from None
     if value <= 0:
         raise NotFound(f"{what} id must be a positive number, not {text!r}.", title=f"Unknown {what}")
+    if value > MAX_ID:
+        raise NotFound(f"There is no {what} {value}: ids go up to {MAX_ID}.", title=f"Unknown {what}")
     return value
 
 
@@ -33,15 +39,18 @@ def optional_int(text: Optional[str], name: str) -> Optional[int]:
     if text is None or text.strip() == "":
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise BadRequest(f"{name} must be a number, not {text!r}.") from None
+    if abs(value) > MAX_ID:
+        raise BadRequest(f"{name} must be a number up to {MAX_ID}, not {text!r}.")
+    return value
 
 
 def page_number(text: Optional[str]) -> int:
-    """Page numbers start at 1; nonsense falls back to the first page."""
+    """Page numbers start at 1 (nonsense falls back to the first page) and stop at ``MAX_PAGE``."""
     try:
-        return max(int(text or 1), 1)
+        return min(max(int(text or 1), 1), MAX_PAGE)
     except ValueError:
         return 1
 
@@ -108,6 +117,13 @@ class Paging(NamedTuple):
     size: int
 
 
+class NodeWindow(NamedTuple):
+    """Where a page of a run's nodes starts (an opaque ``cursor`` from the previous page's ``next``) and its size."""
+
+    cursor: int
+    limit: int
+
+
 def pipeline_ref(job_id: str, account: Optional[str] = None, host: Optional[str] = None) -> Ref:
     return Ref(dbt_id(job_id, "pipeline"), optional_int(account, "account"), host)
 
@@ -139,6 +155,20 @@ def api_paging(request: Request, page: Optional[str] = None, page_size: Optional
 
 def node_paging(page: Optional[str] = None, page_size: Optional[str] = None) -> Paging:
     return Paging(page_number(page), _size(page_size, NODE_PAGE_SIZE))
+
+
+def node_window(cursor: Optional[str] = None, limit: Optional[str] = None) -> NodeWindow:
+    """``?cursor=&limit=`` of the whole-run endpoints: ``limit`` defaults to and stops at the documented bounds."""
+    from airflow_provider_databand_dbt.www.report_page import DEFAULT_NODES_PER_PAGE, MAX_NODES_PER_PAGE
+
+    start = optional_int(cursor, "cursor") or 0
+    if start < 0:
+        raise BadRequest(f"cursor must be a value from a previous page's next link, not {cursor!r}.")
+    try:
+        size = int(limit) if limit else DEFAULT_NODES_PER_PAGE
+    except ValueError:
+        raise BadRequest(f"limit must be a number, not {limit!r}.") from None
+    return NodeWindow(start, min(max(size, 1), MAX_NODES_PER_PAGE))
 
 
 # The paging dependencies take a ``page_size`` query parameter, which hides the function of that name.

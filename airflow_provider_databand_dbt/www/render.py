@@ -60,7 +60,7 @@ def render(
         request=request,
         u=urls or Urls(root_of(request)),
         settings=settings,
-        store_display=request.app.state.store.display_url,
+        store_display=request.app.state.store.public_url,
         now=datetime.now(timezone.utc),
         page_url=lambda **changes: page_url(request, **changes),
         **context,

@@ -27,6 +27,9 @@ from airflow_provider_databand_dbt.www.models import (
 )
 
 MAX_LINEAGE_FAILURES = 50
+# Bounds for runs of 100,000+ nodes: nodes listed per failure and direction, nodes visited per search.
+MAX_LINEAGE_LIST = 100
+MAX_LINEAGE_VISITS = 5_000
 
 # Failures first, then what needs a look, then the rest: the order of the node table.
 _STATUS_RANK = sa.case(
@@ -180,11 +183,14 @@ def _epoch(conn: sa.Connection, column) -> sa.ColumnElement:
     return sa.extract("epoch", column)
 
 
-def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = None) -> dict[int, tuple[list[TimedNode], int]]:
+def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = None, offset: int = 0,
+                limit: Optional[int] = None) -> dict[int, tuple[list[TimedNode], int]]:
     """Node executions of the run with their timing, per step: ``{step_index: (nodes, left_out)}``.
 
     :param per_step: keep only the longest executions of each step (a Gantt of thousands of bars
         shows the long ones; the others are under a pixel wide), counting the ones left out.
+    :param offset: skip this many executions (in step, then longest-first order), for paging.
+    :param limit: return at most this many executions.
     """
     start, end = _epoch(conn, node_results.c.started_at), _epoch(conn, node_results.c.finished_at)
     query = (
@@ -195,6 +201,8 @@ def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = N
         )
         .where(node_results.c.run_pk == run_pk)
         .order_by(node_results.c.step_index, sa.func.coalesce(end - start, -1.0).desc(), node_results.c.unique_id)
+        .offset(offset)
+        .limit(limit)
     )
     found: dict[int, tuple[list[TimedNode], int]] = {}
     for step_index, unique_id, name, resource_type, status, started, finished, seconds, thread in conn.execute(query):
@@ -208,6 +216,18 @@ def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = N
             execution_time=seconds, thread_id=thread,
         ))
     return found
+
+
+def updated_at(conn: sa.Connection, run_pk: int):
+    """When the run was last tracked: changes whenever its results may have."""
+    return conn.execute(sa.select(runs.c.updated_at).where(runs.c.id == run_pk)).scalar()
+
+
+def count_nodes(conn: sa.Connection, run_pk: int) -> int:
+    """How many node results the run has (all steps)."""
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(node_results).where(node_results.c.run_pk == run_pk)
+    ).scalar_one()
 
 
 def failure_lineage(conn: sa.Connection, run_pk: int) -> list[FailureLineage]:
@@ -234,10 +254,15 @@ def failure_lineage(conn: sa.Connection, run_pk: int) -> list[FailureLineage]:
     failed = sorted(uid for uid, status in status_of.items() if status in NODE_FAILED)[:MAX_LINEAGE_FAILURES]
     found = []
     for unique_id in failed:
-        upstream = sorted(u for u in _reachable(unique_id, parents) if status_of.get(u) in NODE_FAILED)
-        downstream = sorted(d for d in _reachable(unique_id, children) if status_of.get(d) == "skipped")
-        found.append((unique_id, upstream, downstream))
-    wanted = {uid for item in found for uid in (item[0], *item[1], *item[2])}
+        ups, ups_cut = _reachable(unique_id, parents)
+        downs, downs_cut = _reachable(unique_id, children)
+        upstream = sorted(u for u in ups if status_of.get(u) in NODE_FAILED)
+        downstream = sorted(d for d in downs if status_of.get(d) == "skipped")
+        found.append((unique_id, upstream, downstream, ups_cut or downs_cut))
+    wanted = {
+        listed for failure, ups, downs, _ in found
+        for listed in (failure, *ups[:MAX_LINEAGE_LIST], *downs[:MAX_LINEAGE_LIST])
+    }
     details = {
         r.unique_id: r
         for r in conn.execute(
@@ -255,10 +280,11 @@ def failure_lineage(conn: sa.Connection, run_pk: int) -> list[FailureLineage]:
     return [
         FailureLineage(
             node=lineage_node(uid), message=details[uid].message,
-            failed_upstream=[lineage_node(u) for u in upstream],
-            skipped_downstream=[lineage_node(d) for d in downstream],
+            failed_upstream=[lineage_node(u) for u in upstream[:MAX_LINEAGE_LIST]],
+            skipped_downstream=[lineage_node(d) for d in downstream[:MAX_LINEAGE_LIST]],
+            failed_upstream_total=len(upstream), skipped_downstream_total=len(downstream), truncated=cut,
         )
-        for uid, upstream, downstream in found
+        for uid, upstream, downstream, cut in found
     ]
 
 
@@ -269,13 +295,16 @@ def _id_list(value) -> list[str]:
     return list(value or ())
 
 
-def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
+def _reachable(start: str, edges: dict[str, list[str]]) -> tuple[set[str], bool]:
+    """Nodes reachable from ``start``, and whether the search stopped at ``MAX_LINEAGE_VISITS``."""
     seen: set[str] = set()
     queue = deque(edges.get(start, ()))
     while queue:
+        if len(seen) >= MAX_LINEAGE_VISITS:
+            return seen, True
         current = queue.popleft()
         if current in seen or current == start:
             continue
         seen.add(current)
         queue.extend(edges.get(current, ()))
-    return seen
+    return seen, False

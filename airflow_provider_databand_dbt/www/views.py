@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.tracking.schema import pipelines
 from airflow_provider_databand_dbt.www import queries, run_queries
-from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.errors import Ambiguous, NotFound
 from airflow_provider_databand_dbt.www.models import (
     DurationPoint,
@@ -25,6 +24,8 @@ from airflow_provider_databand_dbt.www.models import (
     SourceRow,
     TimedNode,
 )
+from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
+from airflow_provider_databand_dbt.www.run_cache import RunCache
 
 TREND_RUNS = 100
 # Bars per step on the run's Gantt: the longest executions; shorter ones would be under a pixel wide.
@@ -136,15 +137,28 @@ def run_view(
     paging: Paging,
     *,
     airflow_link: Optional[Callable[[SourceRow], Optional[str]]] = None,
+    cache: Optional[RunCache] = None,
 ) -> RunView:
     run_pk = resolve_run(conn, ref)
-    timeline = [
-        StepTimeline(step_index=index, nodes=nodes, left_out=left_out)
-        for index, (nodes, left_out) in sorted(run_queries.timed_nodes(conn, run_pk, per_step=GANTT_BARS).items())
-    ]
+    run = run_queries.run_detail(conn, run_pk, airflow_link=airflow_link)
+    cache = cache or RunCache(0)
+
+    def timeline() -> list[StepTimeline]:
+        return [
+            StepTimeline(step_index=index, nodes=nodes, left_out=left_out)
+            for index, (nodes, left_out) in sorted(run_queries.timed_nodes(conn, run_pk, per_step=GANTT_BARS).items())
+        ]
+
     return RunView(
-        run=run_queries.run_detail(conn, run_pk, airflow_link=airflow_link),
+        run=run,
         nodes=nodes_page(conn, run_pk, nodes, paging),
-        lineage=run_queries.failure_lineage(conn, run_pk),
-        timeline=timeline,
+        lineage=cache.get((run_pk, run.updated_at, "lineage"), lambda: run_queries.failure_lineage(conn, run_pk)),
+        timeline=cache.get((run_pk, run.updated_at, "gantt"), timeline),
     )
+
+
+def failure_lineage(conn: sa.Connection, ref: Ref, cache: Optional[RunCache] = None) -> list[FailureLineage]:
+    """The run's failures with what failed upstream and what was skipped downstream (cached per run version)."""
+    run_pk = resolve_run(conn, ref)
+    key = (run_pk, run_queries.updated_at(conn, run_pk), "lineage")
+    return (cache or RunCache(0)).get(key, lambda: run_queries.failure_lineage(conn, run_pk))
