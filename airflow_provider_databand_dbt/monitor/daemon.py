@@ -7,12 +7,9 @@ SIGTERM/SIGINT: every syncer finishes and stores the run it is on, then the proc
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from typing import Optional
 
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
@@ -21,6 +18,7 @@ from airflow_provider_databand_dbt.monitor.health import HealthBoard
 from airflow_provider_databand_dbt.monitor.http import MetricsServer
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
 from airflow_provider_databand_dbt.monitor.names_cache import NamesCachingClient
+from airflow_provider_databand_dbt.monitor.owner import lease_owner
 from airflow_provider_databand_dbt.monitor.state import Lease
 from airflow_provider_databand_dbt.monitor.syncer import Syncer
 
@@ -117,7 +115,7 @@ class MonitorDaemon:
         self._store = store
         self._signalled = False
         self._forced = False
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = lease_owner()
 
     def run(self) -> int:
         """Run until the caps are reached or a signal arrives; returns the process exit code."""

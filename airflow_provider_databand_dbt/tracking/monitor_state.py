@@ -63,6 +63,26 @@ def try_acquire_lease(conn: Connection, syncer: str, owner: str, ttl_seconds: fl
     return holder == owner
 
 
+def lease_holder(conn: Connection, syncer: str) -> Optional[str]:
+    """The owner recorded on the syncer's lease (expired or not), or None when nobody holds it."""
+    return conn.execute(sa.select(monitor_leases.c.owner).where(monitor_leases.c.syncer == syncer)).scalar()
+
+
+def take_over_lease(conn: Connection, syncer: str, dead_owner: str, owner: str, ttl_seconds: float) -> bool:
+    """Replace ``dead_owner`` by ``owner`` on the lease; False when the lease changed hands meanwhile.
+
+    Only for a holder proved dead by the caller: the ``WHERE owner =`` makes two successors racing
+    for the same dead lease end with one winner.
+    """
+    now = datetime.now(timezone.utc)
+    result = conn.execute(
+        monitor_leases.update()
+        .where((monitor_leases.c.syncer == syncer) & (monitor_leases.c.owner == dead_owner))
+        .values(owner=owner, expires_at=now + timedelta(seconds=ttl_seconds))
+    )
+    return bool(result.rowcount)
+
+
 def release_lease(conn: Connection, syncer: str, owner: str) -> bool:
     """Give the lease up; a no-op (False) when someone else holds it now."""
     result = conn.execute(

@@ -172,6 +172,18 @@ class TrackingStore:
         with guarded(f"acquire the lease of syncer {syncer}", self.display_url):
             return self._db.transact(lambda conn: monitor_state.try_acquire_lease(conn, syncer, owner, ttl_seconds))
 
+    def lease_holder(self, syncer: str) -> Optional[str]:
+        """Who holds a syncer's lease (``host:pid:start:random``), or None when it is free."""
+        with guarded(f"read the lease of syncer {syncer}", self.display_url), self._db.read() as conn:
+            return monitor_state.lease_holder(conn, syncer)
+
+    def take_over_lease(self, syncer: str, dead_owner: str, owner: str, ttl_seconds: float) -> bool:
+        """Take a lease from a holder the caller proved dead; False when someone else got it first."""
+        with guarded(f"take over the lease of syncer {syncer}", self.display_url):
+            return self._db.transact(
+                lambda conn: monitor_state.take_over_lease(conn, syncer, dead_owner, owner, ttl_seconds)
+            )
+
     def release_lease(self, syncer: str, owner: str) -> bool:
         """Give up a lease held by ``owner`` (e.g. on shutdown); False when ``owner`` did not hold it."""
         with guarded(f"release the lease of syncer {syncer}", self.display_url):
