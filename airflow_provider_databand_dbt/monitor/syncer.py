@@ -168,19 +168,22 @@ class Syncer:
 
     def _store_all(self, work: list[tuple[RunRef, bool]]) -> int:
         """Collect ``(run, advances_cursor)`` items a few at a time, store them strictly in order."""
-        stored = 0
-        results = prefetch_in_order(self._collect, work, self.config.collect_concurrency, f"collect-{self.name}")
+        stored = done = 0
+        results = prefetch_in_order(self._collect, work, self.config.collect_concurrency, f"collect-{self.name}",
+                                    stop=self.stop)
         try:
-            for done, ((ref, advances_cursor), outcome) in enumerate(results):
+            for (ref, advances_cursor), outcome in results:
                 if self.stop.is_set():
-                    log.info("syncer %s: stopping; %d runs left for the next start", self.name,
-                             len(work) - done, extra={"syncer": self.name})
                     break
                 if self.lease is not None and not self.lease.renew_if_due():
                     raise LeaseLost(f"syncer {self.name}: lost the lease to another monitor ({self.lease.describe()})")
                 stored += self._store_one(ref, outcome, advances_cursor=advances_cursor)
+                done += 1
         finally:
             results.close()
+        if done < len(work) and self.stop.is_set():
+            log.info("syncer %s: stopping; %d runs left for the next start", self.name, len(work) - done,
+                     extra={"syncer": self.name})
         return stored
 
     def _collect(self, item: tuple[RunRef, bool]) -> RunReport:
