@@ -217,7 +217,8 @@ class MonitorDaemon:
     def _syncer(self, config: SyncerConfig, client, store) -> Syncer:
         self.metrics.init_syncer(config.name)
         lease = Lease(store, config.name, self.owner, self.config.lease_seconds) if self.config.lease_seconds else None
-        return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop)
+        return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop,
+                      interval=self.config.interval)
 
     # -- signals -------------------------------------------------------------------------------
 
