@@ -30,7 +30,8 @@ def test_restart_after_kill_9_resumes_at_once_and_tracks_each_run_once(emulator,
     with TrackingStore(tracking_url) as store:
         for share in (0.2, 0.6):
             with MonitorProcess(config, log_path=tmp_path / f"kill-{share}.log") as monitor:
-                wait_for(lambda share=share: store.count_runs() >= int(share * RUNS), 90, f"{share:.0%} of the catch-up")
+                target = int(share * RUNS)
+                wait_for(lambda target=target: store.count_runs() >= target, 90, f"{share:.0%} of the catch-up")
                 monitor.kill()
             assert store.count_runs() < RUNS, "the kill came too late to test anything"
             assert store.lease_holder("main") is not None  # SIGKILL: the lease was not released
