@@ -131,12 +131,12 @@ def record_failed_run(conn: Connection, syncer: str, host: str, account_id: int,
         "reason": _one_line(reason), "last_failed_at": now,
         "next_retry_at": None if delay is None else now + timedelta(seconds=delay),
     }
-    if previous is None:
-        conn.execute(monitor_failed_runs.insert().values(syncer=syncer, run_id=run_id, first_failed_at=now, **values))
-        first = now
-    else:
-        conn.execute(monitor_failed_runs.update().where(key).values(**values))
-        first = previous.first_failed_at
+    first = now if previous is None else previous.first_failed_at
+    # An upsert: two monitors without a lease may record the same run at once.
+    stmt = upsert_statement(conn, monitor_failed_runs).values(syncer=syncer, run_id=run_id, first_failed_at=first,
+                                                              **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["syncer", "run_id"],
+                                            set_={col: stmt.excluded[col] for col in values}))
     return FailedRun(syncer=syncer, run_id=run_id, first_failed_at=first, **values)
 
 

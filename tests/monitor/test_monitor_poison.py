@@ -21,7 +21,7 @@ from airflow_provider_databand_dbt.tracking.errors import TrackingStoreUnavailab
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from hostile_proxy import HostileProxy, Mutant
-from monitor_helpers import small_artifacts
+from monitor_helpers import run_monitor, small_artifacts, write_config
 
 REAL_RUNS = 4
 SPACING = 10  # real runs are base+10, base+20...; hostile ones sit in between
@@ -102,3 +102,22 @@ def test_hostile_runs_never_stop_the_tracking_of_later_runs(emulator, tracking_u
             assert counted >= len(failed)
 
         check()
+
+
+def test_a_run_that_fails_once_is_skipped_then_tracked_on_retry(emulator, tmp_path, sqlite_url, small_dir):
+    from airflow_provider_databand_dbt.testing.emulator import Fault
+
+    config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, interval=0.1)
+    assert run_monitor(config, "--number-of-iterations", "1").returncode == 0
+    first, flaky, last = emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 3, status="success",
+                                           artifacts_dir=str(small_dir))
+    emulator.inject_fault(Fault(path_pattern=rf"/runs/{flaky}/$", kind="corrupt", times=1))
+    proc = run_monitor(config, "--number-of-iterations", "15")
+    assert proc.returncode == 0, proc.stderr
+    skipped = proc.stderr.index(f"skipping run {flaky} for now (invalid_response")
+    assert proc.stderr.index(f"tracked run {last} ") < proc.stderr.index(f"run {flaky} tracked after earlier failures")
+    assert skipped < proc.stderr.index(f"tracked run {last} ")  # the later run did not wait for the flaky one
+    with TrackingStore(sqlite_url) as store:
+        assert {first, flaky, last} <= {row.run_id for row in store.list_runs(limit=100)}
+        assert store.list_failed_runs() == []
+        assert store.get_cursor("main").last_run_id == last
