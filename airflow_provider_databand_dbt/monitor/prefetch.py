@@ -16,7 +16,7 @@ import itertools
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterable, Iterator, Optional, TypeVar
+from typing import Callable, Generator, Generic, Iterable, Optional, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -56,7 +56,7 @@ class _Job(Generic[T, R]):
 
 
 def prefetch_in_order(func: Callable[[T], R], items: Iterable[T], workers: int, thread_name: str = "collect",
-                      stop: Optional[threading.Event] = None) -> Iterator[tuple[T, Outcome[R]]]:
+                      stop: Optional[threading.Event] = None) -> Generator[tuple[T, Outcome[R]], None, None]:
     """Yield ``(item, outcome)`` in the order of ``items``, computing up to ``workers`` at once.
 
     When ``stop`` is set while waiting for a result, the generator ends: calls still running are

@@ -222,7 +222,7 @@ class Syncer:
                 raise error
             self.failed.record(ref.id, error)
             report = None
-        else:
+        elif report is not None:
             self._log_tracked(report, saved)
             self.metrics.runs_tracked.labels(syncer=self.name, status=report.status).inc()
             self.health.progress(self.name)

@@ -2,7 +2,7 @@
 time, and the runs a syncer failed to track (skipped, retried with backoff)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
@@ -126,18 +126,19 @@ def record_failed_run(conn: Connection, syncer: str, host: str, account_id: int,
     previous = conn.execute(sa.select(monitor_failed_runs).where(key)).first()
     attempts = 1 + (previous.attempts if previous is not None else 0)
     delay = retry_delay(attempts)
-    values = {
-        "host": host, "account_id": account_id, "attempts": attempts, "error_kind": kind[:32],
-        "reason": _one_line(reason), "last_failed_at": now,
-        "next_retry_at": None if delay is None else now + timedelta(seconds=delay),
-    }
-    first = now if previous is None else previous.first_failed_at
+    failed = FailedRun(
+        syncer=syncer, run_id=run_id, host=host, account_id=account_id, attempts=attempts, error_kind=kind[:32],
+        reason=_one_line(reason), first_failed_at=now if previous is None else previous.first_failed_at,
+        last_failed_at=now, next_retry_at=None if delay is None else now + timedelta(seconds=delay),
+    )
+    values = asdict(failed)
     # An upsert: two monitors without a lease may record the same run at once.
-    stmt = upsert_statement(conn, monitor_failed_runs).values(syncer=syncer, run_id=run_id, first_failed_at=first,
-                                                              **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["syncer", "run_id"],
-                                            set_={col: stmt.excluded[col] for col in values}))
-    return FailedRun(syncer=syncer, run_id=run_id, first_failed_at=first, **values)
+    stmt = upsert_statement(conn, monitor_failed_runs).values(**values)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["syncer", "run_id"],
+        set_={col: stmt.excluded[col] for col in values if col not in ("syncer", "run_id", "first_failed_at")},
+    ))
+    return failed
 
 
 def due_failed_runs(conn: Connection, syncer: str, limit: int) -> list[int]:
