@@ -1,8 +1,9 @@
 """Who holds a syncer's lease: hostname, pid and process start time.
 
-A monitor restarted on the same host (or a container restarted in the same pod) can then prove its
-predecessor dead and take the lease over at once instead of waiting for it to expire. Across hosts
-nothing can be proved, so a monitor on another host still waits for the lease to expire.
+A monitor restarted on the same host can then prove its predecessor dead and take the lease over at
+once instead of waiting for it to expire. The "host" includes the PID namespace: pids are only
+comparable inside one, and two containers sharing a hostname (host networking) must never judge
+each other's pids. Another host, or a container restarted in a new PID namespace, waits for expiry.
 """
 from __future__ import annotations
 
@@ -46,7 +47,13 @@ def _pid_exists(pid: int) -> bool:
 
 
 def hostname() -> str:
-    return socket.gethostname()[:MAX_HOSTNAME].replace(":", "_")
+    """``name`` or ``name/<pid namespace inode>``: where a pid means one process."""
+    name = socket.gethostname()[:MAX_HOSTNAME].replace(":", "_")
+    try:
+        namespace = "".join(ch for ch in os.readlink("/proc/self/ns/pid") if ch.isdigit())
+    except OSError:
+        namespace = ""
+    return f"{name}/{namespace}" if namespace else name
 
 
 def lease_owner() -> str:
