@@ -69,13 +69,23 @@ def _listed(value: Any) -> ListedRun:
 def list_runs_page(client, account_id: int, *, limit: int, offset: int, order_by: str = "-id",
                    status: Optional[list[int]] = None, job_id: Optional[int] = None,
                    project_id: Optional[int] = None, environment_id: Optional[int] = None) -> RunPage:
-    """``GET runs/`` through the client's transport (retries, rate limit, typed errors), decoded run by run."""
+    """``GET runs/`` through the client's transport (retries, rate limit, typed errors), decoded run by run.
+
+    A client without that transport (a test double) is asked for the page as a whole.
+    """
+    transport = getattr(client, "_transport", None)
+    if transport is None:
+        page = client.list_runs(account_id, limit=limit, offset=offset, order_by=order_by, status=status,
+                                job_id=job_id, project_id=project_id, environment_id=environment_id)
+        runs = [ListedRun(id=run.id, status=run.status, created_at=run.created_at,
+                          job_definition_id=run.job_definition_id) for run in page.runs]
+        return RunPage(runs=runs, size=len(runs), total_count=page.total_count)
     query = query_params(
         limit=limit, offset=offset, order_by=order_by, job_definition_id=optional_id(job_id, "job_id"),
         project_id=optional_id(project_id, "project_id"),
         environment_id=optional_id(environment_id, "environment_id"), **status_params(status),
     )
-    envelope = client._transport.request_json(
+    envelope = transport.request_json(
         "GET", urls.RUNS, Target("account", account_id, account_id), _DECODER, params=query, account_id=account_id
     )
     runs = []

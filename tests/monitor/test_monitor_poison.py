@@ -121,3 +121,15 @@ def test_a_run_that_fails_once_is_skipped_then_tracked_on_retry(emulator, tmp_pa
         assert {first, flaky, last} <= {row.run_id for row in store.list_runs(limit=100)}
         assert store.list_failed_runs() == []
         assert store.get_cursor("main").last_run_id == last
+
+
+def test_a_malformed_run_on_a_page_is_skipped_with_a_log_line_and_the_rest_is_kept(emulator, caplog):
+    from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.monitor.run_pages import list_runs_page
+
+    with HostileProxy(emulator.url) as proxy, DbtCloudClient(DEMO_TOKEN, proxy.url) as client:
+        proxy.malformed = [{"id": "\ud800", "status": 10}, "not a run", {"id": 5, "status": None}]
+        page = list_runs_page(client, DEMO_ACCOUNT_ID, limit=100, offset=0)
+    assert sorted(run.id for run in page.runs) == sorted(emulator.state.runs)
+    assert page.size == len(emulator.state.runs) + 3  # paging counts what dbt Cloud sent
+    assert caplog.text.count("skipping malformed run") == 3
