@@ -68,6 +68,7 @@ class MonitorConfig:
     :param number_of_iterations: stop after this many iterations of every syncer; None: run forever.
     :param stop_after: stop after this many seconds; None: run forever.
     :param lease_seconds: per-syncer lease in the store so only one monitor polls an account; 0 disables.
+    :param stop_timeout: seconds a stopping syncer may take to finish its run before it is abandoned.
     """
 
     syncers: tuple[SyncerConfig, ...]
@@ -79,6 +80,7 @@ class MonitorConfig:
     tracking_url: Optional[str] = field(default=None, repr=False)
     lease_seconds: float = 60.0
     max_backoff: float = 300.0
+    stop_timeout: float = 5.0
     log_format: str = "text"
     config_path: Optional[Path] = None
 
@@ -104,6 +106,10 @@ MAIN_KEYS: dict[str, KeySpec] = {
     "tracking_url": KeySpec(v.parse_str, None, help="SQLAlchemy URL of the tracking store"),
     "lease_seconds": KeySpec(lambda r: v.parse_duration(r, allow_zero=True), 60.0, help="syncer lease TTL; 0 disables"),
     "max_backoff": KeySpec(v.parse_duration, 300.0, help="longest wait after repeated failures of a syncer"),
+    "stop_timeout": KeySpec(
+        lambda r: v.parse_duration(r, allow_zero=True), 5.0,
+        help="on SIGTERM or stop_after, seconds to finish the current run before abandoning a stuck request",
+    ),
     "log_format": KeySpec(lambda r: v.parse_choice(r, ("text", "json")), "text", help="text or json"),
 }
 

@@ -2,17 +2,15 @@
 
 Each syncer polls on its own thread, so a failing or slow account (bad token, 5xx, long catch-up)
 never delays the others; it backs off exponentially and reports through logs, metrics and ``/health``.
-SIGTERM/SIGINT: every syncer finishes and stores the run it is on, then the process exits 0.
+SIGTERM/SIGINT and ``stop_after``: every syncer finishes and stores the run it is on, then the process exits 0;
+a syncer still stuck in a request after ``stop_timeout`` seconds is abandoned (its cursor is already saved).
 """
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from typing import Optional
 
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
@@ -21,6 +19,7 @@ from airflow_provider_databand_dbt.monitor.health import HealthBoard
 from airflow_provider_databand_dbt.monitor.http import MetricsServer
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
 from airflow_provider_databand_dbt.monitor.names_cache import NamesCachingClient
+from airflow_provider_databand_dbt.monitor.owner import lease_owner
 from airflow_provider_databand_dbt.monitor.state import Lease
 from airflow_provider_databand_dbt.monitor.syncer import Syncer
 
@@ -117,7 +116,7 @@ class MonitorDaemon:
         self._store = store
         self._signalled = False
         self._forced = False
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = lease_owner()
 
     def run(self) -> int:
         """Run until the caps are reached or a signal arrives; returns the process exit code."""
@@ -151,9 +150,7 @@ class MonitorDaemon:
             self._wait(workers)
         finally:
             self.stop.set()
-            for worker in workers:
-                if worker.thread.ident is not None:  # started
-                    worker.thread.join(timeout=1 if self._forced else 120)
+            self._join_or_abandon(workers)
             if server is not None:
                 server.stop()
             for client in clients:
@@ -168,13 +165,35 @@ class MonitorDaemon:
 
     def _wait(self, workers: list[SyncerWorker]) -> None:
         deadline = None if self.config.stop_after is None else time.monotonic() + self.config.stop_after
-        while any(worker.thread.is_alive() for worker in workers):
-            if deadline is not None and time.monotonic() >= deadline and not self.stop.is_set():
+        while any(worker.thread.is_alive() for worker in workers) and not self.stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
                 log.info("stop_after of %g s reached; stopping", self.config.stop_after)
                 self.stop.set()
+                break
             timeout = 0.5 if deadline is None else max(0.01, min(0.5, deadline - time.monotonic()))
             for worker in workers:
                 worker.thread.join(timeout=timeout / len(workers))
+
+    def _join_or_abandon(self, workers: list[SyncerWorker]) -> None:
+        """Give syncers ``stop_timeout`` seconds to finish the run they store; abandon those stuck in a request.
+
+        An abandoned syncer is a daemon thread that dies with the process; its cursor already covers every
+        run it stored, so the next start resumes right there (as after a crash). Its lease is released here.
+        """
+        deadline = time.monotonic() + (min(1.0, self.config.stop_timeout) if self._forced else self.config.stop_timeout)
+        for worker in workers:
+            if worker.thread.ident is not None:  # started
+                worker.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in workers:
+            if not worker.thread.is_alive():
+                continue
+            log.warning("syncer %s: still busy %g s after the stop (a request to dbt Cloud does not finish); "
+                        "abandoning it, the next start resumes from its cursor", worker.syncer.name,
+                        self.config.stop_timeout, extra={"syncer": worker.syncer.name})
+            try:
+                worker.syncer.close()
+            except Exception as exc:  # best effort: the lease expires anyway, or is taken over on this host
+                log.warning("syncer %s: could not release its lease: %s", worker.syncer.name, describe(exc))
 
     def _client(self, syncer: SyncerConfig):
         from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
@@ -198,7 +217,8 @@ class MonitorDaemon:
     def _syncer(self, config: SyncerConfig, client, store) -> Syncer:
         self.metrics.init_syncer(config.name)
         lease = Lease(store, config.name, self.owner, self.config.lease_seconds) if self.config.lease_seconds else None
-        return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop)
+        return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop,
+                      interval=self.config.interval)
 
     # -- signals -------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Callable, Optional
 
 from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.monitor.run_pages import list_runs_page
 
 # Safety net against an API that ignores order_by or offset: never page through more than this per stream.
 MAX_PAGES_PER_STREAM = 10_000
@@ -102,8 +103,9 @@ class RunLister:
         for stream in self.streams:
             offset = 0
             for _ in range(max_pages):
-                page = self.client.list_runs(
-                    self.account_id, limit=self.page_size, offset=offset, order_by="-id", status=status, **stream
+                page = list_runs_page(
+                    self.client, self.account_id, limit=self.page_size, offset=offset, order_by="-id", status=status,
+                    **stream,
                 )
                 listing.requests += 1
                 reached_end = False
@@ -116,8 +118,8 @@ class RunLister:
                         listing.selected[ref.id] = ref
                     else:
                         reached_end = True
-                offset += len(page.runs)
-                if reached_end or len(page.runs) < self.page_size:
+                offset += page.size
+                if reached_end or page.size < self.page_size:
                     break
                 if page.total_count is not None and offset >= page.total_count:
                     break

@@ -61,6 +61,14 @@ class MonitorMetrics:
             "monitor_backoff_seconds", "Current wait before the next attempt of a failing syncer; 0 when healthy.",
             ["syncer"], namespace=NAMESPACE, registry=r,
         )
+        self.runs_failed = Counter(
+            "monitor_runs_failed", "Failed attempts at tracking one run (it is skipped and retried later), by kind.",
+            ["syncer", "kind"], namespace=NAMESPACE, registry=r,
+        )
+        self.runs_given_up = Counter(
+            "monitor_runs_given_up", "Runs left untracked after their last retry (recorded in the store).",
+            ["syncer"], namespace=NAMESPACE, registry=r,
+        )
         self.lease_held = Gauge(
             "monitor_lease_held", "1 when this process holds the syncer's lease (polls it), 0 when standing by.",
             ["syncer"], namespace=NAMESPACE, registry=r,
@@ -71,6 +79,7 @@ class MonitorMetrics:
         self.active_runs.labels(syncer=syncer).set(0)
         self.backoff_seconds.labels(syncer=syncer).set(0)
         self.lease_held.labels(syncer=syncer).set(0)
+        self.runs_given_up.labels(syncer=syncer)
         for kind in ERROR_KINDS:
             self.errors.labels(syncer=syncer, kind=kind)
 

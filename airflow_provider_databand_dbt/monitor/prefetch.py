@@ -2,17 +2,27 @@
 
 Storing stays on the syncer thread and in run id order (so the cursor can follow it), while the
 slow part, waiting for dbt Cloud, overlaps for up to ``workers`` runs.
+
+Memory bound: at most ``workers`` runs are collected or waiting to be stored at any time (the next
+one starts only once the consumer has stored the previous one), so a catch-up of any number of big
+runs peaks at about ``workers`` x the peak of collecting one run.
+
+Workers are daemon threads, one per run: a request stuck on a host that never finishes answering
+can be abandoned when the monitor stops (a thread pool's workers would hold the process at exit).
 """
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterable, Iterator, Optional, TypeVar
+from typing import Callable, Generator, Generic, Iterable, Optional, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# How often a consumer waiting for a run checks whether the monitor is stopping.
+STOP_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -30,28 +40,46 @@ def _call(func: Callable[[T], R], item: T) -> Outcome[R]:
         return Outcome(error=exc)
 
 
-def prefetch_in_order(func: Callable[[T], R], items: Iterable[T], workers: int,
-                      thread_name: str = "collect") -> Iterator[tuple[T, Outcome[R]]]:
-    """Yield ``(item, outcome)`` in the order of ``items``, computing up to ``2 * workers`` ahead.
+class _Job(Generic[T, R]):
+    """One item computed on its own daemon thread."""
 
-    Closing the generator early (the consumer stops or fails) cancels what has not started; calls
-    already running finish in the background and their results are dropped.
+    def __init__(self, func: Callable[[T], R], item: T, name: str) -> None:
+        self.item = item
+        self.outcome: Optional[Outcome[R]] = None
+        self.done = threading.Event()
+        self._func = func
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        self.outcome = _call(self._func, self.item)
+        self.done.set()
+
+
+def prefetch_in_order(func: Callable[[T], R], items: Iterable[T], workers: int, thread_name: str = "collect",
+                      stop: Optional[threading.Event] = None) -> Generator[tuple[T, Outcome[R]], None, None]:
+    """Yield ``(item, outcome)`` in the order of ``items``, computing up to ``workers`` at once.
+
+    When ``stop`` is set while waiting for a result, the generator ends: calls still running are
+    abandoned (their results are dropped). Closing the generator early does the same.
     """
-    if workers <= 1:
-        for item in items:
-            yield item, _call(func, item)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name)
     iterator = iter(items)
-    pending: deque[tuple[Any, Any]] = deque()
-    try:
-        for item in itertools.islice(iterator, 2 * workers):
-            pending.append((item, pool.submit(_call, func, item)))
-        while pending:
-            item, future = pending.popleft()
-            outcome = future.result()
-            for following in itertools.islice(iterator, 1):
-                pending.append((following, pool.submit(_call, func, following)))
-            yield item, outcome
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    pending: deque[_Job[T, R]] = deque()
+    counter = itertools.count(1)
+
+    def start_next() -> bool:
+        for item in itertools.islice(iterator, 1):
+            pending.append(_Job(func, item, f"{thread_name}-{next(counter)}"))
+            return True
+        return False
+
+    while len(pending) < max(1, workers) and start_next():
+        pass
+    while pending:
+        job = pending[0]
+        while not job.done.wait(STOP_POLL_SECONDS):
+            if stop is not None and stop.is_set():
+                return
+        pending.popleft()
+        assert job.outcome is not None
+        yield job.item, job.outcome
+        start_next()  # only after the consumer is done with the previous result: bounded memory

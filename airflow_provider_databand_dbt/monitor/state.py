@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from typing import Iterable, Optional
 
+from airflow_provider_databand_dbt.monitor.owner import holder_is_dead
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,26 @@ class Lease:
         self._renewed_at = 0.0
 
     def acquire(self) -> bool:
-        """Take or renew the lease; False while another live monitor holds it."""
+        """Take or renew the lease; False while another live monitor holds it.
+
+        A holder that provably died on this host (see :mod:`monitor.owner`) is replaced at once.
+        """
         self.held = bool(self.store.try_acquire_lease(self.syncer, self.owner, self.ttl))
+        if not self.held:
+            self.held = self._take_over_dead_holder()
         if self.held:
             self._renewed_at = time.monotonic()
         return self.held
+
+    def _take_over_dead_holder(self) -> bool:
+        holder = self.store.lease_holder(self.syncer)
+        if holder is None or holder == self.owner or not holder_is_dead(holder):
+            return False
+        if not self.store.take_over_lease(self.syncer, holder, self.owner, self.ttl):
+            return False
+        log.info("syncer %s: took over the lease of %s, whose process is gone", self.syncer, holder,
+                 extra={"syncer": self.syncer})
+        return True
 
     def renew_if_due(self) -> bool:
         if time.monotonic() - self._renewed_at < self.ttl / 3:

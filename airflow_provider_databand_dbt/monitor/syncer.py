@@ -15,10 +15,11 @@ from airflow_provider_databand_dbt.collector.collect import collect_run
 from airflow_provider_databand_dbt.collector.report import RunReport
 from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
 from airflow_provider_databand_dbt.monitor.config import SyncerConfig
-from airflow_provider_databand_dbt.monitor.errors import RUN_LEVEL_KINDS, LeaseLost, error_kind
+from airflow_provider_databand_dbt.monitor.errors import LeaseLost, error_kind, is_poison
 from airflow_provider_databand_dbt.monitor.health import HealthBoard
 from airflow_provider_databand_dbt.monitor.listing import Listing, RunLister, RunRef, filter_streams
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
+from airflow_provider_databand_dbt.monitor.poison import FailedRunBook
 from airflow_provider_databand_dbt.monitor.prefetch import Outcome, prefetch_in_order
 from airflow_provider_databand_dbt.monitor.state import ActiveRuns, CursorState, Lease
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
@@ -26,8 +27,6 @@ from airflow_provider_databand_dbt.tracking.source import TrackingSource
 log = logging.getLogger(__name__)
 
 IN_PROGRESS = (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING)
-# A run whose collection fails at the run level (deleted, undecodable) this many times in a row is skipped.
-MAX_RUN_ATTEMPTS = 3
 
 
 class Syncer:
@@ -40,10 +39,11 @@ class Syncer:
     :param health: the monitor's health board.
     :param lease: this syncer's lease in the store, or None when leases are off.
     :param stop: set when the monitor must stop: the current run is finished and stored, the rest waits.
+    :param interval: the polling interval, the unit of the retry backoff of runs that failed.
     """
 
     def __init__(self, config: SyncerConfig, client, store, metrics: MonitorMetrics, health: HealthBoard,
-                 *, lease: Optional[Lease], stop: threading.Event) -> None:
+                 *, lease: Optional[Lease], stop: threading.Event, interval: float = 30.0) -> None:
         self.config = config
         self.name = config.name
         self.client = client
@@ -58,7 +58,8 @@ class Syncer:
         )
         self.cursor = CursorState(store, config.name, client.host, config.account_id)
         self.active = ActiveRuns()
-        self._failures: dict[int, int] = {}
+        self.failed = FailedRunBook(store, config.name, client.host, config.account_id, interval, metrics)
+        self._retrying: set[int] = set()
         self.source = TrackingSource(kind="monitor", name=config.name)
 
     def run_iteration(self) -> int:
@@ -78,6 +79,8 @@ class Syncer:
             stored = self._catch_up()
             if self.config.backfill_seconds and not self.cursor.backfill_done and not self.stop.is_set():
                 stored += self._backfill_older()
+            if not self.stop.is_set():
+                stored += self._retry_failed()
         self._publish_cursor()
         return stored
 
@@ -130,6 +133,17 @@ class Syncer:
             self.cursor.save(last_run_id=self.cursor.last_run_id, active=self.active.ids(), backfill_done=True)
         return stored
 
+    def _retry_failed(self) -> int:
+        """Runs that failed before and whose retry is due; the cursor is already past them."""
+        due = [run_id for run_id in self.failed.due() if run_id not in self.active]
+        if not due:
+            return 0
+        self._retrying = set(due)
+        try:
+            return self._store_all([(RunRef(id=run_id, status=0), False) for run_id in due])
+        finally:
+            self._retrying = set()
+
     def _changed_active(self, listing: Listing) -> list[RunRef]:
         """Active runs whose status differs from what we stored; those not on the pages are fetched one by one."""
         changed = []
@@ -150,11 +164,14 @@ class Syncer:
         try:
             run = self.client.get_run(self.config.account_id, run_id, include_related=())
         except Exception as exc:
-            if error_kind(exc) != "not_found":
+            if not is_poison(exc):
                 raise
-            log.warning("syncer %s: active run %s no longer exists in dbt Cloud; forgetting it",
-                        self.name, run_id, extra={"syncer": self.name, "run_id": run_id})
-            self.metrics.errors.labels(syncer=self.name, kind="not_found").inc()
+            if error_kind(exc) == "not_found":
+                log.warning("syncer %s: active run %s no longer exists in dbt Cloud; forgetting it",
+                            self.name, run_id, extra={"syncer": self.name, "run_id": run_id})
+                self.metrics.errors.labels(syncer=self.name, kind="not_found").inc()
+            else:
+                self.failed.record(run_id, exc)
             self.active.discard(run_id)
             self.cursor.save(last_run_id=self.cursor.last_run_id, active=self.active.ids())
             return None
@@ -168,39 +185,54 @@ class Syncer:
 
     def _store_all(self, work: list[tuple[RunRef, bool]]) -> int:
         """Collect ``(run, advances_cursor)`` items a few at a time, store them strictly in order."""
-        stored = 0
-        results = prefetch_in_order(self._collect, work, self.config.collect_concurrency, f"collect-{self.name}")
+        stored = done = 0
+        results = prefetch_in_order(self._collect, work, self.config.collect_concurrency, f"collect-{self.name}",
+                                    stop=self.stop)
         try:
-            for done, ((ref, advances_cursor), outcome) in enumerate(results):
+            for (ref, advances_cursor), outcome in results:
                 if self.stop.is_set():
-                    log.info("syncer %s: stopping; %d runs left for the next start", self.name,
-                             len(work) - done, extra={"syncer": self.name})
                     break
                 if self.lease is not None and not self.lease.renew_if_due():
                     raise LeaseLost(f"syncer {self.name}: lost the lease to another monitor ({self.lease.describe()})")
                 stored += self._store_one(ref, outcome, advances_cursor=advances_cursor)
+                done += 1
         finally:
             results.close()
+        if done < len(work) and self.stop.is_set():
+            log.info("syncer %s: stopping; %d runs left for the next start", self.name, len(work) - done,
+                     extra={"syncer": self.name})
         return stored
 
     def _collect(self, item: tuple[RunRef, bool]) -> RunReport:
         return collect_run(self.client, self.config.account_id, item[0].id)
 
     def _store_one(self, ref: RunRef, outcome: Outcome, *, advances_cursor: bool) -> int:
-        """Store one collected run, then move the cursor; returns 1 when stored, 0 when skipped."""
-        report = outcome.value
-        if outcome.error is not None and not self._skip_after_failures(ref, outcome.error):
-            raise outcome.error
-        if report is not None:
-            saved = self.store.save_report(report, self.source.stamped())
+        """Store one collected run, then move the cursor; returns 1 when stored, 0 when skipped.
+
+        A run that cannot be collected or stored for reasons of its own is recorded as failed and skipped.
+        """
+        report, error = outcome.value, outcome.error
+        if error is None:
+            try:
+                saved = self.store.save_report(report, self.source.stamped())
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            if not is_poison(error):
+                raise error
+            self.failed.record(ref.id, error)
+            report = None
+        elif report is not None:
             self._log_tracked(report, saved)
             self.metrics.runs_tracked.labels(syncer=self.name, status=report.status).inc()
             self.health.progress(self.name)
+            if ref.id in self._retrying:
+                self.failed.clear(ref.id)
+        if report is not None:
             finished = report.is_finished
             status = int(RunStatus.from_label(report.status)) if report.status in _LABELS else ref.status
         else:
             finished, status = True, ref.status
-        self._failures.pop(ref.id, None)
         if finished:
             self.active.discard(ref.id)
         else:
@@ -209,21 +241,6 @@ class Syncer:
         self.cursor.save(last_run_id=last, active=self.active.ids())
         self._publish_cursor()
         return 1 if report is not None else 0
-
-    def _skip_after_failures(self, ref: RunRef, exc: Exception) -> bool:
-        """True when this run-level failure has happened often enough to give up on the run."""
-        kind = error_kind(exc)
-        if kind not in RUN_LEVEL_KINDS:
-            return False
-        attempts = self._failures.get(ref.id, 0) + 1
-        if kind == "invalid_response" and attempts < MAX_RUN_ATTEMPTS:
-            if len(self._failures) < 1000:
-                self._failures[ref.id] = attempts
-            return False  # the iteration fails (and is counted) and is retried after a backoff
-        self.metrics.errors.labels(syncer=self.name, kind=kind).inc()
-        log.warning("syncer %s: skipping run %s after %d failed attempts (%s: %s)", self.name, ref.id, attempts,
-                    kind, exc, extra={"syncer": self.name, "run_id": ref.id, "error_kind": kind})
-        return True
 
     def _log_tracked(self, report, outcome) -> None:
         summary = report.summary

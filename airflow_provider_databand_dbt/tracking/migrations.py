@@ -44,8 +44,14 @@ def _create_latest_schema(conn: Connection) -> None:
     schema.metadata.create_all(conn)
 
 
+def _add_monitor_failed_runs(conn: Connection) -> None:
+    """Version 3: a new table only (applies after version 2 whatever that changed)."""
+    schema.monitor_failed_runs.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipelines, runs, steps, node results, sources, monitor cursors and leases", _create_latest_schema),
+    Migration(3, "runs a monitor syncer failed to track, with the reason", _add_monitor_failed_runs),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

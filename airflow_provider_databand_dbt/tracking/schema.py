@@ -181,6 +181,24 @@ monitor_leases = sa.Table(
     sa.Column("expires_at", Timestamp, nullable=False),
 )
 
+# Runs a monitor syncer could not collect or store (schema version 3): skipped so they cannot block the
+# syncer, retried a few times with backoff; next_retry_at NULL once it gave up.
+monitor_failed_runs = sa.Table(
+    f"{PREFIX}monitor_failed_run",
+    metadata,
+    sa.Column("syncer", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error_kind", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("first_failed_at", Timestamp, nullable=False),
+    sa.Column("last_failed_at", Timestamp, nullable=False),
+    sa.Column("next_retry_at", Timestamp),
+    sa.Index(f"ix_{PREFIX}monitor_failed_run_retry", "syncer", "next_retry_at"),
+)
+
 schema_version = sa.Table(
     f"{PREFIX}schema_version",
     metadata,

@@ -172,10 +172,44 @@ class TrackingStore:
         with guarded(f"acquire the lease of syncer {syncer}", self.display_url):
             return self._db.transact(lambda conn: monitor_state.try_acquire_lease(conn, syncer, owner, ttl_seconds))
 
+    def lease_holder(self, syncer: str) -> Optional[str]:
+        """Who holds a syncer's lease (``host:pid:start:random``), or None when it is free."""
+        with guarded(f"read the lease of syncer {syncer}", self.display_url), self._db.read() as conn:
+            return monitor_state.lease_holder(conn, syncer)
+
+    def take_over_lease(self, syncer: str, dead_owner: str, owner: str, ttl_seconds: float) -> bool:
+        """Take a lease from a holder the caller proved dead; False when someone else got it first."""
+        with guarded(f"take over the lease of syncer {syncer}", self.display_url):
+            return self._db.transact(
+                lambda conn: monitor_state.take_over_lease(conn, syncer, dead_owner, owner, ttl_seconds)
+            )
+
     def release_lease(self, syncer: str, owner: str) -> bool:
         """Give up a lease held by ``owner`` (e.g. on shutdown); False when ``owner`` did not hold it."""
         with guarded(f"release the lease of syncer {syncer}", self.display_url):
             return self._db.transact(lambda conn: monitor_state.release_lease(conn, syncer, owner))
+
+    def record_failed_run(self, syncer: str, host: str, account_id: int, run_id: int, kind: str, reason: str,
+                          retry_delay) -> monitor_state.FailedRun:
+        """Record a failed attempt of a monitor syncer at a run; ``retry_delay(attempts)`` -> seconds or None (give up)."""
+        with guarded(f"record failed run {run_id} of syncer {syncer}", self.display_url):
+            return self._db.transact(lambda conn: monitor_state.record_failed_run(
+                conn, syncer, host, account_id, run_id, kind, reason, retry_delay))
+
+    def due_failed_runs(self, syncer: str, limit: int = 20) -> list[int]:
+        """Failed runs of a syncer whose next retry is due."""
+        with guarded(f"read the failed runs of syncer {syncer}", self.display_url), self._db.read() as conn:
+            return monitor_state.due_failed_runs(conn, syncer, limit)
+
+    def clear_failed_run(self, syncer: str, run_id: int) -> bool:
+        """Forget a failed run once it was tracked."""
+        with guarded(f"clear failed run {run_id} of syncer {syncer}", self.display_url):
+            return self._db.transact(lambda conn: monitor_state.clear_failed_run(conn, syncer, run_id))
+
+    def list_failed_runs(self, syncer: Optional[str] = None) -> list[monitor_state.FailedRun]:
+        """Runs the monitor failed to track, with attempts, reason and next retry (None: gave up)."""
+        with guarded("list failed runs", self.display_url), self._db.read() as conn:
+            return monitor_state.list_failed_runs(conn, syncer)
 
     def close(self) -> None:
         """Close pooled connections; the store must not be used afterwards."""
