@@ -25,6 +25,7 @@ FLAG_KEYS = (
     ("stop_after", "SECONDS", "stop after this long, e.g. 3600 or 1h (default: no limit)"),
     ("lease_seconds", "SECONDS", "lease per syncer so only one monitor polls an account; 0 disables (default 60)"),
     ("max_backoff", "SECONDS", "longest wait after repeated failures of a syncer (default 300)"),
+    ("stop_timeout", "SECONDS", "after SIGTERM or stop_after, abandon a syncer still busy this long (default 5)"),
     ("log_format", "FORMAT", "text or json (one JSON object per line)"),
     ("tracking_url", "URL", "SQLAlchemy URL of the tracking store (default: $DATABAND_DBT_TRACKING_URL, "
                             "then ~/.databand_dbt/tracking.db)"),
