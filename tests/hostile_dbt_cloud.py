@@ -183,7 +183,10 @@ class HostileDbtCloud:
         self.runs[run_id] = HostileRun(
             data=run_object(run_id, account_id, status),
             results={"metadata": {"dbt_version": "1.9.0"}, "results": [result_entry(i) for i in range(nodes)]},
-            manifest={"metadata": {"dbt_version": "1.9.0"}, "nodes": {node_id(i): manifest_entry(i) for i in range(nodes)}},
+            manifest={
+                "metadata": {"dbt_version": "1.9.0"},
+                "nodes": {node_id(i): manifest_entry(i) for i in range(nodes)},
+            },
         )
         return self.runs[run_id]
 

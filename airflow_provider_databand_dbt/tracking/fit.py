@@ -44,7 +44,7 @@ _NODE_TIMES = ("started_at", "finished_at")
 
 
 def fit_report(report: RunReport, dialect: str) -> RunReport:
-    """The report with every value storable in ``dialect`` (``sqlite``/``postgresql``) and ``notes`` saying what changed.
+    """The report with every value storable in ``dialect`` (sqlite/postgresql), ``notes`` saying what changed.
 
     Returns ``report`` itself when nothing needed changing (the common case; no copy is made).
     """
@@ -118,8 +118,9 @@ class _Fitter:
             return None
         fitted = value
         if self.strip_nul and "\x00" in fitted:
-            fitted = self.note(fitted.replace("\x00", ""), f"NUL bytes removed from {what} (PostgreSQL cannot store them)",
-                               where)
+            fitted = self.note(
+                fitted.replace("\x00", ""), f"NUL bytes removed from {what} (PostgreSQL cannot store them)", where
+            )
         if not fitted.isascii():
             try:
                 fitted.encode("utf-8")

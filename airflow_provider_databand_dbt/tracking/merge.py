@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Optional
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -23,8 +24,6 @@ from airflow_provider_databand_dbt.collector.report import RereadFailure, RunRep
 from airflow_provider_databand_dbt.tracking.bulk import step_row, unique_steps, write_nodes
 from airflow_provider_databand_dbt.tracking.engine import upsert_statement
 from airflow_provider_databand_dbt.tracking.schema import node_results, runs, steps
-
-import msgspec
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,9 @@ def merge_steps_and_nodes(conn: Connection, run_pk: int, report: RunReport, now:
     report_steps = unique_steps(report)
     stored_missing = {
         row.step_index: row.artifacts_missing or []
-        for row in conn.execute(sa.select(steps.c.step_index, steps.c.artifacts_missing).where(steps.c.run_pk == run_pk))
+        for row in conn.execute(
+            sa.select(steps.c.step_index, steps.c.artifacts_missing).where(steps.c.run_pk == run_pk)
+        )
     }
     kept_nodes = dict(
         conn.execute(

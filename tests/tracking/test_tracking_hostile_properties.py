@@ -47,8 +47,10 @@ dates = st.one_of(
     ]),
     st.datetimes(timezones=st.timezones()).map(lambda value: value.isoformat()),
 )
-anything = st.one_of(st.none(), st.booleans(), texts, integers, st.floats(allow_nan=False), st.lists(st.integers(), max_size=2),
-                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+anything = st.one_of(
+    st.none(), st.booleans(), texts, integers, st.floats(allow_nan=False), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 
 RUN_FIELDS = {
     "git_branch": texts, "git_sha": texts, "dbt_version": texts, "status_message": texts, "href": texts,
@@ -56,7 +58,8 @@ RUN_FIELDS = {
     "job_definition_id": integers, "project_id": integers, "environment_id": integers, "status": anything,
 }
 NODE_FIELDS = {
-    "unique_id": texts, "status": texts, "message": texts, "thread_id": texts, "failures": st.one_of(integers, anything),
+    "unique_id": texts, "status": texts, "message": texts, "thread_id": texts,
+    "failures": st.one_of(integers, anything),
     "execution_time": st.one_of(st.floats(allow_nan=True, allow_infinity=True), anything),
 }
 run_changes = st.dictionaries(st.sampled_from(sorted(RUN_FIELDS)), st.none(), max_size=4).flatmap(
@@ -101,7 +104,9 @@ def _apply(cloud: HostileDbtCloud, run_id: int, run: dict, nodes: list, job_name
 
 def _collect(cloud: HostileDbtCloud, run_id: int, store):
     retry = RetryPolicy(max_attempts=1)
-    return collect_data_from_dbt_cloud(ACCOUNT_ID, TOKEN, run_id, cloud.url, store=store, client_options={"retry": retry})
+    return collect_data_from_dbt_cloud(
+        ACCOUNT_ID, TOKEN, run_id, cloud.url, store=store, client_options={"retry": retry}
+    )
 
 
 def _read_back(store, run_id: int):

@@ -78,12 +78,15 @@ def schema_shape(url: str) -> dict:
         for table in sorted(inspector.get_table_names()):
             shape[table] = {
                 "columns": [
-                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)
+                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                    for c in inspector.get_columns(table)
                 ],
                 "pk": inspector.get_pk_constraint(table)["constrained_columns"],
                 "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
                                   for i in inspector.get_indexes(table)),
-                "unique": sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)),
+                "unique": sorted(
+                    (u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)
+                ),
                 "foreign_keys": sorted(
                     (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]),
                      str(f.get("options", {}).get("ondelete")))
