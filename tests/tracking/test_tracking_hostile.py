@@ -278,3 +278,27 @@ def test_collected_at_is_not_affected_by_hostile_dates(store):
     stored = store.get_report(7050)
     assert stored.finished_at is None and stored.collected_at <= datetime.now(timezone.utc)
     assert stored.steps[1].nodes[0].unique_id == node_id(0) and BUILD_STEP == stored.steps[1].index
+
+
+def test_values_no_answer_can_carry_are_fitted_when_a_report_is_built_in_python(store):
+    """Reports built by callers (not decoded from JSON) can hold surrogates, inf and huge step indexes."""
+    import msgspec
+    from report_factory import make_report
+
+    report = make_report(7060, node_count=3)
+    build = report.steps[1]
+    nodes = list(build.nodes)
+    nodes[0] = msgspec.structs.replace(nodes[0], message="bad \ud800 text", execution_time=float("inf"))
+    nodes[1] = msgspec.structs.replace(nodes[1], status="s" * 100)
+    huge_step = msgspec.structs.replace(build, index=2**40, nodes=[])
+    report = msgspec.structs.replace(
+        report, steps=[report.steps[0], msgspec.structs.replace(build, nodes=nodes), huge_step], job_id=2**64
+    )
+
+    store.save_report(report)
+
+    stored = store.get_report(7060)
+    assert [step.index for step in stored.steps] == [1, 4] and stored.job_id is None
+    first, second = stored.steps[1].nodes[:2]
+    assert (first.message, first.execution_time, second.status) == ("bad ? text", None, "s" * 32)
+    assert len(stored.notes) == 5
