@@ -132,11 +132,17 @@ def test_upgraded_store_has_the_schema_of_a_fresh_one(v1_url, tmp_path):
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         engine.dispose()
         return
-    from conftest import postgres_database
-
-    with postgres_database() as fresh_pg:
-        TrackingStore(fresh_pg).close()
-        assert schema_shape(v1_url) == schema_shape(fresh_pg)
+    fresh_pg = sa.engine.make_url(v1_url).set(database=f"{sa.engine.make_url(v1_url).database}_fresh")
+    admin = sa.create_engine(v1_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{fresh_pg.database}"')
+    try:
+        TrackingStore(fresh_pg.render_as_string(hide_password=False)).close()
+        assert schema_shape(v1_url) == schema_shape(fresh_pg.render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{fresh_pg.database}" WITH (FORCE)')
+        admin.dispose()
 
 
 def test_upgraded_store_takes_hostile_runs_and_keeps_nodes(v1_url):
