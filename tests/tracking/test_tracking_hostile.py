@@ -302,3 +302,21 @@ def test_values_no_answer_can_carry_are_fitted_when_a_report_is_built_in_python(
     first, second = stored.steps[1].nodes[:2]
     assert (first.message, first.execution_time, second.status) == ("bad ? text", None, "s" * 32)
     assert len(stored.notes) == 5
+
+
+def test_a_run_that_cannot_be_stored_is_refused_with_a_tracking_error_naming_it(store):
+    import msgspec
+    from report_factory import make_report
+
+    from airflow_provider_databand_dbt.tracking.errors import RunNotStorable
+
+    report = make_report(7070, node_count=2)
+    # A caller's bug no fitting can repair: a count that is not a number.
+    report.steps[1].nodes[0] = msgspec.structs.replace(report.steps[1].nodes[0], rows_affected="12 rows")
+
+    with pytest.raises(RunNotStorable) as caught:
+        store.save_report(report)
+
+    message = str(caught.value)
+    assert "could not save run 7070 of account 1 on cloud.getdbt.com" in message and "\n" not in message
+    assert store.get_report(7070) is None
