@@ -130,10 +130,10 @@ class _Fitter:
             if value is not None and not INT64_MIN <= value <= INT64_MAX:
                 changes[name] = self.note(None, f"{kind} {name} beyond the 64-bit integer range, stored as null", where)
         for name in times:
-            value = getattr(obj, name)
-            fitted = self.time(value, f"{kind} {name}", where)
-            if fitted is not value:
-                changes[name] = fitted
+            stamp = getattr(obj, name)
+            fitted_stamp = self.time(stamp, f"{kind} {name}", where)
+            if fitted_stamp is not stamp:
+                changes[name] = fitted_stamp
         return changes
 
     def text(self, value: Optional[str], what: str, where: str = "") -> Optional[str]:
@@ -153,7 +153,7 @@ class _Fitter:
         return fitted
 
     def texts(self, values: list[str], what: str, where: str) -> list[str]:
-        fitted = [self.text(value, what, where) if isinstance(value, str) else str(value) for value in values]
+        fitted = [self.text(value, what, where) or "" if isinstance(value, str) else str(value) for value in values]
         return values if all(new is old for new, old in zip(fitted, values)) else fitted
 
     def short(self, value: str, what: str, where: str = "", limit: int = STATUS_MAX_CHARS) -> str:

@@ -39,7 +39,7 @@ def merge_steps_and_nodes(conn: Connection, run_pk: int, report: RunReport, now:
             sa.select(steps.c.step_index, steps.c.artifacts_missing).where(steps.c.run_pk == run_pk)
         )
     }
-    kept_nodes = dict(
+    kept_nodes: dict[int, int] = dict(
         conn.execute(
             sa.select(node_results.c.step_index, sa.func.count())
             .where(node_results.c.run_pk == run_pk)

@@ -33,8 +33,8 @@ ADDED = {schema.runs: ("notes",), schema.steps: ("reread_failed",)}
 
 def upgrade_to_v2(conn: Connection) -> None:
     """Bring a version 1 store to version 2 inside the caller's transaction; nothing stored is lost."""
-    for table, columns in ADDED.items():
-        for name in columns:
+    for table, added in ADDED.items():
+        for name in added:
             column_sql = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
             conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column_sql}")
     if conn.dialect.name == "sqlite":
