@@ -23,6 +23,8 @@ from airflow_provider_databand_dbt.tracking.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 DATA = Path(__file__).parent / "data"
+# Read-only, so no test can change the committed fixture.
+V1_READ_ONLY = f"sqlite:///file:{DATA / 'v1_store.db'}?mode=ro&uri=true"
 V1_TABLES = list(schema.metadata.sorted_tables)  # same tables in v1, in foreign-key order
 
 
@@ -32,7 +34,7 @@ def v1_url(tracking_url, tmp_path):
     if tracking_url.startswith("sqlite"):
         shutil.copy(DATA / "v1_store.db", tmp_path / "tracking.db")
         return tracking_url
-    _build_v1_postgres(tracking_url, f"sqlite:///{DATA / 'v1_store.db'}")
+    _build_v1_postgres(tracking_url, V1_READ_ONLY)
     return tracking_url
 
 
@@ -99,7 +101,7 @@ def schema_shape(url: str) -> dict:
 
 
 def test_fixture_is_schema_version_1():
-    assert _versions(f"sqlite:///{DATA / 'v1_store.db'}") == [1]
+    assert _versions(V1_READ_ONLY) == [1]
 
 
 def test_v1_store_upgrades_with_nothing_lost(v1_url):
