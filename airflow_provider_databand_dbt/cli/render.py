@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from airflow_provider_databand_dbt.collector.report import NodeResult, RunReport
+from airflow_provider_databand_dbt.collector.report import NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
 
 # Failures first, then what needs a look, then the rest.
@@ -67,6 +67,8 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
     header.append(f"  nodes: {summary_line(report.summary)}")
     for source in sources:
         header.append(f"  tracked by: {describe_source(source)}")
+    for note in report.notes:
+        header.append(f"  note: {_cell(note)}")
     if not report.is_finished:
         header.append("  (run still in progress: collect it again later to complete it)")
 
@@ -79,7 +81,7 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
                 seconds(step.duration_seconds),
                 step.command or step.name,
                 len(step.nodes) if step.nodes else None,
-                "; ".join(f"{m.artifact}: {m.reason}" for m in step.artifacts_missing) or None,
+                _step_problems(step) or None,
             )
             for step in report.steps
         ]
@@ -105,6 +107,16 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
             + table(("status", "type", "name", "step", "time", "rows", "message"), node_rows)
         )
     return "\n\n".join(parts)
+
+
+def _step_problems(step: StepReport) -> str:
+    """Missing artifacts, then a failed re-read (whose nodes are the ones stored earlier)."""
+    problems = [f"{m.artifact}: {m.reason}" for m in step.artifacts_missing]
+    failed = step.reread_failed
+    if failed is not None:
+        what = ", ".join(f"{m.artifact} ({m.reason})" for m in failed.artifacts_missing)
+        problems.append(f"re-read failed {_cell(failed.at)}: {what}; nodes kept from an earlier collection")
+    return "; ".join(problems)
 
 
 def describe_source(source: TrackingSource) -> str:

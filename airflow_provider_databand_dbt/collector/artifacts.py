@@ -95,7 +95,8 @@ class Manifest(msgspec.Struct, gc=False):
     """The parts of manifest.json the collector joins with results: nodes, sources, unit tests."""
 
     metadata: Optional[_Metadata] = None
-    nodes: dict[str, ManifestNode] = {}
+    # None only while decoding: a manifest without ``nodes`` is refused by decode_artifact.
+    nodes: Optional[dict[str, ManifestNode]] = None
     sources: dict[str, ManifestNode] = {}
     unit_tests: dict[str, ManifestNode] = {}
 
@@ -106,7 +107,7 @@ class Manifest(msgspec.Struct, gc=False):
     def lookup(self, unique_id: str) -> Optional[ManifestNode]:
         """The manifest entry for a node, source or unit test, or None when the manifest lacks it."""
         # unique ids are unique across the three sections; most results are in ``nodes``
-        return self.nodes.get(unique_id) or self.sources.get(unique_id) or self.unit_tests.get(unique_id)
+        return (self.nodes or {}).get(unique_id) or self.sources.get(unique_id) or self.unit_tests.get(unique_id)
 
 
 class Timing(msgspec.Struct, gc=False):
@@ -135,7 +136,8 @@ class RunResult(msgspec.Struct, gc=False, kw_only=True):
 
 class RunResults(msgspec.Struct, gc=False):
     metadata: Optional[_Metadata] = None
-    results: list[RunResult] = []
+    # None when absent: ``{}``, an error envelope or a redirect's page is no run_results.json.
+    results: Optional[list[RunResult]] = None
 
 
 class FreshnessThreshold(msgspec.Struct, gc=False):
@@ -167,7 +169,7 @@ class FreshnessResult(msgspec.Struct, gc=False, kw_only=True):
 
 class SourcesResults(msgspec.Struct, gc=False):
     metadata: Optional[_Metadata] = None
-    results: list[FreshnessResult] = []
+    results: Optional[list[FreshnessResult]] = None
 
 
 T = TypeVar("T")
@@ -175,6 +177,8 @@ T = TypeVar("T")
 _DECODERS: dict[type, msgspec.json.Decoder] = {
     cls: msgspec.json.Decoder(cls) for cls in (Manifest, RunResults, SourcesResults)
 }
+# The list every real artifact of each kind has, even when it is empty.
+_REQUIRED = {Manifest: "nodes", RunResults: "results", SourcesResults: "results"}
 
 
 def decode_artifact(path: Path, cls: type[T], artifact: str) -> T:
@@ -189,11 +193,18 @@ def decode_artifact(path: Path, cls: type[T], artifact: str) -> T:
             raise ArtifactError(f"{artifact} is empty")
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
             try:
-                return _DECODERS[cls].decode(buffer)
+                value = _DECODERS[cls].decode(buffer)
             except msgspec.ValidationError as exc:
                 raise ArtifactError(f"{artifact} has an unexpected shape ({exc})") from None
             except msgspec.DecodeError as exc:
                 raise ArtifactError(f"{artifact} is truncated or not valid JSON ({exc})") from None
+    field = _REQUIRED.get(cls)
+    if field and getattr(value, field) is None:
+        raise ArtifactError(
+            f"{artifact} has no `{field}` (an empty object, an error message or a page that is not the "
+            "artifact), so it was not used"
+        )
+    return value
 
 
 def decode_manifest(path: Path) -> Manifest:

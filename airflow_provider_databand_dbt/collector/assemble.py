@@ -52,7 +52,8 @@ def run_report(
     trigger = run.trigger
     return RunReport(
         host=host,
-        account_id=run.account_id or account_id,
+        # The ids asked for: the client refuses an answer about another run or account.
+        account_id=account_id,
         run_id=run.id,
         job_id=run.job_definition_id,
         job_name=job.name if job else None,

@@ -39,8 +39,18 @@ class ArtifactMissing(msgspec.Struct, kw_only=True):
     reason: str
 
 
+class RereadFailure(msgspec.Struct, kw_only=True):
+    """A later collection could not re-read artifacts of a step whose nodes the store kept from an earlier one."""
+
+    at: datetime
+    artifacts_missing: list[ArtifactMissing] = []
+
+
 class StepHeader(msgspec.Struct, kw_only=True):
-    """One dbt Cloud run step (``Invoke dbt with `dbt build` ``...) without its node results."""
+    """One dbt Cloud run step (``Invoke dbt with `dbt build` ``...) without its node results.
+
+    ``reread_failed`` is set by the store only: the nodes shown come from an earlier collection.
+    """
 
     index: int
     name: str
@@ -50,6 +60,7 @@ class StepHeader(msgspec.Struct, kw_only=True):
     finished_at: Optional[datetime] = None
     duration_seconds: Optional[float] = None
     artifacts_missing: list[ArtifactMissing] = []
+    reread_failed: Optional[RereadFailure] = None
 
 
 class StepReport(StepHeader, kw_only=True):
@@ -62,7 +73,8 @@ class RunHeader(msgspec.Struct, kw_only=True):
     """What dbt Cloud says about one run, keyed by (host, account_id, run_id), without its steps.
 
     ``status`` is one of queued, starting, running, success, error, cancelled. Shared by the report,
-    the store's run listings and the web view, so the run's fields are declared once.
+    the store's run listings and the web view, so the run's fields are declared once. ``notes`` says
+    which values the store had to clamp or drop to keep the run (e.g. a NUL byte, a 2^70 count).
     """
 
     host: str
@@ -85,6 +97,7 @@ class RunHeader(msgspec.Struct, kw_only=True):
     finished_at: Optional[datetime] = None
     duration_seconds: Optional[float] = None
     url: Optional[str] = None
+    notes: list[str] = []
 
 
 class RunReport(RunHeader, kw_only=True):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from airflow_provider_databand_dbt.dbt_cloud import urls
-from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError, DbtCloudInvalidResponseError
 from airflow_provider_databand_dbt.dbt_cloud.failures import Target
 from airflow_provider_databand_dbt.dbt_cloud.query import (
     MAX_PAGE_SIZE,
@@ -191,12 +191,22 @@ class DbtCloudClient:
         """One run, by default with its steps, job and trigger.
 
         :param include_related: related objects to embed (``run_steps``, ``job``, ``trigger``...).
+        :raises DbtCloudInvalidResponseError: the answer is about another run or account than the one
+            asked for (it would otherwise be tracked under the wrong key).
         """
         account_id = urls.validate_id(account_id, "account_id")
         run_id = urls.validate_id(run_id, "run_id")
         query = query_params(include_related=urls.json_list_param(include_related))
         target = Target("run", run_id, account_id)
-        return self._get(urls.RUN, target, ApiRun, query, account_id=account_id, run_id=run_id).data
+        run = self._get(urls.RUN, target, ApiRun, query, account_id=account_id, run_id=run_id).data
+        if run.id != run_id or (run.account_id is not None and run.account_id != account_id):
+            raise DbtCloudInvalidResponseError(
+                f"dbt Cloud answered a request for run {run_id} of account {account_id} on {self.host} with "
+                f"run {run.id} of account {run.account_id}: refusing it, so no run is tracked under a wrong id; "
+                "check that the API URL points at dbt Cloud (not a proxy or cache)",
+                url=f"{self.base_url}{urls.RUN.format(account_id=account_id, run_id=run_id)}",
+            )
+        return run
 
     def list_runs(
         self,

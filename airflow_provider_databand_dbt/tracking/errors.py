@@ -16,3 +16,10 @@ class TrackingSchemaError(TrackingError):
 
 class RunNotTracked(TrackingError):
     """No tracked run has this id: collect it first (``databand-dbt collect``) or check the store URL."""
+
+
+class RunNotStorable(TrackingError):
+    """A run holds a value the store cannot keep even after clamping; the message names the run and why.
+
+    Other runs are unaffected: a tracker records this run as failed and moves on.
+    """

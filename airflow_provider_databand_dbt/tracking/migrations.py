@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, advisory_xact_lock
 from airflow_provider_databand_dbt.tracking.errors import TrackingSchemaError, TrackingStoreUnavailable
+from airflow_provider_databand_dbt.tracking.migrations_v2 import upgrade_to_v2
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def _add_monitor_failed_runs(conn: Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipelines, runs, steps, node results, sources, monitor cursors and leases", _create_latest_schema),
+    Migration(2, "texts without length limits, 64-bit failures, run notes, a step's failed re-read", upgrade_to_v2),
     Migration(3, "runs a monitor syncer failed to track, with the reason", _add_monitor_failed_runs),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

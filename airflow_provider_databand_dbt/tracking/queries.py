@@ -14,7 +14,13 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.collector.report import (
+    ArtifactMissing,
+    NodeResult,
+    RereadFailure,
+    RunReport,
+    StepReport,
+)
 from airflow_provider_databand_dbt.tracking.rows import NodeHistoryRow, PipelineRow, RunRow
 from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs, sources, steps
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
@@ -25,7 +31,7 @@ _NEWEST_FIRST = (runs.c.created_at.desc(), runs.c.run_id.desc(), runs.c.id.desc(
 _REPORT_RUN_FIELDS = (
     "host", "account_id", "run_id", "job_id", "job_name", "project_id", "project_name", "environment_id",
     "environment_name", "status", "status_message", "trigger_cause", "git_branch", "git_sha", "dbt_version",
-    "created_at", "started_at", "finished_at", "duration_seconds", "url", "collected_at",
+    "created_at", "started_at", "finished_at", "duration_seconds", "url", "collected_at", "notes",
 )
 _NODE_FIELDS = tuple(field for field in NodeResult.__struct_fields__)
 _SOURCE_FIELDS = tuple(field for field in TrackingSource.__struct_fields__)
@@ -68,11 +74,14 @@ def load_report(conn: Connection, run_pk: int) -> RunReport:
             finished_at=row.finished_at,
             duration_seconds=row.duration_seconds,
             artifacts_missing=msgspec.convert(row.artifacts_missing or [], list[ArtifactMissing]),
+            reread_failed=msgspec.convert(row.reread_failed, RereadFailure) if row.reread_failed else None,
             nodes=nodes_by_step.get(row.step_index, []),
         )
         for row in conn.execute(step_query)
     ]
-    return RunReport(**dict(run._mapping), steps=step_reports)
+    values = dict(run._mapping)
+    values["notes"] = list(values["notes"] or [])
+    return RunReport(**values, steps=step_reports)
 
 
 def run_filters(
@@ -134,6 +143,7 @@ def _source_kinds(conn: Connection, run_pks: list[int]) -> dict[int, list[str]]:
 def _run_row(row: Row, source_kinds: list[str]) -> RunRow:
     values = dict(row._mapping)
     values["summary"] = values.get("summary") or {}
+    values["notes"] = list(values.get("notes") or [])
     return RunRow(**values, source_kinds=source_kinds)
 
 

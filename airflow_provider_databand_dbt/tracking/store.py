@@ -11,11 +11,13 @@ import logging
 from datetime import datetime
 from typing import Optional
 
+import msgspec
 from sqlalchemy.engine import URL, Engine
 
 from airflow_provider_databand_dbt.collector.report import RunReport
 from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
-from airflow_provider_databand_dbt.tracking.engine import guarded, open_connection
+from airflow_provider_databand_dbt.tracking.engine import first_line, guarded, open_connection
+from airflow_provider_databand_dbt.tracking.errors import RunNotStorable
 from airflow_provider_databand_dbt.tracking.migrations import upgrade
 from airflow_provider_databand_dbt.tracking.rows import (
     MonitorCursor,
@@ -28,6 +30,9 @@ from airflow_provider_databand_dbt.tracking.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.url import parse_tracking_url, resolve_tracking_url
 
 log = logging.getLogger(__name__)
+
+# Errors a driver raises for a value it cannot send (before SQL runs): the run, not the store, is at fault.
+_UNSTORABLE = (ValueError, OverflowError, TypeError, UnicodeError, msgspec.MsgspecError)
 
 __all__ = ["MonitorCursor", "NodeHistoryRow", "PipelineRow", "RunRow", "SaveOutcome", "TrackingStore"]
 
@@ -79,10 +84,18 @@ class TrackingStore:
         :param report: the run to store.
         :param source: who tracked it; stamped with the time and hostname when those are missing.
             ``None`` records an ``api`` source.
+        :raises RunNotStorable: a value of the run cannot be stored even after fitting (see ``tracking/fit.py``).
         """
         stamped = (source or TrackingSource(kind="api")).stamped()
-        with guarded(f"save run {report.run_id}", self.display_url):
-            return self._db.transact(lambda conn: writes.save_report(conn, report, stamped))
+        try:
+            with guarded(f"save run {report.run_id}", self.display_url):
+                return self._db.transact(lambda conn: writes.save_report(conn, report, stamped))
+        except _UNSTORABLE as error:
+            # The driver refused a value before it reached the database (e.g. an int no column type holds).
+            raise RunNotStorable(
+                f"could not save run {report.run_id} of account {report.account_id} on {report.host} in "
+                f"{self.display_url}: a value cannot be stored ({type(error).__name__}: {first_line(error)})"
+            ) from error
 
     def get_report(self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None) -> Optional[RunReport]:
         """The stored report of a run, exactly as saved (datetimes in UTC), or None when it is not tracked.

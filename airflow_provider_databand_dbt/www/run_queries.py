@@ -11,7 +11,7 @@ from typing import Callable, Optional
 import msgspec
 import sqlalchemy as sa
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing
+from airflow_provider_databand_dbt.collector.report import ArtifactMissing, RereadFailure
 from airflow_provider_databand_dbt.tracking.schema import node_results, runs, sources, steps
 from airflow_provider_databand_dbt.www.format import NODE_FAILED, aware
 from airflow_provider_databand_dbt.www.models import (
@@ -81,6 +81,7 @@ def run_detail(
             started_at=aware(s.started_at), finished_at=aware(s.finished_at),
             duration_seconds=s.duration_seconds,
             artifacts_missing=[_artifact_missing(item) for item in (s.artifacts_missing or [])],
+            reread_failed=msgspec.convert(s.reread_failed, RereadFailure) if s.reread_failed else None,
             node_counts=counts.get(s.step_index, {}),
         )
         for s in conn.execute(sa.select(steps).where(steps.c.run_pk == run_pk).order_by(steps.c.step_index))
@@ -101,7 +102,7 @@ def run_detail(
         environment_name=r.environment_name, status=r.status, status_message=r.status_message,
         trigger_cause=r.trigger_cause, git_branch=r.git_branch, git_sha=r.git_sha, dbt_version=r.dbt_version,
         created_at=aware(r.created_at), started_at=aware(r.started_at), finished_at=aware(r.finished_at),
-        duration_seconds=r.duration_seconds, url=r.url, node_count=r.node_count or 0,
+        duration_seconds=r.duration_seconds, url=r.url, notes=list(r.notes or []), node_count=r.node_count or 0,
         summary=dict(r.summary or {}), collected_at=aware(r.collected_at), updated_at=aware(r.updated_at),
         steps=step_rows, sources=source_rows,
     )

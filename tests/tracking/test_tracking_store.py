@@ -60,16 +60,20 @@ def test_resave_updates_in_place(store):
     first = store.save_report(report, monitor_source())
 
     changed = msgspec.structs.replace(report, job_name="Nightly build v2", status_message="re-collected")
-    changed.steps[1].nodes.pop()
+    changed.steps[1].nodes[0] = msgspec.structs.replace(changed.steps[1].nodes[0], status="error", message="boom")
+    dropped = changed.steps[1].nodes.pop()
     second = store.save_report(changed, monitor_source())
 
     assert (first.action, second.action) == ("created", "updated")
     assert second.run_pk == first.run_pk
+    # A later snapshot updates what it has and never removes what it lacks (issue 10, item 1).
+    changed.steps[1].nodes.append(dropped)
     assert store.get_report(report.run_id) == changed
     assert _count(store, schema.runs) == 1
     assert _count(store, schema.steps) == 2
-    assert _count(store, schema.node_results) == 5
-    assert store.list_runs()[0].node_count == 5
+    assert _count(store, schema.node_results) == 6
+    assert store.list_runs()[0].node_count == 6
+    assert store.list_runs()[0].summary == changed.summary
     assert store.list_pipelines()[0].name == "Nightly build v2"
 
 

@@ -1,0 +1,146 @@
+"""Writing a run's steps and node results in bulk: driver-level executemany with pre-encoded values.
+
+SQLAlchemy's per-value type processing and statement compilation were most of the time of a large
+save, so ``_encoders`` produces the exact database values ``schema.UtcDateTime`` and ``sa.JSON``
+would and the rows go to the DB-API's executemany as tuples; the round-trip tests read them back
+through the typed table on both backends.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Literal, Optional
+
+import msgspec
+from sqlalchemy.engine import Connection
+
+from airflow_provider_databand_dbt.collector.report import RunReport, StepReport
+from airflow_provider_databand_dbt.tracking.schema import node_results
+
+log = logging.getLogger(__name__)
+
+# Rows per executemany call: large enough to be fast, small enough to keep parameter lists modest.
+INSERT_CHUNK_ROWS = 2000
+NODE_COLUMNS = tuple(c.name for c in node_results.c if c.name != "id")
+NODE_KEY = ("run_pk", "step_index", "unique_id")
+# What a node's results artifact says; the other columns come from the manifest (its definition).
+NODE_RESULT_COLUMNS = (
+    "status", "execution_time", "rows_affected", "message", "failures", "started_at", "finished_at", "thread_id",
+)
+
+# insert: a new run. replace: update stored nodes with everything the report says.
+# results: update only what the results artifact says (the manifest could not be read this time).
+NodeWrite = Literal["insert", "replace", "results"]
+
+
+def write_nodes(conn: Connection, run_pk: int, steps: list[StepReport], mode: NodeWrite = "insert") -> None:
+    """Insert (or upsert, by step and unique_id) the node results of ``steps``; never deletes a stored node."""
+    sql = node_write_sql(conn.dialect.paramstyle, mode)
+    encode_time, encode_json = _encoders(conn.dialect.name)
+    chunk: list[tuple[Any, ...]] = []
+    for row in _node_rows(run_pk, steps, encode_time, encode_json):
+        chunk.append(row)
+        if len(chunk) >= INSERT_CHUNK_ROWS:
+            conn.exec_driver_sql(sql, chunk)
+            chunk = []
+    if chunk:
+        conn.exec_driver_sql(sql, chunk)
+
+
+def node_write_sql(paramstyle: str, mode: NodeWrite = "insert") -> str:
+    """A plain driver-level INSERT into node_result, with ``ON CONFLICT ... DO UPDATE`` unless ``mode`` is insert.
+
+    ``ON CONFLICT (cols) DO UPDATE SET col = excluded.col`` is the same text on SQLite (3.24+) and PostgreSQL.
+    """
+    marker = "?" if paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {node_results.name} ({', '.join(NODE_COLUMNS)}) "
+        f"VALUES ({', '.join([marker] * len(NODE_COLUMNS))})"
+    )
+    if mode == "insert":
+        return sql
+    updated = NODE_RESULT_COLUMNS if mode == "results" else [c for c in NODE_COLUMNS if c not in NODE_KEY]
+    assignments = ", ".join(f"{column} = excluded.{column}" for column in updated)
+    return f"{sql} ON CONFLICT ({', '.join(NODE_KEY)}) DO UPDATE SET {assignments}"
+
+
+def _encoders(dialect: str) -> tuple[Callable[[Optional[datetime]], Any], Callable[[Any], str]]:
+    sqlite = dialect == "sqlite"
+
+    def encode_time(value: Optional[datetime]) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        elif value.utcoffset():
+            value = value.astimezone(timezone.utc)
+        # SQLite keeps SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" text in UTC; PostgreSQL takes the aware value.
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else value
+
+    def encode_json(value: Any) -> str:
+        return msgspec.json.encode(value).decode()
+
+    return encode_time, encode_json
+
+
+def unique_steps(report: RunReport) -> list[StepReport]:
+    """The report's steps, each index once (the last one wins)."""
+    by_index: dict[int, StepReport] = {}
+    for step in report.steps:
+        if step.index in by_index:
+            log.warning("Run %s reports step %s twice; keeping the last one", report.run_id, step.index)
+        by_index[step.index] = step
+    return list(by_index.values())
+
+
+def _node_rows(
+    run_pk: int,
+    steps: list[StepReport],
+    encode_time: Callable[[Optional[datetime]], Any],
+    encode_json: Callable[[Any], str],
+) -> Iterator[tuple[Any, ...]]:
+    for step in steps:
+        seen: dict[str, int] = {}
+        for position, node in enumerate(step.nodes):
+            seen[node.unique_id] = position
+        if len(seen) != len(step.nodes):
+            log.warning("Step %s reports some nodes twice; keeping the last result of each", step.index)
+        for position, node in enumerate(step.nodes):
+            if seen[node.unique_id] != position:
+                continue
+            yield (  # the order of NODE_COLUMNS
+                run_pk,
+                step.index,
+                node.unique_id,
+                node.name,
+                node.resource_type,
+                node.status,
+                node.execution_time,
+                node.rows_affected,
+                node.message,
+                node.failures,
+                encode_json(node.depends_on),
+                encode_time(node.started_at),
+                encode_time(node.finished_at),
+                node.materialization,
+                encode_json(node.tags),
+                node.package_name,
+                node.code_hash,
+                node.thread_id,
+            )
+
+
+def step_row(run_pk: int, step: StepReport, reread_failed: Any = None) -> dict[str, Any]:
+    """The step table's values for one step (``reread_failed`` as JSON-ready data, or None)."""
+    return {
+        "run_pk": run_pk,
+        "step_index": step.index,
+        "name": step.name,
+        "command": step.command,
+        "status": step.status,
+        "started_at": step.started_at,
+        "finished_at": step.finished_at,
+        "duration_seconds": step.duration_seconds,
+        "artifacts_missing": msgspec.to_builtins(step.artifacts_missing),
+        "reread_failed": reread_failed,
+    }
