@@ -11,19 +11,20 @@ from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from airflow_provider_databand_dbt.tracking.url import parse_tracking_url
 
 
-def _make_v1_store_with_a_cursor(url: str) -> None:
+def _make_v2_store_with_a_cursor(url: str) -> None:
     db = open_connection(parse_tracking_url(url))
     try:
-        upgrade(db, MIGRATIONS[:1])  # fresh: today's tables, stamped version 1
-        db.transact(lambda conn: schema.monitor_failed_runs.drop(conn))  # as version 1 really was
+        upgrade(db, MIGRATIONS[:2])  # fresh: today's tables, stamped versions 1 and 2
+        db.transact(lambda conn: schema.monitor_failed_runs.drop(conn))  # as version 2 really was
         db.transact(lambda conn: monitor_state.save_cursor(conn, MonitorCursor(
             syncer="main", host="h", account_id=1, last_run_id=42, active_run_ids=[7], backfill_done=True)))
     finally:
         db.dispose()
 
 
-def test_a_v1_store_upgrades_to_the_failed_runs_table_with_nothing_lost(tracking_url):
-    _make_v1_store_with_a_cursor(tracking_url)
+def test_a_v2_store_upgrades_to_the_failed_runs_table_with_nothing_lost(tracking_url):
+    # From 0.1.0's v1 store to the latest version: tests/tracking/test_tracking_upgrade_v1.py.
+    _make_v2_store_with_a_cursor(tracking_url)
     engine = sa.create_engine(tracking_url)
     try:
         with engine.connect() as conn:
@@ -35,7 +36,7 @@ def test_a_v1_store_upgrades_to_the_failed_runs_table_with_nothing_lost(tracking
             store.record_failed_run("main", "h", 1, 43, "internal", "boom", lambda attempts: 60.0)
         with engine.connect() as conn:
             versions = list(conn.execute(sa.select(schema.schema_version.c.version)).scalars())
-        assert max(versions) == MIGRATIONS[-1].version and 1 in versions
+        assert sorted(versions) == [m.version for m in MIGRATIONS]
     finally:
         engine.dispose()
 
