@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import signal
 import threading
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
+from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
 
 
 def register(subparsers) -> None:
@@ -62,15 +62,6 @@ def _non_negative_float(text: str) -> float:
     if value < 0 or value != value:
         raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text!r}")
     return value
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def run(args: argparse.Namespace) -> int:
