@@ -257,6 +257,21 @@ def read_timeout_failure(call: Call, timeout: tuple[float, float], policy: Retry
     )
 
 
+def deadline_failure(call: Call, limit: str, policy: RetryPolicy) -> Failure:
+    """The answer was still arriving when the attempt's wall-clock deadline passed (a trickling host)."""
+    return Failure(
+        reason=f"not finished within the {limit}",
+        make_error=lambda note: DbtCloudTimeoutError(
+            f"dbt Cloud did not finish answering {call} within the {limit} ({note}): the host sends too slowly "
+            f"(a proxy or network problem); try again later or raise the deadline.",
+            url=call.url,
+        ),
+        retryable=policy.retry_timeouts,
+        may_have_acted=True,
+        kind="timeout",
+    )
+
+
 def truncated_failure(call: Call, received: int, expected: int | None, policy: RetryPolicy) -> Failure:
     """An artifact body that ended early; downloading again usually fixes it."""
     size = f"got {received} of {expected} bytes" if expected is not None else f"got {received} bytes before the connection broke"

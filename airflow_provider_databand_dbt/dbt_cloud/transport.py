@@ -6,6 +6,8 @@ envelopes or streams artifacts to disk.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
@@ -18,10 +20,17 @@ import msgspec
 import requests
 
 from airflow_provider_databand_dbt import __version__
-from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudConfigError, DbtCloudInvalidResponseError
+from airflow_provider_databand_dbt.dbt_cloud.errors import (
+    ArtifactError,
+    DbtCloudConfigError,
+    DbtCloudConnectionError,
+    DbtCloudInvalidResponseError,
+    DbtCloudTimeoutError,
+)
 from airflow_provider_databand_dbt.dbt_cloud.failures import (
     Call,
     Target,
+    deadline_failure,
     exception_failure,
     is_read_timeout,
     read_timeout_failure,
@@ -31,6 +40,7 @@ from airflow_provider_databand_dbt.dbt_cloud.failures import (
 from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
+from airflow_provider_databand_dbt.dbt_cloud.watchdog import ConnectionTracker, TrackingAdapter
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +49,10 @@ RequestListener = Callable[[str, str, str], None]
 USER_AGENT = f"airflow-provider-databand-dbt/{__version__} python-requests/{requests.__version__}"
 DEFAULT_TIMEOUT = (10.0, 60.0)
 DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024**3
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024**2
+DEFAULT_REQUEST_DEADLINE = 600.0
 _CHUNK = 1024 * 1024
+_JSON_CHUNK = 64 * 1024
 
 
 class _TokenAuth(requests.auth.AuthBase):
@@ -69,6 +82,17 @@ def normalize_timeout(timeout: object) -> tuple[float, float]:
     return float(pair[0]), float(pair[1])
 
 
+def positive_limit(value: object, name: str, *, integer: bool) -> float | int | None:
+    """A size or time limit option: a positive number, or None for no limit."""
+    kinds = (int,) if integer else (int, float)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < float("inf"):
+        kind = "int" if integer else "number of seconds"
+        raise DbtCloudConfigError(f"{name} must be a positive {kind} or None, got {value!r}")
+    return value
+
+
 class Transport:
     """Sends requests for :class:`DbtCloudClient`; one instance per client.
 
@@ -78,6 +102,8 @@ class Transport:
     :param retry: the retry policy.
     :param limiter: optional token bucket taken before every attempt.
     :param listener: ``listener(method, route, outcome)`` after every attempt.
+    :param request_deadline: wall-clock seconds for one attempt, body included (None: no limit).
+    :param max_response_bytes: largest decoded JSON answer (None: no limit).
     """
 
     def __init__(
@@ -89,8 +115,14 @@ class Transport:
         retry: RetryPolicy,
         limiter: Optional[TokenBucket] = None,
         listener: Optional[RequestListener] = None,
+        request_deadline: Optional[float] = DEFAULT_REQUEST_DEADLINE,
+        max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
+        self.request_deadline = request_deadline
+        self.max_response_bytes = max_response_bytes
+        self._tracker = ConnectionTracker()
+        self._overall = threading.local()
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
@@ -98,6 +130,8 @@ class Transport:
         self._auth = _TokenAuth(token)
         self.session = requests.Session()
         self.session.auth = self._auth
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, TrackingAdapter(self._tracker))
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._count_lock = threading.Lock()
         self._request_count = 0
@@ -108,27 +142,113 @@ class Transport:
         return self._request_count
 
     def close(self) -> None:
+        """Abort requests in flight (from any thread) and release pooled connections."""
+        self._tracker.abort()
         self.session.close()
+
+    @contextlib.contextmanager
+    def overall_deadline(self, seconds: Optional[float], what: str):
+        """Bound every request this thread sends inside the block (retries and waits included)."""
+        if seconds is None:
+            yield
+            return
+        previous = getattr(self._overall, "value", None)
+        until = time.monotonic() + seconds
+        if previous is not None and previous[0] < until:
+            until = previous[0]
+            seconds, what = previous[1], previous[2]
+        self._overall.value = (until, seconds, what)
+        try:
+            yield
+        finally:
+            self._overall.value = previous
+
+    def _retrier(self) -> Retrier:
+        """The retry policy, its time budget cut to what the overall deadline leaves."""
+        overall = getattr(self._overall, "value", None)
+        if overall is None:
+            return Retrier(self.retry)
+        left = max(0.0, overall[0] - time.monotonic())
+        return Retrier(dataclasses.replace(self.retry, max_total_seconds=min(self.retry.max_total_seconds, left)))
+
+    def _attempt_budget(self, call: Call) -> tuple[Optional[float], str]:
+        """Seconds this attempt may take, and which limit that is; raises once the overall deadline passed."""
+        if self._tracker.aborted:
+            raise DbtCloudConnectionError(f"{call} was not sent: the dbt Cloud client was closed (shutting down)", url=call.url)
+        overall = getattr(self._overall, "value", None)
+        budget, limit = self.request_deadline, f"request deadline of {self.request_deadline or 0:g} s (request_deadline)"
+        if overall is not None:
+            left = overall[0] - time.monotonic()
+            if left <= 0:
+                raise DbtCloudTimeoutError(
+                    f"{call} was not sent: {overall[2]} passed its deadline of {overall[1]:g} s; "
+                    f"raise the deadline or check why dbt Cloud is slow.",
+                    url=call.url,
+                )
+            if budget is None or left < budget:
+                budget, limit = left, f"deadline of {overall[1]:g} s for {overall[2]}"
+        return budget, limit
 
     # -- one attempt ----------------------------------------------------------------------
 
     def _attempt(
-        self, call: Call, route: str, *, params: Any = None, body: Any = None, stream: bool = False
-    ) -> requests.Response | Failure:
-        """Send once; a 2xx response, a retryable Failure, or raise the final typed error."""
+        self,
+        call: Call,
+        route: str,
+        consume: Callable[[requests.Response], Any],
+        *,
+        params: Any = None,
+        body: Any = None,
+        stream: bool = False,
+    ) -> Any:
+        """Send once and ``consume`` the 2xx answer, all within the attempt's deadline.
+
+        :returns: what ``consume`` returns, or a retryable :class:`Failure`; raises the final typed error.
+        """
         if self.limiter is not None:
             self.limiter.acquire()
+        budget, limit = self._attempt_budget(call)
         with self._count_lock:
             self._request_count += 1
+        timeout = self.timeout if budget is None else (min(self.timeout[0], budget), min(self.timeout[1], budget))
+        with self._tracker.deadline(budget) as expired:
+            try:
+                outcome = self._send(call, route, consume, params, body, stream, timeout)
+            except DbtCloudInvalidResponseError:
+                if not expired.is_set():
+                    raise
+                outcome = None
+        if self._tracker.aborted and (expired.is_set() or isinstance(outcome, Failure)):
+            raise DbtCloudConnectionError(f"{call} was aborted: the dbt Cloud client was closed (shutting down)", url=call.url)
+        if expired.is_set():
+            # Whatever arrived may be cut short (a cut during the headers even looks like an empty 200).
+            if isinstance(outcome, Path):
+                _remove(str(outcome))
+            failure = deadline_failure(call, limit, self.retry)
+            if not isinstance(outcome, Failure):
+                self._notify(call.method, route, failure.kind)
+            return failure
+        return outcome
+
+    def _send(
+        self,
+        call: Call,
+        route: str,
+        consume: Callable[[requests.Response], Any],
+        params: Any,
+        body: Any,
+        stream: bool,
+        timeout: tuple[float, float],
+    ) -> Any:
         started = time.monotonic()
         failure: Failure | None = None
         response: requests.Response | None = None
         try:
             response = self.session.request(
-                call.method, call.url, params=params, json=body, timeout=self.timeout, stream=stream
+                call.method, call.url, params=params, json=body, timeout=timeout, stream=True
             )
         except requests.RequestException as exc:
-            failure = exception_failure(exc, call, self.timeout, self.retry)
+            failure = exception_failure(exc, call, timeout, self.retry)
         elapsed = time.monotonic() - started
         if failure is not None:
             log.debug("dbt Cloud %s %s -> %s in %.3f s", call.method, call.path, failure.reason, elapsed)
@@ -140,9 +260,9 @@ class Transport:
         if not (stream and succeeded):
             # Downloads report after the body arrived, so a truncated one is counted as such.
             self._notify(call.method, route, str(response.status_code))
-        if succeeded:
-            return response
         try:
+            if succeeded:
+                return consume(response)
             result = status_failure(response, call, self.retry, self._auth.scrub)
         finally:
             response.close()
@@ -178,21 +298,41 @@ class Transport:
         :param repeatable: False for requests that must not act twice (triggering a run).
         """
         call = Call(method, self.base_url, route.format(**route_args), target)
-        response = Retrier(self.retry).run(
-            lambda: self._attempt(call, route, params=params, body=body), what=f"{method} {call.path}", repeatable=repeatable
+        answer = self._retrier().run(
+            lambda: self._attempt(call, route, lambda r: self._read_json(r, call), params=params, body=body),
+            what=f"{method} {call.path}",
+            repeatable=repeatable,
         )
-        return self._decode(response, call, decoder)
+        return self._decode(answer, call, decoder)
 
-    def _decode(self, response: requests.Response, call: Call, decoder: msgspec.json.Decoder) -> Envelope:
+    def _read_json(self, response: requests.Response, call: Call) -> tuple[requests.Response, bytes] | Failure:
+        """The decoded body, read in chunks and refused once it passes ``max_response_bytes``."""
+        limit = self.max_response_bytes
+        encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+        expected = _content_length(response)
+        if limit is not None and expected is not None and not encoded and expected > limit:
+            raise _json_too_large(call, f"dbt Cloud announced {expected} bytes", limit)
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(chunk_size=_JSON_CHUNK):
+                body += chunk
+                if limit is not None and len(body) > limit:
+                    raise _json_too_large(call, f"more than {limit} bytes arrived" + (" once decompressed" if encoded else ""), limit)
+        except requests.RequestException as exc:
+            return exception_failure(exc, call, self.timeout, self.retry)
+        return response, bytes(body)
+
+    def _decode(self, answer: tuple[requests.Response, bytes], call: Call, decoder: msgspec.json.Decoder) -> Envelope:
+        response, content = answer
         problem: str | None = None
         envelope = None
         try:
-            envelope = decoder.decode(response.content)
+            envelope = decoder.decode(content)
         except msgspec.ValidationError as exc:
             problem = f"an unexpected shape ({self._auth.scrub(str(exc))})"
         except msgspec.DecodeError:
             ctype = response.headers.get("Content-Type", "unknown content type")
-            problem = f"a body that is not valid JSON ({ctype}, {len(response.content)} bytes)"
+            problem = f"a body that is not valid JSON ({ctype}, {len(content)} bytes)"
         if envelope is not None and envelope.status is not None and envelope.status.is_success is False:
             problem = "an envelope whose status says the request failed"
         if problem is not None:
@@ -220,16 +360,12 @@ class Transport:
         """Stream a raw file to a new temp file (the caller deletes it), with retries."""
         call = Call("GET", self.base_url, route.format(**route_args), target)
 
-        def attempt() -> Path | Failure:
-            response = self._attempt(call, route, params=params, stream=True)
-            if isinstance(response, Failure):
-                return response
-            try:
-                return self._stream_to_file(response, call, route, directory, suffix, max_bytes)
-            finally:
-                response.close()
+        def consume(response: requests.Response) -> Path | Failure:
+            return self._stream_to_file(response, call, route, directory, suffix, max_bytes)
 
-        return Retrier(self.retry).run(attempt, what=f"GET {call.path}")
+        return self._retrier().run(
+            lambda: self._attempt(call, route, consume, params=params, stream=True), what=f"GET {call.path}"
+        )
 
     def _stream_to_file(
         self,
@@ -295,6 +431,15 @@ def _wire_bytes(response: requests.Response, fallback: int) -> int:
         return int(response.raw.tell())
     except (AttributeError, TypeError, ValueError, OSError):
         return fallback
+
+
+def _json_too_large(call: Call, what: str, limit: int) -> DbtCloudInvalidResponseError:
+    return DbtCloudInvalidResponseError(
+        f"dbt Cloud answered {call} with too much JSON: {what}, over the max_response_bytes limit of {limit} bytes; "
+        f"check that the API URL points at dbt Cloud, or raise max_response_bytes.",
+        url=call.url,
+        status_code=200,
+    )
 
 
 def _too_large(call: Call, what: str) -> ArtifactError:
