@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,8 +19,12 @@ import msgspec
 import requests
 
 from airflow_provider_databand_dbt import __version__
+from airflow_provider_databand_dbt.dbt_cloud.bodies import (
+    read_json,
+    remove_file,
+    stream_to_file,
+)
 from airflow_provider_databand_dbt.dbt_cloud.errors import (
-    ArtifactError,
     DbtCloudConfigError,
     DbtCloudConnectionError,
     DbtCloudInvalidResponseError,
@@ -32,15 +35,15 @@ from airflow_provider_databand_dbt.dbt_cloud.failures import (
     Target,
     deadline_failure,
     exception_failure,
-    is_read_timeout,
-    read_timeout_failure,
     status_failure,
-    truncated_failure,
 )
 from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
-from airflow_provider_databand_dbt.dbt_cloud.watchdog import ConnectionTracker, TrackingAdapter
+from airflow_provider_databand_dbt.dbt_cloud.watchdog import (
+    ConnectionTracker,
+    TrackingAdapter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,6 @@ DEFAULT_TIMEOUT = (10.0, 60.0)
 DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024**3
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024**2
 DEFAULT_REQUEST_DEADLINE = 600.0
-_CHUNK = 1024 * 1024
-_JSON_CHUNK = 64 * 1024
 
 
 class _TokenAuth(requests.auth.AuthBase):
@@ -223,7 +224,7 @@ class Transport:
         if expired.is_set():
             # Whatever arrived may be cut short (a cut during the headers even looks like an empty 200).
             if isinstance(outcome, Path):
-                _remove(str(outcome))
+                remove_file(str(outcome))
             failure = deadline_failure(call, limit, self.retry)
             if not isinstance(outcome, Failure):
                 self._notify(call.method, route, failure.kind)
@@ -299,28 +300,11 @@ class Transport:
         """
         call = Call(method, self.base_url, route.format(**route_args), target)
         answer = self._retrier().run(
-            lambda: self._attempt(call, route, lambda r: self._read_json(r, call), params=params, body=body),
+            lambda: self._attempt(call, route, lambda r: read_json(r, call, self.max_response_bytes, self.timeout, self.retry), params=params, body=body),
             what=f"{method} {call.path}",
             repeatable=repeatable,
         )
         return self._decode(answer, call, decoder)
-
-    def _read_json(self, response: requests.Response, call: Call) -> tuple[requests.Response, bytes] | Failure:
-        """The decoded body, read in chunks and refused once it passes ``max_response_bytes``."""
-        limit = self.max_response_bytes
-        encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-        expected = _content_length(response)
-        if limit is not None and expected is not None and not encoded and expected > limit:
-            raise _json_too_large(call, f"dbt Cloud announced {expected} bytes", limit)
-        body = bytearray()
-        try:
-            for chunk in response.iter_content(chunk_size=_JSON_CHUNK):
-                body += chunk
-                if limit is not None and len(body) > limit:
-                    raise _json_too_large(call, f"more than {limit} bytes arrived" + (" once decompressed" if encoded else ""), limit)
-        except requests.RequestException as exc:
-            return exception_failure(exc, call, self.timeout, self.retry)
-        return response, bytes(body)
 
     def _decode(self, answer: tuple[requests.Response, bytes], call: Call, decoder: msgspec.json.Decoder) -> Envelope:
         response, content = answer
@@ -361,98 +345,11 @@ class Transport:
         call = Call("GET", self.base_url, route.format(**route_args), target)
 
         def consume(response: requests.Response) -> Path | Failure:
-            return self._stream_to_file(response, call, route, directory, suffix, max_bytes)
+            return stream_to_file(
+                response, call, directory=directory, suffix=suffix, max_bytes=max_bytes, timeout=self.timeout,
+                policy=self.retry, report=lambda outcome: self._notify(call.method, route, outcome),
+            )
 
         return self._retrier().run(
             lambda: self._attempt(call, route, consume, params=params, stream=True), what=f"GET {call.path}"
         )
-
-    def _stream_to_file(
-        self,
-        response: requests.Response,
-        call: Call,
-        route: str,
-        directory: str | os.PathLike | None,
-        suffix: str,
-        max_bytes: int | None,
-    ) -> Path | Failure:
-        encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-        expected = _content_length(response)
-        if max_bytes is not None and expected is not None and not encoded and expected > max_bytes:
-            self._notify(call.method, route, "too_large")
-            raise _too_large(call, f"dbt Cloud announced {expected} bytes")
-        fd, name = tempfile.mkstemp(prefix="dbt-cloud-artifact-", suffix=suffix, dir=directory)
-        keep = False
-        received = 0
-        broken: Failure | None = None
-        too_large = False
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                try:
-                    for chunk in response.iter_content(chunk_size=_CHUNK):
-                        received += len(chunk)
-                        if max_bytes is not None and received > max_bytes:
-                            too_large = True
-                            break
-                        handle.write(chunk)
-                except requests.RequestException as exc:
-                    if is_read_timeout(exc):
-                        broken = read_timeout_failure(call, self.timeout, self.retry)
-                    else:
-                        # The failing read's partial data is never yielded; count what came over the wire.
-                        broken = truncated_failure(call, _wire_bytes(response, received), expected, self.retry)
-            if too_large:
-                self._notify(call.method, route, "too_large")
-                raise _too_large(call, f"more than {max_bytes} bytes arrived")
-            if broken is None and expected is not None and not encoded and received != expected:
-                broken = truncated_failure(call, received, expected, self.retry)
-            if broken is not None:
-                self._notify(call.method, route, broken.kind)
-                return broken
-            self._notify(call.method, route, str(response.status_code))
-            log.debug("dbt Cloud artifact %s: %d bytes to %s", call.path, received, name)
-            keep = True
-            return Path(name)
-        finally:
-            if not keep:
-                _remove(name)
-
-
-def _content_length(response: requests.Response) -> int | None:
-    value = response.headers.get("Content-Length")
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value.strip())
-
-
-def _wire_bytes(response: requests.Response, fallback: int) -> int:
-    """Body bytes received from the socket (before decompression), as urllib3 counts them."""
-    try:
-        return int(response.raw.tell())
-    except (AttributeError, TypeError, ValueError, OSError):
-        return fallback
-
-
-def _json_too_large(call: Call, what: str, limit: int) -> DbtCloudInvalidResponseError:
-    return DbtCloudInvalidResponseError(
-        f"dbt Cloud answered {call} with too much JSON: {what}, over the max_response_bytes limit of {limit} bytes; "
-        f"check that the API URL points at dbt Cloud, or raise max_response_bytes.",
-        url=call.url,
-        status_code=200,
-    )
-
-
-def _too_large(call: Call, what: str) -> ArtifactError:
-    return ArtifactError(
-        f"{call.target.describe()} from {call} is too large: {what}, over the max_artifact_bytes limit; "
-        f"raise max_artifact_bytes if this artifact is expected to be that big.",
-        url=call.url,
-        status_code=200,
-    )
-
-
-def _remove(name: str) -> None:
-    try:
-        os.unlink(name)
-    except FileNotFoundError:
-        pass
