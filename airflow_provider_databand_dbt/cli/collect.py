@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from airflow_provider_databand_dbt.cli import options
+from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
+from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
 from airflow_provider_databand_dbt.cli.render import render_run
 
 
@@ -24,6 +26,19 @@ def register(subparsers) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument("--no-store", action="store_true", help="print the report without storing it")
+    parser.add_argument(
+        "--collect-deadline", metavar="SECONDS", type=options.positive_seconds, default=DEFAULT_COLLECT_DEADLINE,
+        help="give up on the whole collection after this long, retries included (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--request-deadline", metavar="SECONDS", type=options.positive_seconds, default=DEFAULT_REQUEST_DEADLINE,
+        help="give up on one request after this long, download included, even if data keeps trickling "
+        "in (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--max-response-bytes", metavar="BYTES", type=options.positive_count, default=DEFAULT_MAX_RESPONSE_BYTES,
+        help="largest JSON answer accepted from dbt Cloud, once decompressed (default: %(default)d, 32 MiB)",
+    )
     options.add_token_file(parser)
     options.add_tracking_url(parser)
     options.add_json(parser)
@@ -44,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         store=store,
         source=TrackingSource(kind="cli", name="databand-dbt collect"),
         progress=_progress,
+        client_options={"request_deadline": args.request_deadline, "max_response_bytes": args.max_response_bytes},
+        collect_deadline=args.collect_deadline,
     )
     if args.json:
         sys.stdout.write(report.to_json().decode() + "\n")

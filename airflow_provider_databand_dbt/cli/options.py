@@ -30,6 +30,17 @@ def _positive(text: str, what: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer {what}, got {describe_value(text)}") from None
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type for deadlines: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {describe_value(text)}")
+    return value
+
+
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-url",

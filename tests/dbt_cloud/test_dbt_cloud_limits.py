@@ -128,3 +128,20 @@ def test_json_cap_is_configurable():
             small.get_account(1)
         with client_for(server, max_response_bytes=4 * 1024**2) as big:
             assert big.get_account(1).id == 1
+
+
+def test_cli_collect_gives_up_at_the_collect_deadline(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DBT_CLOUD")}
+    env["DBT_CLOUD_API_TOKEN"] = TOKEN
+    with MisbehavingServer(trickle_body()) as server:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "collect", "--account-id", "1", "--run-id", "5",
+             "--api-url", server.url, "--no-store", "--collect-deadline", "2", "--request-deadline", "100"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "deadline of 2 s for collecting run 5" in result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+    assert elapsed < 10
