@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
@@ -51,17 +54,18 @@ def run(args: argparse.Namespace) -> int:
 
     token = options.read_token(args)
     store = False if args.no_store else options.open_store(args)
-    report = collect_data_from_dbt_cloud(
-        args.account_id,
-        token,
-        args.run_id,
-        args.api_url,
-        store=store,
-        source=TrackingSource(kind="cli", name="databand-dbt collect"),
-        progress=_progress,
-        client_options={"request_deadline": args.request_deadline, "max_response_bytes": args.max_response_bytes},
-        collect_deadline=args.collect_deadline,
-    )
+    with _exit_cleanly_on_sigterm():
+        report = collect_data_from_dbt_cloud(
+            args.account_id,
+            token,
+            args.run_id,
+            args.api_url,
+            store=store,
+            source=TrackingSource(kind="cli", name="databand-dbt collect"),
+            progress=_progress,
+            client_options={"request_deadline": args.request_deadline, "max_response_bytes": args.max_response_bytes},
+            collect_deadline=args.collect_deadline,
+        )
     if args.json:
         sys.stdout.write(report.to_json().decode() + "\n")
     else:
@@ -69,6 +73,31 @@ def run(args: argparse.Namespace) -> int:
         if store:
             print(f"\nStored in {store.display_url}")
     return 0
+
+
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _exit_cleanly_on_sigterm():
+    """Turn SIGTERM into SystemExit so ``finally`` blocks run and the partial download is deleted.
+
+    Without it the default action kills the process on the spot and leaves a half-written
+    artifact (hundreds of MB) in the temp folder.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        print("databand-dbt: terminated (SIGTERM); removing partial downloads", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _progress(message: str) -> None:

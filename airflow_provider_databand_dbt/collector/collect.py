@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from airflow_provider_databand_dbt.collector.artifacts import (
@@ -27,6 +25,7 @@ from airflow_provider_databand_dbt.collector.assemble import run_report, step_re
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
 from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
 from airflow_provider_databand_dbt.dbt_cloud.status import TERMINAL_LABELS, status_label
@@ -84,8 +83,8 @@ def _collect(client, account_id: int, run_id: int, store, source, progress) -> R
     _report_progress(progress, "run %s: %s, %d steps", run.id, run.status_label, len(api_steps))
 
     with _cyclic_gc_paused():
-        with tempfile.TemporaryDirectory(prefix="databand-dbt-") as scratch:
-            fetcher = ArtifactFetcher(client, account_id, run_id, Path(scratch))
+        with scratch_directory() as scratch:
+            fetcher = ArtifactFetcher(client, account_id, run_id, scratch)
             steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress)
 
         report = run_report(

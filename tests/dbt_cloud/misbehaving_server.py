@@ -79,6 +79,28 @@ def huge_json(size: int = 300 * 1024**2) -> Behaviour:
     return behave
 
 
+def proxy_then_stall(upstream: str, artifact: str, sent: int, announced: int) -> Behaviour:
+    """Forward API calls to ``upstream`` (the emulator); for ``artifact`` send ``sent`` of ``announced``
+    bytes, then stall, as a slow download that is still running when the process is killed."""
+    import requests
+
+    def behave(handler: BaseHTTPRequestHandler) -> None:
+        if "/artifacts/" in handler.path and artifact in handler.path:
+            _head(handler, {"Content-Type": "application/json", "Content-Length": str(announced)})
+            handler.wfile.write(b" " * sent)
+            handler.wfile.flush()
+            time.sleep(60)
+            return
+        answer = requests.get(upstream + handler.path, headers={"Authorization": handler.headers["Authorization"]}, timeout=10)
+        handler.send_response(answer.status_code)
+        handler.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+        handler.send_header("Content-Length", str(len(answer.content)))
+        handler.end_headers()
+        handler.wfile.write(answer.content)
+
+    return behave
+
+
 def _head(handler: BaseHTTPRequestHandler, headers: dict) -> None:
     handler.send_response(200)
     for name, value in headers.items():
