@@ -65,7 +65,7 @@ def sweep_stale(parent: str, *, stale_after: float = STALE_AFTER_SECONDS) -> lis
 
     Only folders owned by this user, named by us, and not symlinks are considered.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(parent))
     except OSError as exc:
