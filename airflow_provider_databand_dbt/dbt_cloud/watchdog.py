@@ -83,7 +83,9 @@ def _shut(connection: HTTPConnection) -> bool:
     if sock is None:
         return False
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        # The plain socket's shutdown even for TLS: SSLSocket.shutdown would also drop the TLS
+        # object another thread is reading through; shutting the descriptor just ends its read.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:  # already closed or never connected: nothing left to unblock
         pass
     return True
