@@ -42,6 +42,7 @@ from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
 from airflow_provider_databand_dbt.dbt_cloud.watchdog import (
     ConnectionTracker,
+    OverallDeadline,
     TrackingAdapter,
 )
 
@@ -150,15 +151,12 @@ class Transport:
     @contextlib.contextmanager
     def overall_deadline(self, seconds: Optional[float], what: str):
         """Bound every request this thread sends inside the block (retries and waits included)."""
+        previous: Optional[OverallDeadline] = getattr(self._overall, "value", None)
         if seconds is None:
             yield
             return
-        previous = getattr(self._overall, "value", None)
-        until = time.monotonic() + seconds
-        if previous is not None and previous[0] < until:
-            until = previous[0]
-            seconds, what = previous[1], previous[2]
-        self._overall.value = (until, seconds, what)
+        mine = OverallDeadline(time.monotonic() + seconds, seconds, what)
+        self._overall.value = previous if previous is not None and previous.until < mine.until else mine
         try:
             yield
         finally:
@@ -166,29 +164,29 @@ class Transport:
 
     def _retrier(self) -> Retrier:
         """The retry policy, its time budget cut to what the overall deadline leaves."""
-        overall = getattr(self._overall, "value", None)
+        overall: Optional[OverallDeadline] = getattr(self._overall, "value", None)
         if overall is None:
             return Retrier(self.retry)
-        left = max(0.0, overall[0] - time.monotonic())
-        return Retrier(dataclasses.replace(self.retry, max_total_seconds=min(self.retry.max_total_seconds, left)))
+        budget = min(self.retry.max_total_seconds, max(0.0, overall.left()))
+        return Retrier(dataclasses.replace(self.retry, max_total_seconds=budget))
 
     def _attempt_budget(self, call: Call) -> tuple[Optional[float], str]:
         """Seconds this attempt may take, and which limit that is; raises once the overall deadline passed."""
-        if self._tracker.aborted:
-            raise DbtCloudConnectionError(f"{call} was not sent: the dbt Cloud client was closed (shutting down)", url=call.url)
-        overall = getattr(self._overall, "value", None)
+        overall: Optional[OverallDeadline] = getattr(self._overall, "value", None)
         budget, limit = self.request_deadline, f"request deadline of {self.request_deadline or 0:g} s (request_deadline)"
         if overall is not None:
-            left = overall[0] - time.monotonic()
+            left = overall.left()
             if left <= 0:
                 raise DbtCloudTimeoutError(
-                    f"{call} was not sent: {overall[2]} passed its deadline of {overall[1]:g} s; "
-                    f"raise the deadline or check why dbt Cloud is slow.",
+                    f"{call} was not sent: {overall.describe()} passed; raise it or check why dbt Cloud is slow.",
                     url=call.url,
                 )
             if budget is None or left < budget:
-                budget, limit = left, f"deadline of {overall[1]:g} s for {overall[2]}"
+                budget, limit = left, overall.describe()
         return budget, limit
+
+    def _closed(self, call: Call, what: str) -> DbtCloudConnectionError:
+        return DbtCloudConnectionError(f"{call} {what}: the dbt Cloud client was closed (shutting down)", url=call.url)
 
     # -- one attempt ----------------------------------------------------------------------
 
@@ -206,6 +204,8 @@ class Transport:
 
         :returns: what ``consume`` returns, or a retryable :class:`Failure`; raises the final typed error.
         """
+        if self._tracker.aborted:
+            raise self._closed(call, "was not sent")
         if self.limiter is not None:
             self.limiter.acquire()
         budget, limit = self._attempt_budget(call)
@@ -220,7 +220,7 @@ class Transport:
                     raise
                 outcome = None
         if self._tracker.aborted and (expired.is_set() or isinstance(outcome, Failure)):
-            raise DbtCloudConnectionError(f"{call} was aborted: the dbt Cloud client was closed (shutting down)", url=call.url)
+            raise self._closed(call, "was aborted")
         if expired.is_set():
             # Whatever arrived may be cut short (a cut during the headers even looks like an empty 200).
             if isinstance(outcome, Path):

@@ -9,8 +9,10 @@ blocked read return at once and the attempt fail with an error we then name prec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
+import time
 from typing import Iterator
 
 from requests.adapters import HTTPAdapter
@@ -19,6 +21,21 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # While a cut request's socket is still being connected, look again this often.
 _RECHECK_SECONDS = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class OverallDeadline:
+    """A deadline for many requests (one collection): when it ends, how long it was, what it bounds."""
+
+    until: float
+    seconds: float
+    what: str
+
+    def left(self) -> float:
+        return self.until - time.monotonic()
+
+    def describe(self) -> str:
+        return f"deadline of {self.seconds:g} s for {self.what}"
 
 
 class ConnectionTracker:
