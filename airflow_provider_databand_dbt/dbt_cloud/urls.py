@@ -45,7 +45,7 @@ def _config_error(value: str, problem: str) -> DbtCloudConfigError:
 
 def _safe_echo(value: str) -> str:
     """The URL as we may show it: without userinfo, query or fragment (where secrets hide)."""
-    if any(ch.isspace() for ch in value) or len(value) > 200:
+    if any(ch.isspace() for ch in value) or len(value) > 200 or _has_secret_part(value):
         return "(not shown)"
     head, _, _ = value.partition("?")
     head, _, _ = head.partition("#")
@@ -53,6 +53,11 @@ def _safe_echo(value: str) -> str:
     netloc, slash, path = rest.partition("/")
     netloc = netloc.rpartition("@")[2]
     return repr(f"{scheme}{sep}{netloc}{slash}{path}")
+
+
+def _has_secret_part(value: str) -> bool:
+    """A token hidden in one part of a URL (a path segment, a parameter), not only the whole value."""
+    return any(looks_like_token(part) for part in re.split(r"[/?#&=@:;,]+", value))
 
 
 def is_loopback(host: str | None) -> bool:
@@ -109,7 +114,8 @@ def normalize_api_url(value: str | None) -> str:
     if "@" in parts.netloc:
         raise _config_error(shown, "it must not contain a user name or password (pass the token separately)")
     if parts.path not in ("", "/"):
-        raise _config_error(shown, f"it must not contain a path ({parts.path!r}); the client adds /api/v2 and /api/v3 itself")
+        path = "" if shown == "(not shown)" else f" ({parts.path!r})"
+        raise _config_error(shown, f"it must not contain a path{path}; the client adds /api/v2 and /api/v3 itself")
     if parts.query or parts.fragment or text.endswith(("?", "#")):
         raise _config_error(shown, "it must not contain a query string or fragment")
     host = (parts.hostname or "").rstrip(".")

@@ -114,3 +114,13 @@ def test_monitor_refuses_a_token_as_api_token_env(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert SERVICE_TOKEN not in output and "looks like an API token" in output and "api_token_env" in output
+
+
+@pytest.mark.parametrize(
+    "url", [f"https://cloud.getdbt.com/{HEX_KEY}", f"https://cloud.getdbt.com/?token={BASE64_SECRET}",
+            f"https://me:{HEX_KEY}@cloud.getdbt.com"],
+)
+def test_a_token_inside_an_api_url_is_not_echoed(url):
+    with pytest.raises(DbtCloudConfigError) as info:
+        normalize_api_url(url)
+    assert HEX_KEY not in str(info.value) and BASE64_SECRET not in str(info.value)
