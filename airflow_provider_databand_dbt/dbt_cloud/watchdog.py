@@ -124,11 +124,6 @@ class TrackingAdapter(HTTPAdapter):
         manager.pool_classes_by_scheme = self._pool_classes
         return manager
 
-    def __getstate__(self):  # requests pickles adapters; the classes are rebuilt from the tracker
-        state = super().__getstate__()
-        state.pop("_pool_classes", None)
-        return state
-
 
 def _pool_classes(tracker: ConnectionTracker) -> dict[str, type]:
     def tracked(base: type) -> type:
