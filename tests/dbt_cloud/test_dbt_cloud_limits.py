@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -131,7 +132,7 @@ def test_json_cap_is_configurable():
 
 
 def test_cli_collect_gives_up_at_the_collect_deadline(tmp_path):
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DBT_CLOUD")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_CLOUD")}
     env["DBT_CLOUD_API_TOKEN"] = TOKEN
     with MisbehavingServer(trickle_body()) as server:
         started = time.monotonic()
