@@ -24,6 +24,7 @@ from airflow_provider_databand_dbt.dbt_cloud.failures import (
     read_timeout_failure,
     truncated_failure,
 )
+from airflow_provider_databand_dbt.dbt_cloud.inflate import decoded_chunks
 from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def read_json(
         raise _json_too_large(call, f"dbt Cloud announced {expected} bytes", limit)
     body = bytearray()
     try:
-        for chunk in response.iter_content(chunk_size=_JSON_CHUNK):
+        for chunk in decoded_chunks(response, _JSON_CHUNK):
             body += chunk
             if limit is not None and len(body) > limit:
                 raise _json_too_large(call, f"more than {limit} bytes arrived" + (" once decompressed" if encoded else ""), limit)
@@ -82,7 +83,7 @@ def stream_to_file(
     try:
         with os.fdopen(fd, "wb") as handle:
             try:
-                for chunk in response.iter_content(chunk_size=_CHUNK):
+                for chunk in decoded_chunks(response, _CHUNK):
                     received += len(chunk)
                     if max_bytes is not None and received > max_bytes:
                         too_large = True

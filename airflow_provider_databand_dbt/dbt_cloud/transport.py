@@ -37,6 +37,7 @@ from airflow_provider_databand_dbt.dbt_cloud.failures import (
     exception_failure,
     status_failure,
 )
+from airflow_provider_databand_dbt.dbt_cloud.inflate import ACCEPT_ENCODING
 from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
@@ -134,7 +135,8 @@ class Transport:
         self.session.auth = self._auth
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, TrackingAdapter(self._tracker))
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # Only what inflate.py decodes in bounded pieces (never br/zstd, even when installed).
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
         self._count_lock = threading.Lock()
         self._request_count = 0
 

@@ -63,6 +63,19 @@ def serve_gzip_bomb(handler: BaseHTTPRequestHandler) -> None:
     handler.wfile.write(body)
 
 
+def gzipped(body: bytes) -> Behaviour:
+    """A well-behaved gzip answer, as dbt Cloud sends its API answers."""
+    import gzip
+
+    compressed = gzip.compress(body)
+
+    def behave(handler: BaseHTTPRequestHandler) -> None:
+        _head(handler, {"Content-Type": "application/json", "Content-Encoding": "gzip", "Content-Length": str(len(compressed))})
+        handler.wfile.write(compressed)
+
+    return behave
+
+
 def huge_json(size: int = 300 * 1024**2) -> Behaviour:
     """A valid dbt Cloud envelope of ``size`` bytes, written in 1 MiB pieces."""
 

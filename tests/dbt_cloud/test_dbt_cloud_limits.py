@@ -9,10 +9,20 @@ import threading
 import time
 
 import pytest
-from misbehaving_server import MisbehavingServer, huge_json, serve_gzip_bomb, trickle_body, trickle_headers
+from misbehaving_server import (
+    ENVELOPE_HEAD,
+    ENVELOPE_TAIL,
+    MisbehavingServer,
+    gzipped,
+    huge_json,
+    serve_gzip_bomb,
+    trickle_body,
+    trickle_headers,
+)
 
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import (
+    ArtifactError,
     DbtCloudConfigError,
     DbtCloudConnectionError,
     DbtCloudInvalidResponseError,
@@ -146,3 +156,40 @@ def test_cli_collect_gives_up_at_the_collect_deadline(tmp_path):
     assert "deadline of 2 s for collecting run 5" in result.stderr
     assert "Traceback" not in result.stderr and TOKEN not in result.stderr
     assert elapsed < 10
+
+
+def test_gzip_json_answers_still_decode_and_count_inflated_bytes():
+    body = ENVELOPE_HEAD + b"n" * (3 * 1024**2) + ENVELOPE_TAIL
+    with MisbehavingServer(gzipped(body)) as server:
+        with client_for(server, max_response_bytes=4 * 1024**2) as client:
+            assert client.get_account(1).name == "n" * (3 * 1024**2)
+        with client_for(server, max_response_bytes=2 * 1024**2) as client, pytest.raises(DbtCloudInvalidResponseError) as info:
+            client.get_account(1)
+    assert "once decompressed" in str(info.value)
+
+
+ARTIFACT_PROBE = """
+import json, resource, sys
+from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
+from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
+client = DbtCloudClient("dbtc_limits_test_token_00000", sys.argv[1], retry=RetryPolicy(max_attempts=1),
+                        max_artifact_bytes=64 * 1024**2)
+try:
+    client.download_artifact(1, 2, "manifest.json", directory=sys.argv[2])
+    outcome = "ok"
+except DbtCloudError as exc:
+    outcome = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"outcome": outcome, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def test_a_gzip_bomb_artifact_stops_at_max_artifact_bytes_with_small_memory(tmp_path):
+    with MisbehavingServer(serve_gzip_bomb) as server:
+        result = subprocess.run(
+            [sys.executable, "-c", ARTIFACT_PROBE, server.url, str(tmp_path)], capture_output=True, text=True, timeout=120
+        )
+    probe = json.loads(result.stdout)
+    assert probe["outcome"].startswith(ArtifactError.__name__) and "too large" in probe["outcome"], probe
+    assert probe["max_rss_mb"] < 200, probe
+    assert list(tmp_path.iterdir()) == []
