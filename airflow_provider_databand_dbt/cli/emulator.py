@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import signal
 import threading
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
+from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
 
 # What the quick start exports for the example DAGs (they read DBT_CLOUD_CHECK_INTERVAL, default 30 s).
 QUICKSTART_CHECK_INTERVAL = 2
@@ -65,15 +65,6 @@ def _non_negative_float(text: str) -> float:
     if value < 0 or value != value:
         raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text!r}")
     return value
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
 from airflow_provider_databand_dbt.dbt_cloud.urls import describe_value, validate_id
 
 TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
@@ -27,6 +28,17 @@ def _positive(text: str, what: str) -> int:
         return validate_id(text, what)
     except DbtCloudConfigError:
         raise argparse.ArgumentTypeError(f"expected a positive integer {what}, got {describe_value(text)}") from None
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type for deadlines: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {describe_value(text)}")
+    return value
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +67,8 @@ def read_token(args: argparse.Namespace) -> str:
     """The dbt Cloud token from ``--token-file`` or ``$DBT_CLOUD_API_TOKEN``; never from argv."""
     token_file: Path | None = getattr(args, "token_file", None)
     if token_file is not None:
+        if looks_like_token(str(token_file)):
+            raise CliUsageError(f"--token-file takes the path of a file holding the token, but {TOKEN_HINT}")
         try:
             token = token_file.read_text().strip()
         except OSError as exc:
@@ -71,4 +85,7 @@ def read_token(args: argparse.Namespace) -> str:
 def open_store(args: argparse.Namespace):
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
-    return TrackingStore(getattr(args, "tracking_url", None))
+    url = getattr(args, "tracking_url", None)
+    if looks_like_token(url):
+        raise CliUsageError(f"--tracking-url takes a SQLAlchemy URL of the tracking store, but {TOKEN_HINT}")
+    return TrackingStore(url)

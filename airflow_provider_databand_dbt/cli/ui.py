@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import logging
 import os
 import socket
@@ -11,6 +10,7 @@ from typing import Optional
 
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
+from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,6 @@ def _page_size(text: str) -> int:
     if value > 500:
         raise argparse.ArgumentTypeError(f"page size is at most 500, got {text!r}")
     return value
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); names other than localhost are not."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _allowed_hosts(flags: Optional[list[str]]) -> list[str]:

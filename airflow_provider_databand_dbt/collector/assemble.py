@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
-from airflow_provider_databand_dbt.collector.steps import StepPlan
+from airflow_provider_databand_dbt.collector.steps import StepPlan, bounded_text
 from airflow_provider_databand_dbt.dbt_cloud.status import status_label
 
 
@@ -19,7 +19,7 @@ def step_report(step, plan: StepPlan, nodes: list[NodeResult], missing: list[Art
     """
     return StepReport(
         index=step.index,
-        name=step.name or f"step {step.index}",
+        name=bounded_text(step.name or f"step {step.index}"),
         command=plan.command,
         status=status_label(step.status),
         started_at=step.started_at,

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from airflow_provider_databand_dbt.collector.artifacts import (
@@ -27,6 +25,7 @@ from airflow_provider_databand_dbt.collector.assemble import run_report, step_re
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
 from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
 from airflow_provider_databand_dbt.dbt_cloud.status import TERMINAL_LABELS, status_label
@@ -36,6 +35,7 @@ from airflow_provider_databand_dbt.tracking.source import TrackingSource
 log = logging.getLogger(__name__)
 
 RELATED = ("run_steps", "job", "trigger")
+DEFAULT_COLLECT_DEADLINE = 1800.0
 
 Progress = Callable[[str], None]
 
@@ -48,6 +48,7 @@ def collect_run(
     store=None,
     source: Optional[TrackingSource] = None,
     progress: Optional[Progress] = None,
+    deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
 ) -> RunReport:
     """Fetch a run, its steps and their artifacts, build its report and (optionally) store it.
 
@@ -60,8 +61,15 @@ def collect_run(
     :param store: a ``TrackingStore`` to save the report in, or None to only return it.
     :param source: who is tracking (recorded by the store); defaults to ``TrackingSource(kind="api")``.
     :param progress: called with one human-readable line per step, e.g. for a CLI.
+    :param deadline: wall-clock seconds for all requests of this collection (default 1800); once
+        it passes, the run fails with a timeout or, during artifacts, the rest are marked missing.
     :raises DbtCloudError: the run itself could not be read (auth, not found, timeout, server errors).
     """
+    with client.deadline(deadline, f"collecting run {run_id}"):
+        return _collect(client, account_id, run_id, store, source, progress)
+
+
+def _collect(client, account_id: int, run_id: int, store, source, progress) -> RunReport:
     run = client.get_run(account_id, run_id, include_related=RELATED)
     project_name = _name_or_none(client.get_project, "project", account_id, run.project_id, run_id)
     environment_name = _name_or_none(client.get_environment, "environment", account_id, run.environment_id, run_id)
@@ -75,8 +83,8 @@ def collect_run(
     _report_progress(progress, "run %s: %s, %d steps", run.id, run.status_label, len(api_steps))
 
     with _cyclic_gc_paused():
-        with tempfile.TemporaryDirectory(prefix="databand-dbt-") as scratch:
-            fetcher = ArtifactFetcher(client, account_id, run_id, Path(scratch))
+        with scratch_directory() as scratch:
+            fetcher = ArtifactFetcher(client, account_id, run_id, scratch)
             steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress)
 
         report = run_report(
@@ -210,6 +218,7 @@ def collect_data_from_dbt_cloud(
     source: Optional[TrackingSource] = None,
     client_options: Optional[dict[str, Any]] = None,
     progress: Optional[Progress] = None,
+    collect_deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
 ) -> RunReport:
     """Collect one dbt Cloud run, store it in the tracking store and return its report.
 
@@ -223,8 +232,10 @@ def collect_data_from_dbt_cloud(
         a ``TrackingStore`` instance to use as is, or False to only return the report.
     :param tracking_url: SQLAlchemy URL of the tracking store, when ``store`` is True.
     :param source: who is tracking; defaults to ``TrackingSource(kind="api")``.
-    :param client_options: extra keyword arguments for ``DbtCloudClient`` (timeout, retry...).
+    :param client_options: extra keyword arguments for ``DbtCloudClient`` (timeout, retry,
+        request_deadline, max_response_bytes, max_artifact_bytes...).
     :param progress: called with one line per step, e.g. for a CLI.
+    :param collect_deadline: wall-clock seconds for the whole collection (default 1800; None: no limit).
     :raises DbtCloudConfigError: non-numeric ids, an empty token or a malformed URL.
     :raises DbtCloudError: the run could not be read.
     """
@@ -243,6 +254,7 @@ def collect_data_from_dbt_cloud(
                 store=tracking_store,
                 source=source,
                 progress=progress,
+                deadline=collect_deadline,
             )
         finally:
             if owned:

@@ -25,11 +25,13 @@ QUIET_COMMANDS = frozenset({"deps", "debug", "clean", "init", "parse", "ls", "li
 TWO_WORD_COMMANDS = frozenset({"source", "docs"})
 KNOWN_COMMANDS = RUN_RESULTS_COMMANDS | QUIET_COMMANDS | TWO_WORD_COMMANDS
 
+# The longest name we parse or keep: real step names are a few dozen characters; a huge one
+# (a pasted log, a generated --vars blob) must not cost time or memory in every later step.
+MAX_STEP_TEXT = 4096
+_ELLIPSIS = "..."
+
 _BACKTICKED = re.compile(r"`\s*(dbt\s[^`]*?)\s*`")
-_INLINE = re.compile(
-    r"\bdbt\s+(?:-\S+\s+)*(?:%s)(?![\w-]).*$" % "|".join(map(re.escape, sorted(KNOWN_COMMANDS, key=len, reverse=True))),
-    re.IGNORECASE,
-)
+_TOKEN = re.compile(r"\S+")
 
 
 class StepPlan(msgspec.Struct, kw_only=True, frozen=True):
@@ -53,10 +55,12 @@ class StepPlan(msgspec.Struct, kw_only=True, frozen=True):
 def step_command(step_name: str, execute_steps: Sequence[str] = ()) -> Optional[str]:
     """The dbt command a step ran, read from its name; None for steps that are not dbt commands.
 
+    Runs in time linear in the name, and only the first :data:`MAX_STEP_TEXT` characters count.
+
     :param step_name: the run step's name as dbt Cloud shows it.
     :param execute_steps: the job's commands, used when the name only mentions one of them.
     """
-    name = " ".join((step_name or "").split())
+    name = " ".join(bounded_text(step_name or "").split())
     match = _BACKTICKED.search(name)
     if match:
         return match.group(1)
@@ -65,8 +69,48 @@ def step_command(step_name: str, execute_steps: Sequence[str] = ()) -> Optional[
     mentioned = [cmd for cmd in _normalized(execute_steps) if cmd and cmd in name]
     if mentioned:
         return max(mentioned, key=len)
-    match = _INLINE.search(name)
-    return match.group(0) if match else None
+    return _inline_command(name)
+
+
+def bounded_text(text: str) -> str:
+    """``text`` cut to :data:`MAX_STEP_TEXT` characters (with ``...``), what we parse and keep of a step."""
+    if len(text) <= MAX_STEP_TEXT:
+        return text
+    return text[: MAX_STEP_TEXT - len(_ELLIPSIS)] + _ELLIPSIS
+
+
+def _inline_command(name: str) -> Optional[str]:
+    """``dbt [-flags...] <known command> ...`` written inline in a name, from ``dbt`` to the end.
+
+    One pass over the words (no backtracking regex): a word ending in ``dbt`` (after a non-word
+    character) starts a candidate, flags are skipped through a precomputed "next non-flag word"
+    table, and the first candidate followed by a known command wins.
+    """
+    words = [(m.start(), m.group(0)) for m in _TOKEN.finditer(name)]
+    next_plain = [len(words)] * (len(words) + 1)
+    for position in range(len(words) - 1, -1, -1):
+        next_plain[position] = next_plain[position + 1] if words[position][1].startswith("-") else position
+    for position, (start, word) in enumerate(words[:-1]):
+        lowered = word.lower()
+        if not lowered.endswith("dbt") or (len(word) > 3 and _is_word_char(word[-4])):
+            continue
+        following = next_plain[position + 1]
+        if following < len(words) and _starts_with_command(words[following][1].lower()):
+            return name[start + len(word) - 3 :]
+    return None
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _starts_with_command(word: str) -> bool:
+    for command in KNOWN_COMMANDS:
+        if word.startswith(command):
+            rest = word[len(command) : len(command) + 1]
+            if not rest or not (_is_word_char(rest) or rest == "-"):
+                return True
+    return False
 
 
 def results_artifact(command: Optional[str]) -> Optional[str]:

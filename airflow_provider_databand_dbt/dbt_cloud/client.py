@@ -41,10 +41,13 @@ from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
 from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
 from airflow_provider_databand_dbt.dbt_cloud.transport import (
     DEFAULT_MAX_ARTIFACT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_REQUEST_DEADLINE,
     DEFAULT_TIMEOUT,
     RequestListener,
     Transport,
     normalize_timeout,
+    positive_limit,
 )
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,10 @@ class DbtCloudClient:
         e.g. for Prometheus metrics; ``route`` is the path template (bounded label) and
         ``outcome`` the status code or ``timeout``/``connection``/``truncated``/``too_large``.
     :param max_artifact_bytes: largest artifact :meth:`download_artifact` accepts (default 2 GiB).
+    :param request_deadline: wall-clock seconds one attempt may take from connecting to the last
+        byte, downloads included (default 600); stops hosts that trickle an answer. None: no limit.
+    :param max_response_bytes: largest JSON answer once decompressed (default 32 MiB); a bigger
+        one raises :class:`DbtCloudInvalidResponseError`. None: no limit.
     """
 
     def __init__(
@@ -93,16 +100,15 @@ class DbtCloudClient:
         max_requests_per_minute: float | None = None,
         request_listener: RequestListener | None = None,
         max_artifact_bytes: int | None = DEFAULT_MAX_ARTIFACT_BYTES,
+        request_deadline: float | None = DEFAULT_REQUEST_DEADLINE,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         base_url = urls.normalize_api_url(api_url)
         if retry is None:
             retry = RetryPolicy()
         elif not isinstance(retry, RetryPolicy):
             raise DbtCloudConfigError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
-        if max_artifact_bytes is not None and (
-            isinstance(max_artifact_bytes, bool) or not isinstance(max_artifact_bytes, int) or max_artifact_bytes <= 0
-        ):
-            raise DbtCloudConfigError(f"max_artifact_bytes must be a positive int or None, got {max_artifact_bytes!r}")
+        positive_limit(max_artifact_bytes, "max_artifact_bytes", integer=True)
         limiter = TokenBucket(max_requests_per_minute) if max_requests_per_minute is not None else None
         self.max_artifact_bytes = max_artifact_bytes
         self._transport = Transport(
@@ -112,6 +118,8 @@ class DbtCloudClient:
             retry=retry,
             limiter=limiter,
             listener=request_listener,
+            request_deadline=positive_limit(request_deadline, "request_deadline", integer=False),
+            max_response_bytes=positive_limit(max_response_bytes, "max_response_bytes", integer=True),
         )
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -148,8 +156,20 @@ class DbtCloudClient:
         return f"DbtCloudClient(api_url={self.base_url!r})"
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Abort requests in flight (safe from another thread, e.g. on shutdown) and release connections.
+
+        A request stuck in another thread fails at once with :class:`DbtCloudConnectionError`, and so
+        does every later request of this client.
+        """
         self._transport.close()
+
+    def deadline(self, seconds: float | None, what: str = "this operation"):
+        """Context manager: every request this thread sends inside it, retries and waits included,
+        ends within ``seconds`` (the innermost, earliest deadline wins); None for no limit.
+
+        :param what: named in the timeout error, e.g. ``collecting run 42``.
+        """
+        return self._transport.overall_deadline(positive_limit(seconds, "deadline", integer=False), what)
 
     def __enter__(self) -> DbtCloudClient:
         return self

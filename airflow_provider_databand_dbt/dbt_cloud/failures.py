@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Callable
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ProtocolError, ProxyError, ReadTimeoutError
+from urllib3.exceptions import (
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+)
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import (
     ArtifactError,
@@ -25,9 +32,16 @@ from airflow_provider_databand_dbt.dbt_cloud.errors import (
     DbtCloudTimeoutError,
 )
 from airflow_provider_databand_dbt.dbt_cloud.models import ApiStatus, ErrorEnvelope
-from airflow_provider_databand_dbt.dbt_cloud.retry import NOT_PROCESSED_STATUSES, Failure, RetryPolicy, parse_retry_after
+from airflow_provider_databand_dbt.dbt_cloud.retry import (
+    NOT_PROCESSED_STATUSES,
+    Failure,
+    RetryPolicy,
+    parse_retry_after,
+)
+from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
 
 _ERROR_DECODER = msgspec.json.Decoder(ErrorEnvelope)
+_REFUSED = "connection refused"
 _ERROR_BODY_LIMIT = 64 * 1024
 
 PERMISSIONS_HINT = (
@@ -67,6 +81,18 @@ class Call:
     @property
     def url(self) -> str:
         return self.base_url + self.path
+
+    @property
+    def hostname(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def host_port(self) -> str:
+        """``host:port`` with the port always shown, so "refused" names exactly what was tried."""
+        parts = urlsplit(self.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname or ""
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def __str__(self) -> str:
         return f"{self.method} {self.url}"
@@ -203,12 +229,17 @@ def exception_failure(exc: requests.RequestException, call: Call, timeout: tuple
     if is_read_timeout(exc):
         return read_timeout_failure(call, timeout, policy)
     if isinstance(exc, requests.exceptions.SSLError):
-        return _connection_failure(call, "TLS handshake failed (certificate or proxy problem)", retryable=False, acted=False)
+        reason = "TLS handshake failed (certificate or proxy problem)"
+        if is_loopback(call.hostname) and call.base_url.startswith("https://"):
+            reason = f"TLS handshake failed; if {call.host_port} is a local test server without TLS, use http://{call.host_port}"
+        return _connection_failure(call, reason, retryable=False, acted=False)
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
         return _connection_failure(call, "the connection broke while reading the answer", policy.retry_connection_errors, acted=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason, acted = _connection_reason(exc)
-        return _connection_failure(call, reason, policy.retry_connection_errors, acted=acted)
+        # Nothing listens on a loopback port: waiting will not start a server, so say it at once.
+        refused_locally = reason == _REFUSED and is_loopback(call.hostname)
+        return _connection_failure(call, reason, policy.retry_connection_errors and not refused_locally, acted=acted)
     return _connection_failure(call, f"request failed ({type(exc).__name__})", retryable=False, acted=False)
 
 
@@ -218,6 +249,21 @@ def read_timeout_failure(call: Call, timeout: tuple[float, float], policy: Retry
         make_error=lambda note: DbtCloudTimeoutError(
             f"dbt Cloud did not answer {call} within {timeout[1]:g} s ({note}): dbt Cloud may be slow or "
             f"overloaded; try again later or raise the read timeout.",
+            url=call.url,
+        ),
+        retryable=policy.retry_timeouts,
+        may_have_acted=True,
+        kind="timeout",
+    )
+
+
+def deadline_failure(call: Call, limit: str, policy: RetryPolicy) -> Failure:
+    """The answer was still arriving when the attempt's wall-clock deadline passed (a trickling host)."""
+    return Failure(
+        reason=f"not finished within the {limit}",
+        make_error=lambda note: DbtCloudTimeoutError(
+            f"dbt Cloud did not finish answering {call} within the {limit} ({note}): the host sends too slowly "
+            f"(a proxy or network problem); try again later or raise the deadline.",
             url=call.url,
         ),
         retryable=policy.retry_timeouts,
@@ -246,7 +292,7 @@ def _connection_failure(call: Call, reason: str, retryable: bool, acted: bool) -
     return Failure(
         reason=reason,
         make_error=lambda note: DbtCloudConnectionError(
-            f"cannot reach {call.base_url} for {call}: {reason} ({note}); check the host/tenant, the network and any proxy.",
+            f"cannot reach {call.host_port} for {call}: {reason} ({note}); check the host/tenant, the network and any proxy.",
             url=call.url,
         ),
         retryable=retryable,
@@ -280,7 +326,7 @@ def _connection_reason(exc: requests.exceptions.ConnectionError) -> tuple[str, b
     if any(isinstance(x, NameResolutionError) for x in chain):
         return "the host name does not resolve", False
     if any(isinstance(x, ConnectionRefusedError) for x in chain):
-        return "connection refused", False
+        return _REFUSED, False
     if any(isinstance(x, ProxyError) for x in chain):
         return "the proxy refused the connection", False
     if any(isinstance(x, NewConnectionError) for x in chain):

@@ -6,9 +6,10 @@ envelopes or streams artifacts to disk.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,19 +19,33 @@ import msgspec
 import requests
 
 from airflow_provider_databand_dbt import __version__
-from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudConfigError, DbtCloudInvalidResponseError
+from airflow_provider_databand_dbt.dbt_cloud.bodies import (
+    read_json,
+    remove_file,
+    stream_to_file,
+)
+from airflow_provider_databand_dbt.dbt_cloud.errors import (
+    DbtCloudConfigError,
+    DbtCloudConnectionError,
+    DbtCloudInvalidResponseError,
+    DbtCloudTimeoutError,
+)
 from airflow_provider_databand_dbt.dbt_cloud.failures import (
     Call,
     Target,
+    deadline_failure,
     exception_failure,
-    is_read_timeout,
-    read_timeout_failure,
     status_failure,
-    truncated_failure,
 )
+from airflow_provider_databand_dbt.dbt_cloud.inflate import ACCEPT_ENCODING
 from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
+from airflow_provider_databand_dbt.dbt_cloud.watchdog import (
+    ConnectionTracker,
+    OverallDeadline,
+    TrackingAdapter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +54,8 @@ RequestListener = Callable[[str, str, str], None]
 USER_AGENT = f"airflow-provider-databand-dbt/{__version__} python-requests/{requests.__version__}"
 DEFAULT_TIMEOUT = (10.0, 60.0)
 DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024**3
-_CHUNK = 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024**2
+DEFAULT_REQUEST_DEADLINE = 600.0
 
 
 class _TokenAuth(requests.auth.AuthBase):
@@ -69,6 +85,17 @@ def normalize_timeout(timeout: object) -> tuple[float, float]:
     return float(pair[0]), float(pair[1])
 
 
+def positive_limit(value: object, name: str, *, integer: bool) -> float | int | None:
+    """A size or time limit option: a positive number, or None for no limit."""
+    kinds = (int,) if integer else (int, float)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < float("inf"):
+        kind = "int" if integer else "number of seconds"
+        raise DbtCloudConfigError(f"{name} must be a positive {kind} or None, got {value!r}")
+    return value
+
+
 class Transport:
     """Sends requests for :class:`DbtCloudClient`; one instance per client.
 
@@ -78,6 +105,8 @@ class Transport:
     :param retry: the retry policy.
     :param limiter: optional token bucket taken before every attempt.
     :param listener: ``listener(method, route, outcome)`` after every attempt.
+    :param request_deadline: wall-clock seconds for one attempt, body included (None: no limit).
+    :param max_response_bytes: largest decoded JSON answer (None: no limit).
     """
 
     def __init__(
@@ -89,8 +118,14 @@ class Transport:
         retry: RetryPolicy,
         limiter: Optional[TokenBucket] = None,
         listener: Optional[RequestListener] = None,
+        request_deadline: Optional[float] = DEFAULT_REQUEST_DEADLINE,
+        max_response_bytes: Optional[int] = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
+        self.request_deadline = request_deadline
+        self.max_response_bytes = max_response_bytes
+        self._tracker = ConnectionTracker()
+        self._overall = threading.local()
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
@@ -98,7 +133,10 @@ class Transport:
         self._auth = _TokenAuth(token)
         self.session = requests.Session()
         self.session.auth = self._auth
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, TrackingAdapter(self._tracker))
+        # Only what inflate.py decodes in bounded pieces (never br/zstd, even when installed).
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
         self._count_lock = threading.Lock()
         self._request_count = 0
 
@@ -108,27 +146,112 @@ class Transport:
         return self._request_count
 
     def close(self) -> None:
+        """Abort requests in flight (from any thread) and release pooled connections."""
+        self._tracker.abort()
         self.session.close()
+
+    @contextlib.contextmanager
+    def overall_deadline(self, seconds: Optional[float], what: str):
+        """Bound every request this thread sends inside the block (retries and waits included)."""
+        previous: Optional[OverallDeadline] = getattr(self._overall, "value", None)
+        if seconds is None:
+            yield
+            return
+        mine = OverallDeadline(time.monotonic() + seconds, seconds, what)
+        self._overall.value = previous if previous is not None and previous.until < mine.until else mine
+        try:
+            yield
+        finally:
+            self._overall.value = previous
+
+    def _retrier(self) -> Retrier:
+        """The retry policy, its time budget cut to what the overall deadline leaves."""
+        overall: Optional[OverallDeadline] = getattr(self._overall, "value", None)
+        if overall is None:
+            return Retrier(self.retry)
+        budget = min(self.retry.max_total_seconds, max(0.0, overall.left()))
+        return Retrier(dataclasses.replace(self.retry, max_total_seconds=budget))
+
+    def _attempt_budget(self, call: Call) -> tuple[Optional[float], str]:
+        """Seconds this attempt may take, and which limit that is; raises once the overall deadline passed."""
+        overall: Optional[OverallDeadline] = getattr(self._overall, "value", None)
+        budget, limit = self.request_deadline, f"request deadline of {self.request_deadline or 0:g} s (request_deadline)"
+        if overall is not None:
+            left = overall.left()
+            if left <= 0:
+                raise DbtCloudTimeoutError(
+                    f"{call} was not sent: {overall.describe()} passed; raise it or check why dbt Cloud is slow.",
+                    url=call.url,
+                )
+            if budget is None or left < budget:
+                budget, limit = left, overall.describe()
+        return budget, limit
+
+    def _closed(self, call: Call, what: str) -> DbtCloudConnectionError:
+        return DbtCloudConnectionError(f"{call} {what}: the dbt Cloud client was closed (shutting down)", url=call.url)
 
     # -- one attempt ----------------------------------------------------------------------
 
     def _attempt(
-        self, call: Call, route: str, *, params: Any = None, body: Any = None, stream: bool = False
-    ) -> requests.Response | Failure:
-        """Send once; a 2xx response, a retryable Failure, or raise the final typed error."""
+        self,
+        call: Call,
+        route: str,
+        consume: Callable[[requests.Response], Any],
+        *,
+        params: Any = None,
+        body: Any = None,
+        stream: bool = False,
+    ) -> Any:
+        """Send once and ``consume`` the 2xx answer, all within the attempt's deadline.
+
+        :returns: what ``consume`` returns, or a retryable :class:`Failure`; raises the final typed error.
+        """
+        if self._tracker.aborted:
+            raise self._closed(call, "was not sent")
         if self.limiter is not None:
             self.limiter.acquire()
+        budget, limit = self._attempt_budget(call)
         with self._count_lock:
             self._request_count += 1
+        timeout = self.timeout if budget is None else (min(self.timeout[0], budget), min(self.timeout[1], budget))
+        with self._tracker.deadline(budget) as expired:
+            try:
+                outcome = self._send(call, route, consume, params, body, stream, timeout)
+            except DbtCloudInvalidResponseError:
+                if not expired.is_set():
+                    raise
+                outcome = None
+        if self._tracker.aborted and (expired.is_set() or isinstance(outcome, Failure)):
+            raise self._closed(call, "was aborted")
+        if expired.is_set():
+            # Whatever arrived may be cut short (a cut during the headers even looks like an empty 200).
+            if isinstance(outcome, Path):
+                remove_file(str(outcome))
+            failure = deadline_failure(call, limit, self.retry)
+            if not isinstance(outcome, Failure):
+                self._notify(call.method, route, failure.kind)
+            return failure
+        return outcome
+
+    def _send(
+        self,
+        call: Call,
+        route: str,
+        consume: Callable[[requests.Response], Any],
+        params: Any,
+        body: Any,
+        stream: bool,
+        timeout: tuple[float, float],
+    ) -> Any:
         started = time.monotonic()
         failure: Failure | None = None
         response: requests.Response | None = None
         try:
             response = self.session.request(
-                call.method, call.url, params=params, json=body, timeout=self.timeout, stream=stream
+                call.method, call.url, params=params, json=body, timeout=timeout, stream=True
             )
         except requests.RequestException as exc:
-            failure = exception_failure(exc, call, self.timeout, self.retry)
+            failure = exception_failure(exc, call, timeout, self.retry)
         elapsed = time.monotonic() - started
         if failure is not None:
             log.debug("dbt Cloud %s %s -> %s in %.3f s", call.method, call.path, failure.reason, elapsed)
@@ -140,9 +263,9 @@ class Transport:
         if not (stream and succeeded):
             # Downloads report after the body arrived, so a truncated one is counted as such.
             self._notify(call.method, route, str(response.status_code))
-        if succeeded:
-            return response
         try:
+            if succeeded:
+                return consume(response)
             result = status_failure(response, call, self.retry, self._auth.scrub)
         finally:
             response.close()
@@ -178,21 +301,24 @@ class Transport:
         :param repeatable: False for requests that must not act twice (triggering a run).
         """
         call = Call(method, self.base_url, route.format(**route_args), target)
-        response = Retrier(self.retry).run(
-            lambda: self._attempt(call, route, params=params, body=body), what=f"{method} {call.path}", repeatable=repeatable
+        answer = self._retrier().run(
+            lambda: self._attempt(call, route, lambda r: read_json(r, call, self.max_response_bytes, self.timeout, self.retry), params=params, body=body),
+            what=f"{method} {call.path}",
+            repeatable=repeatable,
         )
-        return self._decode(response, call, decoder)
+        return self._decode(answer, call, decoder)
 
-    def _decode(self, response: requests.Response, call: Call, decoder: msgspec.json.Decoder) -> Envelope:
+    def _decode(self, answer: tuple[requests.Response, bytes], call: Call, decoder: msgspec.json.Decoder) -> Envelope:
+        response, content = answer
         problem: str | None = None
         envelope = None
         try:
-            envelope = decoder.decode(response.content)
+            envelope = decoder.decode(content)
         except msgspec.ValidationError as exc:
             problem = f"an unexpected shape ({self._auth.scrub(str(exc))})"
         except msgspec.DecodeError:
             ctype = response.headers.get("Content-Type", "unknown content type")
-            problem = f"a body that is not valid JSON ({ctype}, {len(response.content)} bytes)"
+            problem = f"a body that is not valid JSON ({ctype}, {len(content)} bytes)"
         if envelope is not None and envelope.status is not None and envelope.status.is_success is False:
             problem = "an envelope whose status says the request failed"
         if problem is not None:
@@ -220,94 +346,12 @@ class Transport:
         """Stream a raw file to a new temp file (the caller deletes it), with retries."""
         call = Call("GET", self.base_url, route.format(**route_args), target)
 
-        def attempt() -> Path | Failure:
-            response = self._attempt(call, route, params=params, stream=True)
-            if isinstance(response, Failure):
-                return response
-            try:
-                return self._stream_to_file(response, call, route, directory, suffix, max_bytes)
-            finally:
-                response.close()
+        def consume(response: requests.Response) -> Path | Failure:
+            return stream_to_file(
+                response, call, directory=directory, suffix=suffix, max_bytes=max_bytes, timeout=self.timeout,
+                policy=self.retry, report=lambda outcome: self._notify(call.method, route, outcome),
+            )
 
-        return Retrier(self.retry).run(attempt, what=f"GET {call.path}")
-
-    def _stream_to_file(
-        self,
-        response: requests.Response,
-        call: Call,
-        route: str,
-        directory: str | os.PathLike | None,
-        suffix: str,
-        max_bytes: int | None,
-    ) -> Path | Failure:
-        encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-        expected = _content_length(response)
-        if max_bytes is not None and expected is not None and not encoded and expected > max_bytes:
-            self._notify(call.method, route, "too_large")
-            raise _too_large(call, f"dbt Cloud announced {expected} bytes")
-        fd, name = tempfile.mkstemp(prefix="dbt-cloud-artifact-", suffix=suffix, dir=directory)
-        keep = False
-        received = 0
-        broken: Failure | None = None
-        too_large = False
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                try:
-                    for chunk in response.iter_content(chunk_size=_CHUNK):
-                        received += len(chunk)
-                        if max_bytes is not None and received > max_bytes:
-                            too_large = True
-                            break
-                        handle.write(chunk)
-                except requests.RequestException as exc:
-                    if is_read_timeout(exc):
-                        broken = read_timeout_failure(call, self.timeout, self.retry)
-                    else:
-                        # The failing read's partial data is never yielded; count what came over the wire.
-                        broken = truncated_failure(call, _wire_bytes(response, received), expected, self.retry)
-            if too_large:
-                self._notify(call.method, route, "too_large")
-                raise _too_large(call, f"more than {max_bytes} bytes arrived")
-            if broken is None and expected is not None and not encoded and received != expected:
-                broken = truncated_failure(call, received, expected, self.retry)
-            if broken is not None:
-                self._notify(call.method, route, broken.kind)
-                return broken
-            self._notify(call.method, route, str(response.status_code))
-            log.debug("dbt Cloud artifact %s: %d bytes to %s", call.path, received, name)
-            keep = True
-            return Path(name)
-        finally:
-            if not keep:
-                _remove(name)
-
-
-def _content_length(response: requests.Response) -> int | None:
-    value = response.headers.get("Content-Length")
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value.strip())
-
-
-def _wire_bytes(response: requests.Response, fallback: int) -> int:
-    """Body bytes received from the socket (before decompression), as urllib3 counts them."""
-    try:
-        return int(response.raw.tell())
-    except (AttributeError, TypeError, ValueError, OSError):
-        return fallback
-
-
-def _too_large(call: Call, what: str) -> ArtifactError:
-    return ArtifactError(
-        f"{call.target.describe()} from {call} is too large: {what}, over the max_artifact_bytes limit; "
-        f"raise max_artifact_bytes if this artifact is expected to be that big.",
-        url=call.url,
-        status_code=200,
-    )
-
-
-def _remove(name: str) -> None:
-    try:
-        os.unlink(name)
-    except FileNotFoundError:
-        pass
+        return self._retrier().run(
+            lambda: self._attempt(call, route, consume, params=params, stream=True), what=f"GET {call.path}"
+        )

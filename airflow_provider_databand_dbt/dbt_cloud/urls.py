@@ -13,6 +13,7 @@ from typing import Iterable
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
 
 DEFAULT_API_URL = "https://cloud.getdbt.com"
 
@@ -44,7 +45,7 @@ def _config_error(value: str, problem: str) -> DbtCloudConfigError:
 
 def _safe_echo(value: str) -> str:
     """The URL as we may show it: without userinfo, query or fragment (where secrets hide)."""
-    if any(ch.isspace() for ch in value) or len(value) > 200:
+    if any(ch.isspace() for ch in value) or len(value) > 200 or _has_secret_part(value):
         return "(not shown)"
     head, _, _ = value.partition("?")
     head, _, _ = head.partition("#")
@@ -54,12 +55,29 @@ def _safe_echo(value: str) -> str:
     return repr(f"{scheme}{sep}{netloc}{slash}{path}")
 
 
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IPs, the only hosts we talk to over plain http."""
-    if host == "localhost" or host.endswith(".localhost"):
+def _has_secret_part(value: str) -> bool:
+    """A token hidden in one part of a URL (a path segment, a parameter), not only the whole value."""
+    return any(looks_like_token(part) for part in re.split(r"[/?#&=@:;,]+", value))
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` itself and loopback IP literals (127.0.0.0/8, ::1), judged by address.
+
+    The one loopback test of the package: plain http to dbt Cloud, listening without authentication
+    (web view, emulator) and failing fast on a refused connection all use it. Other names, even
+    ``*.localhost``, are not loopback: their address comes from a resolver we do not control.
+
+    :param host: a host name or IP literal; brackets around IPv6 (``[::1]``) and case do not matter.
+    """
+    if not isinstance(host, str):
+        return False
+    text = host.strip().lower().rstrip(".")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if text == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(text).is_loopback
     except ValueError:
         return False
 
@@ -74,6 +92,10 @@ def normalize_api_url(value: str | None) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DbtCloudConfigError(f"the dbt Cloud API URL is empty; give the host of your dbt Cloud account, {_EXAMPLES}")
     text = value.strip()
+    if looks_like_token(text) and "@" not in text:  # with "@", the credentials check below says more
+        raise DbtCloudConfigError(
+            f"invalid dbt Cloud API URL: {TOKEN_HINT}; the API URL is the host, {_EXAMPLES}"
+        )
     shown = _safe_echo(text)
     if any(ch.isspace() for ch in text):
         raise _config_error(shown, "it contains whitespace")
@@ -92,7 +114,8 @@ def normalize_api_url(value: str | None) -> str:
     if "@" in parts.netloc:
         raise _config_error(shown, "it must not contain a user name or password (pass the token separately)")
     if parts.path not in ("", "/"):
-        raise _config_error(shown, f"it must not contain a path ({parts.path!r}); the client adds /api/v2 and /api/v3 itself")
+        path = "" if shown == "(not shown)" else f" ({parts.path!r})"
+        raise _config_error(shown, f"it must not contain a path{path}; the client adds /api/v2 and /api/v3 itself")
     if parts.query or parts.fragment or text.endswith(("?", "#")):
         raise _config_error(shown, "it must not contain a query string or fragment")
     host = (parts.hostname or "").rstrip(".")

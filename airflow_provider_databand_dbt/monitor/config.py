@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_token
 from airflow_provider_databand_dbt.monitor import values as v
 from airflow_provider_databand_dbt.monitor.config_sources import (
@@ -163,6 +164,9 @@ def _resolve_token(
     if len(chosen) > 1:
         raise MonitorConfigError(f"{raw[chosen[1]].origin}: set only one of {', '.join(chosen)}")
     key = chosen[0] if chosen else None
+    if key in ("api_token_env", "api_token_file") and looks_like_token(parsed[key]):
+        # The token itself was pasted where its variable name or file belongs: never echo it.
+        raise MonitorConfigError(f"{raw[key].origin}: {key} takes a name, not the token: {TOKEN_HINT}")
     if key == "api_token":
         log.warning(
             "%s: the API token is written in the configuration; prefer api_token_env or api_token_file", raw[key].origin

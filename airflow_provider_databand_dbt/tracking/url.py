@@ -10,6 +10,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
 from airflow_provider_databand_dbt.tracking.errors import TrackingStoreUnavailable
 
 ENV_TRACKING_URL = "DATABAND_DBT_TRACKING_URL"
@@ -75,6 +76,8 @@ def display_url(url: Union[str, URL, None]) -> str:
     """
     if url is None:
         return "<no url>"
+    if isinstance(url, str) and looks_like_token(url):
+        return "<a token-shaped value, not shown>"
     try:
         parsed = url if isinstance(url, URL) else sa.engine.make_url(url)
     except Exception:  # unparsable: mask by pattern, never echo it raw
@@ -111,6 +114,11 @@ def parse_tracking_url(url: str) -> URL:
     :param url: a SQLAlchemy URL for SQLite or PostgreSQL.
     :raises TrackingStoreUnavailable: the URL cannot be parsed or names a database we do not support.
     """
+    if looks_like_token(url):
+        raise TrackingStoreUnavailable(
+            f"the tracking store URL is not a SQLAlchemy URL: {TOKEN_HINT}; give {URL_EXAMPLES} "
+            f"in {ENV_TRACKING_URL} or the tracking_url setting"
+        )
     try:
         parsed = sa.engine.make_url(url)
     except Exception as exc:  # ArgumentError, ValueError from bad ports...

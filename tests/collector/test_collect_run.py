@@ -250,3 +250,13 @@ def test_downloads_are_deleted_even_when_unusable(emulator, client, tmp_path, mo
     report = collect_run(client, DEMO_ACCOUNT_ID, emulator.seeded_runs[NIGHTLY_JOB_ID][-1])
     assert _step(report, 4).artifacts_missing and _step(report, 5).nodes
     assert list(scratch.iterdir()) == []
+
+
+def test_collect_deadline_passing_during_artifacts_keeps_what_was_collected(emulator, client):
+    emulator.inject_fault(Fault(r"/artifacts/manifest\.json$", kind="slow", delay=4.0))
+    started = time.monotonic()
+    report = collect_run(client, DEMO_ACCOUNT_ID, emulator.seeded_runs[NIGHTLY_JOB_ID][-1], deadline=1.5)
+    assert time.monotonic() - started < 3.5
+    missing = {m.artifact: m.reason for step in report.steps for m in step.artifacts_missing}
+    assert "deadline of 1.5 s for collecting run" in missing["manifest.json"]
+    assert report.status == "error" and len(report.steps) == 5

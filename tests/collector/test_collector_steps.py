@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_databand_dbt.collector.steps import manifest_step, plan_step, results_artifact, step_command
+from airflow_provider_databand_dbt.collector.steps import MAX_STEP_TEXT, manifest_step, plan_step, results_artifact, step_command
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,31 @@ def test_manifest_comes_from_the_last_finished_step_with_results():
     assert [p.fetches_results for p in plans] == [False, True, True, False, False]
     assert manifest_step(plans) == 3
     assert manifest_step(plans[:1]) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x" + " -dbt" * 200_000,  # each word starts a candidate followed by a long run of flags
+        "Invoke " + "dbt " * 250_000,
+        "`dbt " + "a " * 500_000,
+        "x" * 1_000_000,
+    ],
+)
+def test_a_one_megabyte_step_name_parses_fast_and_is_kept_bounded(name):
+    import time
+
+    started = time.process_time()
+    plan = plan_step(1, name, True, ["dbt build"])
+    assert time.process_time() - started < 0.5
+    assert plan.command is None or len(plan.command) <= MAX_STEP_TEXT
+
+
+def test_inline_command_after_flags_and_word_boundaries():
+    assert step_command("Run dbt --warn-error -x build now") == "dbt --warn-error -x build now"
+    assert step_command("x -dbt run it") == "dbt run it"
+    assert step_command("my_dbt run") is None
+    assert step_command("Run dbt runner") is None
+    assert step_command("Run DBT RUN-OPERATION x") == "DBT RUN-OPERATION x"
+    assert step_command("Run dbt run-operation") == "dbt run-operation"
+    assert step_command("Run dbt -x -y") is None

@@ -98,14 +98,28 @@ def test_slow_answer_times_out(make_client, emulator, listener):
     assert "within 0.15 s" in str(info.value)
 
 
-def test_connection_refused(make_client, listener):
+def test_connection_refused_on_loopback_fails_fast_and_names_host_and_port(make_client, listener, caplog):
     port = closed_port()
-    client = make_client(api_url=f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+    # The default policy would retry 4 times over ~13 s; nothing will start listening meanwhile.
+    client = make_client(api_url=f"http://127.0.0.1:{port}", retry=RetryPolicy())
+    started = time.monotonic()
     with pytest.raises(DbtCloudConnectionError) as info:
         client.get_account(ACCOUNT)
-    assert f"cannot reach http://127.0.0.1:{port}" in str(info.value)
+    assert time.monotonic() - started < 2.0
+    assert f"cannot reach 127.0.0.1:{port}" in str(info.value)
     assert "connection refused" in str(info.value) and "check the host/tenant" in str(info.value)
-    assert listener.outcomes == ["connection", "connection"]
+    assert listener.outcomes == ["connection"]
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+def test_scheme_less_loopback_url_to_a_plain_http_server_suggests_http(make_client, emulator):
+    host_port = emulator.url.split("://", 1)[1]
+    client = make_client(api_url=host_port, retry=RetryPolicy())
+    started = time.monotonic()
+    with pytest.raises(DbtCloudConnectionError) as info:
+        client.get_account(ACCOUNT)
+    assert time.monotonic() - started < 5.0
+    assert f"use http://{host_port}" in str(info.value)
 
 
 def test_wrong_token(make_client, emulator):
@@ -181,11 +195,20 @@ def test_trigger_is_retried_when_dbt_cloud_did_not_act(client, emulator, status)
     assert [r.status for r in emulator.requests if r.method == "POST"] == [status, 200]
 
 
-def test_trigger_is_retried_when_the_connection_is_refused(make_client):
-    client = make_client(api_url=f"http://127.0.0.1:{closed_port()}", retry=RetryPolicy(max_attempts=3, backoff_base=0.01))
-    with pytest.raises(DbtCloudConnectionError):
-        client.trigger_job_run(ACCOUNT, HOURLY_JOB_ID, "test")
-    assert client.request_count == 3
+def test_a_refused_trigger_to_a_remote_host_may_be_retried():
+    """A refused connection never reached dbt Cloud, so even a trigger may be sent again (loopback aside)."""
+    import requests
+
+    from airflow_provider_databand_dbt.dbt_cloud.failures import Call, Target, exception_failure
+
+    with pytest.raises(requests.ConnectionError) as refused:
+        requests.post(f"http://127.0.0.1:{closed_port()}/", timeout=2)
+    policy = RetryPolicy()
+    remote = Call("POST", "https://emea.dbt.com", "/api/v2/accounts/1/jobs/2/run/", Target("job", 2, 1))
+    failure = exception_failure(refused.value, remote, (1.0, 1.0), policy)
+    assert (failure.reason, failure.retryable, failure.may_have_acted) == ("connection refused", True, False)
+    local = Call("POST", "http://127.0.0.1:9", "/api/v2/accounts/1/jobs/2/run/", Target("job", 2, 1))
+    assert exception_failure(refused.value, local, (1.0, 1.0), policy).retryable is False
 
 
 def test_listener_errors_do_not_break_requests(make_client, emulator, caplog):
