@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    store = options.open_store(args)
+    store = options.open_read_store(args)
     try:
         pipelines = store.list_pipelines()
         runs = store.list_runs(job_id=args.job_id, status=args.status, limit=args.limit)
@@ -89,7 +89,7 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_run(args: argparse.Namespace) -> int:
-    store = options.open_store(args)
+    store = options.open_read_store(args)
     try:
         report = store.get_report(args.run_id, account_id=args.account_id, host=args.host)
         if report is None:

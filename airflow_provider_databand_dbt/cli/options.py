@@ -68,7 +68,32 @@ def read_token(args: argparse.Namespace) -> str:
     return token
 
 
+def store_choice(args: argparse.Namespace):
+    """Which tracking store the command uses and the rule that picked it (creates nothing)."""
+    from airflow_provider_databand_dbt.tracking.url import choose_tracking_url
+
+    return choose_tracking_url(getattr(args, "tracking_url", None), explicit_origin="--tracking-url")
+
+
 def open_store(args: argparse.Namespace):
+    """The store for commands that write (collect, demo): created or upgraded when needed."""
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     return TrackingStore(getattr(args, "tracking_url", None))
+
+
+def open_read_store(args: argparse.Namespace):
+    """The store for commands that only read (runs, show): never created, readable without write access.
+
+    An existing store with an older schema is upgraded when we may write to it, as any opening did before.
+    """
+    from airflow_provider_databand_dbt.tracking.errors import TrackingSchemaOutdated, TrackingStoreMissing
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    choice = store_choice(args)
+    try:
+        return TrackingStore(choice.url, read_only=True)
+    except TrackingSchemaOutdated:
+        return TrackingStore(choice.url)
+    except TrackingStoreMissing as exc:
+        raise TrackingStoreMissing(f"{exc} (this store was chosen: {choice.reason})") from None

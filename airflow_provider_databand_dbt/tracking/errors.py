@@ -16,3 +16,11 @@ class TrackingSchemaError(TrackingError):
 
 class RunNotTracked(TrackingError):
     """No tracked run has this id: collect it first (``databand-dbt collect``) or check the store URL."""
+
+
+class TrackingStoreMissing(TrackingStoreUnavailable):
+    """A store opened for reading does not exist (no file, or no tables): readers never create one."""
+
+
+class TrackingSchemaOutdated(TrackingSchemaError):
+    """A store opened for reading has an older schema: it must be opened once with write access to upgrade."""
