@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
@@ -21,6 +22,7 @@ COMMAND_MODULES = (
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_provider_databand_dbt.tracking.errors import TrackingError
 
     try:
-        return int(args.func(args) or EXIT_OK)
+        code = int(args.func(args) or EXIT_OK)
+        sys.stdout.flush()  # inside the try: a reader that went away (``| head``) is noticed here
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except (CliUsageError, DbtCloudConfigError) as exc:
         print(f"databand-dbt: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -69,6 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("databand-dbt: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_gone() -> int:
+    """``databand-dbt runs | head``: the reader closed the pipe; stop quietly, as ``cat`` killed by SIGPIPE does."""
+    try:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -22,11 +22,18 @@ def positive_count(text: str) -> int:
     return _positive(text, "number")
 
 
+# Ids and counts are stored as 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT): larger ones cannot exist.
+MAX_ID = 2**63 - 1
+
+
 def _positive(text: str, what: str) -> int:
     try:
-        return validate_id(text, what)
+        value = validate_id(text, what)
     except DbtCloudConfigError:
         raise argparse.ArgumentTypeError(f"expected a positive integer {what}, got {describe_value(text)}") from None
+    if value > MAX_ID:
+        raise argparse.ArgumentTypeError(f"expected a positive integer {what} of at most {MAX_ID}, got {describe_value(text)}")
+    return value
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:
