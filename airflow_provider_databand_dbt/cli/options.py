@@ -94,13 +94,13 @@ def open_read_store(args: argparse.Namespace):
 
     An existing store with an older schema is upgraded when we may write to it, as any opening did before.
     """
-    from airflow_provider_databand_dbt.tracking.errors import TrackingSchemaOutdated, TrackingStoreMissing
+    from airflow_provider_databand_dbt.tracking import errors
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     choice = store_choice(args)
     try:
         return TrackingStore(choice.url, read_only=True)
-    except TrackingSchemaOutdated:
+    except errors.TrackingSchemaOutdated:
         return TrackingStore(choice.url)
-    except TrackingStoreMissing as exc:
-        raise TrackingStoreMissing(f"{exc} (this store was chosen: {choice.reason})") from None
+    except errors.TrackingStoreMissing as exc:
+        raise errors.TrackingStoreMissing(f"{exc} (this store was chosen: {choice.reason})") from None

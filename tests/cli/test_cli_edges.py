@@ -7,14 +7,14 @@ import subprocess
 import pytest
 from cli_run import CLI, cli_env, collect_args, databand_dbt, one_line_error
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID
+from airflow_provider_databand_dbt.testing import emulator as emu
 
 TOO_BIG = "99999999999999999999"  # above 2**63 - 1
 
 
 @pytest.fixture()
 def collected(emulator, sqlite_url) -> int:
-    run_id = emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status="error")
+    run_id = emulator.add_run(emu.DEMO_ACCOUNT_ID, emu.NIGHTLY_JOB_ID, status="error")
     result = databand_dbt(*collect_args(emulator, run_id), tracking_url=sqlite_url)
     assert result.returncode == 0, result.stderr
     return run_id
