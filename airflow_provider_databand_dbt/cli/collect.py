@@ -6,6 +6,7 @@ import sys
 
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.render import render_run
+from airflow_provider_databand_dbt.safe_text import escape_controls
 
 
 def register(subparsers) -> None:
@@ -55,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(escape_controls(message), file=sys.stderr, flush=True)

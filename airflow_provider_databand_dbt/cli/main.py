@@ -8,6 +8,8 @@ import os
 import sys
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
+from airflow_provider_databand_dbt.monitor.logfmt import TextFormatter
+from airflow_provider_databand_dbt.safe_text import escape_controls
 
 # Each module exposes ``register(subparsers)`` and sets ``func(args) -> int`` on its parser.
 COMMAND_MODULES = (
@@ -48,12 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        # Commands print their own progress; library INFO lines would repeat it. Long-running
-        # commands (monitor, ui, emulator) raise the level themselves.
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Commands print their own progress; library INFO lines would repeat it. Long-running
+    # commands (monitor, ui, emulator) raise the level themselves.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(TextFormatter())
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -67,14 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except (CliUsageError, DbtCloudConfigError) as exc:
-        print(f"databand-dbt: error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_USAGE
     except (DbtCloudError, TrackingError) as exc:
-        print(f"databand-dbt: error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("databand-dbt: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_error(exc: Exception) -> None:
+    """One line (messages may quote names from dbt Cloud: escaped), then any lines the error lists."""
+    print(f"databand-dbt: error: {escape_controls(str(exc))}", file=sys.stderr)
+    for line in getattr(exc, "details", ()):
+        print(f"  {escape_controls(line)}", file=sys.stderr)
 
 
 def _reader_gone() -> int:

@@ -28,7 +28,8 @@ def test_collect_then_show_and_runs(emulator, nightly_run, sqlite_url):
 
     shown = databand_dbt("show", str(nightly_run), tracking_url=sqlite_url)
     assert shown.returncode == 0, shown.stderr
-    node_lines = shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
+    node_lines = [line for line in shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
+                  if not line.startswith(" ")]  # whole messages are indented under their node
     statuses = [line.split()[0] for line in node_lines]
     assert statuses[0] == "error" and "skipped" in statuses and "fail" in statuses
     assert statuses.index("fail") < statuses.index("warn") < statuses.index("skipped") < statuses.index("success")
