@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
@@ -34,6 +35,29 @@ def _positive(text: str, what: str) -> int:
     if value > MAX_ID:
         raise argparse.ArgumentTypeError(f"expected a positive integer {what} of at most {MAX_ID}, got {describe_value(text)}")
     return value
+
+
+def dbt_cloud_host(text: str) -> str:
+    """argparse type for ``--host``: the host as the store keys runs, from any form the project prints.
+
+    ``127.0.0.1:8787``, ``http://127.0.0.1:8787/``, ``cloud.getdbt.com`` and ``https://cloud.getdbt.com``
+    all work; a bare host means https, so its default port is dropped as the collector does.
+    """
+    value = text.strip()
+    parts = urlsplit(value if "://" in value else f"//{value}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host = (parts.hostname or "").rstrip(".")
+    if not host or port in (-1, 0) or "@" in parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise argparse.ArgumentTypeError(
+            f"expected a dbt Cloud host such as cloud.getdbt.com, emea.dbt.com or 127.0.0.1:8787, got {describe_value(text)}"
+        )
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 80 if parts.scheme.lower() == "http" else 443
+    return host if port in (None, default_port) else f"{host}:{port}"
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:

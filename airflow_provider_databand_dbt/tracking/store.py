@@ -130,6 +130,17 @@ class TrackingStore:
             run_pk = queries.find_run_pk(conn, run_id, account_id, host)
             return [] if run_pk is None else queries.list_sources(conn, run_pk)
 
+    def find_runs(
+        self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None, limit: int = 50
+    ) -> list[RunRow]:
+        """Every tracked run with this dbt Cloud run id (one per host and account), newest first.
+
+        More than one means the id alone is ambiguous: pass ``account_id`` and ``host`` to the other methods.
+        """
+        clauses = queries.run_filters(run_id=run_id, account_id=account_id, host=host)
+        with guarded(f"find run {run_id}", self.display_url), self._db.read() as conn:
+            return queries.list_runs(conn, clauses, limit=limit, offset=0)
+
     def list_pipelines(self) -> list[PipelineRow]:
         """Every tracked dbt Cloud job with its run count and latest run, most recently active first."""
         with guarded("list pipelines", self.display_url), self._db.read() as conn:
