@@ -1,7 +1,7 @@
 """Errors the CLI reports as usage problems (exit code 2)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class CliUsageError(Exception):

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "airflow_provider_databand_dbt.cli.ui",
     "airflow_provider_databand_dbt.cli.emulator",
     "airflow_provider_databand_dbt.cli.demo",
+    "airflow_provider_databand_dbt.cli.info",
 )
 
 EXIT_OK = 0
@@ -28,13 +29,22 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whos
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from airflow_provider_databand_dbt.cli import options
+    from airflow_provider_databand_dbt.cli.info import VersionAction
+    from airflow_provider_databand_dbt.tracking.url import PRECEDENCE
+
     parser = argparse.ArgumentParser(
         prog="databand-dbt",
         description="Track dbt Cloud runs: collect them, monitor accounts, browse what ran.",
+        epilog=options.help_text(f"tracking store: {options.store_in_use()}; precedence: {PRECEDENCE}; "
+                                 "`databand-dbt info` says more. "
+                                 "Exit codes: 0 done, 1 failed, 2 usage error, 130 interrupted, "
+                                 "141 output pipe closed (e.g. | head)."),
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging (default: warnings and errors only)"
     )
+    parser.add_argument("--version", action=VersionAction, help="print the version and the tracking store in use")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

@@ -60,12 +60,26 @@ def dbt_cloud_host(text: str) -> str:
     return host if port in (None, default_port) else f"{host}:{port}"
 
 
+def store_in_use() -> str:
+    """``<url> (<why>)`` of the store a command run without --tracking-url would use, for --help texts."""
+    from airflow_provider_databand_dbt.tracking.url import choose_tracking_url
+
+    return choose_tracking_url(None).describe()
+
+
+def help_text(text: str) -> str:
+    """``text`` safe for argparse help, which treats ``%`` as a format character (URLs hold ``%40``...)."""
+    return text.replace("%", "%%")
+
+
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:
+    from airflow_provider_databand_dbt.tracking.url import PRECEDENCE
+
     parser.add_argument(
         "--tracking-url",
         metavar="URL",
-        help="SQLAlchemy URL of the tracking store (default: $DATABAND_DBT_TRACKING_URL, "
-        "then ~/.databand_dbt/tracking.db)",
+        help=help_text(f"SQLAlchemy URL of the tracking store. Precedence: {PRECEDENCE}. "
+                       f"Without this flag now: {store_in_use()}"),
     )
 
 

@@ -190,3 +190,88 @@ def test_tracking_store_read_only_api(collected, tmp_path):
     with pytest.raises(TrackingStoreMissing):
         TrackingStore(missing, read_only=True)
     assert not os.path.exists(tmp_path / "nothing-here.db")
+
+
+# -- which store, and why ------------------------------------------------------------------------------
+
+SECRET_URL = "postgresql+psycopg://tracker:s3cret-pw@127.0.0.1:1/tracking"
+SHOWN_URL = "postgresql+psycopg://tracker:***@127.0.0.1:1/tracking"
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())  # argparse wraps help lines
+
+
+@pytest.mark.parametrize("command", [[], ["collect"], ["runs"], ["show"], ["ui"], ["demo"], ["monitor"], ["info"]])
+def test_every_help_names_the_store_in_use_and_why(command):
+    result = databand_dbt(*command, "--help", tracking_url=SECRET_URL)
+    assert result.returncode == 0, result.stderr
+    text = flat(result.stdout)
+    assert f"{SHOWN_URL} (set by $DATABAND_DBT_TRACKING_URL)" in text
+    assert "s3cret" not in result.stdout
+    assert "$AIRFLOW_HOME/databand_dbt/tracking.db when AIRFLOW_HOME is set" in text  # the precedence
+
+
+def test_default_store_under_airflow_home_says_so(tmp_path):
+    env = cli_env(HOME=str(tmp_path / "home"), AIRFLOW_HOME=str(tmp_path / "airflow"), DATABAND_DBT_TRACKING_URL=None)
+    result = databand_dbt("--version", env=env)
+    assert result.returncode == 0
+    version, store = result.stdout.splitlines()
+    assert version.startswith("databand-dbt ")
+    assert store == (f"tracking store: sqlite:///{tmp_path / 'airflow' / 'databand_dbt' / 'tracking.db'} "
+                     f"(default under $AIRFLOW_HOME={tmp_path / 'airflow'}: neither $DATABAND_DBT_TRACKING_URL "
+                     "nor $AIRFLOW__DATABAND_DBT__TRACKING_URL is set)")
+    assert not (tmp_path / "airflow").exists()
+
+
+def test_info_points_at_airflows_store_from_a_shell_without_airflow_home(tmp_path, emulator):
+    """The newcomer's case: Airflow tracked into ~/airflow/databand_dbt, the shell reads ~/.databand_dbt."""
+    home = tmp_path / "home"
+    airflow_store = home / "airflow" / "databand_dbt" / "tracking.db"
+    airflow_store.parent.mkdir(parents=True)
+    run_id = emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status="error")
+    assert databand_dbt(*collect_args(emulator, run_id), tracking_url=f"sqlite:///{airflow_store}").returncode == 0
+    env = cli_env(HOME=str(home), AIRFLOW_HOME=None, DATABAND_DBT_TRACKING_URL=None)
+    result = databand_dbt("info", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"tracking store: sqlite:///{home / '.databand_dbt' / 'tracking.db'}" in result.stdout
+    assert "chosen by: default ~/.databand_dbt: none of" in result.stdout
+    assert "state: not created yet" in result.stdout
+    assert f"note: another store exists at {airflow_store}" in result.stdout
+    assert not (home / ".databand_dbt").exists()
+    data = json.loads(databand_dbt("info", "--json", "--tracking-url", f"sqlite:///{airflow_store}", env=env).stdout)
+    assert data["tracking_store"]["chosen_by"] == "set by --tracking-url"
+    assert data["tracking_store"]["state"] == "1 pipeline(s), 1 run(s)"
+
+
+def monitor_config(tmp_path, emulator, tracking_url: str | None) -> Path:
+    config = tmp_path / ("monitor.cfg" if tracking_url else "monitor-without-store.cfg")
+    config.write_text(
+        "[dbt_monitor]\nprometheus_port = 0\ninterval = 0.3\nlease_seconds = 0\nnumber_of_iterations = 1\n"
+        + (f"tracking_url = {tracking_url}\n" if tracking_url else "")
+        + f"\n[dbt_monitor.syncer.main]\naccount_id = {DEMO_ACCOUNT_ID}\napi_url = {emulator.url}\n"
+        "api_token_env = DBT_CLOUD_API_TOKEN\n"
+    )
+    return config
+
+
+def test_monitor_says_which_store_and_why(tmp_path, emulator, sqlite_url):
+    config = monitor_config(tmp_path, emulator, sqlite_url)
+    shown = sqlite_url
+    checked = databand_dbt("monitor", "--config", str(config), "--check-config", tracking_url=SECRET_URL)
+    assert checked.returncode == 0, checked.stderr
+    assert f"tracking store: {shown} (set by tracking_url in [dbt_monitor] of {config})" in checked.stdout
+    flagged = databand_dbt("monitor", "--config", str(config), "--check-config", "--tracking-url", SECRET_URL)
+    assert f"tracking store: {SHOWN_URL} (set by --tracking-url)" in flagged.stdout and "s3cret" not in flagged.stdout
+    env = cli_env(DBND__DBT_MONITOR__TRACKING_URL=SECRET_URL)
+    from_env = databand_dbt("monitor", "--config", str(config), "--check-config", env=env)
+    assert (f"tracking store: {SHOWN_URL} (set by environment variable DBND__DBT_MONITOR__TRACKING_URL)"
+            in from_env.stdout)
+    unset = databand_dbt("monitor", "--config", str(monitor_config(tmp_path, emulator, None)), "--check-config",
+                         tracking_url=SECRET_URL)
+    assert f"tracking store: {SHOWN_URL} (set by $DATABAND_DBT_TRACKING_URL)" in unset.stdout
+    # The start-up log line of a real run.
+    started = databand_dbt("monitor", "--config", str(config), tracking_url=SECRET_URL, timeout=180)
+    assert started.returncode == 0, started.stderr
+    line = next(line for line in started.stderr.splitlines() if " tracking store " in line)
+    assert line.endswith(f"tracking store {shown} (set by tracking_url in [dbt_monitor] of {config})")
