@@ -9,7 +9,8 @@ import re
 import shutil
 import textwrap
 from datetime import datetime, timezone
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 from airflow_provider_databand_dbt.collector.report import NodeResult, RunReport
 from airflow_provider_databand_dbt.safe_text import escape_controls

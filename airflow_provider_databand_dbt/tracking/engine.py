@@ -273,11 +273,13 @@ def translate_error(error: exc.SQLAlchemyError, action: str, display: str) -> Tr
     reason = first_line(error)
     lowered = reason.lower()
     prefix = f"could not {action}: tracking store {display}"
+    orig = getattr(error, "orig", None)
+    is_sqlite = isinstance(orig, sqlite3.Error)
     if "readonly" in lowered or "read-only" in lowered:
-        return TrackingStoreUnavailable(
-            f"{prefix} is read-only ({reason}): make the file and its directory writable "
-            f"or point {ENV_TRACKING_URL} at a writable location"
-        )
+        fix = ("make the file and its directory writable" if is_sqlite
+               else "use a user that may write and the primary server, not a read-only standby,")
+        return TrackingStoreUnavailable(f"{prefix} is read-only ({reason}): {fix} or point {ENV_TRACKING_URL} "
+                                        "at a writable location")
     if "locked" in lowered or "busy" in lowered:
         return TrackingStoreUnavailable(
             f"{prefix} stayed locked by another process ({reason}): retry, or use PostgreSQL for many writers"
@@ -287,7 +289,6 @@ def translate_error(error: exc.SQLAlchemyError, action: str, display: str) -> Tr
             f"{prefix} has tables this package did not create or expect ({reason}): "
             "was the schema changed by hand? Use a fresh store or restore a backup"
         )
-    orig = getattr(error, "orig", None)
     # SQLite has no server, user or password: its problems are the file's ("file is not a database"...).
     if isinstance(orig, sqlite3.OperationalError) or type(orig) is sqlite3.DatabaseError:
         return TrackingStoreUnavailable(

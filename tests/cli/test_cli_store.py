@@ -169,7 +169,7 @@ def test_sqlite_problems_get_sqlite_advice(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgres_problems_keep_postgres_advice(tracking_url):
+def test_postgres_problems_keep_postgres_advice(tracking_url, emulator):
     if not tracking_url.startswith("postgresql"):
         pytest.skip("PostgreSQL only")
     import sqlalchemy as sa
@@ -177,6 +177,16 @@ def test_postgres_problems_keep_postgres_advice(tracking_url):
     wrong_db = sa.engine.make_url(tracking_url).set(database="no_such_database_for_cli").render_as_string(False)
     message = one_line_error(databand_dbt("runs", tracking_url=wrong_db), 1)
     assert "user and password" in message
+    # A database that refuses writes (as a standby does): advice about servers and users, not files.
+    TrackingStore(tracking_url).close()
+    name = sa.engine.make_url(tracking_url).database
+    admin = sa.create_engine(tracking_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+    admin.dispose()
+    run_id = emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status="error")
+    message = one_line_error(databand_dbt(*collect_args(emulator, run_id), tracking_url=tracking_url), 1)
+    assert "read-only" in message and "standby" in message and "file" not in message
 
 
 def test_tracking_store_read_only_api(collected, tmp_path):
