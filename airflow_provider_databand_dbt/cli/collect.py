@@ -37,15 +37,19 @@ def run(args: argparse.Namespace) -> int:
 
     token = options.read_token(args)
     store = False if args.no_store else options.open_store(args)
-    report = collect_data_from_dbt_cloud(
-        args.account_id,
-        token,
-        args.run_id,
-        args.api_url,
-        store=store,
-        source=TrackingSource(kind="cli", name="databand-dbt collect"),
-        progress=_progress,
-    )
+    try:
+        report = collect_data_from_dbt_cloud(
+            args.account_id,
+            token,
+            args.run_id,
+            args.api_url,
+            store=store,
+            source=TrackingSource(kind="cli", name="databand-dbt collect"),
+            progress=_progress,
+        )
+    finally:
+        if store:
+            store.close()  # a clean close lets SQLite fold its WAL back into the file
     if args.json:
         sys.stdout.write(report.to_json().decode() + "\n")
     else:
