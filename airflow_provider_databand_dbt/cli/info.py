@@ -11,16 +11,13 @@ import platform
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from airflow_provider_databand_dbt import __version__
 from airflow_provider_databand_dbt.cli import options
-from airflow_provider_databand_dbt.tracking.url import (
-    AIRFLOW_DIR_NAME,
-    DB_FILE_NAME,
-    DEFAULT_DIR_NAME,
-    PRECEDENCE,
-    TrackingUrlChoice,
-    display_url,
-)
+
+if TYPE_CHECKING:
+    from airflow_provider_databand_dbt.tracking.url import TrackingUrlChoice
 
 # Where Airflow keeps its home when AIRFLOW_HOME is not set.
 AIRFLOW_DEFAULT_HOME = "~/airflow"
@@ -30,8 +27,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "info",
         help="show the version and which tracking store is used, why, and what it holds",
-        description="Show the version, the tracking store in use and the rule that chose it "
-        f"(precedence: {PRECEDENCE}), and whether it exists. Creates nothing.",
+        description="Show the version, the tracking store in use and the rule that chose it, and whether "
+        "it exists. Creates nothing.",
     )
     options.add_tracking_url(parser)
     options.add_json(parser)
@@ -51,6 +48,8 @@ class VersionAction(argparse.Action):
 
 
 def run(args: argparse.Namespace) -> int:
+    from airflow_provider_databand_dbt.tracking.url import PRECEDENCE, display_url
+
     choice = options.store_choice(args)
     state, ok = store_state(choice)
     other = other_default_store(choice)
@@ -90,6 +89,8 @@ def store_state(choice: TrackingUrlChoice) -> tuple[str, bool]:
 
 def other_default_store(choice: TrackingUrlChoice) -> tuple[Path, str] | None:
     """When a default store was chosen, the other default one if it exists: Airflow's tasks may write there."""
+    from airflow_provider_databand_dbt.tracking.url import AIRFLOW_DIR_NAME, DB_FILE_NAME, DEFAULT_DIR_NAME
+
     if choice.default_dir is None:
         return None
     home_default = Path("~").expanduser() / DEFAULT_DIR_NAME / DB_FILE_NAME

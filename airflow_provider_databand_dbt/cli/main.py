@@ -28,18 +28,26 @@ EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader closed the pipe
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from airflow_provider_databand_dbt.cli import options
-    from airflow_provider_databand_dbt.cli.info import VersionAction
-    from airflow_provider_databand_dbt.tracking.url import PRECEDENCE
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser; its closing lines name the store in use, worked out only when help is printed."""
 
-    parser = argparse.ArgumentParser(
+    def format_help(self) -> str:
+        from airflow_provider_databand_dbt.cli import options
+
+        self.epilog = (
+            f"tracking store: {options.store_in_use()}; precedence: {options.store_precedence()}; "
+            "`databand-dbt info` says more. Exit codes: 0 done, 1 failed, 2 usage error, 130 interrupted, "
+            "141 output pipe closed (e.g. | head)."
+        )
+        return super().format_help()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from airflow_provider_databand_dbt.cli.info import VersionAction
+
+    parser = _Parser(
         prog="databand-dbt",
         description="Track dbt Cloud runs: collect them, monitor accounts, browse what ran.",
-        epilog=options.help_text(f"tracking store: {options.store_in_use()}; precedence: {PRECEDENCE}; "
-                                 "`databand-dbt info` says more. "
-                                 "Exit codes: 0 done, 1 failed, 2 usage error, 130 interrupted, "
-                                 "141 output pipe closed (e.g. | head)."),
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging (default: warnings and errors only)"

@@ -54,9 +54,10 @@ def register(subparsers) -> None:
     parser.add_argument("--config", metavar="PATH",
                         help="INI or TOML config file (default: $DATABAND_DBT_CONFIG, then ~/.databand_dbt/monitor.cfg)")
     for key, metavar, help_text in FLAG_KEYS:
+        action = parser.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar=metavar, help=help_text)
         if key == "tracking_url":
-            help_text = options.help_text(f"{STORE_PRECEDENCE}. Without them now: {options.store_in_use()}")
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar=metavar, help=help_text)
+            action.help = f"{STORE_PRECEDENCE}. Without them now: %(store)s"
+            options.with_store_in_use(action)
     parser.add_argument("--syncer", action="append", metavar="NAME", dest="syncers",
                         help="run only this syncer (repeatable; default: all configured)")
     parser.add_argument("--check-config", action="store_true",

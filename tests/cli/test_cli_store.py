@@ -285,3 +285,12 @@ def test_monitor_says_which_store_and_why(tmp_path, emulator, sqlite_url):
     assert started.returncode == 0, started.stderr
     line = next(line for line in started.stderr.splitlines() if " tracking store " in line)
     assert line.endswith(f"tracking store {shown} (set by tracking_url in [dbt_monitor] of {config})")
+
+
+def test_naming_the_store_in_help_does_not_slow_every_command():
+    """The store is worked out when help is printed: building the parser must not import SQLAlchemy."""
+    code = ("import sys; from airflow_provider_databand_dbt.cli.main import build_parser; build_parser(); "
+            "print('sqlalchemy' in sys.modules)")
+    result = subprocess.run([CLI[0], "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.stdout.strip() == "False", result.stderr
