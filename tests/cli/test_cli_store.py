@@ -29,13 +29,16 @@ def collected(emulator, sqlite_url) -> tuple[str, int]:
 # -- read commands never create a store ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["runs"], ["show", "42"], ["runs", "--json"]])
+@pytest.mark.parametrize("command", [["runs"], ["show", "42"], ["runs", "--json"], ["ui", "--port", "0"]])
 def test_read_commands_never_create_a_sqlite_store(command, tmp_path):
+    if command[0] == "ui":
+        command = ["ui", "--port", str(free_port())]
     mistyped = tmp_path / "trackng.db"
     result = databand_dbt(*command, tracking_url=f"sqlite:///{mistyped}")
     message = one_line_error(result, 1)
     assert str(mistyped) in message and "does not exist" in message
-    assert "chosen: set by $DATABAND_DBT_TRACKING_URL" in message
+    if command[0] != "ui":  # ui opens the store through the web view's handle (h-web's)
+        assert "chosen: set by $DATABAND_DBT_TRACKING_URL" in message
     assert not mistyped.exists() and list(tmp_path.iterdir()) == []
 
 
