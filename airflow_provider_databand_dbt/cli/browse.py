@@ -83,7 +83,7 @@ def list_runs(args: argparse.Namespace) -> int:
         print(f"{title}: none")
         return 0
     print(title)
-    headers = ("run", "job", "status", "created", "duration", "nodes", "tracked by")
+    headers: tuple[str, ...] = ("run", "job", "status", "created", "duration", "nodes", "tracked by")
     if several_accounts:
         headers = ("run", "account", *headers[1:])
     print(

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             progress=_progress,
         )
     finally:
-        if store:
+        if not isinstance(store, bool):
             store.close()  # a clean close lets SQLite fold its WAL back into the file
     if args.json:
         sys.stdout.write(report.to_json().decode() + "\n")

@@ -20,7 +20,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class TextFormatter(logging.Formatter):
     """``2026-11-25T10:00:03.123Z INFO logger: message``, one record per line whatever the message holds."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # UTC, as the rest of the CLI
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03dZ"
 

@@ -148,7 +148,7 @@ def _create_engine(url: URL, display: str, *, read_only: bool = False) -> Engine
         kwargs["future"] = True
     backend = url.get_backend_name()
     if backend == "sqlite":
-        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        connect_args: dict[str, object] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         if is_sqlite_memory(url):
             # One shared connection, or every pooled connection would see its own empty database.
             kwargs["poolclass"] = StaticPool
@@ -187,7 +187,7 @@ def _create_engine(url: URL, display: str, *, read_only: bool = False) -> Engine
 
 def _sqlite_read_only_url(url: URL, *, immutable: bool) -> URL:
     """``file:PATH?mode=ro`` (or ``immutable=1``): SQLite opens it without ever writing, not even a journal."""
-    path = quote(str(Path(url.database).absolute()), safe="/")
+    path = quote(str(Path(str(url.database)).absolute()), safe="/")
     query = {"uri": "true", "immutable": "1"} if immutable else {"uri": "true", "mode": "ro"}
     return url.set(database=f"file:{path}", query=query)
 
@@ -209,7 +209,7 @@ def _readable_sqlite_engine(engine: Engine, url: URL, display: str) -> Engine:
     except exc.DBAPIError as error:
         read_only.dispose()
         log.info("Tracking store %s cannot be opened read-only (%s): reading it as immutable", display, first_line(error))
-    wal = Path(f"{Path(url.database).absolute()}-wal")
+    wal = Path(f"{Path(str(url.database)).absolute()}-wal")
     if wal.exists() and wal.stat().st_size > 0:
         log.warning("Tracking store %s: its write-ahead log %s cannot be read from here; the latest changes may be "
                     "missing until a writer checkpoints it", display, wal)
