@@ -198,8 +198,13 @@ def _readable_sqlite_engine(engine: Engine, url: URL, display: str) -> Engine:
     ``mode=ro`` still needs the WAL index (``-shm``) next to the file; when it cannot be created there
     (read-only directory), fall back to ``immutable=1``, which reads the file as it is.
     """
-    if is_sqlite_memory(url) or is_sqlite_uri(url):
+    if is_sqlite_memory(url):
         return engine
+    if is_sqlite_uri(url):  # the user's own URI: only make sure it cannot create or write the file
+        if "mode" in url.query or "immutable" in url.query:
+            return engine
+        engine.dispose()
+        return _create_engine(url.update_query_dict({"mode": "ro"}), display, read_only=True)
     engine.dispose()
     read_only = _create_engine(_sqlite_read_only_url(url, immutable=False), display, read_only=True)
     try:

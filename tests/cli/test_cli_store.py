@@ -297,3 +297,10 @@ def test_naming_the_store_in_help_does_not_slow_every_command():
     result = subprocess.run([CLI[0], "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_sqlite_uri_is_never_created_by_readers(tmp_path):
+    path = tmp_path / "uri.db"
+    result = databand_dbt("runs", tracking_url=f"sqlite:///file:{path}?uri=true")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert not path.exists()
