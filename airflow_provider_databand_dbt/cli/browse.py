@@ -8,6 +8,7 @@ import sys
 import msgspec
 
 from airflow_provider_databand_dbt.cli import options
+from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.cli.render import render_run, summary_line, table
 from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
 from airflow_provider_databand_dbt.tracking.errors import RunNotTracked
@@ -35,14 +36,18 @@ def register(subparsers) -> None:
     )
     show.add_argument("run_id", type=options.positive_id, help="dbt Cloud run id")
     show.add_argument("--account-id", type=options.positive_id, help="disambiguate when several accounts share it")
-    show.add_argument("--host", help="dbt Cloud host, to disambiguate")
+    show.add_argument(
+        "--host", type=options.dbt_cloud_host,
+        help="dbt Cloud host, to disambiguate, as `runs` shows it or as a URL: cloud.getdbt.com, 127.0.0.1:8787, "
+        "http://127.0.0.1:8787",
+    )
     options.add_tracking_url(show)
     options.add_json(show)
     show.set_defaults(func=show_run)
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    store = options.open_store(args)
+    store = options.open_read_store(args)
     try:
         pipelines = store.list_pipelines()
         runs = store.list_runs(job_id=args.job_id, status=args.status, limit=args.limit)
@@ -55,13 +60,17 @@ def list_runs(args: argparse.Namespace) -> int:
     if not pipelines:
         print(f"No tracked runs in {store.display_url} yet: try `databand-dbt demo` or `databand-dbt collect`.")
         return 0
+    # The host and account are part of a run's identity: show them as soon as they tell runs apart.
+    several_hosts = len({p.host for p in pipelines}) > 1
+    several_accounts = len({(p.host, p.account_id) for p in pipelines}) > 1
     print("Pipelines (dbt Cloud jobs)")
     print(
         table(
-            ("job", "name", "project", "environment", "account", "runs", "last status", "last run"),
+            _columns(several_hosts, "host", "job", "name", "project", "environment", "account", "runs",
+                     "last status", "last run"),
             (
-                (p.job_id, p.name, p.project_name, p.environment_name, p.account_id, p.run_count,
-                 p.last_status, p.last_run_at)
+                _columns(several_hosts, p.host, p.job_id, p.name, p.project_name, p.environment_name, p.account_id,
+                         p.run_count, p.last_status, p.last_run_at)
                 for p in pipelines
             ),
         )
@@ -74,13 +83,17 @@ def list_runs(args: argparse.Namespace) -> int:
         print(f"{title}: none")
         return 0
     print(title)
+    headers: tuple[str, ...] = ("run", "job", "status", "created", "duration", "nodes", "tracked by")
+    if several_accounts:
+        headers = ("run", "account", *headers[1:])
     print(
         table(
-            ("run", "job", "status", "created", "duration", "nodes", "tracked by"),
+            _columns(several_hosts, "host", *headers),
             (
-                (r.run_id, r.job_name or r.job_id, r.status, r.created_at,
-                 None if r.duration_seconds is None else f"{r.duration_seconds:.1f}s",
-                 summary_line(r.summary), ",".join(r.source_kinds))
+                _columns(several_hosts, r.host, r.run_id, *([r.account_id] if several_accounts else []),
+                         r.job_name or r.job_id, r.status, r.created_at,
+                         None if r.duration_seconds is None else f"{r.duration_seconds:.1f}s",
+                         summary_line(r.summary), ",".join(r.source_kinds))
                 for r in runs
             ),
         )
@@ -88,17 +101,27 @@ def list_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _columns(with_host: bool, host: object, *values: object) -> tuple:
+    return (host, *values) if with_host else values
+
+
 def show_run(args: argparse.Namespace) -> int:
-    store = options.open_store(args)
+    store = options.open_read_store(args)
     try:
-        report = store.get_report(args.run_id, account_id=args.account_id, host=args.host)
-        if report is None:
+        matches = store.find_runs(args.run_id, account_id=args.account_id, host=args.host)
+        if not matches:
+            qualifier = "".join([f" of account {args.account_id}" if args.account_id else "",
+                                 f" on {args.host}" if args.host else ""])
             raise RunNotTracked(
-                f"run {args.run_id} is not in the tracking store {store.display_url}: "
+                f"run {args.run_id}{qualifier} is not in the tracking store {store.display_url}: "
                 "collect it first with `databand-dbt collect --account-id ID --run-id "
                 f"{args.run_id}` or check --tracking-url"
             )
-        sources = store.list_sources(report.run_id, account_id=report.account_id, host=report.host)
+        if len(matches) > 1:
+            raise _ambiguous(args.run_id, matches)
+        match = matches[0]
+        report = store.get_report(match.run_id, account_id=match.account_id, host=match.host)
+        sources = store.list_sources(match.run_id, account_id=match.account_id, host=match.host)
     finally:
         store.close()
     if args.json:
@@ -108,3 +131,16 @@ def show_run(args: argparse.Namespace) -> int:
     else:
         print(render_run(report, sources))
     return 0
+
+
+def _ambiguous(run_id: int, matches) -> CliUsageError:
+    """Several hosts or accounts have a run with this id: list them rather than pick one silently."""
+    rows = table(
+        ("--host", "--account-id", "job", "status", "created"),
+        ((m.host, m.account_id, m.job_name or m.job_id, m.status, m.created_at) for m in matches),
+    )
+    return CliUsageError(
+        f"run {run_id} is tracked for {len(matches)} dbt Cloud hosts or accounts: pass --host and --account-id "
+        "to choose one of",
+        rows.splitlines(),
+    )

@@ -11,6 +11,7 @@ from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
 from airflow_provider_databand_dbt.cli.render import render_run
+from airflow_provider_databand_dbt.safe_text import escape_controls
 
 
 def register(subparsers) -> None:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     token = options.read_token(args)
     store = False if args.no_store else options.open_store(args)
-    with _exit_cleanly_on_sigterm():
+    with _exit_cleanly_on_sigterm(), _closing(store):
         report = collect_data_from_dbt_cloud(
             args.account_id,
             token,
@@ -76,6 +77,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _closing(store):
+    """Close the store we opened: a clean close lets SQLite fold its WAL back into the file."""
+    try:
+        yield
+    finally:
+        if not isinstance(store, bool):
+            store.close()
 
 
 @contextlib.contextmanager
@@ -101,4 +112,4 @@ def _exit_cleanly_on_sigterm():
 
 
 def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(escape_controls(message), file=sys.stderr, flush=True)

@@ -8,8 +8,12 @@ from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.render import render_run
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudTimeoutError
 from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.safe_text import escape_controls
 
 POLL_SECONDS = 0.5
+# The demo's emulator gets a new port every time; its runs are tracked under this one host instead, so
+# repeated demos build one "Nightly build" history rather than one pipeline per port.
+DEMO_HOST = "dbt-cloud-demo.localhost"
 
 
 def register(subparsers) -> None:
@@ -36,18 +40,23 @@ def run(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
     from airflow_provider_databand_dbt.tracking.source import TrackingSource
 
+    class DemoClient(DbtCloudClient):
+        @property
+        def host(self) -> str:
+            return DEMO_HOST
+
     store = options.open_store(args)
-    with DbtCloudEmulator() as emulator, DbtCloudClient(DEMO_TOKEN, emulator.url) as client:
+    with DbtCloudEmulator() as emulator, DemoClient(DEMO_TOKEN, emulator.url) as client:
         emulator.set_lifecycle(queued_seconds=1.0, running_seconds=3.0)
         print(f"dbt Cloud API emulator listening on {emulator.url} (account {DEMO_ACCOUNT_ID})")
         job = client.get_job(DEMO_ACCOUNT_ID, args.job_id)
         run = client.trigger_job_run(DEMO_ACCOUNT_ID, args.job_id, cause="databand-dbt demo")
-        print(f"Triggered job {job.id} '{job.name}': run {run.id}")
+        print(escape_controls(f"Triggered job {job.id} '{job.name}': run {run.id}"))
         run = _wait_until_finished(client, DEMO_ACCOUNT_ID, run.id, args.timeout)
-        print(f"Collecting run {run.id} into {store.display_url} ...")
+        print(f"Collecting run {run.id} (host {DEMO_HOST}) into {store.display_url} ...")
         report = collect_run(
             client, DEMO_ACCOUNT_ID, run.id, store=store, source=TrackingSource(kind="cli", name="databand-dbt demo"),
-            progress=lambda message: print(f"  {message}", flush=True),
+            progress=lambda message: print(f"  {escape_controls(message)}", flush=True),
         )
     sources = store.list_sources(report.run_id, account_id=report.account_id, host=report.host)
     store.close()

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+
+from airflow_provider_databand_dbt.cli import options
+
+log = logging.getLogger(__name__)
 
 EPILOG = """\
 configuration precedence (highest first):
@@ -16,6 +22,12 @@ exit codes: 0 stopped (caps reached, SIGTERM/SIGINT), 1 the last iteration of a 
   2 bad configuration (nothing was started).
 """
 
+STORE_PRECEDENCE = (
+    "SQLAlchemy URL of the tracking store. Precedence: this flag, $DBND__DBT_MONITOR__TRACKING_URL, tracking_url "
+    "in [dbt_monitor] of the config file, then $DATABAND_DBT_TRACKING_URL, $AIRFLOW__DATABAND_DBT__TRACKING_URL, "
+    "$AIRFLOW_HOME/databand_dbt/tracking.db when AIRFLOW_HOME is set, else ~/.databand_dbt/tracking.db"
+)
+
 # Main-section keys that have a flag; values are parsed by the same rules as the file and env.
 FLAG_KEYS = (
     ("prometheus_port", "PORT", "serve /metrics and /health on this port; 0 disables (default 8000)"),
@@ -27,8 +39,7 @@ FLAG_KEYS = (
     ("max_backoff", "SECONDS", "longest wait after repeated failures of a syncer (default 300)"),
     ("stop_timeout", "SECONDS", "after SIGTERM or stop_after, abandon a syncer still busy this long (default 5)"),
     ("log_format", "FORMAT", "text or json (one JSON object per line)"),
-    ("tracking_url", "URL", "SQLAlchemy URL of the tracking store (default: $DATABAND_DBT_TRACKING_URL, "
-                            "then ~/.databand_dbt/tracking.db)"),
+    ("tracking_url", "URL", STORE_PRECEDENCE),
 )
 
 
@@ -44,7 +55,10 @@ def register(subparsers) -> None:
     parser.add_argument("--config", metavar="PATH",
                         help="INI or TOML config file (default: $DATABAND_DBT_CONFIG, then ~/.databand_dbt/monitor.cfg)")
     for key, metavar, help_text in FLAG_KEYS:
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar=metavar, help=help_text)
+        action = parser.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar=metavar, help=help_text)
+        if key == "tracking_url":
+            action.help = f"{STORE_PRECEDENCE}. Without them now: %(store)s"
+            options.with_store_in_use(action)
     parser.add_argument("--syncer", action="append", metavar="NAME", dest="syncers",
                         help="run only this syncer (repeatable; default: all configured)")
     parser.add_argument("--check-config", action="store_true",
@@ -66,18 +80,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"databand-dbt monitor: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format, verbose=verbose)
+    store = store_choice(config, flags).describe()
     if args.check_config:
-        print(describe_config(config))
+        print(describe_config(config, store))
         return 0
     from airflow_provider_databand_dbt.monitor.daemon import MonitorDaemon
 
+    log.info("tracking store %s", store)
     return MonitorDaemon(config).run()
 
 
-def describe_config(config) -> str:
+def store_choice(config, flags: dict):
+    """The monitor's store and the rule that picked it: its own settings first, then the usual precedence."""
+    from airflow_provider_databand_dbt.monitor.config_sources import read_environment
+    from airflow_provider_databand_dbt.tracking.url import choose_tracking_url
+
+    if flags.get("tracking_url"):
+        origin = "--tracking-url"
+    else:
+        from_env = read_environment(os.environ).main.get("tracking_url")
+        origin = from_env.origin if from_env else f"tracking_url in [dbt_monitor] of {config.config_path}"
+    return choose_tracking_url(config.tracking_url, explicit_origin=origin)
+
+
+def describe_config(config, store: str) -> str:
     """A readable summary of the effective configuration; tokens show only where they come from."""
     lines = [
         f"config file: {config.config_path or '(none)'}",
+        f"tracking store: {store}",
         f"prometheus: {config.prometheus_host}:{config.prometheus_port}" if config.prometheus_port
         else "prometheus: disabled",
         f"interval: {config.interval:g} s, number_of_iterations: {config.number_of_iterations}, "

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
 
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
@@ -23,11 +25,71 @@ def positive_count(text: str) -> int:
     return _positive(text, "number")
 
 
+# Ids and counts are stored as 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT): larger ones cannot exist.
+MAX_ID = 2**63 - 1
+
+
 def _positive(text: str, what: str) -> int:
     try:
-        return validate_id(text, what)
+        value = validate_id(text, what)
     except DbtCloudConfigError:
         raise argparse.ArgumentTypeError(f"expected a positive integer {what}, got {describe_value(text)}") from None
+    if value > MAX_ID:
+        raise argparse.ArgumentTypeError(f"expected a positive integer {what} of at most {MAX_ID}, got {describe_value(text)}")
+    return value
+
+
+def dbt_cloud_host(text: str) -> str:
+    """argparse type for ``--host``: the host as the store keys runs, from any form the project prints.
+
+    ``127.0.0.1:8787``, ``http://127.0.0.1:8787/``, ``cloud.getdbt.com`` and ``https://cloud.getdbt.com``
+    all work; a bare host means https, so its default port is dropped as the collector does.
+    """
+    value = text.strip()
+    parts = urlsplit(value if "://" in value else f"//{value}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host = (parts.hostname or "").rstrip(".")
+    if not host or port in (-1, 0) or "@" in parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise argparse.ArgumentTypeError(
+            f"expected a dbt Cloud host such as cloud.getdbt.com, emea.dbt.com or 127.0.0.1:8787, got {describe_value(text)}"
+        )
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 80 if parts.scheme.lower() == "http" else 443
+    return host if port in (None, default_port) else f"{host}:{port}"
+
+
+def store_in_use() -> str:
+    """``<url> (<why>)`` of the store a command run without --tracking-url would use, for --help texts."""
+    from airflow_provider_databand_dbt.tracking.url import choose_tracking_url
+
+    return choose_tracking_url(None).describe()
+
+
+def store_precedence() -> str:
+    from airflow_provider_databand_dbt.tracking.url import PRECEDENCE
+
+    return PRECEDENCE
+
+
+class Lazy:
+    """A help-text value computed only when help is printed: working out the store imports SQLAlchemy (~0.3 s)."""
+
+    def __init__(self, compute: Callable[[], str]) -> None:
+        self._compute = compute
+
+    def __str__(self) -> str:
+        return self._compute()
+
+
+def with_store_in_use(action: argparse.Action) -> argparse.Action:
+    """Let ``action``'s help say ``%(store)s`` and ``%(precedence)s``, filled in when help is printed."""
+    action.store = Lazy(store_in_use)  # type: ignore[attr-defined]  # argparse formats help with vars(action)
+    action.precedence = Lazy(store_precedence)  # type: ignore[attr-defined]
+    return action
 
 
 def positive_seconds(text: str) -> float:
@@ -42,12 +104,11 @@ def positive_seconds(text: str) -> float:
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    with_store_in_use(parser.add_argument(
         "--tracking-url",
         metavar="URL",
-        help="SQLAlchemy URL of the tracking store (default: $DATABAND_DBT_TRACKING_URL, "
-        "then ~/.databand_dbt/tracking.db)",
-    )
+        help="SQLAlchemy URL of the tracking store. Precedence: %(precedence)s. Without this flag now: %(store)s",
+    ))
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -82,10 +143,38 @@ def read_token(args: argparse.Namespace) -> str:
     return token
 
 
+def store_choice(args: argparse.Namespace):
+    """Which tracking store the command uses and the rule that picked it (creates nothing)."""
+    from airflow_provider_databand_dbt.tracking.url import choose_tracking_url
+
+    url = getattr(args, "tracking_url", None)
+    if looks_like_token(url):
+        raise CliUsageError(f"--tracking-url takes a SQLAlchemy URL of the tracking store, but {TOKEN_HINT}")
+    return choose_tracking_url(url, explicit_origin="--tracking-url")
+
+
 def open_store(args: argparse.Namespace):
+    """The store for commands that write (collect, demo): created or upgraded when needed."""
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     url = getattr(args, "tracking_url", None)
     if looks_like_token(url):
         raise CliUsageError(f"--tracking-url takes a SQLAlchemy URL of the tracking store, but {TOKEN_HINT}")
     return TrackingStore(url)
+
+
+def open_read_store(args: argparse.Namespace):
+    """The store for commands that only read (runs, show): never created, readable without write access.
+
+    An existing store with an older schema is upgraded when we may write to it, as any opening did before.
+    """
+    from airflow_provider_databand_dbt.tracking import errors
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    choice = store_choice(args)
+    try:
+        return TrackingStore(choice.url, read_only=True)
+    except errors.TrackingSchemaOutdated:
+        return TrackingStore(choice.url)
+    except errors.TrackingStoreMissing as exc:
+        raise errors.TrackingStoreMissing(f"{exc} (this store was chosen: {choice.reason})") from None

@@ -1,25 +1,46 @@
-"""Plain-text rendering of tracked runs for the terminal (no colours, stable for grep and logs)."""
+"""Plain-text rendering of tracked runs for the terminal (no colours, stable for grep and logs).
+
+Everything that came from dbt Cloud goes through :func:`escape_controls`, so a name cannot send escape
+sequences to the terminal; times are UTC and say so.
+"""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Iterable, Sequence
+import re
+import shutil
+import textwrap
+from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 from airflow_provider_databand_dbt.collector.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.safe_text import escape_controls
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
 
 # Failures first, then what needs a look, then the rest.
 NODE_STATUS_ORDER = {"error": 0, "runtime error": 0, "fail": 1, "warn": 2, "skipped": 3}
-MESSAGE_WIDTH = 80
+# Longer or multi-line node messages are printed whole under their row instead of in the column.
+MESSAGE_WIDTH = 60
+MESSAGE_INDENT = "    "
+# A line of ^ or ~ under the code a compiler complains about: never wrapped, nor is the line above it.
+_CARET_LINE = re.compile(r"\s*[\^~]+[\s\^~]*")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Left-aligned columns separated by two spaces; ``None`` shows as ``-``."""
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], details: Optional[Sequence[Sequence[str]]] = None
+) -> str:
+    """Left-aligned columns separated by two spaces; ``None`` shows as ``-``.
+
+    :param details: for each row, lines printed under it as they are (e.g. a whole error message).
+    """
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    for index, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if details is not None:
+            lines.extend(details[index])
     return "\n".join(lines)
 
 
@@ -27,10 +48,47 @@ def _cell(value: object) -> str:
     if value is None or value == "":
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return utc_time(value)
     if isinstance(value, float):
         return f"{value:.2f}"
-    return " ".join(str(value).split())  # one line per cell, whatever the message held
+    return escape_controls(" ".join(str(value).split()))  # one line per cell, whatever the message held
+
+
+def utc_time(value: datetime) -> str:
+    """``2026-11-25 10:00:03 UTC``; the store keeps UTC, a naive value is taken as UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def message_lines(message: str, width: Optional[int] = None, indent: str = MESSAGE_INDENT) -> list[str]:
+    """A whole message as indented lines wrapped to the terminal, keeping its line breaks and caret lines."""
+    width = width or max(40, shutil.get_terminal_size((100, 24)).columns)
+    lines = [line.rstrip() for line in message.expandtabs(4).splitlines()]
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        text = escape_controls(line)
+        pinned = _CARET_LINE.fullmatch(line) or (index + 1 < len(lines) and _CARET_LINE.fullmatch(lines[index + 1]))
+        if pinned or len(indent) + len(text) <= width:
+            out.append(indent + text)
+            continue
+        lead = indent + " " * (len(text) - len(text.lstrip()))
+        out.extend(textwrap.wrap(text.strip(), width, initial_indent=lead, subsequent_indent=lead + "  ",
+                                 break_on_hyphens=False))
+    return out
+
+
+def short_message(message: Optional[str]) -> tuple[Optional[str], list[str]]:
+    """What a node's message column shows, and the lines printed under the row when it does not fit."""
+    if not message or not message.strip():
+        return None, []
+    text = message.strip()
+    if "\n" not in text and len(text) <= MESSAGE_WIDTH:
+        return text, []
+    first = text.splitlines()[0].strip()
+    return first[: MESSAGE_WIDTH - 3] + "...", message_lines(text)
 
 
 def seconds(value: float | None, digits: int = 1) -> str | None:
@@ -60,15 +118,16 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
         f"  created: {_cell(report.created_at)}  started: {_cell(report.started_at)}"
         f"  finished: {_cell(report.finished_at)}  duration: {seconds(report.duration_seconds) or '-'}",
     ]
+    header = [escape_controls(line) for line in header]  # names from dbt Cloud: one line each, no escapes
     if report.status_message:
-        header.append(f"  message: {_cell(report.status_message)[:200]}")
+        header += ["  message:", *message_lines(report.status_message)]
     if report.url:
-        header.append(f"  url: {report.url}")
-    header.append(f"  nodes: {summary_line(report.summary)}")
+        header.append(escape_controls(f"  url: {report.url}"))
+    header.append(escape_controls(f"  nodes: {summary_line(report.summary)}"))
     for source in sources:
-        header.append(f"  tracked by: {describe_source(source)}")
+        header.append(escape_controls(f"  tracked by: {describe_source(source)}"))
     for note in report.notes:
-        header.append(f"  note: {_cell(note)}")
+        header.append(escape_controls(f"  note: {note}"))
     if not report.is_finished:
         header.append("  (run still in progress: collect it again later to complete it)")
 
@@ -90,21 +149,15 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
         parts.append("Steps: none reported by dbt Cloud")
     nodes = sort_failures_first((step.index, node) for step, node in report.iter_nodes())
     if nodes:
-        node_rows = [
-            (
-                node.status,
-                node.resource_type,
-                node.name,
-                step_index,
-                seconds(node.execution_time, 2),
-                node.rows_affected,
-                _cell(node.message)[:MESSAGE_WIDTH] if node.message else None,
-            )
-            for step_index, node in nodes
-        ]
+        node_rows, details = [], []
+        for step_index, node in nodes:
+            column, below = short_message(node.message)
+            node_rows.append((node.status, node.resource_type, node.name, step_index,
+                              seconds(node.execution_time, 2), node.rows_affected, column))
+            details.append(below)
         parts.append(
             "Nodes (failures first)\n"
-            + table(("status", "type", "name", "step", "time", "rows", "message"), node_rows)
+            + table(("status", "type", "name", "step", "time", "rows", "message"), node_rows, details)
         )
     return "\n\n".join(parts)
 

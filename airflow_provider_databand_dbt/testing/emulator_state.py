@@ -32,6 +32,18 @@ from airflow_provider_databand_dbt.testing.emulator_runs import (
 from airflow_provider_databand_dbt.testing.scenarios import ScenarioLibrary, status_code
 
 FIRST_RUN_ID = 70403110000101
+# Ids below this are left to seeded runs and explicit ids; the others are numbered from the wall clock.
+FRESH_RUN_IDS_FROM = FIRST_RUN_ID + 100_000
+
+
+def fresh_run_id_base(now: float) -> int:
+    """First id for runs added or triggered without one: one more per millisecond of wall-clock time.
+
+    Every emulator start used to count from the same id, so two demos or tests writing into one store
+    tracked different runs under the same (host, account, run id) key. Later starts now begin above
+    earlier ones (unless one start made more runs than milliseconds passed before the next started).
+    """
+    return FRESH_RUN_IDS_FROM + int(now * 1000)
 FIRST_STEP_ID = 190000000
 FINISHED_QUEUE_SECONDS = 3.0
 # What the trigger endpoint keeps from the request body (the rest is ignored, like dbt Cloud).
@@ -80,7 +92,7 @@ class EmulatorState:
         self.runs: dict[int, RunRecord] = {}
         self.account_runs: dict[int, list[int]] = {}
         self.job_runs: dict[int, list[int]] = {}
-        self._next_run_id = FIRST_RUN_ID
+        self._next_run_id = fresh_run_id_base(time.time())
         self._next_step_id = FIRST_STEP_ID
         self._next_trigger_id = 1
 

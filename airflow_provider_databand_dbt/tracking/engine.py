@@ -15,6 +15,7 @@ import time
 import zlib
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreUnavailable
+from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreMissing, TrackingStoreUnavailable
 from airflow_provider_databand_dbt.tracking.url import (
     ENV_TRACKING_URL,
     SQLALCHEMY_1,
@@ -56,7 +57,9 @@ class StoreConnection:
         self.display = display_url(url)
         self.dialect = url.get_backend_name()
         self.read_only = read_only
-        self.engine = _create_engine(url, self.display)
+        self.engine = _create_engine(url, self.display, read_only=read_only)
+        if read_only and self.dialect == "sqlite":
+            self.engine = _readable_sqlite_engine(self.engine, url, self.display)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -96,9 +99,11 @@ class StoreConnection:
         self.engine.dispose()
 
 
-def check_sqlite_location(url: URL) -> bool:
+def check_sqlite_location(url: URL, *, must_exist: bool = False) -> bool:
     """Check a SQLite file URL before connecting; returns True when the file can only be read.
 
+    :param must_exist: a reader's check: a missing file is an error instead of a store to create.
+    :raises TrackingStoreMissing: ``must_exist`` and there is no file.
     :raises TrackingStoreUnavailable: the directory is missing, or the file does not exist and cannot be created.
     """
     if is_sqlite_memory(url):
@@ -108,6 +113,11 @@ def check_sqlite_location(url: URL) -> bool:
     path = Path(url.database).absolute()
     directory = path.parent
     display = display_url(url)
+    if must_exist and not path.exists():
+        raise TrackingStoreMissing(
+            f"no tracking store at {path}: the file does not exist and reading commands never create one; "
+            f"check the path (--tracking-url, {ENV_TRACKING_URL}) or track a run into it first"
+        )
     if not directory.is_dir():
         raise TrackingStoreUnavailable(
             f"the tracking store {display} is in a directory that does not exist ({directory}): "
@@ -132,13 +142,13 @@ def check_sqlite_location(url: URL) -> bool:
     return False
 
 
-def _create_engine(url: URL, display: str) -> Engine:
+def _create_engine(url: URL, display: str, *, read_only: bool = False) -> Engine:
     kwargs: dict = {}
     if SQLALCHEMY_1:
         kwargs["future"] = True
     backend = url.get_backend_name()
     if backend == "sqlite":
-        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        connect_args: dict[str, object] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         if is_sqlite_memory(url):
             # One shared connection, or every pooled connection would see its own empty database.
             kwargs["poolclass"] = StaticPool
@@ -147,6 +157,9 @@ def _create_engine(url: URL, display: str) -> Engine:
         connect_args = {"application_name": "databand-dbt"}
         if "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        if read_only:  # the server itself refuses writes, whatever a caller tries
+            options = str(url.query.get("options", ""))
+            connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
         kwargs.update(connect_args=connect_args, pool_pre_ping=True)
     try:
         engine = sa.create_engine(url, **kwargs)
@@ -168,11 +181,50 @@ def _create_engine(url: URL, display: str) -> Engine:
     except exc.ArgumentError as error:
         raise TrackingStoreUnavailable(f"invalid tracking store URL {display}: {first_line(error)}") from error
     if backend == "sqlite":
-        _install_sqlite_hooks(engine)
+        _install_sqlite_hooks(engine, read_only=read_only)
     return engine
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _sqlite_read_only_url(url: URL, *, immutable: bool) -> URL:
+    """``file:PATH?mode=ro`` (or ``immutable=1``): SQLite opens it without ever writing, not even a journal."""
+    path = quote(str(Path(str(url.database)).absolute()), safe="/")
+    query = {"uri": "true", "immutable": "1"} if immutable else {"uri": "true", "mode": "ro"}
+    return url.set(database=f"file:{path}", query=query)
+
+
+def _readable_sqlite_engine(engine: Engine, url: URL, display: str) -> Engine:
+    """An engine that can read a store its user cannot write, even on a read-only mount.
+
+    ``mode=ro`` still needs the WAL index (``-shm``) next to the file; when it cannot be created there
+    (read-only directory), fall back to ``immutable=1``, which reads the file as it is.
+    """
+    if is_sqlite_memory(url):
+        return engine
+    if is_sqlite_uri(url):  # the user's own URI: only make sure it cannot create or write the file
+        if "mode" in url.query or "immutable" in url.query:
+            return engine
+        engine.dispose()
+        return _create_engine(url.update_query_dict({"mode": "ro"}), display, read_only=True)
+    engine.dispose()
+    read_only = _create_engine(_sqlite_read_only_url(url, immutable=False), display, read_only=True)
+    try:
+        with read_only.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+        return read_only
+    except exc.DBAPIError as error:
+        read_only.dispose()
+        log.info("Tracking store %s cannot be opened read-only (%s): reading it as immutable", display, first_line(error))
+    wal = Path(f"{Path(str(url.database)).absolute()}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        log.warning("Tracking store %s: its write-ahead log %s cannot be read from here; the latest changes may be "
+                    "missing until a writer checkpoints it", display, wal)
+    immutable = _create_engine(_sqlite_read_only_url(url, immutable=True), display, read_only=True)
+    with guarded("open the store read-only", display), immutable.connect() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    return immutable
+
+
+def _install_sqlite_hooks(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # SQLAlchemy emits BEGIN itself (below); the driver's implicit transactions would defeat BEGIN IMMEDIATE.
@@ -180,6 +232,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if read_only:
+                return
             cursor.execute("PRAGMA foreign_keys = ON")
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() not in ("wal", "memory"):
@@ -224,11 +278,13 @@ def translate_error(error: exc.SQLAlchemyError, action: str, display: str) -> Tr
     reason = first_line(error)
     lowered = reason.lower()
     prefix = f"could not {action}: tracking store {display}"
+    orig = getattr(error, "orig", None)
+    is_sqlite = isinstance(orig, sqlite3.Error)
     if "readonly" in lowered or "read-only" in lowered:
-        return TrackingStoreUnavailable(
-            f"{prefix} is read-only ({reason}): make the file and its directory writable "
-            f"or point {ENV_TRACKING_URL} at a writable location"
-        )
+        fix = ("make the file and its directory writable" if is_sqlite
+               else "use a user that may write and the primary server, not a read-only standby,")
+        return TrackingStoreUnavailable(f"{prefix} is read-only ({reason}): {fix} or point {ENV_TRACKING_URL} "
+                                        "at a writable location")
     if "locked" in lowered or "busy" in lowered:
         return TrackingStoreUnavailable(
             f"{prefix} stayed locked by another process ({reason}): retry, or use PostgreSQL for many writers"
@@ -237,6 +293,12 @@ def translate_error(error: exc.SQLAlchemyError, action: str, display: str) -> Tr
         return TrackingError(
             f"{prefix} has tables this package did not create or expect ({reason}): "
             "was the schema changed by hand? Use a fresh store or restore a backup"
+        )
+    # SQLite has no server, user or password: its problems are the file's ("file is not a database"...).
+    if isinstance(orig, sqlite3.OperationalError) or type(orig) is sqlite3.DatabaseError:
+        return TrackingStoreUnavailable(
+            f"{prefix} cannot be used ({reason}): check that the file is a tracking store, that you may read "
+            f"it and its directory, and {ENV_TRACKING_URL}"
         )
     if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)):
         return TrackingStoreUnavailable(
@@ -255,9 +317,14 @@ def guarded(action: str, display: str) -> Iterator[None]:
         raise translate_error(error, action, display) from error
 
 
-def open_connection(url: URL) -> StoreConnection:
-    """A StoreConnection for a parsed URL, with SQLite's file location checked first."""
-    read_only = check_sqlite_location(url) if url.get_backend_name() == "sqlite" else False
+def open_connection(url: URL, *, read_only: bool = False) -> StoreConnection:
+    """A StoreConnection for a parsed URL, with SQLite's file location checked first.
+
+    :param read_only: never write (nor create) anything: SQLite is opened ``mode=ro``, PostgreSQL
+        sessions are read-only, and a missing SQLite file raises :class:`TrackingStoreMissing`.
+    """
+    if url.get_backend_name() == "sqlite":
+        read_only = check_sqlite_location(url, must_exist=read_only) or read_only
     return StoreConnection(url, read_only=read_only)
 
 

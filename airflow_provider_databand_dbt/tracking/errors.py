@@ -23,3 +23,11 @@ class RunNotStorable(TrackingError):
 
     Other runs are unaffected: a tracker records this run as failed and moves on.
     """
+
+
+class TrackingStoreMissing(TrackingStoreUnavailable):
+    """A store opened for reading does not exist (no file, or no tables): readers never create one."""
+
+
+class TrackingSchemaOutdated(TrackingSchemaError):
+    """A store opened for reading has an older schema: it must be opened once with write access to upgrade."""

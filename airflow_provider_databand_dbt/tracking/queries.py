@@ -90,9 +90,15 @@ def run_filters(
     status: StatusFilter = None,
     since: Optional[datetime] = None,
     until: Optional[datetime] = None,
+    run_id: Optional[int] = None,
+    account_id: Optional[int] = None,
+    host: Optional[str] = None,
 ) -> list[sa.ColumnElement]:
-    """WHERE clauses for run listings: job, status (one or several), created_at in [since, until)."""
+    """WHERE clauses for run listings: job, status (one or several), created_at in [since, until), run key parts."""
     clauses: list[sa.ColumnElement] = []
+    for column, value in ((runs.c.run_id, run_id), (runs.c.account_id, account_id), (runs.c.host, host)):
+        if value is not None:
+            clauses.append(column == value)
     if job_id is not None:
         clauses.append(runs.c.job_id == job_id)
     if isinstance(status, str):

@@ -16,9 +16,10 @@ from sqlalchemy.engine import URL, Engine
 
 from airflow_provider_databand_dbt.collector.report import RunReport
 from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
-from airflow_provider_databand_dbt.tracking.engine import first_line, guarded, open_connection
-from airflow_provider_databand_dbt.tracking.errors import RunNotStorable
-from airflow_provider_databand_dbt.tracking.migrations import upgrade
+from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
+from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
+from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS, current_version, upgrade
+from airflow_provider_databand_dbt.tracking.migrations import _refuse_newer as refuse_newer
 from airflow_provider_databand_dbt.tracking.rows import (
     MonitorCursor,
     NodeHistoryRow,
@@ -27,7 +28,11 @@ from airflow_provider_databand_dbt.tracking.rows import (
     SaveOutcome,
 )
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
-from airflow_provider_databand_dbt.tracking.url import parse_tracking_url, resolve_tracking_url
+from airflow_provider_databand_dbt.tracking.url import (
+    choose_tracking_url,
+    parse_tracking_url,
+    resolve_tracking_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +49,30 @@ class TrackingStore:
         ``postgresql://`` and ``postgres://`` are read as psycopg 3). ``None`` resolves it from
         ``DATABAND_DBT_TRACKING_URL``, then ``AIRFLOW__DATABAND_DBT__TRACKING_URL``, then a SQLite file
         under ``$AIRFLOW_HOME/databand_dbt/`` or ``~/.databand_dbt/``.
+    :param read_only: only read: nothing is created, upgraded or written (SQLite is opened ``mode=ro``, so a
+        store on a read-only mount or owned by another user can be read). For viewers such as ``runs``,
+        ``show`` and the web view.
     :raises TrackingStoreUnavailable: the URL is invalid, or the database cannot be reached or created.
+    :raises TrackingStoreMissing: ``read_only`` and there is no store at that URL yet.
+    :raises TrackingSchemaOutdated: ``read_only`` and the store needs a schema upgrade first.
     :raises TrackingSchemaError: the database was created by a newer version of this package.
     """
 
-    def __init__(self, url: Optional[str] = None) -> None:
-        self.url: URL = parse_tracking_url(resolve_tracking_url(url))
-        self._db = open_connection(self.url)
+    def __init__(self, url: Optional[str] = None, *, read_only: bool = False) -> None:
+        self.url: URL = parse_tracking_url(choose_tracking_url(url).url if read_only else resolve_tracking_url(url))
+        self._db = open_connection(self.url, read_only=read_only)
         self.display_url: str = self._db.display
         self.read_only: bool = self._db.read_only
         try:
             with guarded("open the store", self.display_url):
-                upgrade(self._db)
+                if read_only:
+                    _check_readable(self._db)
+                else:
+                    upgrade(self._db)
         except BaseException:
             self._db.dispose()
             raise
-        if self.read_only:
+        if self.read_only and not read_only:
             log.info("Tracking store %s is read-only: runs can be read but not saved", self.display_url)
 
     @property
@@ -115,6 +128,17 @@ class TrackingStore:
         with guarded(f"read the sources of run {run_id}", self.display_url), self._db.read() as conn:
             run_pk = queries.find_run_pk(conn, run_id, account_id, host)
             return [] if run_pk is None else queries.list_sources(conn, run_pk)
+
+    def find_runs(
+        self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None, limit: int = 50
+    ) -> list[RunRow]:
+        """Every tracked run with this dbt Cloud run id (one per host and account), newest first.
+
+        More than one means the id alone is ambiguous: pass ``account_id`` and ``host`` to the other methods.
+        """
+        clauses = queries.run_filters(run_id=run_id, account_id=account_id, host=host)
+        with guarded(f"find run {run_id}", self.display_url), self._db.read() as conn:
+            return queries.list_runs(conn, clauses, limit=limit, offset=0)
 
     def list_pipelines(self) -> list[PipelineRow]:
         """Every tracked dbt Cloud job with its run count and latest run, most recently active first."""
@@ -237,3 +261,20 @@ class TrackingStore:
     def __repr__(self) -> str:
         return f"TrackingStore({self.display_url!r})"
 
+
+def _check_readable(db: StoreConnection) -> None:
+    """A reader's check: the schema exists and is the one this code reads (readers never create or upgrade)."""
+    with db.read() as conn:
+        version = current_version(conn)
+    latest = MIGRATIONS[-1].version
+    if version is None:
+        raise TrackingStoreMissing(
+            f"the tracking store {db.display} has no tables yet: nothing has been tracked there "
+            "(reading commands never create a store); check the URL or track a run into it first"
+        )
+    refuse_newer(db, version, latest)
+    if version < latest:
+        raise TrackingSchemaOutdated(
+            f"the tracking store {db.display} has schema version {version} and this package reads {latest}: "
+            "open it once with write access (any collect, the monitor, an Airflow task) to upgrade it"
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -47,14 +47,10 @@ def resolve_tracking_url(explicit: Optional[str] = None) -> str:
 
     :param explicit: a SQLAlchemy URL that wins over every other setting; blank counts as unset.
     """
-    for candidate in (explicit, os.environ.get(ENV_TRACKING_URL), os.environ.get(ENV_AIRFLOW_TRACKING_URL)):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    airflow_home = os.environ.get("AIRFLOW_HOME", "").strip()
-    if airflow_home:
-        directory = Path(airflow_home).expanduser() / AIRFLOW_DIR_NAME
-    else:
-        directory = Path("~").expanduser() / DEFAULT_DIR_NAME
+    choice = choose_tracking_url(explicit)
+    if choice.default_dir is None:
+        return choice.url
+    directory = choice.default_dir
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -62,7 +58,7 @@ def resolve_tracking_url(explicit: Optional[str] = None) -> str:
             f"cannot create the default tracking store directory {directory}: {exc.strerror or exc}; "
             f"set {ENV_TRACKING_URL} to a writable location ({URL_EXAMPLES})"
         ) from exc
-    return f"sqlite:///{directory / DB_FILE_NAME}"
+    return choice.url
 
 
 def display_url(url: Union[str, URL, None]) -> str:
@@ -147,3 +143,52 @@ def is_sqlite_uri(url: URL) -> bool:
 
 def is_sqlite_memory(url: URL) -> bool:
     return not url.database or url.database == ":memory:"
+
+
+PRECEDENCE = (
+    f"--tracking-url, then ${ENV_TRACKING_URL}, then ${ENV_AIRFLOW_TRACKING_URL}, then "
+    f"$AIRFLOW_HOME/{AIRFLOW_DIR_NAME}/{DB_FILE_NAME} when AIRFLOW_HOME is set, else ~/{DEFAULT_DIR_NAME}/{DB_FILE_NAME}"
+)
+
+
+class TrackingUrlChoice(NamedTuple):
+    """Which store URL is used and why, so people can tell which store they are reading.
+
+    :param url: the URL as given (may hold a password: show it with :func:`display_url`).
+    :param reason: the rule that picked it, e.g. ``set by $DATABAND_DBT_TRACKING_URL``.
+    :param default_dir: the default directory when no setting was found, else None.
+    """
+
+    url: str
+    reason: str
+    default_dir: Optional[Path] = None
+
+    def describe(self) -> str:
+        """``<url without password> (<reason>)``, for --help, ``info`` and log lines."""
+        return f"{display_url(self.url)} ({self.reason})"
+
+
+def choose_tracking_url(explicit: Optional[str] = None, explicit_origin: str = "the tracking_url setting") -> TrackingUrlChoice:
+    """The store URL :func:`resolve_tracking_url` would use and the rule that chose it; creates nothing.
+
+    :param explicit: a URL that wins over every other setting (a CLI flag, Airflow's config); blank is unset.
+    :param explicit_origin: how to name ``explicit`` in the reason, e.g. ``--tracking-url``.
+    """
+    settings = (
+        (explicit, explicit_origin),
+        (os.environ.get(ENV_TRACKING_URL), f"${ENV_TRACKING_URL}"),
+        (os.environ.get(ENV_AIRFLOW_TRACKING_URL), f"${ENV_AIRFLOW_TRACKING_URL}"),
+    )
+    for candidate, origin in settings:
+        if candidate and candidate.strip():
+            return TrackingUrlChoice(candidate.strip(), f"set by {origin}")
+    airflow_home = os.environ.get("AIRFLOW_HOME", "").strip()
+    if airflow_home:
+        directory = Path(airflow_home).expanduser() / AIRFLOW_DIR_NAME
+        reason = (f"default under $AIRFLOW_HOME={airflow_home}: neither ${ENV_TRACKING_URL} "
+                  f"nor ${ENV_AIRFLOW_TRACKING_URL} is set")
+    else:
+        directory = Path("~").expanduser() / DEFAULT_DIR_NAME
+        reason = (f"default ~/{DEFAULT_DIR_NAME}: none of ${ENV_TRACKING_URL}, ${ENV_AIRFLOW_TRACKING_URL} "
+                  "or $AIRFLOW_HOME is set")
+    return TrackingUrlChoice(f"sqlite:///{directory / DB_FILE_NAME}", reason, directory)

@@ -41,7 +41,7 @@ class StoreHandle:
         from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
         url = self._setting() if callable(self._setting) else self._setting
-        return TrackingStore(url)
+        return TrackingStore(url, read_only=True)
 
     @property
     def store(self):

@@ -2,45 +2,21 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import stat
-import subprocess
-import sys
 
 import pytest
+from cli_run import collect_args, databand_dbt, free_port, one_line_error
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN
+from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 NIGHTLY_JOB = 100
 HEALTHY_JOB = 101
 
 
-def databand_dbt(*args: str, token: str | None = DEMO_TOKEN, tracking_url: str | None = None, timeout=120):
-    env = {k: v for k, v in os.environ.items() if k != "DBT_CLOUD_API_TOKEN"}
-    if token is not None:
-        env["DBT_CLOUD_API_TOKEN"] = token
-    if tracking_url is not None:
-        env["DATABAND_DBT_TRACKING_URL"] = tracking_url
-    return subprocess.run(
-        [sys.executable, "-m", "airflow_provider_databand_dbt.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def nightly_run(emulator) -> int:
     return emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB, status="error")
-
-
-def collect_args(emulator, run_id: int, *extra: str) -> list[str]:
-    return ["collect", "--account-id", str(DEMO_ACCOUNT_ID), "--run-id", str(run_id), "--api-url", emulator.url, *extra]
 
 
 def test_collect_then_show_and_runs(emulator, nightly_run, sqlite_url):
@@ -52,7 +28,8 @@ def test_collect_then_show_and_runs(emulator, nightly_run, sqlite_url):
 
     shown = databand_dbt("show", str(nightly_run), tracking_url=sqlite_url)
     assert shown.returncode == 0, shown.stderr
-    node_lines = shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
+    node_lines = [line for line in shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
+                  if not line.startswith(" ")]  # whole messages are indented under their node
     statuses = [line.split()[0] for line in node_lines]
     assert statuses[0] == "error" and "skipped" in statuses and "fail" in statuses
     assert statuses.index("fail") < statuses.index("warn") < statuses.index("skipped") < statuses.index("success")
@@ -86,14 +63,6 @@ def test_token_from_file(emulator, nightly_run, sqlite_url, tmp_path):
     result = databand_dbt(*collect_args(emulator, nightly_run, "--token-file", str(token_file)), token=None,
                           tracking_url=sqlite_url)
     assert result.returncode == 0, result.stderr
-
-
-def one_line_error(result, code: int) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines, "expected an error message"
-    return lines[-1]
 
 
 @pytest.mark.parametrize(
@@ -136,6 +105,7 @@ def test_unreachable_host(sqlite_url):
 
 
 def test_show_untracked_run(sqlite_url):
+    TrackingStore(sqlite_url).close()
     message = one_line_error(databand_dbt("show", "42", tracking_url=sqlite_url), 1)
     assert "42" in message and "collect" in message
 
@@ -148,7 +118,7 @@ def test_unusable_store_url(url):
 
 def test_read_only_store_cannot_collect(emulator, nightly_run, tmp_path):
     path = tmp_path / "ro.db"
-    assert databand_dbt("runs", tracking_url=f"sqlite:///{path}").returncode == 0  # creates the schema
+    TrackingStore(f"sqlite:///{path}").close()
     path.chmod(stat.S_IRUSR)
     # mode=ro makes SQLite itself refuse writes, which holds even for root (CI runs as root).
     read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
