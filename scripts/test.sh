@@ -16,7 +16,7 @@ PYTHON=${PYTHON:-python3}
 source scripts/venvs.sh
 
 STEP_NAME="" STEP_START=$SECONDS
-FAILURES=()
+FAILURES=() WARNINGS=()
 
 step() {  # step TITLE: close the previous step with its duration, then announce this one
     [ -z "$STEP_NAME" ] || printf '=== %s: %ds ===\n' "$STEP_NAME" $((SECONDS - STEP_START))
@@ -36,6 +36,17 @@ make_venv() {  # make_venv NAME: create or update a test venv from its constrain
     # shellcheck disable=SC2086  # the requirements are a word list
     pip_quiet "$dir/bin/python" -c "$constraints" -e ".[${VENV_EXTRAS[$name]}]" ${VENV_REQUIREMENTS[$name]}
     "$dir/bin/python" -c "import airflow_provider_databand_dbt"
+    local unpinned
+    unpinned=$(comm -13 <(package_names < "$constraints") \
+        <("$dir/bin/python" -m pip freeze --all --exclude airflow-provider-databand-dbt | package_names) | xargs)
+    if [ -n "$unpinned" ]; then  # a dependency was added without regenerating the pins
+        WARNINGS+=("$constraints does not pin: $unpinned (run bash scripts/update_constraints.sh $name)")
+        echo "WARNING: ${WARNINGS[-1]}" >&2
+    fi
+}
+
+package_names() {  # normalised names of the "name==version" lines on stdin
+    grep -E '^[A-Za-z0-9]' | cut -d= -f1 | tr 'A-Z_.' 'a-z--' | sort -u
 }
 
 run_pytest() {  # run_pytest NAME VENV PYTEST ARGS...: a failure (any non-zero exit) is recorded, not fatal
@@ -94,6 +105,7 @@ fi
 step ""
 
 printf '\n=== total: %dm%02ds ===\n' $((SECONDS / 60)) $((SECONDS % 60))
+[ ${#WARNINGS[@]} -eq 0 ] || printf 'WARNING: %s\n' "${WARNINGS[@]}" >&2
 if [ ${#FAILURES[@]} -gt 0 ]; then
     printf 'FAILED: %s\n' "${FAILURES[@]}" >&2
     exit 1
