@@ -1,6 +1,7 @@
 """Shared fixtures: a real dbt Cloud API emulator over HTTP and real tracking stores (SQLite, PostgreSQL).
 
-PostgreSQL tests run when ``DATABAND_DBT_TEST_POSTGRES_URL`` points at a server (``.ci/run`` starts one).
+PostgreSQL tests run when ``DATABAND_DBT_TEST_POSTGRES_URL`` points at a server (``.ci/run`` starts one);
+without it they skip, or fail under CI (see required_services.py).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import uuid
 
 import pytest
+from required_services import missing_service
 
 POSTGRES_URL = os.environ.get("DATABAND_DBT_TEST_POSTGRES_URL")
 
@@ -46,7 +48,7 @@ def tracking_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'tracking.db'}"
         return
     if not POSTGRES_URL:
-        pytest.skip("DATABAND_DBT_TEST_POSTGRES_URL not set")
+        missing_service("PostgreSQL", "set DATABAND_DBT_TEST_POSTGRES_URL")
     with postgres_database() as url:
         yield url
 

@@ -61,6 +61,7 @@ class AirflowSession:
             text=True,
         )
         self._lines: queue.Queue[str] = queue.Queue()
+        self.ran: set[str] = set()  # DAG ids run so far, for tests that need every DAG's traces
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -86,6 +87,7 @@ class AirflowSession:
             log.seek(start)
             result["log"] = log.read().decode(errors="replace")
         assert "error" not in result, result.get("error")
+        self.ran.add(dag_id)
         return result
 
     def close(self) -> None:
@@ -349,14 +351,15 @@ def test_airflow_cli_knows_the_provider_and_its_config(e2e):
     assert value.stdout.strip().splitlines()[-1] == WEB_URL
 
 
-def test_databand_dbt_show_lists_a_run_tracked_from_airflow(e2e, store):
-    (latest,) = store.list_runs(job_id=NIGHTLY_JOB_ID, limit=1)
+def test_databand_dbt_show_lists_a_run_tracked_from_airflow(e2e, emulator):
+    result = e2e["session"].run("example_dbt_cloud_run_and_track", conf={"job_id": NIGHTLY_JOB_ID})
+    run_id = _xcoms(e2e, result, "run_and_track")["tracking_summary"]["run_id"]
     shown = subprocess.run(
-        [str(BIN / "databand-dbt"), "show", str(latest.run_id)],
+        [str(BIN / "databand-dbt"), "show", str(run_id)],
         env={**e2e["env"], "DATABAND_DBT_TRACKING_URL": e2e["tracking_url"]},
         check=True, capture_output=True, text=True, timeout=60,
     )
-    assert str(latest.run_id) in shown.stdout
+    assert str(run_id) in shown.stdout
     assert "error" in shown.stdout
 
 
@@ -364,7 +367,15 @@ def _text(value: bytes) -> str:
     return value.decode(errors="replace")
 
 
-def test_the_token_is_nowhere(e2e, store):
+@pytest.fixture()
+def every_example_dag_ran(e2e, emulator):
+    """Run each example DAG this session has not run yet, so a test run alone sees every DAG's traces."""
+    for path in sorted((REPO / "example_dags").glob("example_*.py")):
+        if path.stem not in e2e["session"].ran:
+            e2e["session"].run(path.stem)
+
+
+def test_the_token_is_nowhere(e2e, store, every_example_dag_ran):
     """Logs, XComs, rendered template fields and the tracking store never contain the API token."""
     texts = {"session log": e2e["session"].log_path.read_text(errors="replace")}
     for path in (e2e["home"] / "airflow" / "logs").rglob("*"):

@@ -5,6 +5,7 @@ import os
 import uuid
 
 import pytest
+from required_services import missing_service
 
 POSTGRES_URL = os.environ.get("DATABAND_DBT_TEST_POSTGRES_URL")
 
@@ -31,7 +32,7 @@ def web_db(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('www') / 'tracking.db'}"
     elif not POSTGRES_URL:
-        pytest.skip("DATABAND_DBT_TEST_POSTGRES_URL not set")
+        missing_service("PostgreSQL", "set DATABAND_DBT_TEST_POSTGRES_URL")
     else:
         url = _fresh_postgres_url()
     with DbtCloudEmulator() as emulator, TrackingStore(url) as store:

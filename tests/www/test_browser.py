@@ -1,11 +1,14 @@
 """Real-browser tests: Debian's Chromium, driven by Selenium, against ``databand-dbt ui`` in a subprocess.
 
 The store is filled by the dbt Cloud emulator + the collector. Each page is opened, its visible
-content checked, and a screenshot saved to docs/screenshots/ (shown in the README).
+content checked, and a screenshot saved to .cache/screenshots/, or to the folder named by
+``DATABAND_DBT_SCREENSHOTS`` (``DATABAND_DBT_SCREENSHOTS=docs/screenshots`` refreshes the README's).
+Without chromium or selenium the tests skip, or fail under CI (see required_services.py).
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -13,20 +16,49 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from required_services import missing_service, under_ci
 from test_cli_ui import free_port, ui_command, wait_until_up
 from web_fill import FAILING_TEST, SKIPPED_MODEL
 
 pytestmark = pytest.mark.browser
 
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOTS = Path(os.environ.get("DATABAND_DBT_SCREENSHOTS", Path(__file__).parents[2] / "docs" / "screenshots"))
+TRACKED_SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("DATABAND_DBT_SCREENSHOTS") or REPO / ".cache" / "screenshots").resolve()
 WIDTH = 1400
 MAX_HEIGHT = 2400
 
-pytest.importorskip("selenium")
-if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-    pytest.skip("chromium + chromium-driver not installed (bash scripts/install_browser.sh)", allow_module_level=True)
+
+def _missing_browser_part() -> tuple[str, str] | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium", "pip install -e '.[test]'"
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        return "chromium + chromium-driver", "bash scripts/install_browser.sh"
+    return None
+
+
+MISSING = _missing_browser_part()
+if MISSING and not under_ci():
+    pytest.skip(f"{MISSING[0]} not installed ({MISSING[1]})", allow_module_level=True)
+
+
+def _tracked_screenshot_hashes() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(TRACKED_SCREENSHOTS.glob("*.png"))}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_and_clean_tree():
+    """Fail under CI without a browser; afterwards, the README's screenshots must be as they were."""
+    if MISSING:
+        missing_service(*MISSING)
+    before = _tracked_screenshot_hashes()
+    yield
+    if SCREENSHOTS != TRACKED_SCREENSHOTS.resolve():
+        assert _tracked_screenshot_hashes() == before, "browser tests modified docs/screenshots/"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +108,7 @@ def browser():
 
 
 def screenshot(driver, name: str) -> Path:
-    """The whole page (up to MAX_HEIGHT px), WIDTH px wide, as docs/screenshots/<name>.png."""
+    """The whole page (up to MAX_HEIGHT px), WIDTH px wide, as SCREENSHOTS/<name>.png."""
     bottom = driver.execute_script(
         "return Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY)")
     height = min(bottom + 8, MAX_HEIGHT)
@@ -92,7 +124,7 @@ def screenshot(driver, name: str) -> Path:
 
 
 def screenshot_section(driver, css: str, name: str) -> Path:
-    """One section of a long page (e.g. the run's timeline) as docs/screenshots/<name>.png."""
+    """One section of a long page (e.g. the run's timeline) as SCREENSHOTS/<name>.png."""
     top, height = driver.execute_script(
         "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
         "return [r.top + window.scrollY, r.height];", css)
