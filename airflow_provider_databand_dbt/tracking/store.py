@@ -30,6 +30,7 @@ from airflow_provider_databand_dbt.tracking.rows import (
 from airflow_provider_databand_dbt.tracking.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.url import (
     choose_tracking_url,
+    masked_url,
     parse_tracking_url,
     resolve_tracking_url,
 )
@@ -59,8 +60,10 @@ class TrackingStore:
     """
 
     def __init__(self, url: Optional[str] = None, *, read_only: bool = False) -> None:
-        self.url: URL = parse_tracking_url(choose_tracking_url(url).url if read_only else resolve_tracking_url(url))
-        self._db = open_connection(self.url, read_only=read_only)
+        connect_url = parse_tracking_url(choose_tracking_url(url).url if read_only else resolve_tracking_url(url))
+        self._db = open_connection(connect_url, read_only=read_only)
+        # What callers see: credentials masked, since SQLAlchemy 1.4's str(URL) prints the password.
+        self.url: URL = masked_url(connect_url)
         self.display_url: str = self._db.display
         self.read_only: bool = self._db.read_only
         try:

@@ -88,6 +88,14 @@ def display_url(url: Union[str, URL, None]) -> str:
     return f"{shown}?{'&'.join(params)}" if params else shown
 
 
+def masked_url(url: URL) -> URL:
+    """``url`` with its password and secret query values replaced by ``***``: safe to print on any SQLAlchemy."""
+    try:
+        return sa.engine.make_url(display_url(url))
+    except Exception:  # display_url's pattern fallback did not parse back: drop the credentials instead
+        return url.set(password=None, query={})
+
+
 def public_url(url: Union[str, URL, None]) -> str:
     """The store as shown to anonymous viewers (the web view): backend and database, no user, host or options.
 
