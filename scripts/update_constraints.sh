@@ -8,6 +8,7 @@
 # Run it after changing dependencies (uses $PYTHON, default python3) and commit the result:
 #   bash scripts/update_constraints.sh            # every venv
 #   bash scripts/update_constraints.sh airflow2   # one venv
+#   bash scripts/update_constraints.sh --keep     # keep today's pins, only resolve what is new
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -26,6 +27,9 @@ generate() {  # generate NAME: resolve venv NAME in a fresh venv and write its c
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' RETURN
     printf '%s\n' "${KNOWN_BAD[@]%%|*}" > "$tmp/known-bad.txt"
+    if [ "$KEEP" = 1 ] && [ -f "$out" ]; then  # today's pins hold; only packages new to the venv are resolved
+        grep -E '^[A-Za-z0-9]' "$out" >> "$tmp/known-bad.txt"
+    fi
     echo "resolving $name in $tmp" >&2
     "$PYTHON" -m venv "$tmp/venv"
     pip_quiet "$tmp/venv/bin/python" "pip==$PIP_VERSION"
@@ -42,6 +46,8 @@ generate() {  # generate NAME: resolve venv NAME in a fresh venv and write its c
     echo "wrote $out ($(grep -vc '^#' "$out") pins)" >&2
 }
 
+KEEP=0
+if [ "${1:-}" = "--keep" ]; then KEEP=1; shift; fi
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(core airflow2 airflow3)
 for name in "${names[@]}"; do
