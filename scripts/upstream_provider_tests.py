@@ -77,14 +77,18 @@ def plugins() -> list[str]:
     return tomllib.loads(text)["project"]["optional-dependencies"]["upstream-tests"]
 
 
+PLUGIN_PINS = ROOT / "constraints" / "upstream-tests.txt"  # exact versions, as every test venv has
+
+
 def plugins_dir() -> Path:
     deps = CACHE / "deps"
     wanted = plugins()
     marker = deps / ".installed"
-    if not marker.exists() or marker.read_text() != "\n".join(wanted):
+    wanted_text = "\n".join(wanted) + "\n" + PLUGIN_PINS.read_text()
+    if not marker.exists() or marker.read_text() != wanted_text:
         print("installing " + ", ".join(wanted) + " into " + str(deps), flush=True)
-        pip("install", "--no-deps", "--upgrade", "--target", str(deps), *wanted)
-        marker.write_text("\n".join(wanted))
+        pip("install", "--no-deps", "--upgrade", "--target", str(deps), "-c", str(PLUGIN_PINS), *wanted)
+        marker.write_text(wanted_text)
     return deps
 
 
