@@ -41,7 +41,8 @@ def health(request: Request) -> Response:
 def api_pipelines(request: Request, paging: Paging = Depends(params.api_paging)) -> Response:
     """Pipelines (dbt Cloud jobs) with last run and health over their last 30 runs."""
     with request.app.state.store.read() as conn:
-        return _json(queries.list_pipelines(conn, page=paging.page, page_size=paging.size))
+        return _json(queries.list_pipelines(conn, page=paging.page, page_size=paging.size,
+                                            count_runs=request.app.state.run_counts.of))
 
 
 @router.get("/pipelines/{job_id}")
@@ -53,7 +54,7 @@ def api_pipeline(
 ) -> Response:
     """One pipeline: summary, duration trend of its newest runs, and a page of its runs."""
     with request.app.state.store.read() as conn:
-        return _json(views.pipeline_view(conn, ref, run_filter, paging))
+        return _json(views.pipeline_view(conn, ref, run_filter, paging, count_runs=request.app.state.run_counts.of))
 
 
 @router.get("/runs")
