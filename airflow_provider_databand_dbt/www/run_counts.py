@@ -54,7 +54,9 @@ class RunCounts:
 
     def of(self, conn: sa.Connection, pipeline_pks: Iterable[int]) -> dict[int, int]:
         """``{pipeline pk: runs}`` for the given pipelines, as of ``conn``'s snapshot (or a newer one)."""
-        lowest, highest = conn.execute(sa.select(sa.func.min(runs.c.id), sa.func.max(runs.c.id))).one()
+        # Two queries: SQLite reads one end of the primary key for a lone min() or max(), not for both.
+        lowest = conn.execute(sa.select(sa.func.min(runs.c.id))).scalar()
+        highest = conn.execute(sa.select(sa.func.max(runs.c.id))).scalar()
         with self._lock:
             stale = time.monotonic() - self._counted_at > self.recount_seconds
             if stale or lowest != self._lowest:
