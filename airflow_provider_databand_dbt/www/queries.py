@@ -354,9 +354,13 @@ def node_trend(newest_first: Sequence[NodeRun]) -> NodeTrend:
 def search_nodes(conn: sa.Connection, text: str, *, limit: int = 50) -> list[tuple[str, str, str]]:
     """``(unique_id, name, resource_type)`` of nodes matching ``text`` in the latest run of each pipeline.
 
-    Searching only the latest runs keeps this on the ``run_pk`` index instead of scanning every result.
+    Searching only the latest runs keeps this on the ``run_pk`` index instead of scanning every result;
+    the latest runs are found with one index step per pipeline (and one for runs without a pipeline).
     """
-    latest = sa.select(sa.func.max(runs.c.id)).group_by(runs.c.pipeline_id)
+    newest = sa.select(runs.c.id).order_by(*NEWEST_FIRST).limit(1)
+    per_pipeline = sa.select(newest.where(runs.c.pipeline_id == pipelines.c.id).scalar_subquery())
+    latest = [pk for pk in conn.execute(per_pipeline).scalars() if pk is not None]
+    latest += conn.execute(newest.where(runs.c.pipeline_id.is_(None))).scalars().all()
     pattern = f"%{text.lower()}%"
     query = (
         sa.select(node_results.c.unique_id, node_results.c.name, node_results.c.resource_type)

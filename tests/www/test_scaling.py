@@ -163,3 +163,10 @@ def test_node_history_cost_grows_slowly(app_for, stores):
     # The total still reads one index entry per run holding the node (here +23% for 5x the runs; +37%
     # when it also looked every run up).
     assert big - small < 0.3 * small, (small, big)
+
+
+def test_node_search_cost_does_not_grow_with_the_store(app_for, stores):
+    """The search reads the latest run of each pipeline, found by one index step each (not a scan of all runs)."""
+    small = vm_cost(app_for(stores[SMALL_RUNS]), "/nodes?q=model_3")
+    big = vm_cost(app_for(stores[BIG_RUNS]), "/nodes?q=model_3")
+    assert big <= small * 1.1 + 5, (small, big)
