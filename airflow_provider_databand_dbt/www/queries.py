@@ -358,7 +358,9 @@ def search_nodes(conn: sa.Connection, text: str, *, limit: int = 50) -> list[tup
     the latest runs are found with one index step per pipeline (and one for runs without a pipeline).
     """
     newest = sa.select(runs.c.id).order_by(*NEWEST_FIRST).limit(1)
-    per_pipeline = sa.select(newest.where(runs.c.pipeline_id == pipelines.c.id).scalar_subquery())
+    per_pipeline = sa.select(
+        newest.where(runs.c.pipeline_id == pipelines.c.id).correlate(pipelines).scalar_subquery()
+    ).select_from(pipelines)
     latest = [pk for pk in conn.execute(per_pipeline).scalars() if pk is not None]
     latest += conn.execute(newest.where(runs.c.pipeline_id.is_(None))).scalars().all()
     pattern = f"%{text.lower()}%"
