@@ -11,6 +11,7 @@ been sent (also when the client goes away), so the stream reads one consistent s
 from __future__ import annotations
 
 import itertools
+import logging
 import operator
 import secrets
 from typing import Any, Iterable, Iterator, Mapping, Optional
@@ -19,6 +20,8 @@ import msgspec
 import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+
+log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
 # Rows fetched from the store at a time (PostgreSQL: a server-side cursor instead of the whole result).
@@ -94,7 +97,19 @@ def streamed_json(chunks: Iterable[bytes], *, next_url: Optional[str] = None,
     all_headers = dict(headers or {})
     if next_url:
         all_headers["Link"] = f'<{next_url}>; rel="next"'
-    return StreamingResponse(_coalesced(chunks), media_type="application/json", headers=all_headers)
+    return StreamingResponse(_coalesced(_until_error(chunks)), media_type="application/json", headers=all_headers)
+
+
+def _until_error(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks, ending early (the body then does not parse) if reading the store fails midway.
+
+    The status line is already sent by then: a clear log line beats a traceback from the server.
+    """
+    try:
+        yield from chunks
+    except Exception as error:  # noqa: BLE001 - any failure midway ends the body the same way
+        log.error("Stopped sending a JSON answer midway (%s): the client gets an incomplete body. "
+                  "Check that the tracking store is reachable.", type(error).__name__)
 
 
 def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -149,3 +149,29 @@ def test_server_memory_holds_no_whole_page(tmp_path):
         load = server.load(f"/api/runs/{BIG_RUN_ID}?limit=10000", 8)
     assert load.statuses == [200] * 8 and min(load.sizes) > 4_000_000
     assert load.peak_mb - load.idle_mb < 30, load
+
+
+def test_a_failure_midway_ends_the_body_with_one_log_line(caplog):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from airflow_provider_databand_dbt.www.streaming import json_array, streamed_json
+
+    def failing():
+        yield from range(20_000)
+        raise ConnectionError("store went away")
+
+    app = FastAPI()
+    app.get("/big")(lambda: streamed_json(json_array(failing())))
+    with caplog.at_level("ERROR"):
+        response = TestClient(app).get("/big")
+    assert response.status_code == 200 and response.content.startswith(b"[0,1,2")
+    try:
+        msgspec.json.decode(response.content)
+        raise AssertionError("an incomplete body must not parse")
+    except msgspec.DecodeError:
+        pass
+    assert [r.getMessage() for r in caplog.records] == [
+        "Stopped sending a JSON answer midway (ConnectionError): the client gets an incomplete body. "
+        "Check that the tracking store is reachable."
+    ]
