@@ -19,7 +19,7 @@ from airflow_provider_databand_dbt.tracking.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-import bench_web  # noqa: E402
+import bench_web
 
 SMALL_RUNS, BIG_RUNS = 300, 1_500
 NODES = bench_web.SOURCES_PER_RUN + 4  # the builder picks failures among the non-source nodes

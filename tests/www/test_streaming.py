@@ -14,7 +14,12 @@ from ui_load import UiServer
 from web_reports import cli_source
 
 from airflow_provider_databand_dbt.www.run_queries import timed_nodes
-from airflow_provider_databand_dbt.www.streaming import CHUNK_BYTES, json_groups, json_with_arrays, placeholder
+from airflow_provider_databand_dbt.www.streaming import (
+    CHUNK_BYTES,
+    json_groups,
+    json_with_arrays,
+    placeholder,
+)
 
 PAGE = 1_000
 NODES = 2_500
@@ -172,6 +177,6 @@ def test_a_failure_midway_ends_the_body_with_one_log_line(caplog):
     except msgspec.DecodeError:
         pass
     assert [r.getMessage() for r in caplog.records] == [
-        "Stopped sending a JSON answer midway (ConnectionError): the client gets an incomplete body. "
-        "Check that the tracking store is reachable."
+        ("Stopped sending a JSON answer midway (ConnectionError): the client gets an incomplete body. "
+         "Check that the tracking store is reachable.")
     ]
