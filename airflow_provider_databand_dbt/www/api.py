@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import msgspec
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -16,6 +17,7 @@ from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, NodeWindow, Paging, Ref
 from airflow_provider_databand_dbt.www.render import page_url, root_of
 from airflow_provider_databand_dbt.www.report_page import report_page
+from airflow_provider_databand_dbt.www.streaming import json_groups, json_with_arrays, read_connection, streamed_json
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
 
 router = APIRouter(prefix="/api", tags=["databand-dbt"])
@@ -41,7 +43,8 @@ def health(request: Request) -> Response:
 def api_pipelines(request: Request, paging: Paging = Depends(params.api_paging)) -> Response:
     """Pipelines (dbt Cloud jobs) with last run and health over their last 30 runs."""
     with request.app.state.store.read() as conn:
-        return _json(queries.list_pipelines(conn, page=paging.page, page_size=paging.size))
+        return _json(queries.list_pipelines(conn, page=paging.page, page_size=paging.size,
+                                            count_runs=request.app.state.run_counts.of))
 
 
 @router.get("/pipelines/{job_id}")
@@ -53,7 +56,7 @@ def api_pipeline(
 ) -> Response:
     """One pipeline: summary, duration trend of its newest runs, and a page of its runs."""
     with request.app.state.store.read() as conn:
-        return _json(views.pipeline_view(conn, ref, run_filter, paging))
+        return _json(views.pipeline_view(conn, ref, run_filter, paging, count_runs=request.app.state.run_counts.of))
 
 
 @router.get("/runs")
@@ -70,19 +73,19 @@ def api_runs(
 
 @router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
 def api_run(request: Request, ref: Ref = Depends(params.run_ref),
-            window: NodeWindow = Depends(params.node_window)) -> Response:
+            window: NodeWindow = Depends(params.node_window),
+            conn: sa.Connection = Depends(read_connection)) -> Response:
     """The run report (``RunReport.as_dict()``) plus who tracked it, with at most ``limit`` nodes per page.
 
     Steps are always all listed; their ``nodes`` hold this page's share. ``next`` (also the ``Link:
-    rel="next"`` header) is the address of the next page, null on the last one.
+    rel="next"`` header) is the address of the next page, null on the last one. The nodes are streamed.
     """
     settings = request.app.state.settings
-    with request.app.state.store.read() as conn:
-        run_pk = views.resolve_run(conn, ref)
-        detail = run_queries.run_detail(
-            conn, run_pk, airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
-        )
-        page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit)
+    run_pk = views.resolve_run(conn, ref)
+    detail = run_queries.run_detail(
+        conn, run_pk, airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
+    )
+    page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit)
     data = page.data
     data["sources"] = msgspec.to_builtins(detail.sources)
     data["page_url"] = Urls(root_of(request), qualify=True).run(detail.run_id, account_id=detail.account_id,
@@ -90,7 +93,7 @@ def api_run(request: Request, ref: Ref = Depends(params.run_ref),
     data["nodes_total"] = detail.node_count
     data["next"] = None if page.next_cursor is None else page_url(request, cursor=page.next_cursor,
                                                                   limit=window.limit)
-    return _json(data, next_url=data["next"])
+    return streamed_json(json_with_arrays(data, page.nodes), next_url=data["next"])
 
 
 @router.get("/runs/{run_id}/nodes")
@@ -114,19 +117,17 @@ def api_run_lineage(request: Request, ref: Ref = Depends(params.run_ref)) -> Res
 
 @router.get("/runs/{run_id}/timeline", dependencies=[Depends(heavy_slot)])
 def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref),
-                     window: NodeWindow = Depends(params.node_window)) -> Response:
+                     window: NodeWindow = Depends(params.node_window),
+                     conn: sa.Connection = Depends(read_connection)) -> Response:
     """Node executions with start/end times and dbt thread, grouped by step (the Gantt's data), paged:
-    at most ``limit`` executions, the next page in the ``Link: rel="next"`` header."""
-    with request.app.state.store.read() as conn:
-        run_pk = views.resolve_run(conn, ref)
-        total = run_queries.count_nodes(conn, run_pk)
-        steps = run_queries.timed_nodes(conn, run_pk, offset=window.cursor, limit=window.limit)
+    at most ``limit`` executions, the next page in the ``Link: rel="next"`` header. Streamed."""
+    run_pk = views.resolve_run(conn, ref)
+    total = run_queries.count_nodes(conn, run_pk)
     end = window.cursor + window.limit
     next_url = page_url(request, cursor=end, limit=window.limit) if end < total else None
-    response = _json([{"step_index": index, "nodes": nodes} for index, (nodes, _) in sorted(steps.items())],
-                     next_url=next_url)
-    response.headers["X-Total-Count"] = str(total)
-    return response
+    executions = run_queries.iter_timed_nodes(conn, run_pk, offset=window.cursor, limit=window.limit)
+    return streamed_json(json_groups(executions, key="step_index", items_name="nodes"), next_url=next_url,
+                         headers={"X-Total-Count": str(total)})
 
 
 @router.get("/nodes/{unique_id:path}")

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from airflow_provider_databand_dbt import __version__
 from airflow_provider_databand_dbt.www.limits import DEFAULT_HEAVY_REQUESTS, HeavyRequests
 from airflow_provider_databand_dbt.www.run_cache import RunCache
+from airflow_provider_databand_dbt.www.run_counts import RunCounts
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def create_app(
     app.state.settings = WebSettings(airflow_url=airflow_url, page_size=page_size)
     app.state.heavy_requests = HeavyRequests(heavy_requests)
     app.state.run_cache = RunCache()
+    app.state.run_counts = RunCounts()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -28,7 +28,8 @@ def _urls(request: Request, conn) -> Urls:
 def pipelines_page(request: Request, paging: Paging = Depends(params.page_paging)) -> Response:
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
-        data = queries.list_pipelines(conn, page=paging.page, page_size=paging.size)
+        data = queries.list_pipelines(conn, page=paging.page, page_size=paging.size,
+                                      count_runs=request.app.state.run_counts.of)
     return render(request, "pipelines.html", urls=urls, data=data, window=queries.WINDOW)
 
 
@@ -41,7 +42,7 @@ def pipeline_page(
 ) -> Response:
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
-        data = views.pipeline_view(conn, ref, run_filter, paging)
+        data = views.pipeline_view(conn, ref, run_filter, paging, count_runs=request.app.state.run_counts.of)
     p = data.pipeline
     chart = charts.trend_chart(
         data.trend, link=lambda point: urls.run(point.run_id, account_id=p.account_id, host=p.host)

@@ -3,12 +3,12 @@
 A run can hold 100,000+ node results; building all of them for one request took 40 s and a GB per
 request. ``/api/runs/{id}`` therefore returns the run and every step as before, with the nodes of
 this page only (in their stored order), and a cursor to the next page. A run that fits in one page
-answers exactly what it always did.
+answers exactly what it always did. The nodes are read and encoded while the answer is streamed.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import msgspec
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from airflow_provider_databand_dbt.collector.report import NodeResult, RunHeader, RunReport, StepReport
 from airflow_provider_databand_dbt.tracking.schema import node_results
 from airflow_provider_databand_dbt.www.models import RunDetail
+from airflow_provider_databand_dbt.www.streaming import placeholder, rows
 
 DEFAULT_NODES_PER_PAGE = 5_000
 MAX_NODES_PER_PAGE = 10_000
@@ -24,9 +25,14 @@ _RUN_FIELDS = RunHeader.__struct_fields__
 
 
 class ReportPage(msgspec.Struct, kw_only=True):
-    """The report's JSON data for one page, and the cursor of the next page (None on the last one)."""
+    """The report's JSON data for one page, and the cursor of the next page (None on the last one).
+
+    ``data["steps"][i]["nodes"]`` is a placeholder for the array ``nodes[f"step-{i}"]``: the nodes
+    are read from the store while the answer is streamed (``streaming.json_with_arrays``).
+    """
 
     data: dict[str, Any]
+    nodes: dict[str, Iterator[NodeResult]]
     next_cursor: Optional[int]
 
 
@@ -38,18 +44,13 @@ def report_page(conn: sa.Connection, run_pk: int, detail: RunDetail, *, after: i
     that concatenate ``steps[i].nodes`` over the pages get the whole run. ``summary`` always counts
     the whole run.
     """
-    rows = conn.execute(
-        sa.select(node_results.c.id, node_results.c.step_index, *(node_results.c[name] for name in _NODE_FIELDS))
+    ids = conn.execute(
+        sa.select(node_results.c.id)
         .where(node_results.c.run_pk == run_pk, node_results.c.id > after)
         .order_by(node_results.c.id)
         .limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    nodes_by_step: dict[int, list[NodeResult]] = defaultdict(list)
-    for row in rows:
-        values = row._mapping
-        nodes_by_step[row.step_index].append(NodeResult(**{name: values[name] for name in _NODE_FIELDS}))
+    ).scalars().all()
+    last = ids[limit - 1] if len(ids) > limit else None
     report = RunReport(
         **{name: getattr(detail, name) for name in _RUN_FIELDS},
         collected_at=detail.collected_at,
@@ -57,7 +58,7 @@ def report_page(conn: sa.Connection, run_pk: int, detail: RunDetail, *, after: i
             StepReport(
                 index=step.index, name=step.name, command=step.command, status=step.status,
                 started_at=step.started_at, finished_at=step.finished_at, duration_seconds=step.duration_seconds,
-                artifacts_missing=step.artifacts_missing, nodes=nodes_by_step.get(step.index, []),
+                artifacts_missing=step.artifacts_missing,
             )
             for step in detail.steps
         ],
@@ -68,4 +69,22 @@ def report_page(conn: sa.Connection, run_pk: int, detail: RunDetail, *, after: i
         for status, count in step.node_counts.items():
             summary[status] += count
     data["summary"] = dict(summary)
-    return ReportPage(data=data, next_cursor=rows[-1].id if more else None)
+    nodes = {}
+    for position, (step, step_data) in enumerate(zip(detail.steps, data["steps"])):
+        step_data["nodes"] = placeholder(f"step-{position}")
+        nodes[f"step-{position}"] = _step_nodes(conn, run_pk, step.index, after, last)
+    return ReportPage(data=data, nodes=nodes, next_cursor=last)
+
+
+def _step_nodes(conn: sa.Connection, run_pk: int, step_index: int, after: int,
+                last: Optional[int]) -> Iterator[NodeResult]:
+    """The step's nodes of this page, in stored order, read as they are sent."""
+    query = (
+        sa.select(*(node_results.c[name] for name in _NODE_FIELDS))
+        .where(node_results.c.run_pk == run_pk, node_results.c.step_index == step_index,
+               node_results.c.id > after, *(() if last is None else (node_results.c.id <= last,)))
+        .order_by(node_results.c.id)
+    )
+    for row in rows(conn, query):
+        values = row._mapping
+        yield NodeResult(**{name: values[name] for name in _NODE_FIELDS})

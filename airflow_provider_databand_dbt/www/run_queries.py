@@ -6,7 +6,7 @@ All node queries are bounded by ``run_pk`` and served by the ``(run_pk, status)`
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import msgspec
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from airflow_provider_databand_dbt.www.models import (
     StepRow,
     TimedNode,
 )
+from airflow_provider_databand_dbt.www.streaming import rows as streamed_rows
 
 MAX_LINEAGE_FAILURES = 50
 # Bounds for runs of 100,000+ nodes: nodes listed per failure and direction, nodes visited per search.
@@ -193,6 +194,19 @@ def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = N
     :param offset: skip this many executions (in step, then longest-first order), for paging.
     :param limit: return at most this many executions.
     """
+    found: dict[int, tuple[list[TimedNode], int]] = {}
+    for timed in iter_timed_nodes(conn, run_pk, offset=offset, limit=limit):
+        nodes, left_out = found.setdefault(timed.step_index, ([], 0))
+        if per_step is not None and len(nodes) >= per_step:
+            found[timed.step_index] = (nodes, left_out + 1)
+        else:
+            nodes.append(timed)
+    return found
+
+
+def iter_timed_nodes(conn: sa.Connection, run_pk: int, *, offset: int = 0,
+                     limit: Optional[int] = None) -> Iterator[TimedNode]:
+    """The executions of :func:`timed_nodes` one by one, step after step, longest first, read as used."""
     start, end = _epoch(conn, node_results.c.started_at), _epoch(conn, node_results.c.finished_at)
     query = (
         sa.select(
@@ -205,18 +219,12 @@ def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = N
         .offset(offset)
         .limit(limit)
     )
-    found: dict[int, tuple[list[TimedNode], int]] = {}
-    for step_index, unique_id, name, resource_type, status, started, finished, seconds, thread in conn.execute(query):
-        nodes, left_out = found.setdefault(step_index, ([], 0))
-        if per_step is not None and len(nodes) >= per_step:
-            found[step_index] = (nodes, left_out + 1)
-            continue
-        nodes.append(TimedNode(
-            step_index=step_index, unique_id=unique_id, name=name, resource_type=resource_type, status=status,
-            start=None if started is None else float(started), end=None if finished is None else float(finished),
-            execution_time=seconds, thread_id=thread,
-        ))
-    return found
+    for step_index, unique_id, name, resource_type, status, started, finished, seconds, thread in streamed_rows(conn, query):
+        yield TimedNode(
+            step_index=step_index, unique_id=unique_id, name=name, resource_type=resource_type,
+            status=status, start=None if started is None else float(started),
+            end=None if finished is None else float(finished), execution_time=seconds, thread_id=thread,
+        )
 
 
 def updated_at(conn: sa.Connection, run_pk: int):

@@ -26,6 +26,7 @@ from airflow_provider_databand_dbt.www.models import (
 )
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.run_cache import RunCache
+from airflow_provider_databand_dbt.www.run_counts import count_by_pipeline
 
 TREND_RUNS = 100
 # Bars per step on the run's Gantt: the longest executions; shorter ones would be under a pixel wide.
@@ -76,15 +77,17 @@ def resolve_pipeline(conn: sa.Connection, ref: Ref):
     return rows[0]
 
 
-def pipeline_view(conn: sa.Connection, ref: Ref, run_filter: queries.RunFilter, paging: Paging) -> PipelineView:
+def pipeline_view(conn: sa.Connection, ref: Ref, run_filter: queries.RunFilter, paging: Paging, *,
+                  count_runs: queries.Counter = count_by_pipeline) -> PipelineView:
     """One pipeline: its summary, the duration trend of its newest runs and a page of its runs."""
     row = resolve_pipeline(conn, ref)
-    summary = queries.summarize_pipelines(conn, [row])[0]
+    summary = queries.summarize_pipelines(conn, [row], count_runs=count_runs)[0]
+    unfiltered = not run_filter.clauses()
     return PipelineView(
         pipeline=summary,
         trend=queries.recent_runs(conn, row.id, TREND_RUNS, run_filter),
         runs=queries.list_runs(conn, pipeline_pk=row.id, run_filter=run_filter, page=paging.page,
-                               page_size=paging.size),
+                               page_size=paging.size, total=summary.run_count if unfiltered else None),
     )
 
 

@@ -37,7 +37,20 @@ def test_pages_and_api_use_indexes(app_for, sqlite_web):
     url, filled = sqlite_web
     client = app_for(url)
     client.get("/api/health")  # opens the store
-    engine = client.app.state.store.store.engine
+    seen = _record_selects(client.app.state.store.store.engine)
+
+    run = filled.latest_failed_run
+    for path in ("/", f"/pipelines/{NIGHTLY_JOB_ID}?status=error&since=2020-01-01&until=2999-01-01", "/runs",
+                 "/runs?status=success", f"/runs/{run}", f"/runs/{run}?type=model&status=error&q=ltv&step=5",
+                 f"/nodes/{FAILING_TEST_ID}", f"/nodes/{FAILING_TEST_ID}?job_id={NIGHTLY_JOB_ID}", "/nodes?q=orders",
+                 "/api/pipelines", f"/api/pipelines/{NIGHTLY_JOB_ID}", f"/api/nodes/{FAILING_TEST_ID}",
+                 f"/api/runs/{run}", f"/api/runs/{run}/lineage", f"/api/runs/{run}/timeline"):
+        assert client.get(path).status_code == 200, path
+    assert len(seen) > 20
+    _assert_indexed(url, seen)
+
+
+def _record_selects(engine) -> list[tuple[str, tuple]]:
     seen: list[tuple[str, tuple]] = []
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -45,14 +58,10 @@ def test_pages_and_api_use_indexes(app_for, sqlite_web):
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, tuple(parameters or ())))
 
-    run = filled.latest_failed_run
-    for path in ("/", f"/pipelines/{NIGHTLY_JOB_ID}?status=error&since=2020-01-01&until=2999-01-01", "/runs",
-                 "/runs?status=success", f"/runs/{run}", f"/runs/{run}?type=model&status=error&q=ltv&step=5",
-                 f"/nodes/{FAILING_TEST_ID}", f"/nodes/{FAILING_TEST_ID}?job_id={NIGHTLY_JOB_ID}", "/nodes?q=orders",
-                 f"/api/runs/{run}", f"/api/runs/{run}/lineage", f"/api/runs/{run}/timeline"):
-        assert client.get(path).status_code == 200, path
-    assert len(seen) > 20
+    return seen
 
+
+def _assert_indexed(url: str, seen: list[tuple[str, tuple]]) -> None:
     raw = sqlite3.connect(url.removeprefix("sqlite:///"))
     try:
         problems = {}
@@ -64,6 +73,28 @@ def test_pages_and_api_use_indexes(app_for, sqlite_web):
     finally:
         raw.close()
     assert not problems, problems
+
+
+def test_run_counts_top_up_uses_the_primary_key(app_for, sqlite_url):
+    """The Pipelines page's run counts: counted once, then only the runs added since, by primary key."""
+    from datetime import timedelta
+
+    from web_reports import T0, cli_source, report
+
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+    with TrackingStore(sqlite_url) as store:
+        for run_id in range(1, 4):
+            store.save_report(report(run_id, created_at=T0 + timedelta(hours=run_id)), cli_source())
+        client = app_for(sqlite_url)
+        assert client.get("/api/pipelines").json()["items"][0]["run_count"] == 3
+        seen = _record_selects(client.app.state.store.store.engine)
+        store.save_report(report(9, created_at=T0 + timedelta(hours=9)), cli_source())
+        for path in ("/", "/api/pipelines", "/pipelines/500", "/api/pipelines/500?status=success"):
+            assert client.get(path).status_code == 200, path
+    assert any("dbt_tracking_run.id >" in statement for statement, _ in seen)
+    assert client.get("/api/pipelines").json()["items"][0]["run_count"] == 4
+    _assert_indexed(sqlite_url, seen)
 
 
 def test_plan_checker_flags_full_scans():
