@@ -50,10 +50,16 @@ def _add_monitor_failed_runs(conn: Connection) -> None:
     schema.monitor_failed_runs.create(conn, checkfirst=True)
 
 
+def _add_pipeline_status_index(conn: Connection) -> None:
+    """Version 4: an index only, so a pipeline's runs filtered by status and date are counted from it."""
+    next(i for i in schema.runs.indexes if i.name.endswith("run_pipeline_status_created")).create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "pipelines, runs, steps, node results, sources, monitor cursors and leases", _create_latest_schema),
     Migration(2, "texts without length limits, 64-bit failures, run notes, a step's failed re-read", upgrade_to_v2),
     Migration(3, "runs a monitor syncer failed to track, with the reason", _add_monitor_failed_runs),
+    Migration(4, "an index on a pipeline's runs by status and date", _add_pipeline_status_index),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -96,6 +96,8 @@ runs = sa.Table(
     sa.UniqueConstraint("host", "account_id", "run_id", name=f"uq_{PREFIX}run_key"),
     # Every run listing sorts newest first by (created_at, run_id): each filter has an index ending in those.
     sa.Index(f"ix_{PREFIX}run_pipeline_created", "pipeline_id", "created_at", "run_id"),
+    # v4: a pipeline's runs filtered by status and date, counted from the index alone.
+    sa.Index(f"ix_{PREFIX}run_pipeline_status_created", "pipeline_id", "status", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_job_created", "job_id", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_status_created", "status", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_created", "created_at", "run_id"),
