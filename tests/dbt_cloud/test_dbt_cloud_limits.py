@@ -109,7 +109,11 @@ def test_limits_are_validated(value):
 
 
 PROBE = """
-import json, resource, sys
+import json, sys
+def peak_rss_mb():
+    # VmHWM is this process's own peak; ru_maxrss would also count the parent's RSS inherited through exec.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
@@ -119,7 +123,7 @@ try:
     outcome = "ok"
 except DbtCloudError as exc:
     outcome = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"outcome": outcome, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"outcome": outcome, "max_rss_mb": peak_rss_mb()}))
 """
 
 
@@ -169,7 +173,11 @@ def test_gzip_json_answers_still_decode_and_count_inflated_bytes():
 
 
 ARTIFACT_PROBE = """
-import json, resource, sys
+import json, sys
+def peak_rss_mb():
+    # VmHWM is this process's own peak; ru_maxrss would also count the parent's RSS inherited through exec.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
@@ -180,7 +188,7 @@ try:
     outcome = "ok"
 except DbtCloudError as exc:
     outcome = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"outcome": outcome, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"outcome": outcome, "max_rss_mb": peak_rss_mb()}))
 """
 
 

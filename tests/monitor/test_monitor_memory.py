@@ -5,9 +5,9 @@ so catching up three times as many big runs as that must peak about as high as c
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from monitor_helpers import monitor_command, monitor_env, run_monitor, write_config
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-MANIFEST_MB = 25
+MANIFEST_MB = 50  # big enough that one more run held in memory stands out from the noise
 CONCURRENCY = 2
 
 
@@ -28,11 +28,12 @@ def big_dir():
         from bench_collect import generate
     finally:
         sys.path.remove(str(BENCHMARKS))
-    return generate(MANIFEST_MB)  # cached in benchmarks/.data while the fixture manifest is unchanged
+    return generate(MANIFEST_MB, "3step")  # the Hourly job's three steps; cached in benchmarks/.data while the fixture manifest is unchanged
 
 
 def peak_rss_mb_catching_up(emulator, tmp_path: Path, big_dir: Path, runs: int) -> float:
     """Start a cursor, add ``runs`` big runs, run one monitor iteration; its peak RSS in MB (``wait4``)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{tmp_path / f'tracking-{runs}.db'}"
     config = write_config(tmp_path / f"monitor-{runs}.cfg", emulator.url, url, number_of_iterations=1,
                           syncers={"main": {"collect_concurrency": CONCURRENCY}})
@@ -41,17 +42,29 @@ def peak_rss_mb_catching_up(emulator, tmp_path: Path, big_dir: Path, runs: int) 
     log = tmp_path / f"monitor-{runs}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(monitor_command(config), stdout=out, stderr=subprocess.STDOUT, env=monitor_env())
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = 0
+        while proc.poll() is None:  # VmHWM only grows: its last reading is the peak (ru_maxrss from wait4
+            peak_kb = _vm_hwm_kb(proc.pid) or peak_kb  # would include this test process's RSS, inherited at exec)
+            time.sleep(0.05)
     assert proc.returncode == 0, log.read_text()
     with TrackingStore(url) as store:
         assert store.count_runs() == runs, log.read_text()
-    return usage.ru_maxrss / 1024
+    return peak_kb / 1024
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:  # exited meanwhile
+        return 0
 
 
 def test_peak_rss_does_not_grow_with_the_number_of_big_runs(emulator, tmp_path, big_dir):
-    few = peak_rss_mb_catching_up(emulator, tmp_path, big_dir, CONCURRENCY)
-    many = peak_rss_mb_catching_up(emulator, tmp_path, big_dir, 3 * CONCURRENCY)
-    print(f"peak RSS: {few:.0f} MB for {CONCURRENCY} runs, {many:.0f} MB for {3 * CONCURRENCY} runs")
-    # Measured: 120 MB vs 117 MB; with the former prefetch (2 x concurrency results held) 116 MB vs 145 MB.
-    assert many < few * 1.12, f"{many:.0f} MB for {3 * CONCURRENCY} runs vs {few:.0f} MB for {CONCURRENCY}"
+    # How runs overlap in memory depends on timing, so one catch-up of few runs may peak lower than
+    # the bound: the highest of three is the bound, and catching up six times as many stays under it.
+    few = max(peak_rss_mb_catching_up(emulator, tmp_path / f"few-{i}", big_dir, CONCURRENCY) for i in range(3))
+    many = peak_rss_mb_catching_up(emulator, tmp_path / "many", big_dir, 6 * CONCURRENCY)
+    print(f"peak RSS: {few:.0f} MB for {CONCURRENCY} runs (highest of 3), {many:.0f} MB for {6 * CONCURRENCY} runs")
+    # Measured with 50 MB manifests (VmHWM): 2 runs 155-188 MB, 6 runs 180 MB, 12 runs 188 MB, 18 runs 183 MB.
+    assert many < few * 1.15, f"{many:.0f} MB for {6 * CONCURRENCY} runs vs {few:.0f} MB for {CONCURRENCY}"

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from ui_load import UiServer, free_port
 
+from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from airflow_provider_databand_dbt.tracking.url import display_url, public_url
 
 POSTGRES_URL = os.environ.get("DATABAND_DBT_TEST_POSTGRES_URL")
@@ -44,16 +45,17 @@ def test_public_url_names_no_user_host_or_options():
     assert public_url("sqlite:////var/lib/tracking.db") == "sqlite:////var/lib/tracking.db"
 
 
-def _query_password_url() -> str:
-    """The test server's URL with the password given libpq-style; the server trusts local users, so it opens."""
-    url = sa.engine.make_url(POSTGRES_URL)
+def _query_password_url(database_url: str) -> str:
+    """A test database's URL with the password given libpq-style; the server trusts local users, so it opens."""
+    url = sa.engine.make_url(database_url)
     return url.set(password=None, query={**url.query, "password": SECRET}).render_as_string(hide_password=False)
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_URL, reason="DATABAND_DBT_TEST_POSTGRES_URL not set")
-def test_ui_banner_and_health_mask_a_query_password():
-    url = _query_password_url()
+def test_ui_banner_and_health_mask_a_query_password(tracking_url):
+    if not tracking_url.startswith("postgresql"):
+        pytest.skip("a libpq ?password= parameter is PostgreSQL's")
+    url = _query_password_url(tracking_url)
+    TrackingStore(url).close()  # the web view only reads: the store must exist
     user, host = sa.engine.make_url(url).username, sa.engine.make_url(url).host
     with UiServer(url) as server:
         health = httpx.get(f"{server.base}/api/health")
