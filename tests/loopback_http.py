@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
 
 # Request headers a proxy passes on to its upstream (the token, and the answer format asked for).
 FORWARDED_HEADERS = ("authorization", "accept")
@@ -81,7 +80,7 @@ def read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return handler.rfile.read(length) if length else b""
 
 
-def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: Optional[dict] = None,
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict | None = None,
          *, with_length: bool = True) -> None:
     """One whole answer. ``with_length=False``: no Content-Length, the body ends when the connection closes."""
     handler.send_response(status)
@@ -104,8 +103,8 @@ def send_head(handler: BaseHTTPRequestHandler, headers: dict, status: int = 200)
     handler.wfile.flush()
 
 
-def drip(handler: BaseHTTPRequestHandler, byte: bytes, every: float, count: Optional[int] = None,
-         stop: Optional[threading.Event] = None) -> None:
+def drip(handler: BaseHTTPRequestHandler, byte: bytes, every: float, count: int | None = None,
+         stop: threading.Event | None = None) -> None:
     """Write ``byte``, then wait ``every`` seconds: ``count`` times, or (None) until ``stop`` is set.
 
     Each read of the client succeeds, so no per-read timeout ever fires; raises OSError when it gives up.
@@ -118,8 +117,8 @@ def drip(handler: BaseHTTPRequestHandler, byte: bytes, every: float, count: Opti
         sent += 1
 
 
-def fetch(upstream: str, handler: BaseHTTPRequestHandler, path: Optional[str] = None,
-          timeout: float = 30) -> tuple[int, Optional[str], bytes]:
+def fetch(upstream: str, handler: BaseHTTPRequestHandler, path: str | None = None,
+          timeout: float = 30) -> tuple[int, str | None, bytes]:
     """``GET upstream + path`` (default: the request's path) with the client's forwarded headers.
 
     Returns status, Content-Type and body, for error statuses too (a proxy passes them on).

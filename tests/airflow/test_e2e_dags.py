@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow_processes import AIRFLOW_V_3, BIN, REPO  # noqa: E402
+from airflow_processes import AIRFLOW_V_3, BIN, REPO
 from e2e_tls_proxy import TlsProxy  # noqa: E402
 
 from airflow_provider_databand_dbt.testing.emulator import (  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import make_sensor  # noqa: E402
+from dbt_airflow_helpers import make_sensor
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID, NIGHTLY_JOB_ID  # noqa: E402
 
