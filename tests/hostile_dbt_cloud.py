@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
+
+from loopback_http import LoopbackServer, send
 
 ACCOUNT_ID = 1
 TOKEN = "hostile-dbt-cloud-token"
@@ -129,7 +129,7 @@ def manifest_entry(i: int) -> dict:
     }
 
 
-class HostileDbtCloud:
+class HostileDbtCloud(LoopbackServer):
     """A loopback server answering the dbt Cloud calls a collection makes, from editable per-run scripts.
 
     :param project_name: the name ``GET project`` answers (any JSON value).
@@ -141,40 +141,12 @@ class HostileDbtCloud:
         self.project_name = project_name
         self.environment_name = environment_name
         self.requests: list[str] = []
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                reply = outer.answer(self.path)
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> HostileDbtCloud:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        self.requests.append(handler.path)
+        reply = self.answer(handler.path)
+        send(handler, reply.status, reply.body, {"Content-Type": reply.content_type})
 
     # -- scripting --------------------------------------------------------------------------------
 

@@ -244,28 +244,25 @@ def exception_failure(exc: requests.RequestException, call: Call, timeout: tuple
 
 
 def read_timeout_failure(call: Call, timeout: tuple[float, float], policy: RetryPolicy) -> Failure:
-    return Failure(
-        reason=f"read timeout after {timeout[1]:g} s",
-        make_error=lambda note: DbtCloudTimeoutError(
-            f"dbt Cloud did not answer {call} within {timeout[1]:g} s ({note}): dbt Cloud may be slow or "
-            f"overloaded; try again later or raise the read timeout.",
-            url=call.url,
-        ),
-        retryable=policy.retry_timeouts,
-        may_have_acted=True,
-        kind="timeout",
+    return _timeout_failure(
+        call, policy, reason=f"read timeout after {timeout[1]:g} s", waited=f"answer {call} within {timeout[1]:g} s",
+        advice="dbt Cloud may be slow or overloaded; try again later or raise the read timeout.",
     )
 
 
 def deadline_failure(call: Call, limit: str, policy: RetryPolicy) -> Failure:
     """The answer was still arriving when the attempt's wall-clock deadline passed (a trickling host)."""
+    return _timeout_failure(
+        call, policy, reason=f"not finished within the {limit}", waited=f"finish answering {call} within the {limit}",
+        advice="the host sends too slowly (a proxy or network problem); try again later or raise the deadline.",
+    )
+
+
+def _timeout_failure(call: Call, policy: RetryPolicy, *, reason: str, waited: str, advice: str) -> Failure:
+    """A call that ran out of time: dbt Cloud may have acted on it, retried when the policy retries timeouts."""
     return Failure(
-        reason=f"not finished within the {limit}",
-        make_error=lambda note: DbtCloudTimeoutError(
-            f"dbt Cloud did not finish answering {call} within the {limit} ({note}): the host sends too slowly "
-            f"(a proxy or network problem); try again later or raise the deadline.",
-            url=call.url,
-        ),
+        reason=reason,
+        make_error=lambda note: DbtCloudTimeoutError(f"dbt Cloud did not {waited} ({note}): {advice}", url=call.url),
         retryable=policy.retry_timeouts,
         may_have_acted=True,
         kind="timeout",

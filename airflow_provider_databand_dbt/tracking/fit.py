@@ -55,18 +55,21 @@ def fit_report(report: RunReport, dialect: str) -> RunReport:
         value = getattr(report, name)
         if value is not None and not INT64_MIN <= value <= INT64_MAX:
             changes[name] = fitter.note(None, f"run {name} beyond the 64-bit integer range, stored as null")
-    status = fitter.short(report.status, "run status")
-    if status is not report.status:
-        changes["status"] = status
-    duration = fitter.number(report.duration_seconds, "run duration_seconds")
-    if duration is not report.duration_seconds:
-        changes["duration_seconds"] = duration
+    _keep(changes, "status", report.status, fitter.short(report.status, "run status"))
+    _keep(changes, "duration_seconds", report.duration_seconds,
+          fitter.number(report.duration_seconds, "run duration_seconds"))
     steps = [fitted for step in report.steps if (fitted := fitter.step(step)) is not None]
     if any(new is not old for new, old in zip(steps, report.steps)) or len(steps) != len(report.steps):
         changes["steps"] = steps
     if not changes and not fitter.counts:
         return report
     return msgspec.structs.replace(report, **changes, notes=merge_notes(report.notes, fitter.notes()))
+
+
+def _keep(changes: dict[str, Any], name: str, old: Any, new: Any) -> None:
+    """Record a fitted value only when fitting replaced it: fitters return the value itself when it fits."""
+    if new is not old:
+        changes[name] = new
 
 
 def nodes_may_need_fitting(nodes: list[NodeResult], strip_nul: bool) -> bool:
@@ -122,18 +125,14 @@ class _Fitter:
         changes: dict[str, Any] = {}
         for name in texts:
             value = getattr(obj, name)
-            fitted = self.text(value, f"{kind} {name}", where)
-            if fitted is not value:
-                changes[name] = fitted
+            _keep(changes, name, value, self.text(value, f"{kind} {name}", where))
         for name in ints:
             value = getattr(obj, name)
             if value is not None and not INT64_MIN <= value <= INT64_MAX:
                 changes[name] = self.note(None, f"{kind} {name} beyond the 64-bit integer range, stored as null", where)
         for name in times:
             stamp = getattr(obj, name)
-            fitted_stamp = self.time(stamp, f"{kind} {name}", where)
-            if fitted_stamp is not stamp:
-                changes[name] = fitted_stamp
+            _keep(changes, name, stamp, self.time(stamp, f"{kind} {name}", where))
         return changes
 
     def text(self, value: Optional[str], what: str, where: str = "") -> Optional[str]:
@@ -183,12 +182,9 @@ class _Fitter:
         if not INT32_MIN <= step.index <= INT32_MAX:
             return self.note(None, "step index beyond the 32-bit integer range, step not stored", where)
         changes = self.fields(step, "step", _STEP_TEXTS, (), _STEP_TIMES, where)
-        status = self.short(step.status, "step status", where)
-        if status is not step.status:
-            changes["status"] = status
-        duration = self.number(step.duration_seconds, "step duration_seconds", where)
-        if duration is not step.duration_seconds:
-            changes["duration_seconds"] = duration
+        _keep(changes, "status", step.status, self.short(step.status, "step status", where))
+        _keep(changes, "duration_seconds", step.duration_seconds,
+              self.number(step.duration_seconds, "step duration_seconds", where))
         missing = [self.missing(item, where) for item in step.artifacts_missing]
         if any(new is not old for new, old in zip(missing, step.artifacts_missing)):
             changes["artifacts_missing"] = missing
@@ -208,20 +204,13 @@ class _Fitter:
     def node(self, node: NodeResult) -> NodeResult:
         where = node.unique_id[:200]
         changes = self.fields(node, "node", _NODE_TEXTS, _NODE_INTS, _NODE_TIMES, where)
-        unique_id = self.unique_id(node.unique_id)
-        if unique_id is not node.unique_id:
-            changes["unique_id"] = unique_id
-        status = self.short(node.status, "node status", where)
-        if status is not node.status:
-            changes["status"] = status
-        execution_time = self.number(node.execution_time, "node execution_time", where)
-        if execution_time is not node.execution_time:
-            changes["execution_time"] = execution_time
+        _keep(changes, "unique_id", node.unique_id, self.unique_id(node.unique_id))
+        _keep(changes, "status", node.status, self.short(node.status, "node status", where))
+        _keep(changes, "execution_time", node.execution_time,
+              self.number(node.execution_time, "node execution_time", where))
         for name in ("depends_on", "tags"):
             values = getattr(node, name)
-            fitted = self.texts(values, f"node {name}", where)
-            if fitted is not values:
-                changes[name] = fitted
+            _keep(changes, name, values, self.texts(values, f"node {name}", where))
         return msgspec.structs.replace(node, **changes) if changes else node
 
     def unique_id(self, value: str) -> str:

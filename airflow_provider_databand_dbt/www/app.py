@@ -58,21 +58,21 @@ class StoreHandle:
         """The store's URL with credentials masked, for the server's console and log."""
         from airflow_provider_databand_dbt.tracking.url import display_url
 
-        if self._store is not None:
-            return display_url(self._store.url)
-        if isinstance(self._setting, str):
-            return display_url(self._setting)
-        return "(default tracking store)"
+        return self._shown_url(display_url)
 
     @property
     def public_url(self) -> str:
         """The store as every viewer of the (unauthenticated) pages may see it: no user, host or options."""
         from airflow_provider_databand_dbt.tracking.url import public_url
 
+        return self._shown_url(public_url)
+
+    def _shown_url(self, mask: Callable[[str], str]) -> str:
+        """The open store's URL, else the configured one, through ``mask``; a setting still to be called is not named."""
         if self._store is not None:
-            return public_url(self._store.url)
+            return mask(self._store.url)
         if isinstance(self._setting, str):
-            return public_url(self._setting)
+            return mask(self._setting)
         return "(default tracking store)"
 
     @contextlib.contextmanager

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 AIRFLOW_V_3 = int(importlib.metadata.version("apache-airflow").split(".")[0]) >= 3
 CLI_TIMEOUT = 180

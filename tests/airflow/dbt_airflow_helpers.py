@@ -26,6 +26,26 @@ def connection_json(emulator, **overrides: Any) -> str:
     return json.dumps({key: value for key, value in fields.items() if value is not None})
 
 
+def make_operator(**kwargs: Any):
+    """A DbtCloudRunAndTrackOperator that polls fast and gives up soon, as every operator test wants."""
+    from airflow_provider_databand_dbt.operators import DbtCloudRunAndTrackOperator
+
+    kwargs.setdefault("task_id", "run_and_track")
+    kwargs.setdefault("check_interval", 0.1)
+    kwargs.setdefault("timeout", 30)
+    return DbtCloudRunAndTrackOperator(**kwargs)
+
+
+def make_sensor(**kwargs: Any):
+    """A DbtCloudRunAndTrackSensor that pokes fast and gives up soon, as every sensor test wants."""
+    from airflow_provider_databand_dbt.sensors import DbtCloudRunAndTrackSensor
+
+    kwargs.setdefault("task_id", "wait_and_track")
+    kwargs.setdefault("poke_interval", 0.1)
+    kwargs.setdefault("timeout", 30)
+    return DbtCloudRunAndTrackSensor(**kwargs)
+
+
 @dataclass
 class FakeTaskInstance:
     """What our operators read from ``context["ti"]``; XComs are JSON round-tripped like Airflow stores them."""

@@ -7,7 +7,6 @@ The emulator runs in this process; faults and lifecycles are set here between DA
 """
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import queue
@@ -23,6 +22,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
+from airflow_processes import AIRFLOW_V_3, BIN, REPO
 from e2e_tls_proxy import TlsProxy  # noqa: E402
 
 from airflow_provider_databand_dbt.testing.emulator import (  # noqa: E402
@@ -35,12 +35,9 @@ from airflow_provider_databand_dbt.testing.emulator import (  # noqa: E402
 )
 from airflow_provider_databand_dbt.testing.scenarios import ARTIFACTS_DIR  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 RUNNER = Path(__file__).with_name("e2e_dag_runner.py")
 WEB_URL = "http://127.0.0.1:9999"
 DAG_RUN_TIMEOUT = 240
-AIRFLOW_V_3 = int(importlib.metadata.version("apache-airflow").split(".")[0]) >= 3
 RUN_PATH = re.compile(r"/runs/\d+/$")
 SCENARIOS = {s["name"]: s for s in json.loads((ARTIFACTS_DIR / "scenarios.json").read_text())["scenarios"]}
 

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow_processes import AIRFLOW_V_3, AirflowHome
+from airflow_processes import AIRFLOW_V_3, REPO, AirflowHome
 
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
@@ -26,7 +26,6 @@ from airflow_provider_databand_dbt.testing.emulator import (
     DbtCloudEmulator,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 DEFERRABLE = "example_dbt_cloud_run_and_track_deferrable"
 RESCHEDULE = "e2e_dbt_cloud_reschedule_sensor"

@@ -6,12 +6,12 @@ broken proxy or a hostile host would send. Real sockets, real HTTP; loopback onl
 from __future__ import annotations
 
 import functools
-import socket
-import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
+
+from loopback_http import LoopbackServer, drip, fetch, send, send_head
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 ENVELOPE_HEAD = b'{"status": {"code": 200, "is_success": true}, "data": {"id": 1, "name": "'
@@ -22,11 +22,8 @@ def trickle_body(total: int = 10_000, every: float = 0.5) -> Behaviour:
     """Headers at once, then one body byte every ``every`` seconds (each read succeeds, none times out)."""
 
     def behave(handler: BaseHTTPRequestHandler) -> None:
-        _head(handler, {"Content-Type": "application/json", "Content-Length": str(total)})
-        for _ in range(total):
-            handler.wfile.write(b" ")
-            handler.wfile.flush()
-            time.sleep(every)
+        send_head(handler, {"Content-Type": "application/json", "Content-Length": str(total)})
+        drip(handler, b" ", every, count=total)
 
     return behave
 
@@ -37,10 +34,7 @@ def trickle_headers(every: float = 0.5) -> Behaviour:
     def behave(handler: BaseHTTPRequestHandler) -> None:
         handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
         handler.wfile.flush()
-        for _ in range(100_000):
-            handler.wfile.write(b"a")
-            handler.wfile.flush()
-            time.sleep(every)
+        drip(handler, b"a", every, count=100_000)
 
     return behave
 
@@ -58,9 +52,7 @@ def gzip_bomb(inflated: int = 1024**3) -> bytes:
 
 
 def serve_gzip_bomb(handler: BaseHTTPRequestHandler) -> None:
-    body = gzip_bomb()
-    _head(handler, {"Content-Type": "application/json", "Content-Encoding": "gzip", "Content-Length": str(len(body))})
-    handler.wfile.write(body)
+    send(handler, 200, gzip_bomb(), {"Content-Type": "application/json", "Content-Encoding": "gzip"})
 
 
 def gzipped(body: bytes) -> Behaviour:
@@ -70,8 +62,7 @@ def gzipped(body: bytes) -> Behaviour:
     compressed = gzip.compress(body)
 
     def behave(handler: BaseHTTPRequestHandler) -> None:
-        _head(handler, {"Content-Type": "application/json", "Content-Encoding": "gzip", "Content-Length": str(len(compressed))})
-        handler.wfile.write(compressed)
+        send(handler, 200, compressed, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
 
     return behave
 
@@ -80,7 +71,7 @@ def huge_json(size: int = 300 * 1024**2) -> Behaviour:
     """A valid dbt Cloud envelope of ``size`` bytes, written in 1 MiB pieces."""
 
     def behave(handler: BaseHTTPRequestHandler) -> None:
-        _head(handler, {"Content-Type": "application/json", "Content-Length": str(size)})
+        send_head(handler, {"Content-Type": "application/json", "Content-Length": str(size)})
         handler.wfile.write(ENVELOPE_HEAD)
         left = size - len(ENVELOPE_HEAD) - len(ENVELOPE_TAIL)
         piece = b"x" * (1024 * 1024)
@@ -95,67 +86,33 @@ def huge_json(size: int = 300 * 1024**2) -> Behaviour:
 def proxy_then_stall(upstream: str, artifact: str, sent: int, announced: int) -> Behaviour:
     """Forward API calls to ``upstream`` (the emulator); for ``artifact`` send ``sent`` of ``announced``
     bytes, then stall, as a slow download that is still running when the process is killed."""
-    import requests
 
     def behave(handler: BaseHTTPRequestHandler) -> None:
         if "/artifacts/" in handler.path and artifact in handler.path:
-            _head(handler, {"Content-Type": "application/json", "Content-Length": str(announced)})
+            send_head(handler, {"Content-Type": "application/json", "Content-Length": str(announced)})
             handler.wfile.write(b" " * sent)
             handler.wfile.flush()
             time.sleep(60)
             return
-        answer = requests.get(upstream + handler.path, headers={"Authorization": handler.headers["Authorization"]}, timeout=10)
-        handler.send_response(answer.status_code)
-        handler.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
-        handler.send_header("Content-Length", str(len(answer.content)))
-        handler.end_headers()
-        handler.wfile.write(answer.content)
+        status, content_type, body = fetch(upstream, handler, timeout=10)
+        send(handler, status, body, {"Content-Type": content_type or "application/json"})
 
     return behave
 
 
-def _head(handler: BaseHTTPRequestHandler, headers: dict) -> None:
-    handler.send_response(200)
-    for name, value in headers.items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.flush()
-
-
-class MisbehavingServer:
+class MisbehavingServer(LoopbackServer):
     """Every request gets ``behaviour``; ``requests`` counts them. Use as a context manager."""
+
+    quiet_errors = True  # resets by a client giving up are expected
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.requests = 0
-        outer = self
+        self.behaviour = behaviour
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_GET(self):
-                outer.requests += 1
-                try:
-                    behaviour(self)
-                except OSError:  # the client gave up and closed: that is the point
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.handle_error = lambda request, address: None  # resets by a client giving up are expected
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> MisbehavingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        self.requests += 1
+        try:
+            self.behaviour(handler)
+        except OSError:  # the client gave up and closed: that is the point
+            handler.close_connection = True

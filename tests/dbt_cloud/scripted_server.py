@@ -5,11 +5,11 @@ and for checking the headers the client sends. Real sockets, real HTTP.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
+
+from loopback_http import LoopbackServer, read_body, send
 
 
 @dataclass
@@ -33,51 +33,19 @@ class Seen:
     headers: dict
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """Answers with ``responder(method, path)``; records each request with its headers."""
+
+    methods = ("GET", "POST")
 
     def __init__(self, responder: Callable[[str, str], Canned]) -> None:
         self.seen: list[Seen] = []
-        outer = self
+        self.responder = responder
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                # Headers and body go out in separate writes; without this Nagle adds ~40 ms each.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_GET(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                outer.seen.append(Seen(self.command, self.path, dict(self.headers)))
-                reply = responder(self.command, self.path)
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                if reply.headers.get("Connection") == "close":
-                    self.close_connection = True  # body ends when the connection does (no length)
-                else:
-                    self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-
-            do_POST = do_GET
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        read_body(handler)
+        self.seen.append(Seen(handler.command, handler.path, dict(handler.headers)))
+        reply = self.responder(handler.command, handler.path)
+        # Connection: close means the body ends when the connection does (no length).
+        send(handler, reply.status, reply.body, reply.headers, with_length=reply.headers.get("Connection") != "close")

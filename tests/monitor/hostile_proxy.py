@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from loopback_http import LoopbackServer, fetch, send
 
 RUN_PATH = re.compile(r"/runs/(\d+)/")
 
@@ -33,26 +32,18 @@ class Mutant:
     status: int = 404
 
 
-class HostileProxy:
+class HostileProxy(LoopbackServer):
+    """Forwards to ``upstream``, splicing ``malformed`` entries and ``mutants`` into what it answers."""
+
+    http11 = False
+
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.malformed: list[Any] = []  # raw entries added to the first runs page
         self.mutants: dict[int, Mutant] = {}
-        proxy = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                proxy._handle(self)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
         path, _, query = handler.path.partition("?")
         match = RUN_PATH.search(path)
         mutant = self.mutants.get(int(match.group(1))) if match else None
@@ -92,27 +83,9 @@ class HostileProxy:
         self._send(handler, status, json.dumps(page).encode())
 
     def _fetch(self, handler, path: str) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.upstream + path, headers={
-            key: value for key, value in handler.headers.items() if key.lower() in ("authorization", "accept")
-        })
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
+        status, _, body = fetch(self.upstream, handler, path)
+        return status, body
 
     @staticmethod
-    def _send(handler, status: int, body: bytes, ctype: Optional[str] = "application/json") -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def __enter__(self) -> HostileProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _send(handler, status: int, body: bytes) -> None:
+        send(handler, status, body, {"Content-Type": "application/json"})

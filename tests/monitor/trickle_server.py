@@ -6,75 +6,42 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback_http import LoopbackServer, drip, fetch, send, send_head
 
 
-class TrickleProxy:
+class TrickleProxy(LoopbackServer):
     """Proxy ``GET``\\ s to ``upstream``; paths matching ``pattern`` trickle instead.
 
     :param upstream: the emulator's base URL.
     :param pattern: regular expression searched in the request path (``pattern`` attribute, changeable).
     """
 
+    http11 = False
+
     def __init__(self, upstream: str, pattern: str | None, every: float = 2.0) -> None:
+        self.upstream = upstream
         self.pattern = pattern  # None: forward everything
+        self.every = every
         self.trickling = threading.Event()  # set once a request is being trickled
         self._stop = threading.Event()
-        proxy = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                if proxy.pattern and re.search(proxy.pattern, self.path.split("?")[0]):
-                    proxy._trickle(self, every)
-                else:
-                    proxy._forward(self, upstream)
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.pattern and re.search(self.pattern, handler.path.split("?")[0]):
+            self._trickle(handler)
+        else:
+            status, content_type, body = fetch(self.upstream, handler)
+            send(handler, status, body, {"Content-Type": content_type or "application/json"})
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _trickle(self, handler: BaseHTTPRequestHandler, every: float) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", "100000000")
-        handler.end_headers()
+    def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
+        send_head(handler, {"Content-Type": "application/json", "Content-Length": "100000000"})
         self.trickling.set()
         try:
-            while not self._stop.is_set():
-                handler.wfile.write(b" ")
-                handler.wfile.flush()
-                time.sleep(every)
+            drip(handler, b" ", self.every, stop=self._stop)
         except OSError:
             pass  # the client gave up
 
-    @staticmethod
-    def _forward(handler: BaseHTTPRequestHandler, upstream: str) -> None:
-        request = urllib.request.Request(upstream + handler.path, headers={
-            key: value for key, value in handler.headers.items() if key.lower() in ("authorization", "accept")
-        })
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, ctype, body = response.status, response.headers.get("Content-Type"), response.read()
-        except urllib.error.HTTPError as error:
-            status, ctype, body = error.code, error.headers.get("Content-Type"), error.read()
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype or "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def __enter__(self) -> TrickleProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
+    def stopping(self) -> None:
         self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 from report_factory import make_report
+from store_probe import schema_versions, table_names
 
 from airflow_provider_databand_dbt.tracking import migrations, schema
 from airflow_provider_databand_dbt.tracking.engine import open_connection
@@ -16,23 +17,6 @@ from airflow_provider_databand_dbt.tracking.url import parse_tracking_url
 
 EXTRA_TABLE = "dbt_tracking_test_extra"
 ALL_VERSIONS = [m.version for m in MIGRATIONS]  # a fresh store is stamped with every version
-
-
-def _versions(url: str) -> list[int]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.select(schema.schema_version.c.version).order_by("version")).scalars())
-    finally:
-        engine.dispose()
-
-
-def _tables(url: str) -> set[str]:
-    engine = sa.create_engine(url)
-    try:
-        return set(sa.inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def _add_extra_table(conn) -> None:
@@ -47,9 +31,9 @@ def _add_column_then_fail(conn) -> None:
 def test_fresh_store_gets_every_table_and_the_latest_version(tracking_url):
     TrackingStore(tracking_url).close()
 
-    assert set(schema.metadata.tables) <= _tables(tracking_url)
-    assert _versions(tracking_url) == [m.version for m in MIGRATIONS]
-    assert _versions(tracking_url)[-1] == LATEST_VERSION
+    assert set(schema.metadata.tables) <= table_names(tracking_url)
+    assert schema_versions(tracking_url) == [m.version for m in MIGRATIONS]
+    assert schema_versions(tracking_url)[-1] == LATEST_VERSION
 
 
 def test_reopening_keeps_data_and_version(tracking_url):
@@ -58,7 +42,7 @@ def test_reopening_keeps_data_and_version(tracking_url):
 
     with TrackingStore(tracking_url) as reopened:
         assert reopened.get_report(70001) == make_report()
-    assert _versions(tracking_url) == ALL_VERSIONS
+    assert schema_versions(tracking_url) == ALL_VERSIONS
 
 
 def test_newer_database_is_refused(tracking_url):
@@ -88,8 +72,8 @@ def test_later_steps_upgrade_an_existing_store_in_order(tracking_url):
     finally:
         db.dispose()
 
-    assert EXTRA_TABLE in _tables(tracking_url)
-    assert _versions(tracking_url) == [*ALL_VERSIONS, LATEST_VERSION + 1]
+    assert EXTRA_TABLE in table_names(tracking_url)
+    assert schema_versions(tracking_url) == [*ALL_VERSIONS, LATEST_VERSION + 1]
     with pytest.raises(TrackingSchemaError):  # the released code now meets a newer database
         TrackingStore(tracking_url)
 
@@ -110,8 +94,8 @@ def test_failed_step_changes_nothing(tracking_url):
         db.dispose()
 
     # One transaction for all pending steps: the good step before the failure is rolled back too.
-    assert EXTRA_TABLE not in _tables(tracking_url)
-    assert _versions(tracking_url) == ALL_VERSIONS
+    assert EXTRA_TABLE not in table_names(tracking_url)
+    assert schema_versions(tracking_url) == ALL_VERSIONS
 
 
 def test_read_only_store_that_needs_an_upgrade_is_refused(sqlite_url, tmp_path):

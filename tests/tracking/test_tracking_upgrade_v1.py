@@ -14,6 +14,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 from hostile_dbt_cloud import ACCOUNT_ID, TOKEN, HostileDbtCloud
+from store_probe import engine_for, schema_versions
 
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.collector.report import RunReport
@@ -63,19 +64,9 @@ def _build_v1_postgres(url: str, sqlite_url: str) -> None:
         target.dispose()
 
 
-def _versions(url: str) -> list[int]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.select(schema.schema_version.c.version).order_by("version")).scalars())
-    finally:
-        engine.dispose()
-
-
 def schema_shape(url: str) -> dict:
     """Every table's columns (name, type, nullability, default), indexes, unique and foreign keys, as reflected."""
-    engine = sa.create_engine(url)
-    try:
+    with engine_for(url) as engine:
         inspector = sa.inspect(engine)
         shape = {}
         for table in sorted(inspector.get_table_names()):
@@ -97,17 +88,15 @@ def schema_shape(url: str) -> dict:
                 ),
             }
         return shape
-    finally:
-        engine.dispose()
 
 
 def test_fixture_is_schema_version_1():
-    assert _versions(V1_READ_ONLY) == [1]
+    assert schema_versions(V1_READ_ONLY) == [1]
 
 
 def test_v1_store_upgrades_with_nothing_lost(v1_url):
     expected = json.loads((DATA / "v1_store.json").read_text())
-    assert _versions(v1_url) == [1]
+    assert schema_versions(v1_url) == [1]
 
     with TrackingStore(v1_url) as store:
         for run_id, saved in expected.items():
@@ -120,7 +109,7 @@ def test_v1_store_upgrades_with_nothing_lost(v1_url):
         assert sum(row.node_count for row in store.list_runs()) == sum(
             len(step["nodes"]) for saved in expected.values() for step in saved["report"]["steps"]
         )
-    assert _versions(v1_url) == [m.version for m in MIGRATIONS]
+    assert schema_versions(v1_url) == [m.version for m in MIGRATIONS]
 
 
 def test_upgraded_store_has_the_schema_of_a_fresh_one(v1_url, tmp_path):
@@ -129,11 +118,9 @@ def test_upgraded_store_has_the_schema_of_a_fresh_one(v1_url, tmp_path):
     if v1_url.startswith("sqlite"):
         TrackingStore(fresh).close()
         assert schema_shape(v1_url) == schema_shape(fresh)
-        engine = sa.create_engine(v1_url)
-        with engine.connect() as conn:
+        with engine_for(v1_url) as engine, engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        engine.dispose()
         return
     fresh_pg = sa.engine.make_url(v1_url).set(database=f"{sa.engine.make_url(v1_url).database}_fresh")
     admin = sa.create_engine(v1_url, isolation_level="AUTOCOMMIT")

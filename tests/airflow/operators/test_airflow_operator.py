@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import connection_json, load_json  # noqa: E402
+from dbt_airflow_helpers import connection_json, load_json, make_operator  # noqa: E402
 
 from airflow_provider_databand_dbt.testing.emulator import (  # noqa: E402
     DEMO_ACCOUNT_ID,
@@ -15,15 +15,6 @@ from airflow_provider_databand_dbt.testing.emulator import (  # noqa: E402
     HOURLY_JOB_ID,
     NIGHTLY_JOB_ID,
 )
-
-
-def _operator(**kwargs):
-    from airflow_provider_databand_dbt.operators import DbtCloudRunAndTrackOperator
-
-    kwargs.setdefault("task_id", "run_and_track")
-    kwargs.setdefault("check_interval", 0.1)
-    kwargs.setdefault("timeout", 30)
-    return DbtCloudRunAndTrackOperator(**kwargs)
 
 
 def _logged(capfd, caplog) -> list[str]:
@@ -60,14 +51,14 @@ class TestDefinition:
     def test_hook_is_ours_with_hook_params(self, dag):
         from airflow_provider_databand_dbt.hooks import DbtCloudTrackingHook
 
-        op = _operator(job_id=1, dbt_cloud_conn_id="other", hook_params={"retry_limit": 7})
+        op = make_operator(job_id=1, dbt_cloud_conn_id="other", hook_params={"retry_limit": 7})
         assert isinstance(op.hook, DbtCloudTrackingHook)
         assert (op.hook.dbt_cloud_conn_id, op.hook.retry_limit) == ("other", 7)
 
 
 class TestRunAndTrack:
     def test_success_is_tracked_with_the_task_as_source(self, dag, dbt_cloud_conn, task_context, default_store):
-        op = _operator(job_id=str(HOURLY_JOB_ID))
+        op = make_operator(job_id=str(HOURLY_JOB_ID))
         run_id = op.execute(task_context)
 
         xcoms = task_context["ti"].xcoms
@@ -93,7 +84,7 @@ class TestRunAndTrack:
     ):
         from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunException
 
-        op = _operator(job_id=NIGHTLY_JOB_ID)
+        op = make_operator(job_id=NIGHTLY_JOB_ID)
         with pytest.raises(DbtCloudJobRunException, match="terminal status ERROR"):
             op.execute(task_context)
 
@@ -112,7 +103,7 @@ class TestRunAndTrack:
 
         dbt_cloud_conn.set_run_outcome(HOURLY_JOB_ID, "cancelled")
         with pytest.raises(DbtCloudJobRunException):
-            _operator(job_id=HOURLY_JOB_ID).execute(task_context)
+            make_operator(job_id=HOURLY_JOB_ID).execute(task_context)
         run_id = task_context["ti"].xcoms["job_run_id"]
         assert default_store.get_report(run_id).status == "cancelled"
 
@@ -121,25 +112,25 @@ class TestRunAndTrack:
 
         dbt_cloud_conn.set_lifecycle(0.0, 60.0)
         with pytest.raises(DbtCloudJobRunException, match="has not reached a terminal status"):
-            _operator(job_id=HOURLY_JOB_ID, timeout=0.5).execute(task_context)
+            make_operator(job_id=HOURLY_JOB_ID, timeout=0.5).execute(task_context)
         assert task_context["ti"].xcoms["tracking_summary"]["status"] == "running"
         assert default_store.get_report(task_context["ti"].xcoms["job_run_id"]).status == "running"
 
     def test_no_wait_tracks_the_current_state_and_returns(self, dag, dbt_cloud_conn, task_context, default_store):
         dbt_cloud_conn.set_lifecycle(30.0, 30.0)
-        run_id = _operator(job_id=HOURLY_JOB_ID, wait_for_termination=False).execute(task_context)
+        run_id = make_operator(job_id=HOURLY_JOB_ID, wait_for_termination=False).execute(task_context)
         assert task_context["ti"].xcoms["tracking_summary"]["status"] == "queued"
         assert default_store.get_report(run_id).status == "queued"
 
     def test_job_found_by_names(self, dag, dbt_cloud_conn, task_context):
-        op = _operator(project_name="Jaffle shop", environment_name="Production", job_name="Hourly models")
+        op = make_operator(project_name="Jaffle shop", environment_name="Production", job_name="Hourly models")
         op.execute(task_context)
         assert task_context["ti"].xcoms["tracking_summary"]["job_id"] == HOURLY_JOB_ID
 
     def test_on_kill_cancels_the_run_like_the_provider(self, dag, dbt_cloud_conn):
         dbt_cloud_conn.set_lifecycle(30.0, 30.0)
         run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="queued")
-        op = _operator(job_id=HOURLY_JOB_ID)
+        op = make_operator(job_id=HOURLY_JOB_ID)
         op.run_id = run_id
         op.on_kill()
         assert dbt_cloud_conn.run_status(run_id) == 30
@@ -151,7 +142,7 @@ class TestDeferrable:
         from airflow_provider_databand_dbt.airflow_compat import TaskDeferred
         from airflow_provider_databand_dbt.triggers import DbtCloudTrackingRunJobTrigger
 
-        op = _operator(job_id=HOURLY_JOB_ID, deferrable=True)
+        op = make_operator(job_id=HOURLY_JOB_ID, deferrable=True)
         with pytest.raises(TaskDeferred) as deferred:
             op.execute(task_context)
         trigger = deferred.value.trigger
@@ -163,7 +154,7 @@ class TestDeferrable:
         assert default_store.get_report(run_id) is None
 
         event = _run_event(trigger)
-        resumed = _operator(task_id="resumed_after_deferral", job_id=HOURLY_JOB_ID, deferrable=True)
+        resumed = make_operator(task_id="resumed_after_deferral", job_id=HOURLY_JOB_ID, deferrable=True)
         assert resumed.execute_complete(task_context, event=event) == run_id
         assert task_context["ti"].xcoms["tracking_summary"]["status"] == "success"
         assert default_store.get_report(run_id).status == "success"
@@ -174,7 +165,7 @@ class TestDeferrable:
 
         run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status=status)
         with pytest.raises(DbtCloudJobRunException):
-            _operator(job_id=NIGHTLY_JOB_ID).execute_complete(
+            make_operator(job_id=NIGHTLY_JOB_ID).execute_complete(
                 task_context, event={"status": status, "message": "x", "run_id": run_id}
             )
         assert default_store.get_report(run_id).status == status
@@ -185,7 +176,7 @@ class TestDeferrable:
         dbt_cloud_conn.set_lifecycle(30.0, 30.0)
         run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="queued")
         with pytest.raises(DbtCloudJobRunException, match="timed out"):
-            _operator(job_id=HOURLY_JOB_ID).execute_complete(
+            make_operator(job_id=HOURLY_JOB_ID).execute_complete(
                 task_context, event={"status": "timeout", "message": "x", "run_id": run_id}
             )
         assert default_store.get_report(run_id).status == "cancelled"
@@ -194,7 +185,7 @@ class TestDeferrable:
         from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudTriggerEventException
 
         with pytest.raises(DbtCloudTriggerEventException):
-            _operator(job_id=HOURLY_JOB_ID).execute_complete(task_context, event=None)
+            make_operator(job_id=HOURLY_JOB_ID).execute_complete(task_context, event=None)
         assert "tracking_summary" not in task_context["ti"].xcoms
 
 
@@ -202,7 +193,7 @@ class TestTrackingFailures:
     BROKEN_STORE = "sqlite:////nonexistent-dir/deeper/tracking.db"
 
     def test_tracking_error_is_a_warning_by_default(self, dag, dbt_cloud_conn, task_context, capfd, caplog):
-        op = _operator(job_id=HOURLY_JOB_ID, tracking_url=self.BROKEN_STORE)
+        op = make_operator(job_id=HOURLY_JOB_ID, tracking_url=self.BROKEN_STORE)
         run_id = op.execute(task_context)
         summary = task_context["ti"].xcoms["tracking_summary"]
         assert summary["run_id"] == run_id and summary["tracked"] is False and summary["tracking_error"]
@@ -211,14 +202,14 @@ class TestTrackingFailures:
     def test_fail_on_tracking_error_fails_a_successful_task(self, dag, dbt_cloud_conn, task_context):
         from airflow_provider_databand_dbt.operators import DbtCloudTrackingError
 
-        op = _operator(job_id=HOURLY_JOB_ID, tracking_url=self.BROKEN_STORE, fail_on_tracking_error=True)
+        op = make_operator(job_id=HOURLY_JOB_ID, tracking_url=self.BROKEN_STORE, fail_on_tracking_error=True)
         with pytest.raises(DbtCloudTrackingError, match="Could not track dbt Cloud run"):
             op.execute(task_context)
 
     def test_tracking_error_never_hides_the_dbt_error(self, dag, dbt_cloud_conn, task_context):
         from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunException
 
-        op = _operator(job_id=NIGHTLY_JOB_ID, tracking_url=self.BROKEN_STORE, fail_on_tracking_error=True)
+        op = make_operator(job_id=NIGHTLY_JOB_ID, tracking_url=self.BROKEN_STORE, fail_on_tracking_error=True)
         with pytest.raises(DbtCloudJobRunException, match="terminal status ERROR"):
             op.execute(task_context)
 
@@ -242,7 +233,7 @@ class TestBadInput:
         from airflow_provider_databand_dbt.airflow_compat import AirflowException
 
         with pytest.raises(AirflowException) as excinfo:
-            _operator(**kwargs).execute(task_context)
+            make_operator(**kwargs).execute(task_context)
         assert expected in str(excinfo.value)
         assert not any(r.method == "POST" for r in dbt_cloud_conn.requests)
         assert "tracking_summary" not in task_context["ti"].xcoms
@@ -253,7 +244,7 @@ class TestBadInput:
 
         monkeypatch.setenv("AIRFLOW_CONN_DBT_CLOUD_DEFAULT", connection_json(emulator, **case["overrides"]))
         with pytest.raises(AirflowException) as excinfo:
-            _operator(job_id=HOURLY_JOB_ID).execute(task_context)
+            make_operator(job_id=HOURLY_JOB_ID).execute(task_context)
         for part in case["expect"]:
             assert part in str(excinfo.value)
         assert DEMO_TOKEN not in str(excinfo.value)

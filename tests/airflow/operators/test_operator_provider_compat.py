@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import FakeTaskInstance
+from dbt_airflow_helpers import FakeTaskInstance, make_operator
 
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
@@ -28,15 +28,6 @@ class XComBackendDown(FakeTaskInstance):
         super().xcom_push(key, value)
 
 
-def _operator(**kwargs):
-    from airflow_provider_databand_dbt.operators import DbtCloudRunAndTrackOperator
-
-    kwargs.setdefault("task_id", "run_and_track")
-    kwargs.setdefault("check_interval", 0.1)
-    kwargs.setdefault("timeout", 30)
-    return DbtCloudRunAndTrackOperator(**kwargs)
-
-
 @pytest.mark.parametrize(
     ("names", "missing"),
     [
@@ -51,7 +42,7 @@ def test_missing_job_names_raise_the_providers_value_error(names, missing, dag, 
     from airflow_provider_databand_dbt.operators import DbtCloudJobArgumentsError
 
     with pytest.raises(ValueError, match=PROVIDER_MESSAGE) as excinfo:
-        _operator(**names).execute(task_context)
+        make_operator(**names).execute(task_context)
     assert isinstance(excinfo.value, AirflowException) and isinstance(excinfo.value, DbtCloudJobArgumentsError)
     assert f"(missing: {missing})" in str(excinfo.value)
     assert not any(r.method == "POST" for r in dbt_cloud_conn.requests)
@@ -59,7 +50,7 @@ def test_missing_job_names_raise_the_providers_value_error(names, missing, dag, 
 
 def test_a_tracking_failure_after_collecting_is_a_warning(dag, dbt_cloud_conn, capfd, caplog):
     ti = XComBackendDown()
-    run_id = _operator(job_id=HOURLY_JOB_ID).execute({"ti": ti, "run_id": ti.run_id})
+    run_id = make_operator(job_id=HOURLY_JOB_ID).execute({"ti": ti, "run_id": ti.run_id})
     assert ti.xcoms["job_run_id"] == run_id
     logged = capfd.readouterr().out + caplog.text
     assert f"Could not track dbt Cloud run {run_id} (ConnectionError: XCom backend unavailable)" in logged
@@ -72,7 +63,7 @@ def test_a_tracking_failure_never_masks_the_timeout_of_a_deferred_run(dag, dbt_c
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="queued")
     ti = XComBackendDown()
     with pytest.raises(DbtCloudJobRunException, match="has timed out"):
-        _operator(job_id=HOURLY_JOB_ID, deferrable=True).execute_complete(
+        make_operator(job_id=HOURLY_JOB_ID, deferrable=True).execute_complete(
             {"ti": ti}, event={"status": "timeout", "message": "x", "run_id": run_id}
         )
     assert default_store.get_report(run_id).status == "cancelled"  # cancelled like the provider, then tracked
@@ -83,7 +74,7 @@ def test_fail_on_tracking_error_covers_any_tracking_exception(dag, dbt_cloud_con
 
     ti = XComBackendDown()
     with pytest.raises(DbtCloudTrackingError, match="XCom backend unavailable"):
-        _operator(job_id=HOURLY_JOB_ID, fail_on_tracking_error=True).execute({"ti": ti})
+        make_operator(job_id=HOURLY_JOB_ID, fail_on_tracking_error=True).execute({"ti": ti})
 
 
 def test_the_hook_is_built_through_the_providers_module_name(dag, monkeypatch):
@@ -95,7 +86,7 @@ def test_the_hook_is_built_through_the_providers_module_name(dag, monkeypatch):
     class SiteHook(DbtCloudTrackingHook):
         pass
 
-    assert type(_operator(job_id=1, task_id="plain").hook) is DbtCloudTrackingHook  # never the provider's class
+    assert type(make_operator(job_id=1, task_id="plain").hook) is DbtCloudTrackingHook  # never the provider's class
     monkeypatch.setattr(provider_operators, "DbtCloudHook", SiteHook)
-    op = _operator(job_id=1, task_id="site", hook_params={"retry_limit": 3})
+    op = make_operator(job_id=1, task_id="site", hook_params={"retry_limit": 3})
     assert type(op.hook) is SiteHook and op.hook.retry_limit == 3

@@ -7,16 +7,9 @@ import pytest
 
 pytest.importorskip("airflow")
 
+from dbt_airflow_helpers import make_sensor
+
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID, NIGHTLY_JOB_ID  # noqa: E402
-
-
-def _sensor(**kwargs):
-    from airflow_provider_databand_dbt.sensors import DbtCloudRunAndTrackSensor
-
-    kwargs.setdefault("task_id", "wait_and_track")
-    kwargs.setdefault("poke_interval", 0.1)
-    kwargs.setdefault("timeout", 30)
-    return DbtCloudRunAndTrackSensor(**kwargs)
 
 
 def test_definition_keeps_the_parents_template_fields_and_adds_our_link():
@@ -30,7 +23,7 @@ def test_definition_keeps_the_parents_template_fields_and_adds_our_link():
 
 def test_waits_for_a_running_run_then_tracks_it(dag, dbt_cloud_conn, task_context, default_store):
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="queued")
-    _sensor(run_id=str(run_id)).execute(task_context)
+    make_sensor(run_id=str(run_id)).execute(task_context)
     assert default_store.get_report(run_id).status == "success"
     summary = task_context["ti"].xcoms["tracking_summary"]
     assert (summary["run_id"], summary["status"], summary["tracked"]) == (run_id, "success", True)
@@ -41,7 +34,7 @@ def test_waits_for_a_running_run_then_tracks_it(dag, dbt_cloud_conn, task_contex
 def test_a_poke_on_an_unfinished_run_does_not_track(dag, dbt_cloud_conn, task_context, default_store):
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="running")
     dbt_cloud_conn.set_run_status(run_id, "running")
-    sensor = _sensor(run_id=run_id)
+    sensor = make_sensor(run_id=run_id)
     assert sensor.poke(task_context) is False
     assert default_store.get_report(run_id) is None
 
@@ -52,7 +45,7 @@ def test_failed_run_is_tracked_then_fails_the_task(status, dag, dbt_cloud_conn, 
 
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status=status)
     with pytest.raises(DbtCloudJobRunException):
-        _sensor(run_id=run_id).execute(task_context)
+        make_sensor(run_id=run_id).execute(task_context)
     report = default_store.get_report(run_id)
     assert report.status == status
     if status == "error":
@@ -65,7 +58,7 @@ def test_sensor_timeout_tracks_the_current_state(dag, dbt_cloud_conn, task_conte
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="running")
     dbt_cloud_conn.set_run_status(run_id, "running")
     with pytest.raises(AirflowSensorTimeout):
-        _sensor(run_id=run_id, timeout=0.3).execute(task_context)
+        make_sensor(run_id=run_id, timeout=0.3).execute(task_context)
     assert default_store.get_report(run_id).status == "running"
 
 
@@ -75,7 +68,7 @@ def test_deferrable_defers_with_our_trigger_and_tracks_on_resume(dag, dbt_cloud_
 
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="queued")
     with pytest.raises(TaskDeferred) as deferred:
-        _sensor(run_id=run_id, deferrable=True).execute(task_context)
+        make_sensor(run_id=run_id, deferrable=True).execute(task_context)
     trigger = deferred.value.trigger
     assert isinstance(trigger, DbtCloudTrackingRunJobTrigger)
     assert default_store.get_report(run_id) is None
@@ -88,7 +81,7 @@ def test_deferrable_defers_with_our_trigger_and_tracks_on_resume(dag, dbt_cloud_
             await runner.aclose()
 
     event = asyncio.run(first_event())
-    resumed = _sensor(task_id="resumed", run_id=run_id, deferrable=True)
+    resumed = make_sensor(task_id="resumed", run_id=run_id, deferrable=True)
     assert resumed.execute_complete(task_context, event=event) == run_id
     assert default_store.get_report(run_id).status == "success"
 
@@ -97,7 +90,7 @@ def test_non_numeric_run_id_is_named(dag, dbt_cloud_conn, task_context):
     from airflow_provider_databand_dbt.airflow_compat import AirflowException
 
     with pytest.raises(AirflowException, match="run_id must be a positive integer"):
-        _sensor(run_id="None").execute(task_context)
+        make_sensor(run_id="None").execute(task_context)
 
 
 def test_operator_then_sensor_is_one_run_with_two_sources(dag, dbt_cloud_conn, task_context, default_store):
@@ -112,7 +105,7 @@ def test_operator_then_sensor_is_one_run_with_two_sources(dag, dbt_cloud_conn, t
     assert default_store.get_report(run_id).status == "queued"
 
     sensor_ti = FakeTaskInstance(task_id="wait_and_track")
-    _sensor(run_id=run_id).execute({"ti": sensor_ti, "run_id": sensor_ti.run_id})
+    make_sensor(run_id=run_id).execute({"ti": sensor_ti, "run_id": sensor_ti.run_id})
 
     assert default_store.get_report(run_id).status == "success"
     assert [source.task_id for source in default_store.list_sources(run_id)] == ["test_task", "wait_and_track"]

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("airflow")
 
+from dbt_airflow_helpers import make_sensor
+
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
     HOURLY_JOB_ID,
@@ -16,18 +18,9 @@ from airflow_provider_databand_dbt.testing.emulator import (
 )
 
 
-def _sensor(**kwargs):
-    from airflow_provider_databand_dbt.sensors import DbtCloudRunAndTrackSensor
-
-    kwargs.setdefault("task_id", "wait_and_track")
-    kwargs.setdefault("poke_interval", 0.1)
-    kwargs.setdefault("timeout", 30)
-    return DbtCloudRunAndTrackSensor(**kwargs)
-
-
 def test_poke_without_a_task_instance_tracks_the_finished_run(dag, dbt_cloud_conn, default_store):
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="success")
-    assert _sensor(run_id=run_id).poke({}) is True
+    assert make_sensor(run_id=run_id).poke({}) is True
     assert default_store.get_report(run_id).status == "success"
     (source,) = default_store.list_sources(run_id)
     assert source.kind == "api"  # no task instance to name: tracked as an API call
@@ -38,7 +31,7 @@ def test_poke_without_a_task_instance_raises_dbts_failure(dag, dbt_cloud_conn, d
 
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status="error")
     with pytest.raises(DbtCloudJobRunException, match="has failed"):
-        _sensor(run_id=run_id).poke({})
+        make_sensor(run_id=run_id).poke({})
     assert default_store.get_report(run_id).status == "error"
 
 
@@ -54,14 +47,14 @@ def test_execute_complete_without_a_task_instance_fails_like_the_provider(
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status="error")
     event = {"status": status, "message": f"Job run {run_id} {message}.", "run_id": run_id}
     with pytest.raises(DbtCloudJobRunException, match=message):
-        _sensor(run_id=run_id).execute_complete(context={}, event=event)
+        make_sensor(run_id=run_id).execute_complete(context={}, event=event)
     assert default_store.get_report(run_id) is not None
 
 
 def test_execute_complete_without_a_task_instance_succeeds(dag, dbt_cloud_conn, default_store):
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="success")
     event = {"status": "success", "message": f"Job run {run_id} has completed successfully.", "run_id": run_id}
-    _sensor(run_id=run_id).execute_complete(context={}, event=event)
+    make_sensor(run_id=run_id).execute_complete(context={}, event=event)
     assert default_store.get_report(run_id).status == "success"
 
 
@@ -71,7 +64,7 @@ def test_execute_without_a_task_instance_defers(dag, dbt_cloud_conn):
     run_id = dbt_cloud_conn.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="running")
     dbt_cloud_conn.set_run_status(run_id, "running")
     with pytest.raises(TaskDeferred):
-        _sensor(run_id=run_id, deferrable=True).execute({})
+        make_sensor(run_id=run_id, deferrable=True).execute({})
 
 
 def test_the_hook_is_built_through_the_providers_module_name(dag, monkeypatch):
@@ -83,4 +76,4 @@ def test_the_hook_is_built_through_the_providers_module_name(dag, monkeypatch):
         pass
 
     monkeypatch.setattr(provider_sensors, "DbtCloudHook", SiteHook)
-    assert type(_sensor(run_id=1).hook) is SiteHook
+    assert type(make_sensor(run_id=1).hook) is SiteHook
