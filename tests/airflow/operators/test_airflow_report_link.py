@@ -19,8 +19,11 @@ def _tracked_line(capfd, caplog, dag, task_context) -> str:
         task_context
     )
     out, err = capfd.readouterr()
-    lines = (out + err).splitlines() + [record.getMessage() for record in caplog.records]
-    (line,) = [line for line in lines if re.search(rf"Tracked dbt Cloud run {run_id}: success", line)]
+    # Airflow 2 logs through the standard library (caplog) and prints it too; Airflow 3 only prints.
+    lines = [record.getMessage() for record in caplog.records] + (out + err).splitlines()
+    matching = [line for line in lines if re.search(rf"Tracked dbt Cloud run {run_id}: success", line)]
+    assert matching, lines
+    line = matching[0]
     return line
 
 
