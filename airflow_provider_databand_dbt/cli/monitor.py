@@ -119,6 +119,8 @@ def describe_config(config, store: str) -> str:
         lines.append(
             f"syncer {s.name}: account {s.account_id} on {s.api_url}; token from {s.token_origin}; filters: {filters}; "
             f"runs_page_size {s.runs_page_size}; backfill {f'{s.backfill_seconds:g} s' if s.backfill_seconds else 'none'}; "
-            f"max_requests_per_minute {s.max_requests_per_minute}; collect_concurrency {s.collect_concurrency}"
+            f"max_requests_per_minute {s.max_requests_per_minute}; collect_concurrency {s.collect_concurrency}; "
+            f"request_deadline {s.request_deadline:g} s; collect_deadline {s.collect_deadline:g} s; "
+            f"max_response_bytes {s.max_response_bytes}"
         )
     return "\n".join(lines)
