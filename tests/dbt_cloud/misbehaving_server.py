@@ -123,14 +123,18 @@ def _head(handler: BaseHTTPRequestHandler, headers: dict) -> None:
 
 
 class MisbehavingServer:
-    """Every request gets ``behaviour``; ``requests`` counts them. Use as a context manager."""
+    """Every request gets ``behaviour``; ``requests`` counts them. Use as a context manager.
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    :param protocol: ``HTTP/1.1`` (keep-alive) or ``HTTP/1.0``, whose answers end with the connection:
+        the client then lets go of the socket as soon as the headers are read, only the body still holds it.
+    """
+
+    def __init__(self, behaviour: Behaviour, protocol: str = "HTTP/1.1") -> None:
         self.requests = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = protocol
 
             def setup(self):
                 super().setup()

@@ -5,7 +5,10 @@ import pytest
 from monitor_helpers import run_monitor
 
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
-from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
+from airflow_provider_databand_dbt.dbt_cloud.transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_REQUEST_DEADLINE,
+)
 from airflow_provider_databand_dbt.monitor.config import MonitorConfigError, load_config
 
 TOKEN = "dbtc_limits_test_token_1234567890"

@@ -17,10 +17,14 @@ class TrickleProxy:
 
     :param upstream: the emulator's base URL.
     :param pattern: regular expression searched in the request path (``pattern`` attribute, changeable).
+    :param announced_bytes: the ``Content-Length`` of a trickled answer; over the client's ``max_response_bytes``
+        (32 MiB by default) the answer is refused at once instead of trickling.
     """
 
-    def __init__(self, upstream: str, pattern: str | None, every: float = 2.0) -> None:
+    def __init__(self, upstream: str, pattern: str | None, every: float = 2.0,
+                 announced_bytes: int = 100_000_000) -> None:
         self.pattern = pattern  # None: forward everything
+        self.announced_bytes = announced_bytes
         self.trickling = threading.Event()  # set once a request is being trickled
         self._stop = threading.Event()
         proxy = self
@@ -43,7 +47,7 @@ class TrickleProxy:
     def _trickle(self, handler: BaseHTTPRequestHandler, every: float) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", "100000000")
+        handler.send_header("Content-Length", str(self.announced_bytes))
         handler.end_headers()
         self.trickling.set()
         try:
