@@ -28,8 +28,6 @@ from airflow_provider_databand_dbt.tracking.store import TrackingStore
 # Which key is set to 2 s, and the words of the timeout it causes (the other limit stays at its default).
 LIMITS = {"request_deadline": "request deadline of 2 s (request_deadline)",
           "collect_deadline": "deadline of 2 s for collecting run"}
-# Under the default max_response_bytes (32 MiB): the answer trickles unless the syncer's limit refuses it.
-ANNOUNCED = 20_000_000
 
 
 def _start(emulator, tmp_path, tracking_url, proxy: TrickleProxy, **syncer) -> tuple:
@@ -50,7 +48,7 @@ def _tracked(tracking_url: str) -> set[int]:
 
 @pytest.mark.parametrize("key", sorted(LIMITS))
 def test_a_trickling_run_times_out_backs_off_and_later_runs_are_tracked(emulator, tmp_path, tracking_url, key):
-    with TrickleProxy(emulator.url, None, every=0.5, announced_bytes=ANNOUNCED) as proxy:
+    with TrickleProxy(emulator.url, None, every=0.5) as proxy:
         config, (stuck, *later) = _start(emulator, tmp_path, tracking_url, proxy, **{key: 2})
         with MonitorProcess(config) as monitor:
             started = time.monotonic()
@@ -71,7 +69,7 @@ def test_a_trickling_run_times_out_backs_off_and_later_runs_are_tracked(emulator
 
 
 def test_an_answer_over_max_response_bytes_is_recorded_as_failed_and_skipped(emulator, tmp_path, tracking_url):
-    with TrickleProxy(emulator.url, None, every=0.5, announced_bytes=ANNOUNCED) as proxy:
+    with TrickleProxy(emulator.url, None, every=0.5) as proxy:
         config, (big, *later) = _start(emulator, tmp_path, tracking_url, proxy, max_response_bytes=10_000_000)
         with MonitorProcess(config) as monitor:
             monitor.wait_for_log(f"skipping run {big} for now (invalid_response", timeout=30)

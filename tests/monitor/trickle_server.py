@@ -17,12 +17,12 @@ class TrickleProxy:
 
     :param upstream: the emulator's base URL.
     :param pattern: regular expression searched in the request path (``pattern`` attribute, changeable).
-    :param announced_bytes: the ``Content-Length`` of a trickled answer; over the client's ``max_response_bytes``
-        (32 MiB by default) the answer is refused at once instead of trickling.
+    :param announced_bytes: the ``Content-Length`` of a trickled answer; under the client's ``max_response_bytes``
+        (32 MiB by default), else the client refuses the answer at once instead of waiting on it.
     """
 
     def __init__(self, upstream: str, pattern: str | None, every: float = 2.0,
-                 announced_bytes: int = 100_000_000) -> None:
+                 announced_bytes: int = 20_000_000) -> None:
         self.pattern = pattern  # None: forward everything
         self.announced_bytes = announced_bytes
         self.trickling = threading.Event()  # set once a request is being trickled
