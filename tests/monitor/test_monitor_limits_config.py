@@ -21,10 +21,10 @@ def write(tmp_path, text: str) -> str:
     return str(path)
 
 
-def syncers(tmp_path, main: str = "", prod: str = "", staging: str = "", environ=None) -> dict:
+def syncers(tmp_path, main: str = "", prod: str = "", staging: str = "", environ=None, flags=None) -> dict:
     path = write(tmp_path, f"[dbt_monitor]\n{main}\n[dbt_monitor.syncer.prod]\naccount_id = 1\napi_token_env = T\n{prod}\n"
                            f"[dbt_monitor.syncer.staging]\naccount_id = 2\napi_token_env = T\n{staging}\n")
-    config = load_config(path, environ={**ENV, **(environ or {})})
+    config = load_config(path, environ={**ENV, **(environ or {})}, flags=flags)
     return {s.name: (s.request_deadline, s.collect_deadline, s.max_response_bytes) for s in config.syncers}
 
 
@@ -48,6 +48,15 @@ def test_environment_for_main_and_per_syncer(tmp_path):
     })
     assert got == {"prod": (7.0, 600.0, DEFAULT_MAX_RESPONSE_BYTES),
                    "staging": (DEFAULT_REQUEST_DEADLINE, 600.0, 4096)}
+
+
+def test_flags_set_the_default_of_every_syncer(tmp_path):
+    got = syncers(tmp_path, main="request_deadline = 60", staging="request_deadline = 5",
+                  environ={"DBND__DBT_MONITOR__REQUEST_DEADLINE": "30"},
+                  flags={"request_deadline": "9", "collect_deadline": "1m", "max_response_bytes": None})
+    assert got == {"prod": (9.0, 60.0, DEFAULT_MAX_RESPONSE_BYTES), "staging": (5.0, 60.0, DEFAULT_MAX_RESPONSE_BYTES)}
+    with pytest.raises(MonitorConfigError, match="--max-response-bytes: must be >= 1"):
+        syncers(tmp_path, flags={"max_response_bytes": "0"})
 
 
 @pytest.mark.parametrize(("section", "line", "expected"), [
