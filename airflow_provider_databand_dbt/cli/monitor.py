@@ -39,12 +39,15 @@ FLAG_KEYS = (
     ("max_backoff", "SECONDS", "longest wait after repeated failures of a syncer (default 300)"),
     ("stop_timeout", "SECONDS", "after SIGTERM or stop_after, abandon a syncer still busy this long (default 5)"),
     ("log_format", "FORMAT", "text or json (one JSON object per line)"),
-    ("request_deadline", "SECONDS", "default of every syncer: give up on one request to dbt Cloud after this long, "
-     "download included, even if data keeps trickling in (default 600; a syncer's own key wins)"),
-    ("collect_deadline", "SECONDS", "default of every syncer: give up on collecting one run after this long, "
-     "retries included (default 1800; a syncer's own key wins)"),
-    ("max_response_bytes", "BYTES", "default of every syncer: largest JSON answer accepted from dbt Cloud, "
-     "once decompressed (default 33554432, 32 MiB; a syncer's own key wins)"),
+    ("request_deadline", "SECONDS", (
+        "default of every syncer: give up on one request to dbt Cloud after this long, download included, "
+        "even if data keeps trickling in (default 600; a syncer's own key wins)")),
+    ("collect_deadline", "SECONDS", (
+        "default of every syncer: give up on collecting one run after this long, retries included "
+        "(default 1800; a syncer's own key wins)")),
+    ("max_response_bytes", "BYTES", (
+        "default of every syncer: largest JSON answer accepted from dbt Cloud, once decompressed "
+        "(default 33554432, 32 MiB; a syncer's own key wins)")),
     ("tracking_url", "URL", STORE_PRECEDENCE),
 )
 
