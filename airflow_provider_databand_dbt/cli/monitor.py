@@ -39,6 +39,15 @@ FLAG_KEYS = (
     ("max_backoff", "SECONDS", "longest wait after repeated failures of a syncer (default 300)"),
     ("stop_timeout", "SECONDS", "after SIGTERM or stop_after, abandon a syncer still busy this long (default 5)"),
     ("log_format", "FORMAT", "text or json (one JSON object per line)"),
+    ("request_deadline", "SECONDS", (
+        "default of every syncer: give up on one request to dbt Cloud after this long, download included, "
+        "even if data keeps trickling in (default 600; a syncer's own key wins)")),
+    ("collect_deadline", "SECONDS", (
+        "default of every syncer: give up on collecting one run after this long, retries included "
+        "(default 1800; a syncer's own key wins)")),
+    ("max_response_bytes", "BYTES", (
+        "default of every syncer: largest JSON answer accepted from dbt Cloud, once decompressed "
+        "(default 33554432, 32 MiB; a syncer's own key wins)")),
     ("tracking_url", "URL", STORE_PRECEDENCE),
 )
 
@@ -119,6 +128,8 @@ def describe_config(config, store: str) -> str:
         lines.append(
             f"syncer {s.name}: account {s.account_id} on {s.api_url}; token from {s.token_origin}; filters: {filters}; "
             f"runs_page_size {s.runs_page_size}; backfill {f'{s.backfill_seconds:g} s' if s.backfill_seconds else 'none'}; "
-            f"max_requests_per_minute {s.max_requests_per_minute}; collect_concurrency {s.collect_concurrency}"
+            f"max_requests_per_minute {s.max_requests_per_minute}; collect_concurrency {s.collect_concurrency}; "
+            f"request_deadline {s.request_deadline:g} s; collect_deadline {s.collect_deadline:g} s; "
+            f"max_response_bytes {s.max_response_bytes}"
         )
     return "\n".join(lines)

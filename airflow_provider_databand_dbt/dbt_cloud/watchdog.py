@@ -96,8 +96,8 @@ class ConnectionTracker:
 
 
 def _shut(connection: HTTPConnection) -> bool:
-    sock = getattr(connection, "sock", None)
-    if sock is None:
+    sock = getattr(connection, "sock", None) or getattr(connection, "_watchdog_sock", None)
+    if sock is None or sock.fileno() < 0:  # not connected yet, or a kept socket that is closed for good
         return False
     try:
         # The plain socket's shutdown even for TLS: SSLSocket.shutdown would also drop the TLS
@@ -131,7 +131,13 @@ def _pool_classes(tracker: ConnectionTracker) -> dict[str, type]:
             tracker.claim(self)
             return base.request(self, *args, **kwargs)
 
-        return type(f"Tracked{base.__name__}", (base,), {"request": request})
+        def connect(self):
+            base.connect(self)
+            # An answer that ends with the connection (HTTP/1.0, ``Connection: close``) makes http.client drop
+            # ``sock`` once the headers are read, while the body is still read through it: keep it to cut.
+            self._watchdog_sock = self.sock
+
+        return type(f"Tracked{base.__name__}", (base,), {"request": request, "connect": connect})
 
     return {
         "http": type("TrackedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": tracked(HTTPConnection)}),

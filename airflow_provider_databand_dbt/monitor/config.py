@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
+from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_token
 from airflow_provider_databand_dbt.monitor import values as v
 from airflow_provider_databand_dbt.monitor.config_sources import (
@@ -33,7 +35,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_REQUESTS_PER_MINUTE = 3000
 DEFAULT_TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
-__all__ = ["MonitorConfig", "MonitorConfigError", "SyncerConfig", "load_config", "MAIN_KEYS", "SYNCER_KEYS"]
+__all__ = [
+    "MonitorConfig", "MonitorConfigError", "SyncerConfig", "load_config", "MAIN_KEYS", "SYNCER_KEYS", "SYNCER_DEFAULT_KEYS",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class SyncerConfig:
     :param token: the API token; never printed (``repr`` hides it).
     :param token_origin: where the token came from, for messages (``env DBT_TOKEN``), never the token.
     :param backfill_seconds: on first start also track finished runs created this long ago; None: none.
+    :param request_deadline: wall-clock seconds one request attempt to dbt Cloud may take, download included.
+    :param collect_deadline: wall-clock seconds collecting one run may take, all its requests and retries included.
+    :param max_response_bytes: largest JSON answer accepted from dbt Cloud, once decompressed.
     """
 
     name: str
@@ -58,6 +65,9 @@ class SyncerConfig:
     backfill_seconds: Optional[float] = None
     max_requests_per_minute: int = DEFAULT_MAX_REQUESTS_PER_MINUTE
     collect_concurrency: int = 4
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
+    collect_deadline: float = DEFAULT_COLLECT_DEADLINE
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,21 @@ class KeySpec:
     help: str = ""
 
 
+# Limits of the dbt Cloud client: valid in a syncer section, and in [dbt_monitor] as the default of every syncer.
+SYNCER_DEFAULT_KEYS: dict[str, KeySpec] = {
+    "request_deadline": KeySpec(
+        v.parse_duration, DEFAULT_REQUEST_DEADLINE,
+        help="wall-clock seconds for one request attempt, download included, even if data keeps trickling in",
+    ),
+    "collect_deadline": KeySpec(
+        v.parse_duration, DEFAULT_COLLECT_DEADLINE, help="wall-clock seconds for collecting one run, retries included"
+    ),
+    "max_response_bytes": KeySpec(
+        lambda r: v.parse_int(r, minimum=1), DEFAULT_MAX_RESPONSE_BYTES,
+        help="largest JSON answer accepted from dbt Cloud, once decompressed",
+    ),
+}
+
 MAIN_KEYS: dict[str, KeySpec] = {
     "prometheus_port": KeySpec(
         lambda r: v.parse_int(r, minimum=0, maximum=65535), 8000, help="metrics + /health port; 0 disables"
@@ -112,6 +137,7 @@ MAIN_KEYS: dict[str, KeySpec] = {
         help="on SIGTERM or stop_after, seconds to finish the current run before abandoning a stuck request",
     ),
     "log_format": KeySpec(lambda r: v.parse_choice(r, ("text", "json")), "text", help="text or json"),
+    **SYNCER_DEFAULT_KEYS,
 }
 
 SYNCER_KEYS: dict[str, KeySpec] = {
@@ -131,6 +157,7 @@ SYNCER_KEYS: dict[str, KeySpec] = {
     "collect_concurrency": KeySpec(
         lambda r: v.parse_int(r, minimum=1, maximum=16), 4, help="runs collected in parallel during a catch-up"
     ),
+    **SYNCER_DEFAULT_KEYS,
     "enabled": KeySpec(v.parse_bool, True, help="false skips this syncer"),
 }
 
@@ -199,9 +226,12 @@ def _checked(check: Callable[[str], str], value: str, origin: str) -> str:
 
 
 def _build_syncer(
-    name: str, raw: Mapping[str, RawValue], section_origin: str, environ: Mapping[str, str]
+    name: str, raw: Mapping[str, RawValue], section_origin: str, environ: Mapping[str, str],
+    defaults: Mapping[str, Any],
 ) -> Optional[SyncerConfig]:
-    parsed = _parse_section(raw, SYNCER_KEYS, section_origin)
+    """One syncer's config; ``defaults`` are the ``[dbt_monitor]`` values of :data:`SYNCER_DEFAULT_KEYS`."""
+    specs = {key: replace(spec, default=defaults[key]) if key in defaults else spec for key, spec in SYNCER_KEYS.items()}
+    parsed = _parse_section(raw, specs, section_origin)
     if not parsed["enabled"]:
         return None
     token, token_origin = _resolve_token(raw, parsed, section_origin, environ)
@@ -219,6 +249,7 @@ def _build_syncer(
         backfill_seconds=parsed["backfill"],
         max_requests_per_minute=parsed["max_requests_per_minute"],
         collect_concurrency=parsed["collect_concurrency"],
+        **{key: parsed[key] for key in SYNCER_DEFAULT_KEYS},
     )
 
 
@@ -247,6 +278,7 @@ def load_config(
     settings.merge(read_flags(flags or {}))
 
     main = _parse_section(settings.main, MAIN_KEYS, f"{path or 'config'} [dbt_monitor]")
+    defaults = {key: main.pop(key) for key in SYNCER_DEFAULT_KEYS}
     if not settings.syncers:
         where = f"{path}" if path else "no config file found (looked at $DATABAND_DBT_CONFIG, ~/.databand_dbt/monitor.cfg)"
         raise MonitorConfigError(
@@ -261,7 +293,7 @@ def load_config(
     for name in names:
         if only_syncers and name not in only_syncers:
             continue
-        syncer = _build_syncer(name, settings.syncers[name], settings.syncer_origins[name], environ)
+        syncer = _build_syncer(name, settings.syncers[name], settings.syncer_origins[name], environ, defaults)
         if syncer is not None:
             syncers.append(syncer)
     if not syncers:

@@ -212,6 +212,8 @@ class MonitorDaemon:
             ),
             max_requests_per_minute=syncer.max_requests_per_minute * BUDGET_RATE_SHARE,
             request_listener=on_request,
+            request_deadline=syncer.request_deadline,
+            max_response_bytes=syncer.max_response_bytes,
         ))
 
     def _syncer(self, config: SyncerConfig, client, store) -> Syncer:

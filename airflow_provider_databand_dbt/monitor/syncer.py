@@ -204,7 +204,7 @@ class Syncer:
         return stored
 
     def _collect(self, item: tuple[RunRef, bool]) -> RunReport:
-        return collect_run(self.client, self.config.account_id, item[0].id)
+        return collect_run(self.client, self.config.account_id, item[0].id, deadline=self.config.collect_deadline)
 
     def _store_one(self, ref: RunRef, outcome: Outcome, *, advances_cursor: bool) -> int:
         """Store one collected run, then move the cursor; returns 1 when stored, 0 when skipped.

@@ -6,6 +6,7 @@ string is shown only by its length, since a token pasted into the wrong key must
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Optional
 
@@ -54,7 +55,7 @@ def parse_duration(raw: Any, *, allow_zero: bool = False) -> float:
         if not text or not re.fullmatch(r"(?:\d+(?:\.\d+)?[smhdw]?)+", text, re.IGNORECASE):
             raise ValueError(f"expected a duration such as 30, 30s, 5m, 7d; got {describe_value(raw)}")
         seconds = sum(float(num) * _UNIT_SECONDS[unit.lower()] for num, unit in _DURATION_PART.findall(text))
-    if seconds < 0 or (seconds == 0 and not allow_zero):
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"must be {'>= 0' if allow_zero else '> 0'} seconds, got {describe_value(raw)}")
     return seconds
 

@@ -30,7 +30,8 @@ def pipelines_page(request: Request, paging: Paging = Depends(params.page_paging
         urls = _urls(request, conn)
         data = queries.list_pipelines(conn, page=paging.page, page_size=paging.size,
                                       count_runs=request.app.state.run_counts.of)
-    return render(request, "pipelines.html", urls=urls, data=data, window=queries.WINDOW)
+        show_host = views.several_hosts(conn)
+    return render(request, "pipelines.html", urls=urls, data=data, window=queries.WINDOW, show_host=show_host)
 
 
 @router.get("/pipelines/{job_id}")
@@ -60,8 +61,9 @@ def runs_page(
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
         data = queries.list_runs(conn, run_filter=run_filter, page=paging.page, page_size=paging.size)
+        show_host = views.several_hosts(conn)
     return render(request, "runs.html", urls=urls, data=data, run_filter=run_filter,
-                  statuses=params.RUN_STATUSES)
+                  statuses=params.RUN_STATUSES, show_host=show_host)
 
 
 @router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])

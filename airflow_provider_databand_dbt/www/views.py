@@ -58,6 +58,12 @@ def several_accounts(conn: sa.Connection) -> bool:
     return conn.execute(sa.select(sa.func.count()).select_from(pairs)).scalar_one() > 1
 
 
+def several_hosts(conn: sa.Connection) -> bool:
+    """True when pipelines from more than one dbt Cloud host are stored: lists then show a Host column."""
+    hosts = sa.select(pipelines.c.host).distinct().limit(2).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(hosts)).scalar_one() > 1
+
+
 def resolve_pipeline(conn: sa.Connection, ref: Ref):
     job_id, account_id, host = ref
     rows = queries.find_pipelines(conn, job_id, account_id=account_id, host=host)

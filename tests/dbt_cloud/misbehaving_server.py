@@ -101,11 +101,16 @@ def proxy_then_stall(upstream: str, artifact: str, sent: int, announced: int) ->
 
 
 class MisbehavingServer(LoopbackServer):
-    """Every request gets ``behaviour``; ``requests`` counts them. Use as a context manager."""
+    """Every request gets ``behaviour``; ``requests`` counts them. Use as a context manager.
+
+    :param protocol: ``HTTP/1.1`` (keep-alive) or ``HTTP/1.0``, whose answers end with the connection:
+        the client then lets go of the socket as soon as the headers are read, only the body still holds it.
+    """
 
     quiet_errors = True  # resets by a client giving up are expected
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, protocol: str = "HTTP/1.1") -> None:
+        self.http11 = protocol == "HTTP/1.1"
         self.requests = 0
         self.behaviour = behaviour
         super().__init__()

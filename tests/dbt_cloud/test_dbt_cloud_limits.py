@@ -46,9 +46,10 @@ def test_documented_defaults():
     assert DEFAULT_MAX_RESPONSE_BYTES == 32 * 1024**2
 
 
+@pytest.mark.parametrize("protocol", ["HTTP/1.1", "HTTP/1.0"])
 @pytest.mark.parametrize("behaviour", [trickle_body(), trickle_headers()], ids=["body", "headers"])
-def test_a_trickling_host_hits_the_request_deadline(behaviour):
-    with MisbehavingServer(behaviour) as server, client_for(server, request_deadline=1.5) as client:
+def test_a_trickling_host_hits_the_request_deadline(behaviour, protocol):
+    with MisbehavingServer(behaviour, protocol) as server, client_for(server, request_deadline=1.5) as client:
         started = time.monotonic()
         with pytest.raises(DbtCloudTimeoutError) as info:
             client.get_account(1)

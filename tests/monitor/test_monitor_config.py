@@ -218,6 +218,7 @@ def test_deploy_example_config_is_valid(tmp_path):
     config = load_config(write(tmp_path, "monitor.toml", text), environ={"DBT_CLOUD_TOKEN_PROD": TOKEN})
     assert [s.name for s in config.syncers] == ["prod", "emea_marketing"]
     assert config.syncers[1].job_ids == (101, 102) and config.syncers[1].api_url == "https://emea.dbt.com"
+    assert [s.request_deadline for s in config.syncers] == [120.0, 600.0]
 
 
 def test_deploy_kubernetes_config_map_and_alerts_are_valid(tmp_path):

@@ -16,14 +16,18 @@ class TrickleProxy(LoopbackServer):
 
     :param upstream: the emulator's base URL.
     :param pattern: regular expression searched in the request path (``pattern`` attribute, changeable).
+    :param announced_bytes: the ``Content-Length`` of a trickled answer; under the client's ``max_response_bytes``
+        (32 MiB by default), else the client refuses the answer at once instead of waiting on it.
     """
 
     http11 = False
 
-    def __init__(self, upstream: str, pattern: str | None, every: float = 2.0) -> None:
+    def __init__(self, upstream: str, pattern: str | None, every: float = 2.0,
+                 announced_bytes: int = 20_000_000) -> None:
         self.upstream = upstream
         self.pattern = pattern  # None: forward everything
         self.every = every
+        self.announced_bytes = announced_bytes
         self.trickling = threading.Event()  # set once a request is being trickled
         self._stop = threading.Event()
         super().__init__()
@@ -36,7 +40,7 @@ class TrickleProxy(LoopbackServer):
             send(handler, status, body, {"Content-Type": content_type or "application/json"})
 
     def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
-        send_head(handler, {"Content-Type": "application/json", "Content-Length": "100000000"})
+        send_head(handler, {"Content-Type": "application/json", "Content-Length": str(self.announced_bytes)})
         self.trickling.set()
         try:
             drip(handler, b" ", self.every, stop=self._stop)
