@@ -49,6 +49,8 @@ class AirflowHome:
         base = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "DATABAND_DBT"))}
         self.env = {
             **base,
+            # Executors start `airflow tasks run` by name (Airflow 2's SequentialExecutor): this venv's first.
+            "PATH": os.pathsep.join([str(BIN), base.get("PATH", "")]),
             "AIRFLOW_HOME": str(root / "airflow"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
