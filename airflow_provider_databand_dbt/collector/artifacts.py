@@ -178,7 +178,7 @@ _DECODERS: dict[type, msgspec.json.Decoder] = {
     cls: msgspec.json.Decoder(cls) for cls in (Manifest, RunResults, SourcesResults)
 }
 # The list every real artifact of each kind has, even when it is empty.
-_REQUIRED = {Manifest: "nodes", RunResults: "results", SourcesResults: "results"}
+_REQUIRED: dict[type, str] = {Manifest: "nodes", RunResults: "results", SourcesResults: "results"}
 
 
 def decode_artifact(path: Path, cls: type[T], artifact: str) -> T:

@@ -22,7 +22,7 @@ from airflow_provider_databand_dbt.collector.artifacts import (
     decode_sources,
 )
 from airflow_provider_databand_dbt.collector.assemble import run_report, step_report
-from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher
+from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher, Fetched
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
 from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.collector.scratch import scratch_directory
@@ -139,10 +139,13 @@ def _collect_steps(
 def _step_nodes(
     fetcher: ArtifactFetcher, plan: StepPlan, manifest: Optional[Manifest]
 ) -> tuple[list[NodeResult], Optional[ArtifactMissing], Optional[str]]:
+    fetched: Fetched[Any]  # Fetched[SourcesResults] or Fetched[RunResults], matching build
+    build: Callable[[Any, Manifest | None], list[NodeResult]]
     if plan.results_artifact == SOURCES:
         fetched = fetcher.fetch(SOURCES, plan.index, decode_sources)
         build = freshness_nodes
     else:
+        assert plan.results_artifact is not None  # the caller checked plan.fetches_results
         fetched = fetcher.fetch(plan.results_artifact, plan.index, decode_run_results)
         build = run_result_nodes
     if fetched.value is None:

@@ -10,7 +10,7 @@ import logging
 import os
 import posixpath
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List
+from typing import Any, Iterable, Iterator, List, Optional, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -64,7 +64,7 @@ TRIGGER_OVERRIDES = frozenset(
 _MAX_CAUSE = 255
 
 _DECODERS = {
-    kind: msgspec.json.Decoder(Envelope[kind])
+    kind: msgspec.json.Decoder(Envelope[kind])  # type: ignore[valid-type]  # parametrized at runtime, one decoder per payload type
     for kind in (ApiAccount, ApiRun, ApiJob, ApiProject, ApiEnvironment, List[ApiRun], List[ApiJob], List[str])
 }
 
@@ -119,7 +119,7 @@ class DbtCloudClient:
             limiter=limiter,
             listener=request_listener,
             request_deadline=positive_limit(request_deadline, "request_deadline", integer=False),
-            max_response_bytes=positive_limit(max_response_bytes, "max_response_bytes", integer=True),
+            max_response_bytes=cast(Optional[int], positive_limit(max_response_bytes, "max_response_bytes", integer=True)),
         )
 
     # -- plumbing -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ block (no ``__context__`` pointing back at it).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import msgspec
@@ -155,7 +155,7 @@ def status_failure(
 def http_error(code: int, call: Call, api_status: ApiStatus | None, retry_after: float | None, note: str) -> DbtCloudError:
     """The typed error for an HTTP status, with a message saying what to check."""
     said = api_says(api_status)
-    extra = {
+    extra: dict[str, Any] = {
         "status_code": code,
         "api_code": api_status.code if api_status else None,
         "api_message": (api_status.user_message or api_status.developer_message) if api_status else None,

@@ -31,6 +31,8 @@ TERMINAL_LABELS = frozenset(s.label for s in RunStatus if s.is_terminal)
 
 def status_label(code: int | None) -> str:
     """Report label for a numeric status; unknown codes become ``unknown`` instead of failing."""
+    if code is None:  # RunStatus(None) raises ValueError, which ends in "unknown" below
+        return "unknown"
     try:
         return RunStatus(code).label
     except ValueError:

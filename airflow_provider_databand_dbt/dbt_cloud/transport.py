@@ -328,6 +328,7 @@ class Transport:
                 status_code=response.status_code,
                 url=call.url,
             )
+        assert envelope is not None  # no problem means decode() returned an Envelope
         return envelope
 
     # -- artifacts ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import sqlite3
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar, cast
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -110,7 +110,7 @@ def check_sqlite_location(url: URL, *, must_exist: bool = False) -> bool:
         return False
     if is_sqlite_uri(url):
         return str(url.query.get("mode", "")).lower() == "ro"
-    path = Path(url.database).absolute()
+    path = Path(cast(str, url.database)).absolute()  # not None: is_sqlite_memory() took that case
     directory = path.parent
     display = display_url(url)
     if must_exist and not path.exists():

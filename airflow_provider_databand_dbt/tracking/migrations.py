@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -52,7 +52,7 @@ def _add_monitor_failed_runs(conn: Connection) -> None:
 
 def _add_pipeline_status_index(conn: Connection) -> None:
     """Version 4: an index only, so a pipeline's runs filtered by status and date are counted from it."""
-    next(i for i in schema.runs.indexes if i.name.endswith("run_pipeline_status_created")).create(conn, checkfirst=True)
+    next(i for i in schema.runs.indexes if cast(str, i.name).endswith("run_pipeline_status_created")).create(conn, checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (

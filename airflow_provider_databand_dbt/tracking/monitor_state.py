@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -30,7 +30,7 @@ def get_cursor(conn: Connection, syncer: str) -> Optional[MonitorCursor]:
 def save_cursor(conn: Connection, cursor: MonitorCursor) -> MonitorCursor:
     """Insert or replace the syncer's cursor; returns it with ``updated_at`` set."""
     now = datetime.now(timezone.utc)
-    values = {
+    values: dict[str, Any] = {
         "syncer": cursor.syncer,
         "host": cursor.host,
         "account_id": cursor.account_id,

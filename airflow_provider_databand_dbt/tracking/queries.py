@@ -79,9 +79,9 @@ def load_report(conn: Connection, run_pk: int) -> RunReport:
         )
         for row in conn.execute(step_query)
     ]
-    values = dict(run._mapping)
-    values["notes"] = list(values["notes"] or [])
-    return RunReport(**values, steps=step_reports)
+    run_values = dict(run._mapping)
+    run_values["notes"] = list(run_values["notes"] or [])
+    return RunReport(**run_values, steps=step_reports)
 
 
 def run_filters(

@@ -62,6 +62,7 @@ def save_report(conn: Connection, report: RunReport, source: TrackingSource) -> 
         else:
             _insert_steps_and_nodes(conn, run_pk, report)
     else:
+        assert existing is not None  # "kept_newer" is only chosen for an existing row
         run_pk = existing.id
     conn.execute(sources.insert().values(run_pk=run_pk, **msgspec.structs.asdict(source)))
     log.debug("Run %s of account %s on %s: %s (run_pk %s)", report.run_id, report.account_id, report.host,
