@@ -6,12 +6,16 @@ import contextlib
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
 from airflow_provider_databand_dbt.cli.render import render_run
 from airflow_provider_databand_dbt.safe_text import escape_controls
+
+if TYPE_CHECKING:
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 
 def register(subparsers) -> None:
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.tracking.source import TrackingSource
 
     token = options.read_token(args)
-    store = False if args.no_store else options.open_store(args)
+    store: Literal[False] | TrackingStore = False if args.no_store else options.open_store(args)
     with _exit_cleanly_on_sigterm(), _closing(store):
         report = collect_data_from_dbt_cloud(
             args.account_id,

@@ -164,9 +164,9 @@ SYNCER_KEYS: dict[str, KeySpec] = {
 
 def _parse_section(raw: Mapping[str, RawValue], specs: Mapping[str, KeySpec], section_origin: str) -> dict[str, Any]:
     """Typed values for every known key; unknown keys and bad values raise with their origin."""
-    for key, item in raw.items():
+    for key, given in raw.items():
         if key not in specs:
-            raise MonitorConfigError(f"{item.origin}: unknown key {key!r}; known keys: {', '.join(specs)}")
+            raise MonitorConfigError(f"{given.origin}: unknown key {key!r}; known keys: {', '.join(specs)}")
     parsed: dict[str, Any] = {}
     for key, spec in specs.items():
         item = raw.get(key)
@@ -268,6 +268,7 @@ def load_config(
     :param environ: the environment (default ``os.environ``).
     """
     environ = os.environ if environ is None else environ
+    path: Path | None
     path, chosen = resolve_config_path(config, environ)
     settings = RawSettings()
     if chosen or path.exists():

@@ -96,7 +96,7 @@ def _read_toml(path: Path, text: str) -> RawSettings:
         import tomllib
     except ImportError:  # Python < 3.11
         try:
-            import tomli as tomllib
+            import tomli as tomllib  # type: ignore[no-redef]  # same loads() API, Python < 3.11 only
         except ImportError:
             raise MonitorConfigError(f"{path}: TOML needs Python 3.11+ or the 'tomli' package; use an INI file") from None
     try:
