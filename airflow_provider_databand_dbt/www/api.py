@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -74,7 +75,7 @@ def api_runs(
 @router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
 def api_run(request: Request, ref: Ref = Depends(params.run_ref),
             window: NodeWindow = Depends(params.node_window),
-            conn: sa.Connection = Depends(read_connection)) -> Response:
+            conn: Connection = Depends(read_connection)) -> Response:
     """The run report (``RunReport.as_dict()``) plus who tracked it, with at most ``limit`` nodes per page.
 
     Steps are always all listed; their ``nodes`` hold this page's share. ``next`` (also the ``Link:
@@ -118,7 +119,7 @@ def api_run_lineage(request: Request, ref: Ref = Depends(params.run_ref)) -> Res
 @router.get("/runs/{run_id}/timeline", dependencies=[Depends(heavy_slot)])
 def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref),
                      window: NodeWindow = Depends(params.node_window),
-                     conn: sa.Connection = Depends(read_connection)) -> Response:
+                     conn: Connection = Depends(read_connection)) -> Response:
     """Node executions with start/end times and dbt thread, grouped by step (the Gantt's data), paged:
     at most ``limit`` executions, the next page in the ``Link: rel="next"`` header. Streamed."""
     run_pk = views.resolve_run(conn, ref)

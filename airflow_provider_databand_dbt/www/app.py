@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
-import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -76,7 +76,7 @@ class StoreHandle:
         return "(default tracking store)"
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[sa.Connection]:
+    def read(self) -> Iterator[Connection]:
         """A connection inside one read transaction: every query of a page sees the same snapshot."""
         from airflow_provider_databand_dbt.tracking.engine import guarded
 

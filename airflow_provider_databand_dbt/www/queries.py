@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection  # not Connection: SQLAlchemy 1.4 lacks it
 
 from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs, sources
 from airflow_provider_databand_dbt.www.format import NODE_FAILED, RUN_FINISHED, aware
@@ -34,7 +35,7 @@ NEWEST_FIRST = (runs.c.created_at.desc(), runs.c.run_id.desc())
 TREND_POINTS = 200
 NODE_OK = frozenset({"success", "pass"})
 # ``(conn, pipeline pks) -> {pk: runs}``: exact by default, ``RunCounts.of`` in the web view.
-Counter = Callable[[sa.Connection, Iterable[int]], Mapping[int, int]]
+Counter = Callable[[Connection, Iterable[int]], Mapping[int, int]]
 
 
 class RunFilter:
@@ -83,7 +84,7 @@ def _pipeline_columns():
     )
 
 
-def list_pipelines(conn: sa.Connection, *, page: int = 1, page_size: int = 50,
+def list_pipelines(conn: Connection, *, page: int = 1, page_size: int = 50,
                    count_runs: Counter = count_by_pipeline) -> PipelinesPage:
     """Pipelines ordered by name, each with its last run and health over its last ``WINDOW`` runs."""
     total = conn.execute(sa.select(sa.func.count()).select_from(pipelines)).scalar_one()
@@ -106,7 +107,7 @@ def list_pipelines(conn: sa.Connection, *, page: int = 1, page_size: int = 50,
 
 
 def find_pipelines(
-    conn: sa.Connection, job_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
+    conn: Connection, job_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
 ) -> list:
     """Pipeline rows for a job id (several when hosts or accounts share it)."""
     query = sa.select(*_pipeline_columns()).where(pipelines.c.job_id == job_id)
@@ -117,7 +118,7 @@ def find_pipelines(
     return conn.execute(query.order_by(pipelines.c.host, pipelines.c.account_id)).all()
 
 
-def summarize_pipelines(conn: sa.Connection, rows: Sequence, *,
+def summarize_pipelines(conn: Connection, rows: Sequence, *,
                         count_runs: Counter = count_by_pipeline) -> list[PipelineSummary]:
     """Health figures for the given pipeline rows (columns of ``_pipeline_columns``).
 
@@ -164,14 +165,14 @@ def summarize_pipelines(conn: sa.Connection, rows: Sequence, *,
 
 
 def recent_runs(
-    conn: sa.Connection, pipeline_pk: int, limit: int, run_filter: Optional[RunFilter] = None
+    conn: Connection, pipeline_pk: int, limit: int, run_filter: Optional[RunFilter] = None
 ) -> list[DurationPoint]:
     """The newest ``limit`` runs of a pipeline, oldest first (the order a chart reads)."""
     return [point for _, point in _recent(conn, pipeline_pk, limit, run_filter)]
 
 
 def _recent(
-    conn: sa.Connection, pipeline_pk: int, limit: int, run_filter: Optional[RunFilter] = None
+    conn: Connection, pipeline_pk: int, limit: int, run_filter: Optional[RunFilter] = None
 ) -> list[tuple[int, DurationPoint]]:
     """``(run pk, point)`` of the newest ``limit`` runs of a pipeline, oldest first."""
     query = (
@@ -192,7 +193,7 @@ def _recent(
 # --- runs --------------------------------------------------------------------------------------
 
 def list_runs(
-    conn: sa.Connection,
+    conn: Connection,
     *,
     pipeline_pk: Optional[int] = None,
     run_filter: Optional[RunFilter] = None,
@@ -236,7 +237,7 @@ def list_runs(
     return RunsPage(items=items, total=total, page=page, page_size=page_size)
 
 
-def trackers_of_runs(conn: sa.Connection, run_pks: Iterable[int]) -> dict[int, list[str]]:
+def trackers_of_runs(conn: Connection, run_pks: Iterable[int]) -> dict[int, list[str]]:
     """Kinds of tracker (airflow, monitor, cli, api) that saw each run."""
     run_pks = list(run_pks)
     found: dict[int, set[str]] = {}
@@ -248,14 +249,14 @@ def trackers_of_runs(conn: sa.Connection, run_pks: Iterable[int]) -> dict[int, l
     return {pk: sorted(kinds) for pk, kinds in found.items()}
 
 
-def count_runs(conn: sa.Connection) -> int:
+def count_runs(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one()
 
 
 # --- node history ------------------------------------------------------------------------------
 
 def node_history(
-    conn: sa.Connection,
+    conn: Connection,
     unique_id: str,
     *,
     job_id: Optional[int] = None,
@@ -351,7 +352,7 @@ def node_trend(newest_first: Sequence[NodeRun]) -> NodeTrend:
     return trend
 
 
-def search_nodes(conn: sa.Connection, text: str, *, limit: int = 50) -> list[tuple[str, str, str]]:
+def search_nodes(conn: Connection, text: str, *, limit: int = 50) -> list[tuple[str, str, str]]:
     """``(unique_id, name, resource_type)`` of nodes matching ``text`` in the latest run of each pipeline.
 
     Searching only the latest runs keeps this on the ``run_pk`` index instead of scanning every result;

@@ -12,6 +12,7 @@ from typing import Any, Iterator, Optional
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.collector.report import NodeResult, RunHeader, RunReport, StepReport
 from airflow_provider_databand_dbt.tracking.schema import node_results
@@ -36,7 +37,7 @@ class ReportPage(msgspec.Struct, kw_only=True):
     next_cursor: Optional[int]
 
 
-def report_page(conn: sa.Connection, run_pk: int, detail: RunDetail, *, after: int = 0,
+def report_page(conn: Connection, run_pk: int, detail: RunDetail, *, after: int = 0,
                 limit: int = DEFAULT_NODES_PER_PAGE) -> ReportPage:
     """``RunReport.as_dict()`` of the run with the nodes stored after node ``after``, at most ``limit`` of them.
 
@@ -76,7 +77,7 @@ def report_page(conn: sa.Connection, run_pk: int, detail: RunDetail, *, after: i
     return ReportPage(data=data, nodes=nodes, next_cursor=last)
 
 
-def _step_nodes(conn: sa.Connection, run_pk: int, step_index: int, after: int,
+def _step_nodes(conn: Connection, run_pk: int, step_index: int, after: int,
                 last: Optional[int]) -> Iterator[NodeResult]:
     """The step's nodes of this page, in stored order, read as they are sent."""
     query = (

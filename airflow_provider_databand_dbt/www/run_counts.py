@@ -18,6 +18,7 @@ import time
 from typing import Iterable, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.tracking.schema import runs
 
@@ -27,7 +28,7 @@ REWIND_IDS = 500
 RECOUNT_SECONDS = 600.0
 
 
-def count_by_pipeline(conn: sa.Connection, pipeline_pks: Iterable[int]) -> dict[int, int]:
+def count_by_pipeline(conn: Connection, pipeline_pks: Iterable[int]) -> dict[int, int]:
     """Exact run counts of the given pipelines (one index-only count; grows with their runs)."""
     ids = list(pipeline_pks)
     if not ids:
@@ -52,7 +53,7 @@ class RunCounts:
         self._highest = 0
         self._counted_at = float("-inf")
 
-    def of(self, conn: sa.Connection, pipeline_pks: Iterable[int]) -> dict[int, int]:
+    def of(self, conn: Connection, pipeline_pks: Iterable[int]) -> dict[int, int]:
         """``{pipeline pk: runs}`` for the given pipelines, as of ``conn``'s snapshot (or a newer one)."""
         # Two queries: SQLite reads one end of the primary key for a lone min() or max(), not for both.
         lowest = conn.execute(sa.select(sa.func.min(runs.c.id))).scalar()
@@ -65,7 +66,7 @@ class RunCounts:
                 self._top_up(conn, highest)
             return {pk: self._counts.get(pk, 0) for pk in pipeline_pks}
 
-    def _recount(self, conn: sa.Connection, lowest: Optional[int], highest: Optional[int]) -> None:
+    def _recount(self, conn: Connection, lowest: Optional[int], highest: Optional[int]) -> None:
         started = time.perf_counter()
         self._counts = dict(conn.execute(
             sa.select(runs.c.pipeline_id, sa.func.count()).group_by(runs.c.pipeline_id)
@@ -78,7 +79,7 @@ class RunCounts:
         log.debug("Counted the runs of %s pipelines in %.1f ms", len(self._counts),
                   (time.perf_counter() - started) * 1000)
 
-    def _top_up(self, conn: sa.Connection, highest: int) -> None:
+    def _top_up(self, conn: Connection, highest: int) -> None:
         rewind = _rewind(conn)
         for run_pk, pipeline_pk in conn.execute(
             sa.select(runs.c.id, runs.c.pipeline_id).where(runs.c.id > self._highest - rewind)
@@ -90,5 +91,5 @@ class RunCounts:
         self._recent = {pk: pipeline for pk, pipeline in self._recent.items() if pk > self._highest - rewind}
 
 
-def _rewind(conn: sa.Connection) -> int:
+def _rewind(conn: Connection) -> int:
     return 0 if conn.dialect.name == "sqlite" else REWIND_IDS

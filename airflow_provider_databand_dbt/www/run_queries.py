@@ -10,6 +10,7 @@ from typing import Callable, Iterator, Optional
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.collector.report import ArtifactMissing, RereadFailure
 from airflow_provider_databand_dbt.tracking.schema import node_results, runs, sources, steps
@@ -43,7 +44,7 @@ _STATUS_RANK = sa.case(
 
 
 def find_runs(
-    conn: sa.Connection, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
+    conn: Connection, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
 ) -> list[tuple[int, RunMatch]]:
     """``(run_pk, match)`` for every stored run with this dbt Cloud run id."""
     query = (
@@ -65,7 +66,7 @@ def find_runs(
 
 
 def run_detail(
-    conn: sa.Connection, run_pk: int, *, airflow_link: Optional[Callable[[SourceRow], Optional[str]]] = None
+    conn: Connection, run_pk: int, *, airflow_link: Optional[Callable[[SourceRow], Optional[str]]] = None
 ) -> RunDetail:
     """The run with the names it ran under, its steps (with node counts per status) and trackers."""
     r = conn.execute(sa.select(runs).where(runs.c.id == run_pk)).one()
@@ -116,7 +117,7 @@ def _artifact_missing(item) -> ArtifactMissing:
 
 
 def nodes_page(
-    conn: sa.Connection,
+    conn: Connection,
     run_pk: int,
     *,
     status: Optional[str] = None,
@@ -177,7 +178,7 @@ def nodes_page(
     )
 
 
-def _epoch(conn: sa.Connection, column) -> sa.ColumnElement:
+def _epoch(conn: Connection, column) -> sa.ColumnElement:
     """A timestamp column as UTC epoch seconds, computed by the database (thousands of rows, no datetime objects)."""
     if conn.dialect.name == "sqlite":
         # The store keeps UTC text on SQLite; julianday() reads it, 2440587.5 is the Unix epoch.
@@ -185,7 +186,7 @@ def _epoch(conn: sa.Connection, column) -> sa.ColumnElement:
     return sa.extract("epoch", column)
 
 
-def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = None, offset: int = 0,
+def timed_nodes(conn: Connection, run_pk: int, *, per_step: Optional[int] = None, offset: int = 0,
                 limit: Optional[int] = None) -> dict[int, tuple[list[TimedNode], int]]:
     """Node executions of the run with their timing, per step: ``{step_index: (nodes, left_out)}``.
 
@@ -204,7 +205,7 @@ def timed_nodes(conn: sa.Connection, run_pk: int, *, per_step: Optional[int] = N
     return found
 
 
-def iter_timed_nodes(conn: sa.Connection, run_pk: int, *, offset: int = 0,
+def iter_timed_nodes(conn: Connection, run_pk: int, *, offset: int = 0,
                      limit: Optional[int] = None) -> Iterator[TimedNode]:
     """The executions of :func:`timed_nodes` one by one, step after step, longest first, read as used."""
     start, end = _epoch(conn, node_results.c.started_at), _epoch(conn, node_results.c.finished_at)
@@ -227,19 +228,19 @@ def iter_timed_nodes(conn: sa.Connection, run_pk: int, *, offset: int = 0,
         )
 
 
-def updated_at(conn: sa.Connection, run_pk: int):
+def updated_at(conn: Connection, run_pk: int):
     """When the run was last tracked: changes whenever its results may have."""
     return conn.execute(sa.select(runs.c.updated_at).where(runs.c.id == run_pk)).scalar()
 
 
-def count_nodes(conn: sa.Connection, run_pk: int) -> int:
+def count_nodes(conn: Connection, run_pk: int) -> int:
     """How many node results the run has (all steps)."""
     return conn.execute(
         sa.select(sa.func.count()).select_from(node_results).where(node_results.c.run_pk == run_pk)
     ).scalar_one()
 
 
-def failure_lineage(conn: sa.Connection, run_pk: int) -> list[FailureLineage]:
+def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
     """For each failed node: the failed nodes upstream of it and the skipped nodes downstream of it."""
     failed_count = conn.execute(
         sa.select(sa.func.count()).select_from(node_results)

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
@@ -31,13 +32,13 @@ _encoder = msgspec.json.Encoder()
 _TOKEN = f"stream-{secrets.token_hex(16)}-"
 
 
-def read_connection(request: Request) -> Iterator[sa.Connection]:
+def read_connection(request: Request) -> Iterator[Connection]:
     """FastAPI dependency: one read transaction that lasts until the (streamed) response is sent."""
     with request.app.state.store.read() as conn:
         yield conn
 
 
-def rows(conn: sa.Connection, query: sa.Select) -> Iterator[sa.Row]:
+def rows(conn: Connection, query: sa.Select) -> Iterator[sa.Row]:
     """The query's rows, fetched ``BATCH_ROWS`` at a time."""
     result = conn.execute(query.execution_options(stream_results=True, yield_per=BATCH_ROWS))
     try:

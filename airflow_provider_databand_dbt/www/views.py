@@ -9,6 +9,7 @@ from typing import Callable, Optional
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.tracking.schema import pipelines
 from airflow_provider_databand_dbt.www import queries, run_queries
@@ -52,19 +53,19 @@ class RunView(msgspec.Struct, kw_only=True):
     timeline: list[StepTimeline]
 
 
-def several_accounts(conn: sa.Connection) -> bool:
+def several_accounts(conn: Connection) -> bool:
     """True when pipelines from more than one (host, account) are stored: links must then say which."""
     pairs = sa.select(pipelines.c.host, pipelines.c.account_id).distinct().limit(2).subquery()
     return conn.execute(sa.select(sa.func.count()).select_from(pairs)).scalar_one() > 1
 
 
-def several_hosts(conn: sa.Connection) -> bool:
+def several_hosts(conn: Connection) -> bool:
     """True when pipelines from more than one dbt Cloud host are stored: lists then show a Host column."""
     hosts = sa.select(pipelines.c.host).distinct().limit(2).subquery()
     return conn.execute(sa.select(sa.func.count()).select_from(hosts)).scalar_one() > 1
 
 
-def resolve_pipeline(conn: sa.Connection, ref: Ref):
+def resolve_pipeline(conn: Connection, ref: Ref):
     job_id, account_id, host = ref
     rows = queries.find_pipelines(conn, job_id, account_id=account_id, host=host)
     if not rows:
@@ -83,7 +84,7 @@ def resolve_pipeline(conn: sa.Connection, ref: Ref):
     return rows[0]
 
 
-def pipeline_view(conn: sa.Connection, ref: Ref, run_filter: queries.RunFilter, paging: Paging, *,
+def pipeline_view(conn: Connection, ref: Ref, run_filter: queries.RunFilter, paging: Paging, *,
                   count_runs: queries.Counter = count_by_pipeline) -> PipelineView:
     """One pipeline: its summary, the duration trend of its newest runs and a page of its runs."""
     row = resolve_pipeline(conn, ref)
@@ -97,14 +98,14 @@ def pipeline_view(conn: sa.Connection, ref: Ref, run_filter: queries.RunFilter, 
     )
 
 
-def runs_page(conn: sa.Connection, job: Ref, run_filter: queries.RunFilter, paging: Paging) -> RunsPage:
+def runs_page(conn: Connection, job: Ref, run_filter: queries.RunFilter, paging: Paging) -> RunsPage:
     """Runs newest first, of one job when ``job.id`` is set, filtered and paged."""
     pipeline_pk = resolve_pipeline(conn, job).id if job.id is not None else None
     return queries.list_runs(conn, pipeline_pk=pipeline_pk, run_filter=run_filter, page=paging.page,
                              page_size=paging.size)
 
 
-def node_history(conn: sa.Connection, unique_id: str, job: Ref, paging: Paging) -> NodeHistory:
+def node_history(conn: Connection, unique_id: str, job: Ref, paging: Paging) -> NodeHistory:
     """One node across runs (of one job when ``job.id`` is set); unknown nodes are not found."""
     history = queries.node_history(conn, unique_id, job_id=job.id, account_id=job.account_id, host=job.host,
                                    page=paging.page, page_size=paging.size)
@@ -117,14 +118,14 @@ def node_history(conn: sa.Connection, unique_id: str, job: Ref, paging: Paging) 
     return history
 
 
-def nodes_page(conn: sa.Connection, run_pk: int, nodes: NodeFilter, paging: Paging) -> NodesPage:
+def nodes_page(conn: Connection, run_pk: int, nodes: NodeFilter, paging: Paging) -> NodesPage:
     return run_queries.nodes_page(
         conn, run_pk, status=nodes.status, resource_type=nodes.resource_type, search=nodes.search,
         step_index=nodes.step_index, page=paging.page, page_size=paging.size,
     )
 
 
-def resolve_run(conn: sa.Connection, ref: Ref) -> int:
+def resolve_run(conn: Connection, ref: Ref) -> int:
     run_id, account_id, host = ref
     found = run_queries.find_runs(conn, run_id, account_id=account_id, host=host)
     if not found:
@@ -140,7 +141,7 @@ def resolve_run(conn: sa.Connection, ref: Ref) -> int:
 
 
 def run_view(
-    conn: sa.Connection,
+    conn: Connection,
     ref: Ref,
     nodes: NodeFilter,
     paging: Paging,
@@ -166,7 +167,7 @@ def run_view(
     )
 
 
-def failure_lineage(conn: sa.Connection, ref: Ref, cache: Optional[RunCache] = None) -> list[FailureLineage]:
+def failure_lineage(conn: Connection, ref: Ref, cache: Optional[RunCache] = None) -> list[FailureLineage]:
     """The run's failures with what failed upstream and what was skipped downstream (cached per run version)."""
     run_pk = resolve_run(conn, ref)
     key = (run_pk, run_queries.updated_at(conn, run_pk), "lineage")
