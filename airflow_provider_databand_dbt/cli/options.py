@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
-from airflow_provider_databand_dbt.dbt_cloud.urls import describe_value, validate_id
+from airflow_provider_databand_dbt.dbt_cloud.urls import describe_value, normalize_api_url, validate_id
 
 TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
@@ -43,23 +43,15 @@ def dbt_cloud_host(text: str) -> str:
     """argparse type for ``--host``: the host as the store keys runs, from any form the project prints.
 
     ``127.0.0.1:8787``, ``http://127.0.0.1:8787/``, ``cloud.getdbt.com`` and ``https://cloud.getdbt.com``
-    all work; a bare host means https, so its default port is dropped as the collector does.
+    all work: the value is normalised exactly as the client normalises its API URL, whose host:port
+    the collector stores (a bare host means https, a default port is dropped).
     """
-    value = text.strip()
-    parts = urlsplit(value if "://" in value else f"//{value}")
     try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    host = (parts.hostname or "").rstrip(".")
-    if not host or port in (-1, 0) or "@" in parts.netloc or parts.path not in ("", "/") or parts.query:
+        return urlsplit(normalize_api_url(text)).netloc
+    except DbtCloudConfigError:
         raise argparse.ArgumentTypeError(
             f"expected a dbt Cloud host such as cloud.getdbt.com, emea.dbt.com or 127.0.0.1:8787, got {describe_value(text)}"
-        )
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = 80 if parts.scheme.lower() == "http" else 443
-    return host if port in (None, default_port) else f"{host}:{port}"
+        ) from None
 
 
 def store_in_use() -> str:
