@@ -28,6 +28,7 @@ from airflow_provider_databand_dbt.dbt_cloud.query import (
     status_params,
 )
 from airflow_provider_databand_dbt.dbt_cloud.models import (
+    RawRunsDecoder,
     ApiAccount,
     ApiEnvironment,
     ApiJob,
@@ -63,6 +64,7 @@ TRIGGER_OVERRIDES = frozenset(
 )
 _MAX_CAUSE = 255
 
+_RAW_RUNS_DECODER = RawRunsDecoder()
 _DECODERS = {
     kind: msgspec.json.Decoder(Envelope[kind])  # type: ignore[valid-type]  # parametrized at runtime, one decoder per payload type
     for kind in (ApiAccount, ApiRun, ApiJob, ApiProject, ApiEnvironment, List[ApiRun], List[ApiJob], List[str])
@@ -247,6 +249,34 @@ class DbtCloudClient:
         :param offset: runs to skip.
         :param status: a numeric status or its label (``success``, ``error``...), or several of them.
         """
+        envelope = self._runs_page(
+            account_id, _DECODERS[List[ApiRun]], limit=limit, offset=offset, order_by=order_by, job_id=job_id,
+            project_id=project_id, environment_id=environment_id, status=status, include_related=include_related,
+        )
+        pagination = envelope.extra.pagination if envelope.extra else None
+        return RunsPage(runs=envelope.data, total_count=pagination.total_count if pagination else None)
+
+    def list_run_entries(self, account_id: int | str, **filters: Any) -> Envelope[List[Any]]:
+        """One page of runs (the :meth:`list_runs` keywords) with each run left as plain JSON data.
+
+        For callers that validate runs one by one, so a single malformed run cannot hide the rest of its page.
+        """
+        return self._runs_page(account_id, _RAW_RUNS_DECODER, **filters)
+
+    def _runs_page(
+        self,
+        account_id: int | str,
+        decoder: Any,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        order_by: str = "-id",
+        job_id: int | str | None = None,
+        project_id: int | str | None = None,
+        environment_id: int | str | None = None,
+        status: int | str | RunStatus | Iterable[int | str] | None = None,
+        include_related: Iterable[str] = (),
+    ) -> Envelope:
         account_id = urls.validate_id(account_id, "account_id")
         query = query_params(
             limit=page_size_param(limit, "limit"),
@@ -258,9 +288,9 @@ class DbtCloudClient:
             **status_params(status),
             include_related=urls.json_list_param(include_related),
         )
-        envelope = self._get(urls.RUNS, _account_target(account_id), List[ApiRun], query, account_id=account_id)
-        pagination = envelope.extra.pagination if envelope.extra else None
-        return RunsPage(runs=envelope.data, total_count=pagination.total_count if pagination else None)
+        return self._transport.request_json(
+            "GET", urls.RUNS, _account_target(account_id), decoder, params=query, account_id=account_id
+        )
 
     def iter_runs(self, account_id: int | str, *, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> Iterator[ApiRun]:
         """Every run matching ``filters`` (the :meth:`list_runs` keywords), page by page.

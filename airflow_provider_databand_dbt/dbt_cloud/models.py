@@ -6,8 +6,9 @@ instead of a ``KeyError`` deep in the collector.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
-from typing import Generic, List, Optional, TypeVar
+from typing import Any, Generic, List, Optional, TypeVar
 
 import msgspec
 
@@ -204,3 +205,24 @@ class RunsPage(msgspec.Struct):
 
     runs: List[ApiRun]
     total_count: Optional[int] = None
+
+
+class RawRunsDecoder:
+    """Decode a runs page with each run left as plain JSON data, for callers that check runs one by one.
+
+    msgspec refuses a whole body over one lone UTF-16 surrogate; Python's parser accepts it, so one
+    malformed run cannot hide the rest of its page.
+    """
+
+    _envelope = Envelope[List[Any]]
+
+    def decode(self, content: bytes) -> Envelope[List[Any]]:
+        try:
+            data = msgspec.json.decode(content)
+        except msgspec.DecodeError:
+            try:
+                data = json.loads(content)
+            except ValueError as exc:
+                raise msgspec.DecodeError(str(exc)) from None
+        return msgspec.convert(data, self._envelope)
+

@@ -1,23 +1,17 @@
 """Read a page of ``list_runs`` run by run, so one malformed run cannot hide the rest of the page.
 
-The client decodes a page as a whole: one run with a wrong type, or a string msgspec refuses (a lone
+``list_runs`` decodes a page as a whole: one run with a wrong type, or a string msgspec refuses (a lone
 UTF-16 surrogate), fails the page, and a syncer would then see no new run ever again. Here each run is
 validated on its own, keeping only what the lister needs; a bad one is skipped with a log line.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import msgspec
-
-from airflow_provider_databand_dbt.dbt_cloud import urls
-from airflow_provider_databand_dbt.dbt_cloud.failures import Target
-from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
-from airflow_provider_databand_dbt.dbt_cloud.query import optional_id, query_params, status_params
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +34,6 @@ class RunPage:
     total_count: Optional[int]
 
 
-class _LenientDecoder:
-    """A decoder for the transport: the envelope with each run left as plain JSON data."""
-
-    _envelope = Envelope[List[Any]]
-
-    def decode(self, content: bytes) -> Any:
-        try:
-            data = msgspec.json.decode(content)
-        except msgspec.DecodeError:
-            try:  # Python's parser accepts lone surrogates that msgspec refuses
-                data = json.loads(content)
-            except ValueError as exc:
-                raise msgspec.DecodeError(str(exc)) from None
-        return msgspec.convert(data, self._envelope)
-
-
-_DECODER = _LenientDecoder()
-
-
 def _listed(value: Any) -> ListedRun:
     run = msgspec.convert(value, ListedRun)
     if run.created_at is not None and run.created_at.tzinfo is None:
@@ -69,25 +44,9 @@ def _listed(value: Any) -> ListedRun:
 def list_runs_page(client, account_id: int, *, limit: int, offset: int, order_by: str = "-id",
                    status: Optional[list[int]] = None, job_id: Optional[int] = None,
                    project_id: Optional[int] = None, environment_id: Optional[int] = None) -> RunPage:
-    """``GET runs/`` through the client's transport (retries, rate limit, typed errors), decoded run by run.
-
-    A client without that transport (a test double) is asked for the page as a whole.
-    """
-    transport = getattr(client, "_transport", None)
-    if transport is None:
-        page = client.list_runs(account_id, limit=limit, offset=offset, order_by=order_by, status=status,
-                                job_id=job_id, project_id=project_id, environment_id=environment_id)
-        runs = [ListedRun(id=run.id, status=run.status, created_at=run.created_at,
-                          job_definition_id=run.job_definition_id) for run in page.runs]
-        return RunPage(runs=runs, size=len(runs), total_count=page.total_count)
-    query = query_params(
-        limit=limit, offset=offset, order_by=order_by, job_definition_id=optional_id(job_id, "job_id"),
-        project_id=optional_id(project_id, "project_id"),
-        environment_id=optional_id(environment_id, "environment_id"), **status_params(status),
-    )
-    envelope = transport.request_json(
-        "GET", urls.RUNS, Target("account", account_id, account_id), _DECODER, params=query, account_id=account_id
-    )
+    """``GET runs/`` through the client (retries, rate limit, typed errors), decoded run by run."""
+    envelope = client.list_run_entries(account_id, limit=limit, offset=offset, order_by=order_by, status=status,
+                                       job_id=job_id, project_id=project_id, environment_id=environment_id)
     runs = []
     for position, value in enumerate(envelope.data):
         try:
