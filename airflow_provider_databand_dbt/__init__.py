@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from airflow_provider_databand_dbt.collector.report import RunReport
+    from airflow_provider_databand_dbt.model.report import RunReport
 
 __all__ = ["__version__", "collect_data_from_dbt_cloud"]
 

@@ -126,7 +126,7 @@ def baseline(emulator: EmulatorProcess, run_ids: list[int], workdir: Path) -> di
     from airflow_provider_databand_dbt.collector.collect import collect_run
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
     from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
-    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+    from airflow_provider_databand_dbt.model.source import TrackingSource
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     import logging

@@ -22,9 +22,9 @@ from pathlib import Path
 import msgspec
 import sqlalchemy as sa
 
-from airflow_provider_databand_dbt.collector.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.tracking import schema
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 START = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)

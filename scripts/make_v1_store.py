@@ -34,7 +34,7 @@ from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 out = Path(sys.argv[1])

@@ -10,10 +10,10 @@ import msgspec
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.cli.render import render_run, summary_line, table
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
 from airflow_provider_databand_dbt.tracking.errors import RunNotTracked
 
-RUN_STATUSES = [status.label for status in RunStatus]
+RUN_STATUSES = list(RUN_LABELS)
 
 
 def register(subparsers) -> None:

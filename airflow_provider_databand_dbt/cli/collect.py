@@ -55,7 +55,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.collector.collect import collect_data_from_dbt_cloud
-    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+    from airflow_provider_databand_dbt.model.source import TrackingSource
 
     token = options.read_token(args)
     store: Literal[False] | TrackingStore = False if args.no_store else options.open_store(args)

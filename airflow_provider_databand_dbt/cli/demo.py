@@ -7,7 +7,7 @@ import time
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.render import render_run
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudTimeoutError
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.safe_text import escape_controls
 
 POLL_SECONDS = 0.5
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.collector.collect import collect_run
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
     from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
-    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+    from airflow_provider_databand_dbt.model.source import TrackingSource
 
     class DemoClient(DbtCloudClient):
         @property

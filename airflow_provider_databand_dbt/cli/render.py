@@ -12,12 +12,11 @@ from datetime import datetime, timezone
 from collections.abc import Iterable, Sequence
 from typing import Optional
 
-from airflow_provider_databand_dbt.collector.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.status import node_status_rank
 from airflow_provider_databand_dbt.safe_text import escape_controls
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
-# Failures first, then what needs a look, then the rest.
-NODE_STATUS_ORDER = {"error": 0, "runtime error": 0, "fail": 1, "warn": 2, "skipped": 3}
 # Longer or multi-line node messages are printed whole under their row instead of in the column.
 MESSAGE_WIDTH = 60
 MESSAGE_INDENT = "    "
@@ -98,12 +97,12 @@ def seconds(value: float | None, digits: int = 1) -> str | None:
 def summary_line(summary: dict[str, int]) -> str:
     if not summary:
         return "no node results"
-    ordered = sorted(summary.items(), key=lambda item: (NODE_STATUS_ORDER.get(item[0], 9), item[0]))
+    ordered = sorted(summary.items(), key=lambda item: (node_status_rank(item[0]), item[0]))
     return ", ".join(f"{count} {status}" for status, count in ordered)
 
 
 def sort_failures_first(nodes: Iterable[tuple[int, NodeResult]]) -> list[tuple[int, NodeResult]]:
-    return sorted(nodes, key=lambda item: (NODE_STATUS_ORDER.get(item[1].status, 9), item[0], item[1].unique_id))
+    return sorted(nodes, key=lambda item: (node_status_rank(item[1].status), item[0], item[1].unique_id))
 
 
 def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.collector.steps import StepPlan, bounded_text
-from airflow_provider_databand_dbt.dbt_cloud.status import status_label
+from airflow_provider_databand_dbt.model.status import status_label
 
 
 def step_report(step, plan: StepPlan, nodes: list[NodeResult], missing: list[ArtifactMissing]) -> StepReport:

@@ -24,13 +24,13 @@ from airflow_provider_databand_dbt.collector.artifacts import (
 from airflow_provider_databand_dbt.collector.assemble import run_report, step_report
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher, Fetched
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
-from airflow_provider_databand_dbt.dbt_cloud.status import TERMINAL_LABELS, status_label
+from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS, status_label
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, validate_id, validate_token
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 log = logging.getLogger(__name__)
 

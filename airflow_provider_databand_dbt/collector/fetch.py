@@ -11,7 +11,7 @@ from typing import Callable, Generic, Optional, TypeVar
 
 import msgspec
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing
+from airflow_provider_databand_dbt.model.report import ArtifactMissing
 from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudError, DbtCloudNotFoundError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from airflow_provider_databand_dbt.collector.artifacts import (
     Timing,
     parse_timestamp,
 )
-from airflow_provider_databand_dbt.collector.report import NodeResult
+from airflow_provider_databand_dbt.model.report import NodeResult
 
 
 def run_result_nodes(results: Iterable[RunResult], manifest: Optional[Manifest]) -> list[NodeResult]:

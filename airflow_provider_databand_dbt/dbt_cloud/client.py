@@ -39,7 +39,7 @@ from airflow_provider_databand_dbt.dbt_cloud.models import (
 )
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.dbt_cloud.transport import (
     DEFAULT_MAX_ARTIFACT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,

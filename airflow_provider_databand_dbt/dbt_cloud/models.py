@@ -12,7 +12,7 @@ from typing import Any, Generic, List, Optional, TypeVar
 
 import msgspec
 
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus, status_label
+from airflow_provider_databand_dbt.model.status import RunStatus, status_label
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ import json
 from typing import Any, Optional
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.dbt_cloud.urls import validate_id
 
 MAX_PAGE_SIZE = 100

@@ -28,9 +28,9 @@ from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
 from airflow_provider_databand_dbt.hooks.sources import current_source
 
 if TYPE_CHECKING:
-    from airflow_provider_databand_dbt.collector.report import RunReport
+    from airflow_provider_databand_dbt.model.report import RunReport
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
-    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+    from airflow_provider_databand_dbt.model.source import TrackingSource
 
 # The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
 DEFAULT_RETRY_LIMIT = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from airflow_provider_databand_dbt.airflow_compat import get_current_context
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 
 def airflow_source(context: Mapping[str, Any]) -> TrackingSource:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Optional
 
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.monitor.run_pages import list_runs_page
 
 # Safety net against an API that ignores order_by or offset: never page through more than this per stream.

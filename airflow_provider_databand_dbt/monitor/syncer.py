@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
-from airflow_provider_databand_dbt.collector.report import RunReport
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.report import RunReport
+from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
 from airflow_provider_databand_dbt.monitor.config import SyncerConfig
 from airflow_provider_databand_dbt.monitor.errors import LeaseLost, error_kind, is_poison
 from airflow_provider_databand_dbt.monitor.health import HealthBoard
@@ -22,7 +22,7 @@ from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
 from airflow_provider_databand_dbt.monitor.poison import FailedRunBook
 from airflow_provider_databand_dbt.monitor.prefetch import Outcome, prefetch_in_order
 from airflow_provider_databand_dbt.monitor.state import ActiveRuns, CursorState, Lease
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class Syncer:
                 self.failed.clear(ref.id)
         if report is not None:
             finished = report.is_finished
-            status = int(RunStatus.from_label(report.status)) if report.status in _LABELS else ref.status
+            status = int(RunStatus.from_label(report.status)) if report.status in RUN_LABELS else ref.status
         else:
             finished, status = True, ref.status
         if finished:
@@ -261,5 +261,3 @@ class Syncer:
         if self.lease is not None:
             self.lease.release()
 
-
-_LABELS = frozenset(status.label for status in RunStatus)

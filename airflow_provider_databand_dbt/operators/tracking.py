@@ -13,7 +13,7 @@ import msgspec
 from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException
-from airflow_provider_databand_dbt.collector.report import FAILED_NODE_STATUSES
+from airflow_provider_databand_dbt.model.status import NODE_FAILED
 from airflow_provider_databand_dbt.hooks.config import run_page_url, web_url_hint
 from airflow_provider_databand_dbt.hooks.dbt import DbtCloudTrackingHook, validated_id
 from airflow_provider_databand_dbt.hooks.sources import airflow_source, current_source
@@ -21,8 +21,8 @@ from airflow_provider_databand_dbt.operators.links import TRACKING_SUMMARY_KEY
 from airflow_provider_databand_dbt.triggers.dbt import DbtCloudTrackingRunJobTrigger
 
 if TYPE_CHECKING:
-    from airflow_provider_databand_dbt.collector.report import RunReport
-    from airflow_provider_databand_dbt.tracking.source import TrackingSource
+    from airflow_provider_databand_dbt.model.report import RunReport
+    from airflow_provider_databand_dbt.model.source import TrackingSource
 
 MAX_NODE_MESSAGE_CHARS = 300
 _PROVIDER_PACKAGE = "airflow.providers.dbt.cloud."
@@ -193,7 +193,7 @@ class RunTrackingMixin:
             web_url_hint(),
         )
         for step, node in report.iter_nodes():
-            if node.status in FAILED_NODE_STATUSES:
+            if node.status in NODE_FAILED:
                 self.log.error(
                     "dbt node %s %s (step %s): %s", node.unique_id, node.status, step.index, _one_line(node.message)
                 )

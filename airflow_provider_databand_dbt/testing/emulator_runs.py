@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.testing.scenarios import Scenario
 
 QUEUED = int(RunStatus.QUEUED)

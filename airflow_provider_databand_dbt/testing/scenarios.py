@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_databand_dbt.dbt_cloud.status import RunStatus
+from airflow_provider_databand_dbt.model.status import RunStatus
 
 log = logging.getLogger(__name__)
 

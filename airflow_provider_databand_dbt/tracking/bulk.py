@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Literal, Optional
 import msgspec
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.collector.report import RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import RunReport, StepReport
 from airflow_provider_databand_dbt.tracking.schema import node_results
 
 log = logging.getLogger(__name__)

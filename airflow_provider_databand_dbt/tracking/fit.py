@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import msgspec
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1

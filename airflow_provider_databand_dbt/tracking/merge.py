@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.collector.artifacts import MANIFEST
-from airflow_provider_databand_dbt.collector.report import RereadFailure, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import RereadFailure, RunReport, StepReport
 from airflow_provider_databand_dbt.tracking.bulk import step_row, unique_steps, write_nodes
 from airflow_provider_databand_dbt.tracking.engine import upsert_statement
 from airflow_provider_databand_dbt.tracking.schema import node_results, runs, steps

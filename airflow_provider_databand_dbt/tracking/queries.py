@@ -14,7 +14,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from airflow_provider_databand_dbt.collector.report import (
+from airflow_provider_databand_dbt.model.report import (
     ArtifactMissing,
     NodeResult,
     RereadFailure,
@@ -23,7 +23,7 @@ from airflow_provider_databand_dbt.collector.report import (
 )
 from airflow_provider_databand_dbt.tracking.rows import NodeHistoryRow, PipelineRow, RunRow
 from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs, sources, steps
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 StatusFilter = Union[str, Sequence[str], None]
 

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import msgspec
 
-from airflow_provider_databand_dbt.collector.report import RunHeader
+from airflow_provider_databand_dbt.model.report import RunHeader
 
 SaveAction = Literal["created", "updated", "kept_newer"]
 

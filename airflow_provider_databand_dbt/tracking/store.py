@@ -14,7 +14,7 @@ from typing import Optional
 import msgspec
 from sqlalchemy.engine import URL, Engine
 
-from airflow_provider_databand_dbt.collector.report import RunReport
+from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
 from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
@@ -27,7 +27,7 @@ from airflow_provider_databand_dbt.tracking.rows import (
     RunRow,
     SaveOutcome,
 )
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.url import (
     choose_tracking_url,
     masked_url,

@@ -17,15 +17,15 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.collector.report import RunReport
-from airflow_provider_databand_dbt.dbt_cloud.status import TERMINAL_LABELS
+from airflow_provider_databand_dbt.model.report import RunReport
+from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
 from airflow_provider_databand_dbt.tracking.bulk import step_row, unique_steps, write_nodes
 from airflow_provider_databand_dbt.tracking.engine import advisory_xact_lock, upsert_statement
 from airflow_provider_databand_dbt.tracking.fit import fit_report, merge_notes
 from airflow_provider_databand_dbt.tracking.merge import merge_steps_and_nodes
 from airflow_provider_databand_dbt.tracking.rows import SaveAction, SaveOutcome
 from airflow_provider_databand_dbt.tracking.schema import pipelines, runs, sources, steps
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 log = logging.getLogger(__name__)
 

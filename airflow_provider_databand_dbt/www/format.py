@@ -4,35 +4,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-RUN_FINISHED = frozenset({"success", "error", "cancelled"})
-NODE_FAILED = frozenset({"error", "fail", "runtime error"})
+from airflow_provider_databand_dbt.model.status import status_tone
 
-# One colour family per meaning, shared by pills, table rows and chart marks.
-STATUS_TONE = {
-    "success": "ok",
-    "pass": "ok",
-    "error": "bad",
-    "fail": "bad",
-    "runtime error": "bad",
-    "warn": "warn",
-    "skipped": "muted",
-    "cancelled": "muted",
-    "queued": "active",
-    "starting": "active",
-    "running": "active",
-}
-
+__all__ = ["aware", "duration", "status_tone"]
 
 def aware(value: Optional[datetime]) -> Optional[datetime]:
     """Stored timestamps are UTC; SQLite hands them back naive, so make them aware again."""
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=timezone.utc)
-
-
-def status_tone(status: Optional[str]) -> str:
-    """CSS tone (ok, bad, warn, muted, active) for a run, step or node status."""
-    return STATUS_TONE.get((status or "").lower(), "muted")
 
 
 def duration(seconds: Optional[float]) -> str:

@@ -9,8 +9,8 @@ from typing import Optional
 
 import msgspec
 
-from airflow_provider_databand_dbt.collector.report import RunHeader, StepHeader
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.report import RunHeader, StepHeader
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 
 class DurationPoint(msgspec.Struct, kw_only=True):

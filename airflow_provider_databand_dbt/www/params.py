@@ -10,10 +10,11 @@ from typing import NamedTuple, Optional
 
 from fastapi import Request
 
+from airflow_provider_databand_dbt.model.status import RUN_LABELS
 from airflow_provider_databand_dbt.www.errors import BadRequest, NotFound
 from airflow_provider_databand_dbt.www.queries import RunFilter
 
-RUN_STATUSES = ("queued", "starting", "running", "success", "error", "cancelled")
+RUN_STATUSES = RUN_LABELS
 MAX_PAGE_SIZE = 500
 NODE_PAGE_SIZE = 100
 # Ids are 64-bit integers in the store (and in SQLite/PostgreSQL); a bigger one cannot match anything.

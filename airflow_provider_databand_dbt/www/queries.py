@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection  # not Connection: SQLAlchemy 1.4 lacks it
 
 from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs, sources
-from airflow_provider_databand_dbt.www.format import NODE_FAILED, RUN_FINISHED, aware
+from airflow_provider_databand_dbt.model.status import NODE_FAILED, NODE_OK, TERMINAL_LABELS
+from airflow_provider_databand_dbt.www.format import aware
 from airflow_provider_databand_dbt.www.models import (
     DurationPoint,
     NodeHistory,
@@ -33,7 +34,6 @@ WINDOW = 30
 # The store's run indexes end in (created_at, run_id): every list sorts on exactly that.
 NEWEST_FIRST = (runs.c.created_at.desc(), runs.c.run_id.desc())
 TREND_POINTS = 200
-NODE_OK = frozenset({"success", "pass"})
 # ``(conn, pipeline pks) -> {pk: runs}``: exact by default, ``RunCounts.of`` in the web view.
 Counter = Callable[[Connection, Iterable[int]], Mapping[int, int]]
 
@@ -135,7 +135,7 @@ def summarize_pipelines(conn: Connection, rows: Sequence, *,
     for row in rows:
         recent = [point for _, point in windows[row.id]]
         trackers = {kind for run_pk, _ in windows[row.id] for kind in kinds.get(run_pk, ())}
-        finished = [p for p in recent if p.status in RUN_FINISHED]
+        finished = [p for p in recent if p.status in TERMINAL_LABELS]
         durations = [p.duration_seconds for p in finished if p.duration_seconds is not None]
         last = recent[-1] if recent else None
         summaries.append(

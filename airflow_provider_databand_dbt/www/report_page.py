@@ -14,7 +14,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.collector.report import NodeResult, RunHeader, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import NodeResult, RunHeader, RunReport, StepReport
 from airflow_provider_databand_dbt.tracking.schema import node_results
 from airflow_provider_databand_dbt.www.models import RunDetail
 from airflow_provider_databand_dbt.www.streaming import placeholder, rows

@@ -12,9 +12,10 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing, RereadFailure
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, RereadFailure
 from airflow_provider_databand_dbt.tracking.schema import node_results, runs, sources, steps
-from airflow_provider_databand_dbt.www.format import NODE_FAILED, aware
+from airflow_provider_databand_dbt.model.status import NODE_FAILED, NODE_STATUS_RANK, NODE_STATUS_RANK_OTHER
+from airflow_provider_databand_dbt.www.format import aware
 from airflow_provider_databand_dbt.www.models import (
     FailureLineage,
     LineageNode,
@@ -35,11 +36,8 @@ MAX_LINEAGE_VISITS = 5_000
 
 # Failures first, then what needs a look, then the rest: the order of the node table.
 _STATUS_RANK = sa.case(
-    (node_results.c.status.in_(("error", "runtime error")), 0),
-    (node_results.c.status == "fail", 1),
-    (node_results.c.status == "warn", 2),
-    (node_results.c.status == "skipped", 3),
-    else_=9,
+    *((node_results.c.status == status, rank) for status, rank in NODE_STATUS_RANK.items()),
+    else_=NODE_STATUS_RANK_OTHER,
 )
 
 

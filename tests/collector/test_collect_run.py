@@ -15,7 +15,7 @@ from airflow_provider_databand_dbt.testing.emulator import (
     NIGHTLY_JOB_ID,
     Fault,
 )
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 ARTIFACT_PATH = "/artifacts/"
 

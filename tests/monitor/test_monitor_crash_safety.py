@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.schema import runs, sources
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
 

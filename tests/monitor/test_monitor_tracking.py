@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_databand_dbt.dbt_cloud.status import status_label
+from airflow_provider_databand_dbt.model.status import status_label
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID, NIGHTLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from monitor_helpers import MonitorProcess, monitor_env, run_monitor, wait_for, write_config

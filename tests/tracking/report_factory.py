@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing, NodeResult, RunReport, StepReport
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 HOST = "cloud.getdbt.com"
 ACCOUNT_ID = 1

@@ -10,7 +10,7 @@ from report_factory import make_report
 
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 RUN_ID = 91000

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from report_factory import BASE_TIME, airflow_source, make_report, monitor_source
 
-from airflow_provider_databand_dbt.collector.report import StepReport
+from airflow_provider_databand_dbt.model.report import StepReport
 from airflow_provider_databand_dbt.tracking.rows import NodeHistoryRow, PipelineRow, RunRow
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 

@@ -12,7 +12,7 @@ from report_factory import BASE_TIME, airflow_source, make_report, monitor_sourc
 
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 CET = timezone(timedelta(hours=1))

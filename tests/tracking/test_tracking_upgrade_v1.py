@@ -17,10 +17,10 @@ from hostile_dbt_cloud import ACCOUNT_ID, TOKEN, HostileDbtCloud
 from store_probe import engine_for, schema_versions
 
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
-from airflow_provider_databand_dbt.collector.report import RunReport
+from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 DATA = Path(__file__).parent / "data"

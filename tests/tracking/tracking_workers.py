@@ -5,7 +5,7 @@ import traceback
 
 from report_factory import make_report
 
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from web_reports import T0, node, report
 
-from airflow_provider_databand_dbt.collector.report import RunReport
+from airflow_provider_databand_dbt.model.report import RunReport
 
 BIG_RUN_ID = 424242
 STATUSES = ("success",) * 17 + ("error", "skipped", "warn")

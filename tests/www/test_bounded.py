@@ -8,7 +8,7 @@ from big_run import BIG_RUN_ID, big_report
 from ui_load import UiServer
 from web_reports import cli_source
 
-from airflow_provider_databand_dbt.collector.report import StepReport
+from airflow_provider_databand_dbt.model.report import StepReport
 from airflow_provider_databand_dbt.www.report_page import MAX_NODES_PER_PAGE
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from web_reports import HOSTILE_MESSAGE, HOSTILE_NAME, T0, cli_source, node, report
 
-from airflow_provider_databand_dbt.collector.report import ArtifactMissing
+from airflow_provider_databand_dbt.model.report import ArtifactMissing
 
 
 def test_empty_store_says_how_to_fill_it(app_for, store, tracking_url):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from web_reports import T0, report
 
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))

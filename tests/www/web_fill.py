@@ -20,7 +20,7 @@ from airflow_provider_databand_dbt.testing.emulator import (
     DbtCloudEmulator,
     Fault,
 )
-from airflow_provider_databand_dbt.tracking.source import TrackingSource
+from airflow_provider_databand_dbt.model.source import TrackingSource
 
 FAILING_TEST = "assert_revenue_by_payment_method_is_positive"
 FAILING_TEST_ID = "test.tiny_shop.assert_revenue_by_payment_method_is_positive"

@@ -163,7 +163,7 @@ class TestCollectRun:
         assert [source.kind for source in default_store.list_sources(run_id)] == ["api"]
 
     def test_explicit_source_account_and_tracking_url(self, hook, dbt_cloud_conn, tmp_path):
-        from airflow_provider_databand_dbt.tracking.source import TrackingSource
+        from airflow_provider_databand_dbt.model.source import TrackingSource
         from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
         url = f"sqlite:///{tmp_path / 'explicit.db'}"

@@ -7,8 +7,10 @@ from typing import Any, Optional
 
 import msgspec
 
+from airflow_provider_databand_dbt.model.status import NODE_FAILED, is_terminal
 
-class NodeResult(msgspec.Struct, kw_only=True):
+
+class NodeResult(msgspec.Struct, kw_only=True, gc=False):
     """One dbt node's outcome in one step: a model, test, unit test, seed, snapshot or source freshness check.
 
     ``status`` is written as dbt writes it (success, error, skipped, pass, fail, warn, runtime error...).
@@ -32,21 +34,21 @@ class NodeResult(msgspec.Struct, kw_only=True):
     thread_id: Optional[str] = None
 
 
-class ArtifactMissing(msgspec.Struct, kw_only=True):
+class ArtifactMissing(msgspec.Struct, kw_only=True, gc=False):
     """An artifact we expected for a step but could not use, and why (404, truncated, malformed...)."""
 
     artifact: str
     reason: str
 
 
-class RereadFailure(msgspec.Struct, kw_only=True):
+class RereadFailure(msgspec.Struct, kw_only=True, gc=False):
     """A later collection could not re-read artifacts of a step whose nodes the store kept from an earlier one."""
 
     at: datetime
     artifacts_missing: list[ArtifactMissing] = []
 
 
-class StepHeader(msgspec.Struct, kw_only=True):
+class StepHeader(msgspec.Struct, kw_only=True, gc=False):
     """One dbt Cloud run step (``Invoke dbt with `dbt build` ``...) without its node results.
 
     ``reread_failed`` is set by the store only: the nodes shown come from an earlier collection.
@@ -69,7 +71,7 @@ class StepReport(StepHeader, kw_only=True):
     nodes: list[NodeResult] = []
 
 
-class RunHeader(msgspec.Struct, kw_only=True):
+class RunHeader(msgspec.Struct, kw_only=True, gc=False):
     """What dbt Cloud says about one run, keyed by (host, account_id, run_id), without its steps.
 
     ``status`` is one of queued, starting, running, success, error, cancelled. Shared by the report,
@@ -108,7 +110,7 @@ class RunReport(RunHeader, kw_only=True):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in ("success", "error", "cancelled")
+        return is_terminal(self.status)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -123,7 +125,7 @@ class RunReport(RunHeader, kw_only=True):
 
     def failed_nodes(self) -> list[NodeResult]:
         """Nodes whose status means something went wrong (error, fail, runtime error, warn excluded)."""
-        return [node for _, node in self.iter_nodes() if node.status in FAILED_NODE_STATUSES]
+        return [node for _, node in self.iter_nodes() if node.status in NODE_FAILED]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data (datetimes as ISO 8601 strings) with a ``summary`` of node counts per status."""
@@ -140,5 +142,3 @@ class RunReport(RunHeader, kw_only=True):
         data = {k: v for k, v in data.items() if k != "summary"}
         return msgspec.convert(data, cls)
 
-
-FAILED_NODE_STATUSES = frozenset({"error", "fail", "runtime error"})
