@@ -24,9 +24,9 @@ def collect_data_from_dbt_cloud(
     """Collect one dbt Cloud run, store it in the tracking store and return its report.
 
     Same first three parameters as the Databand SDK call. See
-    :func:`airflow_provider_databand_dbt.collector.collect.collect_data_from_dbt_cloud` for ``options``.
+    :func:`airflow_provider_databand_dbt.api.collect_data_from_dbt_cloud` for ``options``.
     """
-    from airflow_provider_databand_dbt.collector.collect import collect_data_from_dbt_cloud as _collect
+    from airflow_provider_databand_dbt.api import collect_data_from_dbt_cloud as _collect
 
     return _collect(dbt_cloud_account_id, dbt_cloud_api_token, dbt_job_run_id, dbt_api_url, **options)
 

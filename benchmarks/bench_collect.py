@@ -251,7 +251,7 @@ def _cpu_seconds() -> float:
 
 def run_ours(url: str, token: str, run_id: int, database: Path) -> dict:
     # Both contenders import what they use before the clock starts.
-    from airflow_provider_databand_dbt.collector.collect import collect_data_from_dbt_cloud
+    from airflow_provider_databand_dbt.api import collect_data_from_dbt_cloud
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 

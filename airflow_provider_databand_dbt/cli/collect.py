@@ -54,7 +54,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_provider_databand_dbt.collector.collect import collect_data_from_dbt_cloud
+    from airflow_provider_databand_dbt.api import collect_data_from_dbt_cloud
     from airflow_provider_databand_dbt.model.source import TrackingSource
 
     token = options.read_token(args)

@@ -1,4 +1,7 @@
-"""Collect one dbt Cloud run into a :class:`RunReport` and store it: the heart of every tracker.
+"""Collect one dbt Cloud run into a :class:`RunReport`: the heart of every tracker. Never saves.
+
+Saving and anything else done with the report (the store, exporters, alerts) is the tracking
+service's job (:mod:`airflow_provider_databand_dbt.sinks`), so every tracker gets the same sinks.
 
 Requests per run: the run (with steps, job and trigger), its project, its environment, one
 results artifact per finished step that has one, and the manifest once. Problems with the run
@@ -11,7 +14,7 @@ import contextlib
 import gc
 import logging
 import threading
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 from airflow_provider_databand_dbt.collector.artifacts import (
     MANIFEST,
@@ -22,6 +25,7 @@ from airflow_provider_databand_dbt.collector.artifacts import (
     decode_sources,
 )
 from airflow_provider_databand_dbt.collector.assemble import run_report, step_report
+from airflow_provider_databand_dbt.collector.client import CollectorClient
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher, Fetched
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
@@ -29,8 +33,6 @@ from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS, status_label
-from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, validate_id, validate_token
-from airflow_provider_databand_dbt.model.source import TrackingSource
 
 log = logging.getLogger(__name__)
 
@@ -41,35 +43,31 @@ Progress = Callable[[str], None]
 
 
 def collect_run(
-    client,
+    client: CollectorClient,
     account_id: int,
     run_id: int,
     *,
-    store=None,
-    source: Optional[TrackingSource] = None,
     progress: Optional[Progress] = None,
     deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
 ) -> RunReport:
-    """Fetch a run, its steps and their artifacts, build its report and (optionally) store it.
+    """Fetch a run, its steps and their artifacts and build its report; to store it, use a ``TrackingService``.
 
     A run still in progress is reported as it is now (finished steps with their nodes);
     collecting it again later completes it in the store.
 
-    :param client: a ``DbtCloudClient`` for the run's dbt Cloud host.
+    :param client: a ``DbtCloudClient`` (or any ``CollectorClient``) for the run's dbt Cloud host.
     :param account_id: dbt Cloud account id.
     :param run_id: dbt Cloud run id.
-    :param store: a ``TrackingStore`` to save the report in, or None to only return it.
-    :param source: who is tracking (recorded by the store); defaults to ``TrackingSource(kind="api")``.
     :param progress: called with one human-readable line per step, e.g. for a CLI.
     :param deadline: wall-clock seconds for all requests of this collection (default 1800); once
         it passes, the run fails with a timeout or, during artifacts, the rest are marked missing.
     :raises DbtCloudError: the run itself could not be read (auth, not found, timeout, server errors).
     """
     with client.deadline(deadline, f"collecting run {run_id}"):
-        return _collect(client, account_id, run_id, store, source, progress)
+        return _collect(client, account_id, run_id, progress)
 
 
-def _collect(client, account_id: int, run_id: int, store, source, progress) -> RunReport:
+def _collect(client: CollectorClient, account_id: int, run_id: int, progress: Optional[Progress]) -> RunReport:
     run = client.get_run(account_id, run_id, include_related=RELATED)
     project_name = _name_or_none(client.get_project, "project", account_id, run.project_id, run_id)
     environment_name = _name_or_none(client.get_environment, "environment", account_id, run.environment_id, run_id)
@@ -87,7 +85,7 @@ def _collect(client, account_id: int, run_id: int, store, source, progress) -> R
             fetcher = ArtifactFetcher(client, account_id, run_id, scratch)
             steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress)
 
-        report = run_report(
+        return run_report(
             run,
             host=client.host,
             base_url=client.base_url,
@@ -97,10 +95,6 @@ def _collect(client, account_id: int, run_id: int, store, source, progress) -> R
             steps=steps,
             artifact_dbt_version=artifact_dbt_version,
         )
-        if store is not None:
-            outcome = store.save_report(report, source or TrackingSource(kind="api"))
-            log.info("run %s stored (%s)", run_id, getattr(outcome, "action", outcome))
-    return report
 
 
 def _collect_steps(
@@ -182,7 +176,7 @@ _gc_was_enabled = False
 
 @contextlib.contextmanager
 def _cyclic_gc_paused():
-    """Pause Python's cycle collector while a run's node objects are built and stored.
+    """Pause Python's cycle collector while a run's node objects are built.
 
     Large runs create hundreds of thousands of objects that never form cycles; each full
     collection re-scanned all of them, which cost about as much as building them. Reference
@@ -208,68 +202,3 @@ def _report_progress(progress: Optional[Progress], message: str, *args: Any) -> 
     log.info(message, *args)
     if progress is not None:
         progress(message % args)
-
-
-def collect_data_from_dbt_cloud(
-    dbt_cloud_account_id: Union[int, str],
-    dbt_cloud_api_token: str,
-    dbt_job_run_id: Union[int, str],
-    dbt_api_url: str = DEFAULT_API_URL,
-    *,
-    store: Any = True,
-    tracking_url: Optional[str] = None,
-    source: Optional[TrackingSource] = None,
-    client_options: Optional[dict[str, Any]] = None,
-    progress: Optional[Progress] = None,
-    collect_deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
-) -> RunReport:
-    """Collect one dbt Cloud run, store it in the tracking store and return its report.
-
-    Drop-in replacement for the Databand SDK call of the same name (same first three parameters).
-
-    :param dbt_cloud_account_id: dbt Cloud account id (int or string of digits).
-    :param dbt_cloud_api_token: a dbt Cloud personal access or service token; never logged or stored.
-    :param dbt_job_run_id: the run id (int or string of digits).
-    :param dbt_api_url: dbt Cloud host or access URL, e.g. ``emea.dbt.com`` or ``https://ab123.us1.dbt.com``.
-    :param store: True for the tracking store at ``tracking_url`` (default store when None),
-        a ``TrackingStore`` instance to use as is, or False to only return the report.
-    :param tracking_url: SQLAlchemy URL of the tracking store, when ``store`` is True.
-    :param source: who is tracking; defaults to ``TrackingSource(kind="api")``.
-    :param client_options: extra keyword arguments for ``DbtCloudClient`` (timeout, retry,
-        request_deadline, max_response_bytes, max_artifact_bytes...).
-    :param progress: called with one line per step, e.g. for a CLI.
-    :param collect_deadline: wall-clock seconds for the whole collection (default 1800; None: no limit).
-    :raises DbtCloudConfigError: non-numeric ids, an empty token or a malformed URL.
-    :raises DbtCloudError: the run could not be read.
-    """
-    from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
-
-    account_id = validate_id(dbt_cloud_account_id, "dbt_cloud_account_id")
-    run_id = validate_id(dbt_job_run_id, "dbt_job_run_id")
-    token = validate_token(dbt_cloud_api_token)
-    with DbtCloudClient(token, dbt_api_url, **(client_options or {})) as client:
-        tracking_store, owned = _open_store(store, tracking_url)
-        try:
-            return collect_run(
-                client,
-                account_id,
-                run_id,
-                store=tracking_store,
-                source=source,
-                progress=progress,
-                deadline=collect_deadline,
-            )
-        finally:
-            if owned:
-                tracking_store.close()
-
-
-def _open_store(store: Any, tracking_url: Optional[str]):
-    """``(store or None, whether we opened it and must close it)``."""
-    if store is True:
-        from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-        return TrackingStore(tracking_url), True
-    if store is False or store is None:
-        return None, False
-    return store, False

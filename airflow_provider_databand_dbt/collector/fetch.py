@@ -11,6 +11,7 @@ from typing import Callable, Generic, Optional, TypeVar
 
 import msgspec
 
+from airflow_provider_databand_dbt.collector.client import CollectorClient
 from airflow_provider_databand_dbt.model.report import ArtifactMissing
 from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudError, DbtCloudNotFoundError
 
@@ -29,13 +30,13 @@ class Fetched(msgspec.Struct, Generic[T]):
 class ArtifactFetcher:
     """Fetches artifacts of one run into a scratch directory the caller owns and removes.
 
-    :param client: a ``DbtCloudClient``.
+    :param client: a ``DbtCloudClient`` (any ``CollectorClient``).
     :param account_id: dbt Cloud account id.
     :param run_id: dbt Cloud run id.
     :param directory: where downloads land; each file is deleted as soon as it is decoded.
     """
 
-    def __init__(self, client, account_id: int, run_id: int, directory: Path) -> None:
+    def __init__(self, client: CollectorClient, account_id: int, run_id: int, directory: Path) -> None:
         self.client = client
         self.account_id = account_id
         self.run_id = run_id

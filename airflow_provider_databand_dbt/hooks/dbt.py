@@ -3,7 +3,7 @@
 ``DbtCloudTrackingHook`` keeps everything ``DbtCloudHook`` does (same ``dbt_cloud`` connection,
 same methods, so the provider's operator, sensor and trigger work on it) and adds:
 
-- ``collect_run``: collect one run with our client and store it in the tracking store;
+- ``collect_run``: collect one run with our client and track it (the tracking store, then other sinks);
 - a ``test_connection`` that calls an authenticated account endpoint;
 - retries on 429 and 5xx that honour ``Retry-After`` (the provider turns every HTTP error into an
   ``AirflowException`` before its retry check sees it, so it never retries them);
@@ -244,26 +244,14 @@ class DbtCloudTrackingHook(DbtCloudHook):
         :param progress: called with one human-readable line per step.
         :return: the run's report (also what was stored).
         """
-        from airflow_provider_databand_dbt.collector.collect import collect_run
-        from airflow_provider_databand_dbt.tracking.store import TrackingStore
+        from airflow_provider_databand_dbt.sinks.service import tracking
 
         run_id = validated_id(run_id, "run_id")
         account_id = self._resolve_account_id() if account_id is None else validated_id(account_id, "account_id")
         # The client first: a connection without token or with a bad Host fails before the store is touched.
         with self.get_tracking_client(**(client_options or {})) as client:
-            tracking_store = TrackingStore(airflow_tracking_url(tracking_url)) if store else None
-            try:
-                return collect_run(
-                    client,
-                    account_id,
-                    run_id,
-                    store=tracking_store,
-                    source=source or current_source(),
-                    progress=progress,
-                )
-            finally:
-                if tracking_store is not None:
-                    tracking_store.close()
+            with tracking(bool(store), airflow_tracking_url(tracking_url)) as service:
+                return service.track(client, account_id, run_id, source=source or current_source(), progress=progress)
 
 
 def validated_id(value: Any, name: str) -> int:

@@ -22,6 +22,8 @@ from airflow_provider_databand_dbt.monitor.names_cache import NamesCachingClient
 from airflow_provider_databand_dbt.monitor.owner import lease_owner
 from airflow_provider_databand_dbt.monitor.state import Lease
 from airflow_provider_databand_dbt.monitor.syncer import Syncer
+from airflow_provider_databand_dbt.sinks.protocols import Sink
+from airflow_provider_databand_dbt.sinks.registry import default_sinks
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class MonitorDaemon:
         self._signalled = False
         self._forced = False
         self.owner = lease_owner()
+        self._sinks: Optional[list[Sink]] = None  # set by run(); None lets a syncer take the registered ones
 
     def run(self) -> int:
         """Run until the caps are reached or a signal arrives; returns the process exit code."""
@@ -137,6 +140,7 @@ class MonitorDaemon:
         try:
             if store is None:
                 store = TrackingStore(self.config.tracking_url)
+            self._sinks = default_sinks()  # one set shared by every syncer of this process
             for syncer_config in self.config.syncers:
                 client = self._client(syncer_config)
                 clients.append(client)
@@ -220,7 +224,7 @@ class MonitorDaemon:
         self.metrics.init_syncer(config.name)
         lease = Lease(store, config.name, self.owner, self.config.lease_seconds) if self.config.lease_seconds else None
         return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop,
-                      interval=self.config.interval)
+                      interval=self.config.interval, sinks=self._sinks)
 
     # -- signals -------------------------------------------------------------------------------
 

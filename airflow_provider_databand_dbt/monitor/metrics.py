@@ -69,6 +69,10 @@ class MonitorMetrics:
             "monitor_runs_given_up", "Runs left untracked after their last retry (recorded in the store).",
             ["syncer"], namespace=NAMESPACE, registry=r,
         )
+        self.sink_failures = Counter(
+            "sink_failures", "Runs stored whose hand-over to a later sink (OpenLineage, alerts...) failed, by sink.",
+            ["syncer", "sink"], namespace=NAMESPACE, registry=r,
+        )
         self.lease_held = Gauge(
             "monitor_lease_held", "1 when this process holds the syncer's lease (polls it), 0 when standing by.",
             ["syncer"], namespace=NAMESPACE, registry=r,

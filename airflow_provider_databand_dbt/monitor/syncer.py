@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Optional, Sequence
 
-from airflow_provider_databand_dbt.collector.collect import collect_run
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
 from airflow_provider_databand_dbt.monitor.config import SyncerConfig
@@ -23,6 +22,8 @@ from airflow_provider_databand_dbt.monitor.poison import FailedRunBook
 from airflow_provider_databand_dbt.monitor.prefetch import Outcome, prefetch_in_order
 from airflow_provider_databand_dbt.monitor.state import ActiveRuns, CursorState, Lease
 from airflow_provider_databand_dbt.model.source import TrackingSource
+from airflow_provider_databand_dbt.sinks.protocols import Sink
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,18 @@ class Syncer:
     :param lease: this syncer's lease in the store, or None when leases are off.
     :param stop: set when the monitor must stop: the current run is finished and stored, the rest waits.
     :param interval: the polling interval, the unit of the retry backoff of runs that failed.
+    :param sinks: the sinks after the store; defaults to the registered ones.
     """
 
     def __init__(self, config: SyncerConfig, client, store, metrics: MonitorMetrics, health: HealthBoard,
-                 *, lease: Optional[Lease], stop: threading.Event, interval: float = 30.0) -> None:
+                 *, lease: Optional[Lease], stop: threading.Event, interval: float = 30.0,
+                 sinks: Optional[Sequence[Sink]] = None) -> None:
         self.config = config
         self.name = config.name
         self.client = client
         self.store = store
+        # The store stays open for the monitor's life: the service only saves into it.
+        self.tracking = TrackingService(store, sinks, on_sink_failure=self._sink_failed)
         self.metrics = metrics
         self.health = health
         self.lease = lease
@@ -204,7 +209,8 @@ class Syncer:
         return stored
 
     def _collect(self, item: tuple[RunRef, bool]) -> RunReport:
-        return collect_run(self.client, self.config.account_id, item[0].id, deadline=self.config.collect_deadline)
+        return self.tracking.collect(self.client, self.config.account_id, item[0].id,
+                                     deadline=self.config.collect_deadline)
 
     def _store_one(self, ref: RunRef, outcome: Outcome, *, advances_cursor: bool) -> int:
         """Store one collected run, then move the cursor; returns 1 when stored, 0 when skipped.
@@ -214,7 +220,7 @@ class Syncer:
         report, error = outcome.value, outcome.error
         if error is None:
             try:
-                saved = self.store.save_report(report, self.source.stamped())
+                saved = self.tracking.record(report, self.source)
             except Exception as exc:
                 error = exc
         if error is not None:
@@ -252,6 +258,9 @@ class Syncer:
             extra={"syncer": self.name, "run_id": report.run_id, "job_id": report.job_id, "job_name": report.job_name,
                    "status": report.status, "counts": summary, "action": getattr(outcome, "action", None)},
         )
+
+    def _sink_failed(self, sink: str, error: BaseException) -> None:
+        self.metrics.sink_failures.labels(syncer=self.name, sink=sink).inc()
 
     def _publish_cursor(self) -> None:
         self.metrics.cursor_run_id.labels(syncer=self.name).set(self.cursor.last_run_id)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud as public_collect
-from airflow_provider_databand_dbt.collector.collect import collect_data_from_dbt_cloud
+from airflow_provider_databand_dbt.api import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudAuthError, DbtCloudConfigError
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, NIGHTLY_JOB_ID
 from airflow_provider_databand_dbt.model.source import TrackingSource

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudNotFoundError
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
@@ -47,7 +48,7 @@ def test_nightly_build_run(emulator, client, store, expected):
     emulator.reset_request_log()
     lines = []
 
-    report = collect_run(client, DEMO_ACCOUNT_ID, run_id, store=store, progress=lines.append)
+    report = TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id, progress=lines.append)
 
     assert report.status == "error" == exp["run_status"]
     assert (report.run_id, report.account_id, report.job_id) == (run_id, DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID)
@@ -160,7 +161,7 @@ def test_project_and_environment_failures_only_cost_the_names(emulator, client, 
     emulator.inject_fault(Fault(r"/environments/\d+/$", status=404))
     run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]
     with caplog.at_level(logging.WARNING, logger="airflow_provider_databand_dbt.collector"):
-        report = collect_run(client, DEMO_ACCOUNT_ID, run_id, store=store)
+        report = TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id)
     assert report.project_name is None and report.environment_name is None
     assert (report.project_id, report.environment_id) == (10, 20)
     assert report.summary
@@ -176,7 +177,7 @@ def test_run_in_progress_then_finished(emulator, client, store, expected):
     emulator.set_run_status(run_id, "running")  # hold it at the last step
     time.sleep(0.5)
 
-    first = collect_run(client, DEMO_ACCOUNT_ID, run_id, store=store, source=TrackingSource(kind="monitor", name="m"))
+    first = TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id, source=TrackingSource(kind="monitor", name="m"))
     assert first.status == "running" and not first.is_finished
     assert _step(first, 4).status == "success"
     assert len(_step(first, 4).nodes) == exp["steps"]["4"]["total"]
@@ -184,7 +185,7 @@ def test_run_in_progress_then_finished(emulator, client, store, expected):
     assert first.finished_at is None and first.duration_seconds is None
 
     emulator.set_run_status(run_id, "error")
-    second = collect_run(client, DEMO_ACCOUNT_ID, run_id, store=store, source=TrackingSource(kind="cli"))
+    second = TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id, source=TrackingSource(kind="cli"))
     assert second.status == "error"
     assert second.summary == exp["summary"]
 
@@ -206,7 +207,7 @@ def test_queued_run_with_zero_steps(emulator, client):
 
 def test_unknown_run_raises_not_found(emulator, client, store):
     with pytest.raises(DbtCloudNotFoundError):
-        collect_run(client, DEMO_ACCOUNT_ID, 999, store=store)
+        TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, 999)
     assert store.get_report(999) is None
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from scripted_server import Canned, ScriptedServer
 
-from airflow_provider_databand_dbt.collector.collect import collect_run
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudInvalidResponseError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
@@ -124,7 +124,7 @@ def test_artifact_list_with_seed_files(client):
 
 def test_collector_builds_and_stores_a_report_from_real_payloads(store):
     with ScriptedServer(real_api()) as server, DbtCloudClient(TOKEN, server.url, retry=FAST) as api:
-        report = collect_run(api, ACCOUNT, 36053848, store=store)
+        report = TrackingService(store, []).track(api, ACCOUNT, 36053848)
 
     assert (report.run_id, report.account_id, report.job_id, report.status) == (36053848, 123456, 43167, "success")
     assert (report.project_name, report.environment_name) == ("jaffle_shop", "Anonymized Project")

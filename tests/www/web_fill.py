@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from airflow_provider_databand_dbt.collector.collect import collect_run
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
@@ -72,20 +72,20 @@ def fill_store(store, emulator: DbtCloudEmulator, *, extra_nightly: int = 4) -> 
         nightly = sorted(older + emulator.seeded_runs[NIGHTLY_JOB_ID])
         hourly = sorted(emulator.seeded_runs[HOURLY_JOB_ID])
         for i, run_id in enumerate(nightly):
-            collect_run(client, DEMO_ACCOUNT_ID, run_id, store=store,
+            TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id,
                         source=airflow_source() if i % 2 == 0 else monitor_source())
         # The newest nightly run was seen by both trackers (one record, two sources).
-        collect_run(client, DEMO_ACCOUNT_ID, nightly[-1], store=store, source=monitor_source())
+        TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, nightly[-1], source=monitor_source())
         for run_id in hourly:
-            collect_run(client, DEMO_ACCOUNT_ID, run_id, store=store, source=monitor_source())
+            TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id, source=monitor_source())
 
         emulator.set_lifecycle(0.0, 3600.0)
         running = emulator.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="running")
-        collect_run(client, DEMO_ACCOUNT_ID, running, store=store, source=monitor_source())
+        TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, running, source=monitor_source())
 
         missing = emulator.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="success")
         emulator.inject_fault(Fault(path_pattern=rf"/runs/{missing}/artifacts/run_results\.json", status=404))
-        collect_run(client, DEMO_ACCOUNT_ID, missing, store=store, source=monitor_source())
+        TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, missing, source=monitor_source())
         emulator.clear_faults()
 
     filled.nightly_runs = nightly

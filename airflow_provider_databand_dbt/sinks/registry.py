@@ -1,0 +1,52 @@
+"""Which sinks every tracker gets after the store: one list, so the API, CLI, Airflow and the monitor agree.
+
+Empty today. The OpenLineage exporter and alerts (issue 14) register a factory here, returning a
+sink when they are configured and None otherwise; a factory that fails is logged and skipped.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Optional
+
+from airflow_provider_databand_dbt.sinks.protocols import Sink
+
+log = logging.getLogger(__name__)
+
+SinkFactory = Callable[[], Optional[Sink]]
+
+_lock = threading.Lock()
+_factories: list[SinkFactory] = []
+
+
+def register_sink_factory(factory: SinkFactory) -> None:
+    """Give every tracking service built from now on the sink ``factory`` returns (None: not configured).
+
+    Registering the same factory twice has no effect.
+    """
+    with _lock:
+        if factory not in _factories:
+            _factories.append(factory)
+
+
+def unregister_sink_factory(factory: SinkFactory) -> None:
+    """Undo :func:`register_sink_factory` (tests, or a sink turned off at run time)."""
+    with _lock:
+        if factory in _factories:
+            _factories.remove(factory)
+
+
+def default_sinks() -> list[Sink]:
+    """The configured sinks, in registration order."""
+    with _lock:
+        factories = list(_factories)
+    sinks = []
+    for factory in factories:
+        try:
+            sink = factory()
+        except Exception as exc:  # noqa: BLE001 - a misconfigured exporter must not stop tracking
+            log.warning("sink %s could not be set up and is skipped: %s", getattr(factory, "__name__", factory), exc)
+            continue
+        if sink is not None:
+            sinks.append(sink)
+    return sinks
