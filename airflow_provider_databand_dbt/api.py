@@ -1,27 +1,34 @@
 """``collect_data_from_dbt_cloud``: the Databand SDK's call, tracking one run through the tracking service."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
-from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE, Progress
-from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, validate_id, validate_token
+from airflow_provider_databand_dbt.collector.collect import (
+    DEFAULT_COLLECT_DEADLINE,
+    Progress,
+)
+from airflow_provider_databand_dbt.dbt_cloud.urls import (
+    DEFAULT_API_URL,
+    validate_id,
+    validate_token,
+)
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.sinks.service import tracking
 
 
 def collect_data_from_dbt_cloud(
-    dbt_cloud_account_id: Union[int, str],
+    dbt_cloud_account_id: int | str,
     dbt_cloud_api_token: str,
-    dbt_job_run_id: Union[int, str],
+    dbt_job_run_id: int | str,
     dbt_api_url: str = DEFAULT_API_URL,
     *,
     store: Any = True,
-    tracking_url: Optional[str] = None,
-    source: Optional[TrackingSource] = None,
-    client_options: Optional[dict[str, Any]] = None,
-    progress: Optional[Progress] = None,
-    collect_deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
+    tracking_url: str | None = None,
+    source: TrackingSource | None = None,
+    client_options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    collect_deadline: float | None = DEFAULT_COLLECT_DEADLINE,
 ) -> RunReport:
     """Collect one dbt Cloud run, store it in the tracking store and return its report.
 

@@ -6,9 +6,10 @@ its requests (the run, its project and environment, and artifacts) and lets trac
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 
 class CollectorClient(Protocol):

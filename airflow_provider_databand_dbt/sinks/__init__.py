@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.sinks.protocols import RunStore, Sink
-from airflow_provider_databand_dbt.sinks.registry import default_sinks, register_sink_factory, unregister_sink_factory
+from airflow_provider_databand_dbt.sinks.registry import (
+    default_sinks,
+    register_sink_factory,
+    unregister_sink_factory,
+)
 from airflow_provider_databand_dbt.sinks.service import TrackingService, tracking
 from airflow_provider_databand_dbt.sinks.store import StoreSink, opened_store
 

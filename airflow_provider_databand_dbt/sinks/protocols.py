@@ -5,7 +5,7 @@ an exporter, an alert evaluator or a test's recording sink only has to have ``na
 """
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Protocol
 
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
@@ -20,7 +20,7 @@ class RunStore(Protocol):
         """The store's URL with credentials masked, for messages."""
         ...
 
-    def save_report(self, report: RunReport, source: Optional[TrackingSource] = None) -> SaveOutcome:
+    def save_report(self, report: RunReport, source: TrackingSource | None = None) -> SaveOutcome:
         """Create or update the run; raises a ``TrackingError`` when it cannot."""
         ...
 
@@ -40,7 +40,7 @@ class Sink(Protocol):
         """Short name for logs and the failure counter, e.g. ``openlineage``."""
         ...
 
-    def handle(self, report: RunReport, source: TrackingSource, outcome: Optional[SaveOutcome]) -> None:
+    def handle(self, report: RunReport, source: TrackingSource, outcome: SaveOutcome | None) -> None:
         """Act on one tracked run.
 
         :param report: the run as collected.

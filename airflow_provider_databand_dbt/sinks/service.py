@@ -11,10 +11,15 @@ import collections
 import contextlib
 import logging
 import threading
-from typing import Any, Callable, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable
 
 from airflow_provider_databand_dbt.collector.client import CollectorClient
-from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE, Progress, collect_run
+from airflow_provider_databand_dbt.collector.collect import (
+    DEFAULT_COLLECT_DEADLINE,
+    Progress,
+    collect_run,
+)
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.safe_text import escape_controls
@@ -38,10 +43,10 @@ class TrackingService:
 
     def __init__(
         self,
-        store: Optional[RunStore],
-        sinks: Optional[Sequence[Sink]] = None,
+        store: RunStore | None,
+        sinks: Sequence[Sink] | None = None,
         *,
-        on_sink_failure: Optional[SinkFailed] = None,
+        on_sink_failure: SinkFailed | None = None,
     ) -> None:
         self.store_sink = StoreSink(store) if store is not None else None
         self.sinks: list[Sink] = list(default_sinks() if sinks is None else sinks)
@@ -61,13 +66,13 @@ class TrackingService:
         account_id: int,
         run_id: int,
         *,
-        progress: Optional[Progress] = None,
-        deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
+        progress: Progress | None = None,
+        deadline: float | None = DEFAULT_COLLECT_DEADLINE,
     ) -> RunReport:
         """Only collect (see ``collect_run``): callers that collect ahead in threads record in order later."""
         return collect_run(client, account_id, run_id, progress=progress, deadline=deadline)
 
-    def record(self, report: RunReport, source: Optional[TrackingSource] = None) -> Optional[SaveOutcome]:
+    def record(self, report: RunReport, source: TrackingSource | None = None) -> SaveOutcome | None:
         """Save the report, then hand it to every other sink.
 
         :param source: who tracked it; defaults to ``TrackingSource(kind="api")``; stamped here.
@@ -86,9 +91,9 @@ class TrackingService:
         account_id: int,
         run_id: int,
         *,
-        source: Optional[TrackingSource] = None,
-        progress: Optional[Progress] = None,
-        deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
+        source: TrackingSource | None = None,
+        progress: Progress | None = None,
+        deadline: float | None = DEFAULT_COLLECT_DEADLINE,
     ) -> RunReport:
         """Collect one run and record it: what every tracker does for one run.
 
@@ -98,7 +103,7 @@ class TrackingService:
         self.record(report, source)
         return report
 
-    def _hand_to(self, sink: Sink, report: RunReport, source: TrackingSource, outcome: Optional[SaveOutcome]) -> None:
+    def _hand_to(self, sink: Sink, report: RunReport, source: TrackingSource, outcome: SaveOutcome | None) -> None:
         try:
             sink.handle(report, source, outcome)
         except Exception as exc:  # noqa: BLE001 - a sink never fails tracking nor the sinks after it
@@ -111,13 +116,13 @@ class TrackingService:
             if self.on_sink_failure is not None:
                 try:
                     self.on_sink_failure(name, exc)
-                except Exception:  # noqa: BLE001 - counting a failure must not become one
+                except Exception:
                     log.debug("on_sink_failure callback failed", exc_info=True)
 
 
 @contextlib.contextmanager
 def tracking(
-    store: Any = True, tracking_url: Optional[str] = None, *, sinks: Optional[Sequence[Sink]] = None
+    store: Any = True, tracking_url: str | None = None, *, sinks: Sequence[Sink] | None = None
 ) -> Iterator[TrackingService]:
     """A service for one call of a short-lived tracker (API, CLI, hook), with the store opened and closed once.
 

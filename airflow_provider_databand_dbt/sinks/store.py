@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
@@ -36,7 +37,7 @@ class StoreSink:
 
 
 @contextlib.contextmanager
-def opened_store(store: Any = True, tracking_url: Optional[str] = None) -> Iterator[Optional[RunStore]]:
+def opened_store(store: Any = True, tracking_url: str | None = None) -> Iterator[RunStore | None]:
     """The store a short-lived tracker uses for one call, closed afterwards only if opened here.
 
     :param store: True to open ``TrackingStore(tracking_url)`` (the default store when the URL is None),
