@@ -35,8 +35,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_provider_databand_dbt.collector.collect import collect_run
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.sinks.service import TrackingService
     from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
     from airflow_provider_databand_dbt.model.source import TrackingSource
 
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(escape_controls(f"Triggered job {job.id} '{job.name}': run {run.id}"))
         run = _wait_until_finished(client, DEMO_ACCOUNT_ID, run.id, args.timeout)
         print(f"Collecting run {run.id} (host {DEMO_HOST}) into {store.display_url} ...")
-        report = collect_run(
-            client, DEMO_ACCOUNT_ID, run.id, store=store, source=TrackingSource(kind="cli", name="databand-dbt demo"),
+        report = TrackingService(store).track(
+            client, DEMO_ACCOUNT_ID, run.id, source=TrackingSource(kind="cli", name="databand-dbt demo"),
             progress=lambda message: print(f"  {escape_controls(message)}", flush=True),
         )
     sources = store.list_sources(report.run_id, account_id=report.account_id, host=report.host)

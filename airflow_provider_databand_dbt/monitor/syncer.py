@@ -218,7 +218,7 @@ class Syncer:
         A run that cannot be collected or stored for reasons of its own is recorded as failed and skipped.
         """
         report, error = outcome.value, outcome.error
-        if error is None:
+        if error is None and report is not None:  # a worker gives a report or an error
             try:
                 saved = self.tracking.record(report, self.source)
             except Exception as exc:
