@@ -10,12 +10,15 @@ import json
 import socket
 import threading
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import Iterator
 
 from loopback_http import LoopbackServer, read_body, send
 
-from airflow_provider_databand_dbt.sinks.registry import register_sink_factory, unregister_sink_factory
+from airflow_provider_databand_dbt.sinks.registry import (
+    register_sink_factory,
+    unregister_sink_factory,
+)
 
 
 class SinkEndpoint(LoopbackServer):

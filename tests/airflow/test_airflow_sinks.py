@@ -8,18 +8,18 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import make_operator, make_sensor  # noqa: E402
-from sink_doubles import HttpSink, SinkEndpoint, registered  # noqa: E402
+from dbt_airflow_helpers import make_operator, make_sensor
+from sink_doubles import HttpSink, SinkEndpoint, registered
 
-from airflow_provider_databand_dbt.testing.emulator import HOURLY_JOB_ID, NIGHTLY_JOB_ID  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import HOURLY_JOB_ID, NIGHTLY_JOB_ID
 
 
 @pytest.fixture()
 def sinks():
     """A sink that is down (500) registered before one that works."""
-    with SinkEndpoint(status=500) as down, SinkEndpoint() as up:
-        with registered(HttpSink("alerts", down.url), HttpSink("lineage", up.url)):
-            yield down, up
+    with SinkEndpoint(status=500) as down, SinkEndpoint() as up, \
+            registered(HttpSink("alerts", down.url), HttpSink("lineage", up.url)):
+        yield down, up
 
 
 def _seen(endpoint) -> list[tuple]:
@@ -52,7 +52,7 @@ def test_operator_keeps_dbts_outcome_when_a_sink_fails(dag, dbt_cloud_conn, task
 def test_sensor_tracks_through_the_sinks(dag, dbt_cloud_conn, task_context, default_store, sinks):
     from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunException
 
-    down, up = sinks
+    _down, up = sinks
     run_id = dbt_cloud_conn.seeded_runs[NIGHTLY_JOB_ID][-1]
     with pytest.raises(DbtCloudJobRunException):
         make_sensor(run_id=run_id, fail_on_tracking_error=True).execute(task_context)

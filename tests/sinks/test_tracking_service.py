@@ -9,8 +9,16 @@ from sink_doubles import HttpSink, SinkEndpoint, closed_port_url, registered
 from airflow_provider_databand_dbt.collector.collect import collect_run
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.sinks import TrackingService, tracking
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID, NIGHTLY_JOB_ID
-from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreUnavailable
+from airflow_provider_databand_dbt.testing.emulator import (
+    DEMO_ACCOUNT_ID,
+    DEMO_TOKEN,
+    HOURLY_JOB_ID,
+    NIGHTLY_JOB_ID,
+)
+from airflow_provider_databand_dbt.tracking.errors import (
+    TrackingError,
+    TrackingStoreUnavailable,
+)
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 
@@ -50,9 +58,9 @@ def test_a_failing_sink_never_fails_tracking_nor_the_sinks_after_it(emulator, cl
 def test_the_store_fails_first_and_later_sinks_see_only_stored_runs(emulator, client, sqlite_url):
     TrackingStore(sqlite_url).close()
     run_id = emulator.seeded_runs[HOURLY_JOB_ID][-1]
-    with SinkEndpoint() as up, TrackingStore(sqlite_url, read_only=True) as read_only:
-        with pytest.raises(TrackingError) as raised:
-            TrackingService(read_only, [HttpSink("lineage", up.url)]).track(client, DEMO_ACCOUNT_ID, run_id)
+    with SinkEndpoint() as up, TrackingStore(sqlite_url, read_only=True) as read_only, \
+            pytest.raises(TrackingError) as raised:
+        TrackingService(read_only, [HttpSink("lineage", up.url)]).track(client, DEMO_ACCOUNT_ID, run_id)
     assert isinstance(raised.value, TrackingStoreUnavailable)  # the store's own error, as before the service
     assert "is read-only" in str(raised.value)
     assert up.received == []
@@ -84,7 +92,10 @@ def test_the_api_function_tracks_through_the_registered_sinks(emulator, tracking
 
 def test_a_sink_factory_that_fails_is_skipped(emulator, sqlite_url, caplog):
     from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
-    from airflow_provider_databand_dbt.sinks import register_sink_factory, unregister_sink_factory
+    from airflow_provider_databand_dbt.sinks import (
+        register_sink_factory,
+        unregister_sink_factory,
+    )
 
     def misconfigured():
         raise ValueError("OPENLINEAGE_URL is not a URL")
