@@ -249,9 +249,9 @@ class DbtCloudTrackingHook(DbtCloudHook):
         run_id = validated_id(run_id, "run_id")
         account_id = self._resolve_account_id() if account_id is None else validated_id(account_id, "account_id")
         # The client first: a connection without token or with a bad Host fails before the store is touched.
-        with self.get_tracking_client(**(client_options or {})) as client:
-            with tracking(bool(store), airflow_tracking_url(tracking_url)) as service:
-                return service.track(client, account_id, run_id, source=source or current_source(), progress=progress)
+        with self.get_tracking_client(**(client_options or {})) as client, \
+                tracking(bool(store), airflow_tracking_url(tracking_url)) as service:
+            return service.track(client, account_id, run_id, source=source or current_source(), progress=progress)
 
 
 def validated_id(value: Any, name: str) -> int:

@@ -119,7 +119,7 @@ class MonitorDaemon:
         self._signalled = False
         self._forced = False
         self.owner = lease_owner()
-        self._sinks: Optional[list[Sink]] = None  # set by run(); None lets a syncer take the registered ones
+        self._sinks: list[Sink] | None = None  # set by run(); None lets a syncer take the registered ones
 
     def run(self) -> int:
         """Run until the caps are reached or a signal arrives; returns the process exit code."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
@@ -46,7 +47,7 @@ class Syncer:
 
     def __init__(self, config: SyncerConfig, client, store, metrics: MonitorMetrics, health: HealthBoard,
                  *, lease: Optional[Lease], stop: threading.Event, interval: float = 30.0,
-                 sinks: Optional[Sequence[Sink]] = None) -> None:
+                 sinks: Sequence[Sink] | None = None) -> None:
         self.config = config
         self.name = config.name
         self.client = client

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from scripted_server import Canned, ScriptedServer
 
-from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudInvalidResponseError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 
 REAL = Path(__file__).parent / "data" / "real"
 TOKEN = "dbtc_real_fixture_token"
