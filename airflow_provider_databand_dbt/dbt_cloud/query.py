@@ -59,7 +59,7 @@ def status_params(status: Any) -> dict[str, Any]:
     return {"status__in": json.dumps(codes, separators=(",", ":"))}
 
 
-def ids_param(ids: Any) -> Optional[str]:
+def ids_param(ids: Any) -> str | None:
     """``pk__in`` as a JSON list of ids (the format dbt Cloud takes for its ``__in`` filters), or None."""
     if ids is None:
         return None

@@ -103,7 +103,7 @@ class RunLister:
         """Runs with an id above ``last_run_id`` (``id__gt``); the stop rule guards a host that ignores it."""
         return self._list(lambda ref: ref.id > last_run_id, id_gt=last_run_id)
 
-    def by_ids(self, run_ids: list[int]) -> Optional[dict[int, RunRef]]:
+    def by_ids(self, run_ids: list[int]) -> dict[int, RunRef] | None:
         """The runs among ``run_ids`` that dbt Cloud still has, with one ``pk__in`` request per page of ids.
 
         Returns None when the host ignored the filter (a run that was not asked for came back): the
@@ -130,7 +130,7 @@ class RunLister:
         return self._list(lambda ref: True, max_pages=1, status=status)
 
     def _list(self, keep: Callable[[RunRef], bool], *, max_pages: int = MAX_PAGES_PER_STREAM,
-              status: Optional[list[int]] = None, id_gt: Optional[int] = None) -> Listing:
+              status: Optional[list[int]] = None, id_gt: int | None = None) -> Listing:
         listing = Listing()
         for stream in self.streams:
             offset = 0

@@ -12,9 +12,10 @@ spec documents only ``trigger``, ``job`` and ``debug_logs`` for the list; a run 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import msgspec
 
@@ -52,7 +53,7 @@ def _listed(value: Any) -> ListedRun:
     return run
 
 
-def _whole(value: Any, account_id: int) -> Optional[ApiRun]:
+def _whole(value: Any, account_id: int) -> ApiRun | None:
     """The run as the collector needs it, or None (steps not sent, another account, a shape we refuse):
     the collector then fetches it with a GET of its own, which checks it as usual."""
     if not isinstance(value, dict) or not isinstance(value.get("run_steps"), list):
@@ -67,7 +68,7 @@ def _whole(value: Any, account_id: int) -> Optional[ApiRun]:
 def list_runs_page(client, account_id: int, *, limit: int, offset: int, order_by: str = "-id",
                    status: Optional[list[int]] = None, job_id: Optional[int] = None,
                    project_id: Optional[int] = None, environment_id: Optional[int] = None,
-                   id_gt: Optional[int] = None, run_ids: Optional[Iterable[int]] = None,
+                   id_gt: int | None = None, run_ids: Iterable[int] | None = None,
                    include_related: Iterable[str] = ()) -> RunPage:
     """``GET runs/`` through the client (retries, rate limit, typed errors), decoded run by run."""
     envelope = client.list_run_entries(account_id, limit=limit, offset=offset, order_by=order_by, status=status,
