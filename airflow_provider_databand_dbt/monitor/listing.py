@@ -137,7 +137,8 @@ class RunLister:
             for _ in range(max_pages):
                 page = list_runs_page(
                     self.client, self.account_id, limit=self.page_size, offset=offset, order_by="-id", status=status,
-                    id_gt=id_gt, include_related=self.include_related, **stream,
+                    id_gt=id_gt, include_related=self.include_related, job_id=stream.get("job_id"),
+                    project_id=stream.get("project_id"), environment_id=stream.get("environment_id"),
                 )
                 listing.requests += 1
                 reached_end = False
