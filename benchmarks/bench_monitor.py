@@ -16,12 +16,16 @@ as in production.
    the monitor's RSS (``process_resident_memory_bytes``) after 10 and after ~1,000 iterations.
 4. ``unbounded``: the same catch-up into a fresh store with a budget that never binds: what the
    machine can do (the default budget caps a catch-up at about 10 runs/s).
+5. ``backfill``: a fresh account with ``--backfill-runs`` (300) finished one-step runs, backfilled by
+   a first start: requests per run against the floor of (artifacts that exist) + (list pages) + the
+   project and environment lookups (target about 2.0: manifest + run_results per run).
 
 Usage::
 
     python benchmarks/bench_monitor.py                       # 50 jobs, 10,000 runs, catch-up 1,000
     python benchmarks/bench_monitor.py --runs 2000 --idle-iterations 200   # quicker
     python benchmarks/bench_monitor.py --full-backfill       # also backfill all runs (slow: budget-bound)
+    python benchmarks/bench_monitor.py --polling-only        # only the request counts: backfill + idle
 """
 from __future__ import annotations
 
@@ -254,6 +258,42 @@ def idle(emulator: EmulatorProcess, iterations: int, tracking_url: str, workdir:
     }
 
 
+BACKFILL_ACCOUNT_ID = 2
+BACKFILL_JOB_ID = 900
+ONE_STEP = ["dbt run --exclude customer_ltv_forecast+"]  # one dbt step of healthy_run: manifest + run_results
+
+
+def backfill(emulator: EmulatorProcess, runs: int, artifacts: Path, workdir: Path) -> dict:
+    """A first start with a backfill window over ``runs`` finished one-step runs of an account of their own."""
+    from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
+
+    emulator.call("POST", "accounts", {"account_id": BACKFILL_ACCOUNT_ID, "token": DEMO_TOKEN, "name": "Backfill"})
+    emulator.call("POST", "jobs", {"account_id": BACKFILL_ACCOUNT_ID, "job_id": BACKFILL_JOB_ID, "name": "One step"})
+    emulator.call("POST", "runs", {"account_id": BACKFILL_ACCOUNT_ID, "job_id": BACKFILL_JOB_ID, "count": runs,
+                                   "status": "success", "artifacts_dir": str(artifacts), "steps_override": ONE_STEP})
+    syncer = {"account_id": BACKFILL_ACCOUNT_ID, "backfill": "1d", "max_requests_per_minute": UNBOUNDED}
+    config = write_config(workdir / "backfill.cfg", emulator.url, f"sqlite:///{workdir / 'backfill.db'}",
+                          interval=1, syncers={"bench": syncer})
+    emulator.reset_requests()
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config",
+                           str(config), "--number-of-iterations", "1"], capture_output=True, text=True,
+                          env=monitor_env(), check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"backfill monitor failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    requests = emulator.requests()
+    artifact_requests = sum(1 for r in requests if "/artifacts/" in r["path"])
+    list_pages = sum(1 for r in requests if r["path"].endswith("/runs/"))
+    run_gets = sum(1 for r in requests if r["path"].rstrip("/").split("/")[-2] == "runs")
+    return {
+        "runs": runs, "requests": len(requests), "requests_per_run": len(requests) / runs,
+        "artifacts": artifact_requests, "list_pages": list_pages, "run_gets": run_gets,
+        "lookups": len(requests) - artifact_requests - list_pages - run_gets,
+        "floor_per_run": (artifact_requests + list_pages) / runs, "process_wall_seconds": wall,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=50)
@@ -265,7 +305,12 @@ def main() -> None:
     parser.add_argument("--idle-iterations", type=int, default=1_000)
     parser.add_argument("--full-backfill", action="store_true", help="also backfill all runs into a fresh store")
     parser.add_argument("--tracking-url", help="store for the monitor (default: a fresh SQLite file)")
+    parser.add_argument("--backfill-runs", type=int, default=300, help="one-step runs of the backfill count")
+    parser.add_argument("--polling-only", action="store_true",
+                        help="only the request counts: the one-step backfill and the idle iterations")
     args = parser.parse_args()
+    if args.polling_only:
+        args.runs = 0
 
     DATA_DIR.mkdir(exist_ok=True)
     artifacts = (small_artifacts(DATA_DIR / "monitor_small_artifacts") if args.artifacts == "small"
@@ -278,6 +323,14 @@ def main() -> None:
         emulator = EmulatorProcess()
         try:
             started = time.perf_counter()
+            results["backfill"] = backfill(emulator, args.backfill_runs, small_artifacts(DATA_DIR / "monitor_small_artifacts"),
+                                           workdir)
+            print("backfill  ", _fmt(results["backfill"]))
+            if args.polling_only:
+                results["idle"] = idle(emulator, args.idle_iterations, tracking_url, workdir)
+                print("idle      ", _fmt(results["idle"]))
+                _print_polling(results)
+                return
             run_ids = populate(emulator, args.jobs, args.runs, artifacts)
             results["runs"] = len(run_ids)
             print(f"emulator: {args.jobs} jobs, {len(run_ids)} runs ({time.perf_counter() - started:.1f} s to add)")
@@ -302,6 +355,15 @@ def main() -> None:
           f"{unbounded:.2f}x without a budget; "
           f"{results['catch_up']['busiest_60s_window']} requests in the busiest 60 s (budget {DEFAULT_BUDGET}); "
           f"{args.catch_up} runs in {results['catch_up']['seconds']:.1f} s (target < 120 s)")
+    _print_polling(results)
+
+
+def _print_polling(results: dict) -> None:
+    """The request counts, and every result as JSON in benchmarks/.data/bench_monitor.json."""
+    fill = results["backfill"]
+    print(f"backfill of {fill['runs']} one-step runs: {fill['requests_per_run']:.3f} requests per run (target about "
+          f"2.0; floor {fill['floor_per_run']:.3f} = artifacts + list pages), {fill['run_gets']} GETs of a run, "
+          f"{fill['lookups']} lookups")
     print(f"idle: {results['idle']['requests_per_iteration']:.3f} requests per iteration (target 1); RSS "
           f"{results['idle']['rss_start_mb']:.1f} MB -> {results['idle']['rss_end_mb']:.1f} MB")
     (DATA_DIR / "bench_monitor.json").write_text(json.dumps(results, indent=2))

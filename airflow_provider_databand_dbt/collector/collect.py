@@ -3,7 +3,8 @@
 Saving and anything else done with the report (the store, exporters, alerts) is the tracking
 service's job (:mod:`airflow_provider_databand_dbt.sinks`), so every tracker gets the same sinks.
 
-Requests per run: the run (with steps, job and trigger), its project, its environment, one
+Requests per run: the run (with steps, job and trigger; none when the caller already has it), its
+project, its environment, one
 results artifact per finished step that has one, and the manifest once. Problems with the run
 itself raise typed :mod:`~airflow_provider_databand_dbt.dbt_cloud.errors`; problems with names
 or artifacts are logged and recorded on the report, never raised.
@@ -49,6 +50,7 @@ def collect_run(
     *,
     progress: Optional[Progress] = None,
     deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
+    run=None,
 ) -> RunReport:
     """Fetch a run, its steps and their artifacts and build its report; to store it, use a ``TrackingService``.
 
@@ -61,14 +63,20 @@ def collect_run(
     :param progress: called with one human-readable line per step, e.g. for a CLI.
     :param deadline: wall-clock seconds for all requests of this collection (default 1800); once
         it passes, the run fails with a timeout or, during artifacts, the rest are marked missing.
+    :param run: the run as already fetched with its ``RELATED`` objects (e.g. from a runs page asked
+        with ``include_related``), so it is not fetched again; None (default) fetches it.
     :raises DbtCloudError: the run itself could not be read (auth, not found, timeout, server errors).
     """
+    if run is not None and run.id != run_id:
+        raise ValueError(f"collect_run was given run {run.id} to collect run {run_id}")
     with client.deadline(deadline, f"collecting run {run_id}"):
-        return _collect(client, account_id, run_id, progress)
+        return _collect(client, account_id, run_id, progress, run)
 
 
-def _collect(client: CollectorClient, account_id: int, run_id: int, progress: Optional[Progress]) -> RunReport:
-    run = client.get_run(account_id, run_id, include_related=RELATED)
+def _collect(
+    client: CollectorClient, account_id: int, run_id: int, progress: Optional[Progress], fetched: Any = None
+) -> RunReport:
+    run = fetched if fetched is not None else client.get_run(account_id, run_id, include_related=RELATED)
     project_name = _name_or_none(client.get_project, "project", account_id, run.project_id, run_id)
     environment_name = _name_or_none(client.get_environment, "environment", account_id, run.environment_id, run_id)
 

@@ -20,6 +20,7 @@ from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError, 
 from airflow_provider_databand_dbt.dbt_cloud.failures import Target
 from airflow_provider_databand_dbt.dbt_cloud.query import (
     MAX_PAGE_SIZE,
+    ids_param,
     last_page,
     offset_param,
     optional_id,
@@ -242,16 +243,21 @@ class DbtCloudClient:
         environment_id: int | str | None = None,
         status: int | str | RunStatus | Iterable[int | str] | None = None,
         include_related: Iterable[str] = (),
+        id_gt: int | None = None,
+        run_ids: Iterable[int] | None = None,
     ) -> RunsPage:
         """One page of runs, newest first by default.
 
         :param limit: page size, 1..100 (dbt Cloud's maximum).
         :param offset: runs to skip.
         :param status: a numeric status or its label (``success``, ``error``...), or several of them.
+        :param id_gt: only runs with a higher id (``id__gt``).
+        :param run_ids: only these runs (``pk__in``, the spec's name; ``id__in`` is not in it).
         """
         envelope = self._runs_page(
             account_id, _DECODERS[List[ApiRun]], limit=limit, offset=offset, order_by=order_by, job_id=job_id,
             project_id=project_id, environment_id=environment_id, status=status, include_related=include_related,
+            id_gt=id_gt, run_ids=run_ids,
         )
         pagination = envelope.extra.pagination if envelope.extra else None
         return RunsPage(runs=envelope.data, total_count=pagination.total_count if pagination else None)
@@ -276,6 +282,8 @@ class DbtCloudClient:
         environment_id: int | str | None = None,
         status: int | str | RunStatus | Iterable[int | str] | None = None,
         include_related: Iterable[str] = (),
+        id_gt: int | None = None,
+        run_ids: Iterable[int] | None = None,
     ) -> Envelope:
         account_id = urls.validate_id(account_id, "account_id")
         query = query_params(
@@ -287,6 +295,8 @@ class DbtCloudClient:
             environment_id=optional_id(environment_id, "environment_id"),
             **status_params(status),
             include_related=urls.json_list_param(include_related),
+            id__gt=None if id_gt is None else offset_param(id_gt),
+            pk__in=ids_param(run_ids),
         )
         return self._transport.request_json(
             "GET", urls.RUNS, _account_target(account_id), decoder, params=query, account_id=account_id

@@ -59,6 +59,16 @@ def status_params(status: Any) -> dict[str, Any]:
     return {"status__in": json.dumps(codes, separators=(",", ":"))}
 
 
+def ids_param(ids: Any) -> str | None:
+    """``pk__in`` as a JSON list of ids (the format dbt Cloud takes for its ``__in`` filters), or None."""
+    if ids is None:
+        return None
+    values = sorted({validate_id(value, "run id") for value in ids})
+    if not values:
+        raise DbtCloudConfigError("run_ids must name at least one run when given")
+    return json.dumps(values, separators=(",", ":"))
+
+
 def last_page(fresh: int, offset: int, page_size: int, received: int, total_count: int | None) -> bool:
     """Whether paging should stop: trusts ``total_count`` when given, never loops on empty/repeated pages.
 

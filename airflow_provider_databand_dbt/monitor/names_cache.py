@@ -29,6 +29,7 @@ class NamesCachingClient:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
+        self._fetching: dict[tuple, threading.Lock] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -44,16 +45,30 @@ class NamesCachingClient:
             ("environment", account_id, environment_id), self._client.get_environment, account_id, environment_id
         )
 
-    def _cached(self, key: tuple, fetch: Callable[..., Any], *args: Any) -> Any:
-        now = self._clock()
+    def _hit(self, key: tuple) -> tuple[bool, Any]:
         with self._lock:
             hit = self._entries.get(key)
-            if hit is not None and now - hit[0] < self._ttl:
-                return hit[1]
-        value = fetch(*args)  # errors are not cached: the next run asks again
+            if hit is not None and self._clock() - hit[0] < self._ttl:
+                return True, hit[1]
+        return False, None
+
+    def _cached(self, key: tuple, fetch: Callable[..., Any], *args: Any) -> Any:
+        found, value = self._hit(key)
+        if found:
+            return value
+        # One request per key at a time: the runs collected side by side all ask for the same names.
         with self._lock:
-            self._entries[key] = (now, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > MAX_ENTRIES:
-                self._entries.popitem(last=False)
+            key_lock = self._fetching.setdefault(key, threading.Lock())
+        with key_lock:
+            found, value = self._hit(key)
+            if found:
+                return value
+            now = self._clock()
+            value = fetch(*args)  # errors are not cached: the next run asks again
+            with self._lock:
+                self._entries[key] = (now, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > MAX_ENTRIES:
+                    self._entries.popitem(last=False)
+                self._fetching.pop(key, None)
         return value

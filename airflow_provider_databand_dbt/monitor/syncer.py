@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from collections.abc import Sequence
 from typing import Optional
 
+from airflow_provider_databand_dbt.collector.collect import RELATED
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
 from airflow_provider_databand_dbt.monitor.config import SyncerConfig
@@ -61,6 +62,7 @@ class Syncer:
         self.lister = RunLister(
             client, config.account_id,
             filter_streams(config.job_ids, config.project_ids, config.environment_ids), config.runs_page_size,
+            include_related=RELATED,
         )
         self.cursor = CursorState(store, config.name, client.host, config.account_id)
         self.active = ActiveRuns()
@@ -151,16 +153,23 @@ class Syncer:
             self._retrying = set()
 
     def _changed_active(self, listing: Listing) -> list[RunRef]:
-        """Active runs whose status differs from what we stored; those not on the pages are fetched one by one."""
+        """Active runs whose status differs from what we stored.
+
+        Those not on the pages are re-checked with one ``pk__in`` list call; a run missing from its
+        answer, or every run when the host ignored the filter, is fetched one by one as before.
+        """
+        pending = [run_id for run_id in self.active.ids() if run_id not in listing.selected]
+        off_pages = [run_id for run_id in pending if run_id not in listing.seen]
+        rechecked = self.lister.by_ids(off_pages) if off_pages else {}
+        if rechecked is None:
+            log.warning("syncer %s: dbt Cloud ignored the pk__in filter; re-checking %d active runs one by one",
+                        self.name, len(off_pages), extra={"syncer": self.name})
+            rechecked = {}
         changed = []
-        for run_id in self.active.ids():
-            if run_id in listing.selected:
-                continue  # also newer than the cursor: handled with the new runs
-            ref = listing.seen.get(run_id)
+        for run_id in pending:
+            ref = listing.seen.get(run_id) or rechecked.get(run_id) or self._poll_one(run_id)
             if ref is None:
-                ref = self._poll_one(run_id)
-                if ref is None:
-                    continue
+                continue
             if self.active.status_changed(run_id, ref.status):
                 changed.append(ref)
         return changed
@@ -210,8 +219,9 @@ class Syncer:
         return stored
 
     def _collect(self, item: tuple[RunRef, bool]) -> RunReport:
-        return self.tracking.collect(self.client, self.config.account_id, item[0].id,
-                                     deadline=self.config.collect_deadline)
+        ref = item[0]
+        return self.tracking.collect(self.client, self.config.account_id, ref.id,
+                                     deadline=self.config.collect_deadline, run=ref.run)
 
     def _store_one(self, ref: RunRef, outcome: Outcome, *, advances_cursor: bool) -> int:
         """Store one collected run, then move the cursor; returns 1 when stored, 0 when skipped.

@@ -68,9 +68,13 @@ class TrackingService:
         *,
         progress: Progress | None = None,
         deadline: float | None = DEFAULT_COLLECT_DEADLINE,
+        run: Any = None,
     ) -> RunReport:
-        """Only collect (see ``collect_run``): callers that collect ahead in threads record in order later."""
-        return collect_run(client, account_id, run_id, progress=progress, deadline=deadline)
+        """Only collect (see ``collect_run``): callers that collect ahead in threads record in order later.
+
+        :param run: the run as already fetched with its related objects (a runs page), or None.
+        """
+        return collect_run(client, account_id, run_id, progress=progress, deadline=deadline, run=run)
 
     def record(self, report: RunReport, source: TrackingSource | None = None) -> SaveOutcome | None:
         """Save the report, then hand it to every other sink.

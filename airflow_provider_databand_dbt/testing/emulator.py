@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog, RequestRecord
@@ -169,6 +170,14 @@ class DbtCloudEmulator:
         with self.state.lock:
             run = self.state.runs[run_id]
             return evaluate(run, self.state.clock()).status
+
+    def set_list_related(self, names: Iterable[str] | None) -> None:
+        """Which ``include_related`` objects the runs list embeds (None: all, as ``get_run``).
+
+        ``{"job", "trigger"}`` is what dbt Cloud's spec documents for the list: runs then come without
+        their steps, and collectors fall back to one GET per run.
+        """
+        self.state.list_related = None if names is None else frozenset(names)
 
     # ------------------------------------------------------------------ faults and request log
 

@@ -16,7 +16,7 @@ from airflow_provider_databand_dbt.testing.emulator_payloads import (
     project_payload,
     run_payload,
 )
-from airflow_provider_databand_dbt.testing.emulator_listing import RunFilters, list_runs, parse_statuses
+from airflow_provider_databand_dbt.testing.emulator_listing import RunFilters, list_runs, parse_ids, parse_statuses
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState, NotFound
 from airflow_provider_databand_dbt.testing.scenarios import artifact_file
 
@@ -253,14 +253,25 @@ class DbtCloudApi(Router):
             statuses = parse_statuses(status_values) if status_values else None
         except (KeyError, ValueError):
             raise BadRequest(f"unknown status in {status_values}") from None
+        # The id filters of dbt Cloud's "List Runs" spec: id__gt and pk__in (also pk). Anything else,
+        # id__in included, is not in the spec and is ignored, as a Django filter set ignores it.
+        try:
+            pk_values = req.query.get("pk__in", []) + req.query.get("pk", [])
+            ids = parse_ids(pk_values) if pk_values else None
+        except ValueError:
+            raise BadRequest(f"pk__in must be run ids, got {req.query.get('pk__in')}") from None
         filters = RunFilters(
             job_id=req.int_param("job_definition_id"),
             project_id=req.int_param("project_id"),
             environment_id=req.int_param("environment_id"),
             statuses=statuses,
+            id_gt=req.int_param("id__gt"),
+            ids=ids,
         )
         related = parse_related(req.query.get("include_related", []))
         state = self.state
+        if state.list_related is not None:
+            related &= state.list_related
         with state.lock:
             page, total, now = list_runs(state, int(account), filters, order_by, limit, offset)
             items = [
@@ -273,7 +284,8 @@ class DbtCloudApi(Router):
         shown = {"account_id": int(account), "limit": limit, "offset": offset, "order_by": order_by,
                  "job_definition_id": filters.job_id, "project_id": filters.project_id,
                  "environment_id": filters.environment_id,
-                 "status__in": sorted(statuses) if statuses else None}
+                 "status__in": sorted(statuses) if statuses else None, "id__gt": filters.id_gt,
+                 "pk__in": sorted(ids) if ids is not None else None}
         return listing(items, total, {k: v for k, v in shown.items() if v is not None})
 
     def cancel_run(self, req: ApiRequest, account: str, run: str) -> Reply:

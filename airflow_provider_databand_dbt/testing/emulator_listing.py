@@ -5,6 +5,7 @@ slice; other orderings and filters walk the matching runs once.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -23,6 +24,14 @@ class RunFilters:
     project_id: int | None = None
     environment_id: int | None = None
     statuses: frozenset[int] | None = None
+    id_gt: int | None = None
+    ids: frozenset[int] | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter beyond the job applies (the page is then not a plain slice of the id list)."""
+        return (self.project_id is not None or self.environment_id is not None or bool(self.statuses)
+                or self.id_gt is not None or self.ids is not None)
 
 
 def list_runs(
@@ -40,9 +49,9 @@ def list_runs(
             ids = state.account_runs.get(account_id, [])
         records: list[RunRecord] | None = None
         snaps: dict[int, RunSnapshot] = {}
-        if filters.project_id is not None or filters.environment_id is not None or filters.statuses:
+        if filters.narrows:
             records = []
-            for rid in ids:
+            for rid in _candidate_ids(ids, filters):
                 run = state.runs[rid]
                 if filters.project_id is not None and run.project_id != filters.project_id:
                     continue
@@ -71,6 +80,26 @@ def list_runs(
             total = len(pool)
             page = pool[offset:offset + limit]
         return [(r, snaps.get(r.id) or evaluate(r, now)) for r in page], total, now
+
+
+def _candidate_ids(ids: list[int], filters: RunFilters) -> Iterable[int]:
+    """The ids left by the id filters (``id__gt`` by bisection on the sorted list, ``pk__in`` by set)."""
+    if filters.id_gt is not None:
+        ids = ids[bisect.bisect_right(ids, filters.id_gt):]
+    if filters.ids is not None:
+        return [rid for rid in ids if rid in filters.ids]
+    return ids
+
+
+def parse_ids(values: Iterable[str]) -> frozenset[int]:
+    """``pk__in`` values: a JSON list ``[1,2]``, comma separated ``1,2``, or the parameter repeated."""
+    ids: set[int] = set()
+    for value in values:
+        for part in value.strip().strip("[]").split(","):
+            part = part.strip().strip('"')
+            if part:
+                ids.add(int(part))
+    return frozenset(ids)
 
 
 def parse_statuses(values: Iterable[str]) -> frozenset[int]:

@@ -95,6 +95,9 @@ class EmulatorState:
         self._next_run_id = fresh_run_id_base(time.time())
         self._next_step_id = FIRST_STEP_ID
         self._next_trigger_id = 1
+        # What the runs list embeds on include_related; None: everything get_run embeds. dbt Cloud's spec
+        # documents trigger, job and debug_logs for the list; tests narrow it to see the collector's fallback.
+        self.list_related: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ auth
 

@@ -37,6 +37,9 @@ def _start(emulator, tmp_path, tracking_url, proxy: TrickleProxy, **syncer) -> t
     proc = run_monitor(config, "--number-of-iterations", "1")
     assert proc.returncode == 0, proc.stderr
     runs = emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 3, status="success", artifacts_dir=str(small))
+    # Runs listed without their steps (as dbt Cloud's spec documents the list): each run is then
+    # fetched with a GET of its own, and the stuck run's GET trickles.
+    emulator.set_list_related({"job", "trigger"})
     proxy.pattern = rf"/runs/{runs[0]}/$"
     return config, runs
 

@@ -111,6 +111,7 @@ def test_a_run_that_fails_once_is_skipped_then_tracked_on_retry(emulator, tmp_pa
     assert run_monitor(config, "--number-of-iterations", "1").returncode == 0
     first, flaky, last = emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 3, status="success",
                                            artifacts_dir=str(small_dir))
+    emulator.set_list_related({"job", "trigger"})  # runs listed without steps: each one is fetched by a GET
     emulator.inject_fault(Fault(path_pattern=rf"/runs/{flaky}/$", kind="corrupt", times=1))
     proc = run_monitor(config, "--number-of-iterations", "15")
     assert proc.returncode == 0, proc.stderr

@@ -11,8 +11,9 @@ from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_f
 from trickle_server import TrickleProxy
 
 STOP_TIMEOUT = 2
-# Where the request hangs: the runs list (on the syncer thread) or one run (on a collect worker thread).
-HANGS = {"list": r"/runs/$", "collect": r"/runs/\d+/$"}
+# Where the request hangs: the runs list (on the syncer thread) or one run's artifact (on a collect worker
+# thread; the run itself comes with the list, so collecting it starts with its artifacts).
+HANGS = {"list": r"/runs/$", "collect": r"/runs/\d+/artifacts/"}
 
 
 @pytest.mark.parametrize("hang", sorted(HANGS))

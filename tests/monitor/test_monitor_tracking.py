@@ -200,6 +200,7 @@ def test_a_run_that_cannot_be_read_is_skipped_not_blocking(emulator, tmp_path, s
     config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, interval=0.1, max_backoff=0.2)
     assert run_monitor(config, "--number-of-iterations", "1").returncode == 0
     first, broken, last = emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 3, status="success")
+    emulator.set_list_related({"job", "trigger"})  # runs listed without steps: each one is fetched by a GET
     emulator.inject_fault(Fault(path_pattern=rf"/runs/{broken}/$", **fault))
     proc = run_monitor(config, "--number-of-iterations", "5")
     assert proc.returncode == 0, proc.stderr
