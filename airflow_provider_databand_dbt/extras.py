@@ -49,11 +49,14 @@ class MissingExtraError(ImportError):
             name=module,
         )
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # picklable across processes (the monitor's workers), like any ImportError
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Picklable with its keyword argument, so it crosses process boundaries like any ImportError."""
         return (_rebuild, (type(self), self.feature, self.extra, self.module, self.alternative))
 
 
-def _rebuild(cls: type[MissingExtraError], feature: str, extra: str, module: str, alternative: str) -> MissingExtraError:
+def _rebuild(
+    cls: type[MissingExtraError], feature: str, extra: str, module: str, alternative: str
+) -> MissingExtraError:
     return cls(feature, extra, module, alternative=alternative)
 
 
