@@ -5,6 +5,7 @@ browses from the CLI. Everything else is an extra; a feature that needs one call
 before importing it, so a user reads which ``pip install`` to run instead of a ``ModuleNotFoundError``
 traceback. This module imports nothing from the package: any layer may use it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -87,8 +88,10 @@ def extra_imports(extra: str, feature: str) -> Iterator[None]:
         yield
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
-        if not any(missing == module or missing.startswith(module + ".") or module.startswith(missing + ".")
-                   for module in EXTRA_MODULES[extra]):
+        if not any(
+            missing == module or missing.startswith(module + ".") or module.startswith(missing + ".")
+            for module in EXTRA_MODULES[extra]
+        ):
             raise
         raise MissingExtraError(feature, extra, missing) from exc
 

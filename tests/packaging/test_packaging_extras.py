@@ -4,6 +4,7 @@ Each check runs in a real subprocess in which the extra's modules cannot be impo
 of scripts/test.sh (``pip install -e .`` + test tools) they are really absent; in a venv that has them,
 the subprocess blocks them first (``sys.modules[name] = None``, how Python spells "not installed").
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,12 @@ def run_without(extras: tuple[str, ...], code: str, tmp_path, *, timeout: int = 
     env.pop("DBT_CLOUD_API_TOKEN", None)
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -62,10 +68,13 @@ def test_cli_command_without_its_extra_prints_one_line_and_exits_2(extra, args, 
     assert f"databand-dbt {args[0]} needs the '{extra}' extra" in result.stderr
 
 
-@pytest.mark.parametrize("url", [
-    f"postgresql+psycopg://tracker:{SECRET}@127.0.0.1:9/tracking",
-    f"postgresql://tracker:{SECRET}@127.0.0.1:9/tracking",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://tracker:{SECRET}@127.0.0.1:9/tracking",
+        f"postgresql://tracker:{SECRET}@127.0.0.1:9/tracking",
+    ],
+)
 def test_postgres_store_without_driver_names_the_extra_and_hides_the_password(url, tmp_path):
     result = cli_without(("postgres",), "runs", "--tracking-url", url, tmp_path=tmp_path)
     assert_one_line_naming(result, "postgres")
@@ -73,7 +82,9 @@ def test_postgres_store_without_driver_names_the_extra_and_hides_the_password(ur
 
 
 def test_postgres_store_without_driver_is_a_typed_error_for_the_api(tmp_path):
-    result = run_without(("postgres",), f"""
+    result = run_without(
+        ("postgres",),
+        f"""
         from airflow_provider_databand_dbt.extras import MissingExtraError
         from airflow_provider_databand_dbt.tracking.errors import TrackingDriverMissing, TrackingError
         from airflow_provider_databand_dbt.tracking.store import TrackingStore
@@ -85,22 +96,29 @@ def test_postgres_store_without_driver_is_a_typed_error_for_the_api(tmp_path):
             print(exc)
         else:
             raise SystemExit("no error")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "pip install 'airflow-provider-databand-dbt[postgres]'" in result.stdout
     assert SECRET not in result.stdout
 
 
-@pytest.mark.parametrize(("module", "extra"), [
-    ("airflow_provider_databand_dbt.hooks", "airflow"),
-    ("airflow_provider_databand_dbt.operators", "airflow"),
-    ("airflow_provider_databand_dbt.sensors", "airflow"),
-    ("airflow_provider_databand_dbt.triggers", "airflow"),
-    ("airflow_provider_databand_dbt.www.app", "ui"),
-    ("airflow_provider_databand_dbt.monitor.daemon", "monitor"),
-])
+@pytest.mark.parametrize(
+    ("module", "extra"),
+    [
+        ("airflow_provider_databand_dbt.hooks", "airflow"),
+        ("airflow_provider_databand_dbt.operators", "airflow"),
+        ("airflow_provider_databand_dbt.sensors", "airflow"),
+        ("airflow_provider_databand_dbt.triggers", "airflow"),
+        ("airflow_provider_databand_dbt.www.app", "ui"),
+        ("airflow_provider_databand_dbt.monitor.daemon", "monitor"),
+    ],
+)
 def test_importing_a_layer_without_its_extra_raises_missing_extra_error(module, extra, tmp_path):
-    result = run_without((extra,), f"""
+    result = run_without(
+        (extra,),
+        f"""
         import importlib
         from airflow_provider_databand_dbt.extras import MissingExtraError
         try:
@@ -110,7 +128,9 @@ def test_importing_a_layer_without_its_extra_raises_missing_extra_error(module, 
             print(exc)
         else:
             raise SystemExit("imported without the extra")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert f"pip install 'airflow-provider-databand-dbt[{extra}]'" in result.stdout
 
@@ -132,11 +152,15 @@ def test_every_command_is_listed_without_any_extra(tmp_path):
 def test_a_command_module_that_cannot_be_imported_is_an_error_not_a_missing_command(tmp_path):
     """The old registry skipped a command whose module was missing ("not built yet"), so a broken install
     silently lost ``databand-dbt ui``; every command is built now, so that is an import error."""
-    result = run_without((), """
+    result = run_without(
+        (),
+        """
         sys.modules["airflow_provider_databand_dbt.cli.ui"] = None
         from airflow_provider_databand_dbt.cli.main import main
         sys.exit(main(["--help"]))
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode != 0, result.stdout
     assert "airflow_provider_databand_dbt.cli.ui" in result.stderr
 
