@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from required_services import needs_extra
 from cli_run import CLI, cannot_write_prefix, cli_env, collect_args, databand_dbt, free_port, one_line_error
+from required_services import needs_extra
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
