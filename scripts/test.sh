@@ -2,11 +2,14 @@
 # The project's one test command (README, .ci/run). Installs what it needs, starts PostgreSQL and runs:
 #   1. the whole suite in .venv (Airflow 3 + this package), against SQLite and PostgreSQL, with a real browser,
 #      then the dbt Cloud provider's own unit tests run on our hook, operator and sensor (about a minute);
-#   2. the core tests in .venv-core, a venv WITHOUT Airflow, proving the core works without it;
-#   3. the Airflow, store, monitor, web, CLI and collector tests again in .venv-airflow2 with Airflow 2.11
+#   2. the lint gates (bash scripts/lint.sh: ruff check, ruff format --check, mypy) with .venv's tools;
+#   3. the core tests in .venv-core, `pip install -e .` + test tools and NO extra (no Airflow, PostgreSQL driver,
+#      FastAPI or prometheus-client), proving the core works without them and that each missing extra is
+#      reported in one line;
+#   4. the Airflow, store, monitor, web, CLI and collector tests again in .venv-airflow2 with Airflow 2.11
 #      (the dbt Cloud provider's minimum) and SQLAlchemy 1.4, PostgreSQL through psycopg2
 #      (skip with DATABAND_DBT_SKIP_AIRFLOW2=1);
-#   4. a check that the run left every tracked file as it was.
+#   5. a check that the run left every tracked file as it was.
 # Every venv installs exactly the versions pinned in constraints/ (scripts/update_constraints.sh makes them).
 # A failed pytest run (exit 5, no tests collected, included) fails the command after the remaining steps ran.
 # Extra arguments go to the first pytest run (e.g. `bash scripts/test.sh -k collector`).
@@ -85,14 +88,22 @@ run_pytest "full suite" .venv "$@"
 step "the dbt Cloud provider's own unit tests with our classes substituted (.venv, allow-list: tests/airflow/upstream_allowlist.txt)"
 .venv/bin/python scripts/upstream_provider_tests.py || FAILURES+=("the dbt Cloud provider's own tests (scripts/upstream_provider_tests.py)")
 
-step "core without Airflow (.venv-core)"
+step "lint: ruff + mypy (bash scripts/lint.sh)"
+LINT_PYTHON=.venv/bin/python bash scripts/lint.sh || FAILURES+=("lint (bash scripts/lint.sh; --fix formats and fixes)")
+
+step "core install without any extra (.venv-core)"
 make_venv core
-if .venv-core/bin/python -c "import airflow" 2>/dev/null; then
-    echo "Airflow is importable in .venv-core: the core-only check would prove nothing" >&2
+installed=$(.venv-core/bin/python -c "
+from airflow_provider_databand_dbt.extras import installed_extras
+print(' '.join(name for name, present in installed_extras().items() if present))")
+if [ -n "$installed" ]; then
+    echo "extras importable in .venv-core ($installed): the core-only check would prove nothing" >&2
     exit 1
 fi
-run_pytest "core" .venv-core -m "not airflow and not browser" \
-    tests/dbt_cloud tests/collector tests/tracking tests/cli tests/monitor tests/test_token_never_leaks.py
+# The PostgreSQL runs need the [postgres] extra, the monitor and web tests theirs: tests/packaging checks the
+# one-line message each gives here instead.
+DATABAND_DBT_CORE_VENV=1 run_pytest "core" .venv-core -m "not airflow and not browser and not postgres" \
+    tests/dbt_cloud tests/collector tests/tracking tests/cli tests/testing tests/packaging tests/test_token_never_leaks.py
 
 if [ "${DATABAND_DBT_SKIP_AIRFLOW2:-0}" != 1 ]; then
     step "Airflow 2.11 + SQLAlchemy 1.4 (.venv-airflow2)"

@@ -3,7 +3,9 @@
 # constraints/<name>-py<X.Y>.txt.
 # shellcheck shell=bash disable=SC2034  # the arrays are read by the scripts that source this file
 declare -A VENV_DIR=([airflow3]=.venv [core]=.venv-core [airflow2]=.venv-airflow2)
-declare -A VENV_EXTRAS=([airflow3]="airflow,test" [core]="test" [airflow2]="airflow,test")
+# [test] = the test tools + every extra but Airflow; the core venv gets the tools only ([test-tools]), so it is
+# exactly what `pip install airflow-provider-databand-dbt` gives a user, and proves the core needs no extra.
+declare -A VENV_EXTRAS=([airflow3]="all,test" [core]="test-tools" [airflow2]="airflow,test")
 # Airflow 2.11 is the dbt Cloud provider's minimum; its SQLAlchemy 1.4 has no psycopg 3 dialect, hence psycopg2.
 declare -A VENV_REQUIREMENTS=(
     [airflow3]=""

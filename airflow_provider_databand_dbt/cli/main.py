@@ -2,25 +2,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 
+from airflow_provider_databand_dbt.cli import browse, collect, demo, emulator, info, monitor, ui
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
+from airflow_provider_databand_dbt.extras import MissingExtraError
 from airflow_provider_databand_dbt.monitor.logfmt import TextFormatter
 from airflow_provider_databand_dbt.safe_text import escape_controls
 
-# Each module exposes ``register(subparsers)`` and sets ``func(args) -> int`` on its parser.
-COMMAND_MODULES = (
-    "airflow_provider_databand_dbt.cli.collect",
-    "airflow_provider_databand_dbt.cli.browse",
-    "airflow_provider_databand_dbt.cli.monitor",
-    "airflow_provider_databand_dbt.cli.ui",
-    "airflow_provider_databand_dbt.cli.emulator",
-    "airflow_provider_databand_dbt.cli.demo",
-    "airflow_provider_databand_dbt.cli.info",
-)
+# Each module exposes ``register(subparsers)`` and sets ``func(args) -> int`` on its parser. They import
+# only the core at load time; a command that needs an extra (ui, monitor) checks for it when it runs.
+COMMAND_MODULES = (collect, browse, monitor, ui, emulator, demo, info)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -43,8 +37,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from airflow_provider_databand_dbt.cli.info import VersionAction
-
     parser = _Parser(
         prog="databand-dbt",
         description="Track dbt Cloud runs: collect them, monitor accounts, browse what ran.",
@@ -52,15 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging (default: warnings and errors only)"
     )
-    parser.add_argument("--version", action=VersionAction, help="print the version and the tracking store in use")
+    parser.add_argument("--version", action=info.VersionAction, help="print the version and the tracking store in use")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # command not built yet in this checkout
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 
@@ -85,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_gone()
-    except (CliUsageError, DbtCloudConfigError) as exc:
+    # Before TrackingError: a missing PostgreSQL driver is both, and installing an extra is the user's fix.
+    except (CliUsageError, DbtCloudConfigError, MissingExtraError) as exc:
         _print_error(exc)
         return EXIT_USAGE
     except (DbtCloudError, TrackingError) as exc:

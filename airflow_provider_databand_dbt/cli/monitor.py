@@ -7,6 +7,7 @@ import os
 import sys
 
 from airflow_provider_databand_dbt.cli import options
+from airflow_provider_databand_dbt.extras import require_extra
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.check_config:  # checking a config file needs no metrics server
+        require_extra("monitor", "databand-dbt monitor")
     from airflow_provider_databand_dbt.monitor.config import MonitorConfigError, load_config
     from airflow_provider_databand_dbt.monitor.logfmt import configure_logging
 

@@ -11,6 +11,7 @@ from typing import Optional
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
+from airflow_provider_databand_dbt.extras import require_extra
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def _allowed_hosts(flags: Optional[list[str]]) -> list[str]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    require_extra("ui", "databand-dbt ui")
     if not is_loopback(args.host) and not args.allow_remote:
         raise CliUsageError(
             f"--host {args.host} is not a loopback address and the web view has no authentication: "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Optional
 
@@ -117,7 +118,7 @@ class RunReport(RunHeader, kw_only=True):
         """Node counts per dbt status over all steps, e.g. ``{"success": 7, "fail": 1, "skipped": 2}``."""
         return dict(Counter(node.status for step in self.steps for node in step.nodes))
 
-    def iter_nodes(self):
+    def iter_nodes(self) -> Iterator[tuple[StepReport, NodeResult]]:
         """Yield ``(step, node)`` for every node result of the run."""
         for step in self.steps:
             for node in step.nodes:
@@ -129,7 +130,7 @@ class RunReport(RunHeader, kw_only=True):
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data (datetimes as ISO 8601 strings) with a ``summary`` of node counts per status."""
-        data = msgspec.to_builtins(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
         data["summary"] = self.summary
         return data
 

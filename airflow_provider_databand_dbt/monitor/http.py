@@ -7,7 +7,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from airflow_provider_databand_dbt.extras import extra_imports
+
+with extra_imports("monitor", "the monitor's metrics server (monitor.http)"):
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,10 @@ status code or error kind of a request, and an error kind. Never a run id.
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+from airflow_provider_databand_dbt.extras import extra_imports
+
+with extra_imports("monitor", "the monitor's metrics (monitor.metrics)"):
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 NAMESPACE = "databand_dbt"
 

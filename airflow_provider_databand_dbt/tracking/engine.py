@@ -23,7 +23,13 @@ from sqlalchemy.dialects import postgresql, sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreMissing, TrackingStoreUnavailable
+from airflow_provider_databand_dbt.extras import is_importable
+from airflow_provider_databand_dbt.tracking.errors import (
+    TrackingDriverMissing,
+    TrackingError,
+    TrackingStoreMissing,
+    TrackingStoreUnavailable,
+)
 from airflow_provider_databand_dbt.tracking.url import (
     ENV_TRACKING_URL,
     SQLALCHEMY_1,
@@ -154,6 +160,7 @@ def _create_engine(url: URL, display: str, *, read_only: bool = False) -> Engine
             kwargs["poolclass"] = StaticPool
         kwargs["connect_args"] = connect_args
     else:
+        _require_postgres_driver(url, display)
         connect_args = {"application_name": "databand-dbt"}
         if "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
@@ -176,13 +183,23 @@ def _create_engine(url: URL, display: str, *, read_only: bool = False) -> Engine
     except ImportError as error:
         raise TrackingStoreUnavailable(
             f"the driver for the tracking store {display} is not installed ({error.name or error}): "
-            "install it, or use postgresql+psycopg:// (psycopg 3, installed with this package)"
+            "install it, or use postgresql+psycopg:// with the 'postgres' extra (pip install "
+            "'airflow-provider-databand-dbt[postgres]')"
         ) from error
     except exc.ArgumentError as error:
         raise TrackingStoreUnavailable(f"invalid tracking store URL {display}: {first_line(error)}") from error
     if backend == "sqlite":
         _install_sqlite_hooks(engine, read_only=read_only)
     return engine
+
+
+def _require_postgres_driver(url: URL, display: str) -> None:
+    """A postgresql URL whose driver (psycopg 3, or psycopg2 for ``postgresql://``) is missing: name the extra."""
+    driver = url.get_driver_name()
+    if url.get_backend_name() != "postgresql" or driver not in ("psycopg", "psycopg2") or is_importable(driver):
+        return
+    alternative = "" if driver == "psycopg" else "then use postgresql+psycopg://, or pip install psycopg2-binary"
+    raise TrackingDriverMissing(f"the tracking store {display}", "postgres", driver, alternative=alternative)
 
 
 def _sqlite_read_only_url(url: URL, *, immutable: bool) -> URL:

@@ -1,6 +1,8 @@
 """One exception tree for the tracking store. Messages never contain passwords or tokens."""
 from __future__ import annotations
 
+from airflow_provider_databand_dbt.extras import MissingExtraError
+
 
 class TrackingError(Exception):
     """Base class: the tracking store could not do what was asked."""
@@ -8,6 +10,13 @@ class TrackingError(Exception):
 
 class TrackingStoreUnavailable(TrackingError):
     """The store URL is invalid, the database cannot be reached or opened, or it is read-only."""
+
+
+class TrackingDriverMissing(TrackingStoreUnavailable, MissingExtraError):
+    """A PostgreSQL store URL whose driver is not installed; the message names the extra (``[postgres]``)."""
+
+    def __init__(self, feature: str, extra: str, module: str, *, alternative: str = "") -> None:
+        MissingExtraError.__init__(self, feature, extra, module, alternative=alternative)
 
 
 class TrackingSchemaError(TrackingError):

@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from sqlalchemy.engine import Connection
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from airflow_provider_databand_dbt import __version__
-from airflow_provider_databand_dbt.www.limits import DEFAULT_HEAVY_REQUESTS, HeavyRequests
-from airflow_provider_databand_dbt.www.run_cache import RunCache
-from airflow_provider_databand_dbt.www.run_counts import RunCounts
+from airflow_provider_databand_dbt.extras import extra_imports
+
+with extra_imports("ui", "the web view (www.app)"):
+    from fastapi import FastAPI
+    from fastapi.staticfiles import StaticFiles
+
+    from airflow_provider_databand_dbt.www.limits import DEFAULT_HEAVY_REQUESTS, HeavyRequests
+    from airflow_provider_databand_dbt.www.run_cache import RunCache
+    from airflow_provider_databand_dbt.www.run_counts import RunCounts
 
 log = logging.getLogger(__name__)
 

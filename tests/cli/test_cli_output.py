@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import collect_args, databand_dbt
+from required_services import needs_extra
 
 from airflow_provider_databand_dbt.testing import emulator as emu
 from airflow_provider_databand_dbt.testing.scenarios import ARTIFACTS_DIR
@@ -103,6 +104,7 @@ def test_times_are_labelled_utc(emulator, sqlite_url):
     assert re.search(r"created: " + stamp + " UTC", shown)
 
 
+@needs_extra("monitor")
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_monitor_log_lines_cannot_be_forged(emulator, hostile_run, sqlite_url, tmp_path, log_format):
     config = tmp_path / "monitor.cfg"

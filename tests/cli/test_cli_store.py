@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import CLI, cannot_write_prefix, cli_env, collect_args, databand_dbt, free_port, one_line_error
+from required_services import needs_extra
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
@@ -29,7 +30,8 @@ def collected(emulator, sqlite_url) -> tuple[str, int]:
 # -- read commands never create a store ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["runs"], ["show", "42"], ["runs", "--json"], ["ui", "--port", "0"]])
+@pytest.mark.parametrize("command", [["runs"], ["show", "42"], ["runs", "--json"],
+                                     pytest.param(["ui", "--port", "0"], marks=needs_extra("ui"))])
 def test_read_commands_never_create_a_sqlite_store(command, tmp_path):
     if command[0] == "ui":
         command = ["ui", "--port", str(free_port())]
@@ -130,6 +132,7 @@ def test_a_store_the_user_cannot_write_can_be_read(collected, emulator, no_write
     assert path.read_bytes() == before
 
 
+@needs_extra("ui")
 def test_ui_serves_a_store_the_user_cannot_write(collected, no_write_prefix):
     url, run_id = collected
     path = Path(url.removeprefix("sqlite:///"))
@@ -268,6 +271,7 @@ def monitor_config(tmp_path, emulator, tracking_url: str | None) -> Path:
     return config
 
 
+@needs_extra("monitor")
 def test_monitor_says_which_store_and_why(tmp_path, emulator, sqlite_url):
     config = monitor_config(tmp_path, emulator, sqlite_url)
     shown = sqlite_url

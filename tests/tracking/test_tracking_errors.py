@@ -11,6 +11,7 @@ import tempfile
 import pytest
 import sqlalchemy as sa
 from report_factory import make_report
+from required_services import needs_extra
 
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.errors import TrackingError, TrackingStoreUnavailable
@@ -67,6 +68,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@needs_extra("postgres")
 def test_postgres_server_refusing_connections():
     message = _unavailable(f"postgresql://alice:s3cret@127.0.0.1:{_closed_port()}/tracking")
 
