@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.tracking import schema
+from airflow_provider_databand_dbt.tracking.migrations import VERSION_TABLE
 
 
 @contextlib.contextmanager
@@ -19,10 +20,18 @@ def engine_for(url: str, **options) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-def schema_versions(url: str) -> list[int]:
-    """The versions stamped in the store, oldest first."""
+def legacy_versions(url: str) -> list[int]:
+    """The versions in the legacy table, oldest first (since Alembic: only its fence)."""
     with engine_for(url) as engine, engine.connect() as conn:
         return list(conn.execute(sa.select(schema.schema_version.c.version).order_by("version")).scalars())
+
+
+def schema_revisions(url: str) -> list[str]:
+    """The Alembic revisions stamped in the store ([] before Alembic managed it)."""
+    with engine_for(url) as engine, engine.connect() as conn:
+        if not sa.inspect(conn).has_table(VERSION_TABLE):
+            return []
+        return sorted(conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalars())
 
 
 def table_names(url: str) -> set[str]:
