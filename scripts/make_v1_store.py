@@ -77,12 +77,13 @@ def main() -> int:
     for name in (f"{args.prefix}_store.db", f"{args.prefix}_store.db-wal", f"{args.prefix}_store.db-shm"):
         (args.out / name).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"databand-dbt-{args.prefix}-") as scratch:
-        archive = Path(scratch) / "v1.tar"
+        archive = Path(scratch) / "code.tar"
         subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), args.commit], check=True)
         with tarfile.open(archive) as tar:
             tar.extractall(Path(scratch) / "src", filter="data")
         env = {**os.environ, "PYTHONPATH": str(Path(scratch) / "src")}
-        code = subprocess.run([sys.executable, "-c", WRITER, str(args.out.resolve()), args.prefix], env=env, cwd=scratch).returncode
+        writer = [sys.executable, "-c", WRITER, str(args.out.resolve()), args.prefix]
+        code = subprocess.run(writer, env=env, cwd=scratch).returncode
     if code == 0:
         # Fold the WAL into the file so the fixture is one self-contained file.
         import sqlite3

@@ -128,7 +128,7 @@ def _upgrade_locked(
         context.stamp(script, head)
     else:
         if state.legacy:
-            log.info("Tracking store %s: legacy schema version taken over as revision %s", store.display, state.revision)
+            log.info("Tracking store %s: legacy schema taken over as revision %s", store.display, state.revision)
             context.stamp(script, state.revision)
         _run_revisions(store, context, script, state.revision, head)
     _fence_legacy_table(conn)

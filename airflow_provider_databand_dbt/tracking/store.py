@@ -18,7 +18,13 @@ from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
 from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
-from airflow_provider_databand_dbt.tracking.migrations import head_revision, refuse_unknown, schema_state, script_directory, upgrade
+from airflow_provider_databand_dbt.tracking.migrations import (
+    head_revision,
+    refuse_unknown,
+    schema_state,
+    script_directory,
+    upgrade,
+)
 from airflow_provider_databand_dbt.tracking.rows import (
     MonitorCursor,
     NodeHistoryRow,
