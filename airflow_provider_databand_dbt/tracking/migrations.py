@@ -8,7 +8,8 @@ How it works:
 - A store of the legacy framework (``dbt_tracking_schema_version`` at version N, no Alembic table) is
   stamped with the matching revision and continues from there. The legacy table then holds
   ``LEGACY_FENCE``, a version older code refuses as "newer than this package".
-- Everything happens in one transaction: a failed revision leaves the database as it was.
+- Everything happens in one transaction: a failed revision leaves the database as it was. On SQLite
+  foreign keys are off during it (checked at the end), so batch mode may re-create a parent table.
 - Several processes opening a fresh store at once do not collide: PostgreSQL serialises them with a
   transaction-level advisory lock, SQLite with ``BEGIN IMMEDIATE`` (plus retries while locked).
 - A database at a revision this code does not know is refused with :class:`TrackingSchemaError`.
@@ -111,7 +112,7 @@ def upgrade(
             f"(it has {state.revision or 'none'}): open it once with write access to upgrade it"
         )
     from_revisions = from_revisions or head != head_revision(script)
-    return store.transact(lambda conn: _upgrade_locked(store, conn, script, head, from_revisions))
+    return store.transact(lambda conn: _upgrade_locked(store, conn, script, head, from_revisions), schema_change=True)
 
 
 def _upgrade_locked(
@@ -132,6 +133,7 @@ def _upgrade_locked(
             context.stamp(script, state.revision)
         _run_revisions(store, context, script, state.revision, head)
     _fence_legacy_table(conn)
+    _check_foreign_keys(store, conn)
     return head
 
 
@@ -152,6 +154,18 @@ def _run_revisions(
                     f"({str(getattr(error, 'orig', None) or error).splitlines()[0]}); nothing was changed"
                 ) from error
             context.stamp(script, revision.revision)
+
+
+def _check_foreign_keys(store: StoreConnection, conn: Connection) -> None:
+    """SQLite migrates with foreign keys off (nothing cascades when batch mode re-creates a table): check them now."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise TrackingSchemaError(
+            f"migration of the tracking store {store.display} left {len(broken)} rows of {broken[0][0]} referring to "
+            "missing rows; nothing was changed"
+        )
 
 
 def _fence_legacy_table(conn: Connection) -> None:

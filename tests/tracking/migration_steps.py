@@ -24,6 +24,15 @@ def widen_note_in_batch(op) -> None:
         batch.add_column(sa.Column("added", sa.Integer, nullable=False, server_default="7"))
 
 
+def recreate_run_table(op) -> None:
+    """Batch mode re-creating the parent of steps, node results and sources (on SQLite: copy, drop, rename)."""
+    with op.batch_alter_table("dbt_tracking_run") as batch:  # ADD COLUMN: an ALTER on both backends
+        batch.add_column(sa.Column("test_flag", sa.Boolean, nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("test_dropped", sa.Integer))
+    with op.batch_alter_table("dbt_tracking_run") as batch:  # DROP COLUMN: SQLite re-creates the table
+        batch.drop_column("test_dropped")
+
+
 def add_column_then_fail(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE {EXTRA_TABLE} ADD COLUMN half_done INTEGER"))
     conn.execute(sa.text("SELECT * FROM dbt_tracking_no_such_table"))
@@ -46,6 +55,7 @@ def upgrade():
 BODIES = {
     "extra": ("an extra table, from a plain function", "migration_steps.add_extra_table(op.get_bind())"),
     "batch": ("a batch ALTER of it", "migration_steps.widen_note_in_batch(op)"),
+    "recreate_run": ("a batch re-creation of the run table", "migration_steps.recreate_run_table(op)"),
     "fail": ("breaks half-way", "migration_steps.add_column_then_fail(op.get_bind())"),
 }
 

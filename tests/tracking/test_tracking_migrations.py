@@ -110,6 +110,30 @@ def test_new_revisions_calling_plain_functions_and_batch_mode_upgrade_a_store(tr
         TrackingStore(tracking_url)
 
 
+def test_batch_mode_re_creating_a_parent_table_keeps_the_rows_that_refer_to_it(tracking_url, tmp_path):
+    with TrackingStore(tracking_url) as store:
+        store.save_report(make_report())
+    script = scripts_with(tmp_path / "versions", "recreate_run")
+
+    db = open_connection(parse_tracking_url(tracking_url))
+    try:
+        assert migrations.upgrade(db, script) == "t0001"
+        if db.dialect == "sqlite":
+            with db.engine.connect() as conn:  # the same pooled connection: foreign keys are on again
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        db.dispose()
+
+    with engine_for(tracking_url) as engine, engine.connect() as conn:
+        counts = [conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                  for table in (schema.runs, schema.steps, schema.node_results, schema.sources)]
+        flags = conn.exec_driver_sql("SELECT test_flag FROM dbt_tracking_run").scalars().all()
+    report = make_report()
+    # SQLite's DROP TABLE of the old run table would cascade-delete every step, node and source with foreign keys on.
+    assert counts == [1, len(report.steps), sum(len(step.nodes) for step in report.steps), 1]
+    assert flags == [False]
+
+
 def test_failed_revision_changes_nothing(tracking_url, tmp_path):
     TrackingStore(tracking_url).close()
     script = scripts_with(tmp_path / "versions", "extra", "fail")
