@@ -128,7 +128,7 @@ def _upgrade_locked(
         schema.metadata.create_all(conn)
         context.stamp(script, head)
     else:
-        if state.legacy:
+        if state.legacy and state.revision:
             log.info("Tracking store %s: legacy schema taken over as revision %s", store.display, state.revision)
             context.stamp(script, state.revision)
         _run_revisions(store, context, script, state.revision, head)
