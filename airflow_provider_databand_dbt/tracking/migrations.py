@@ -122,6 +122,8 @@ def _upgrade_locked(
     # Re-read under the lock: another process may have upgraded while we waited.
     state = schema_state(conn)
     refuse_unknown(store, state.revision, script)
+    if state.revision == head and not state.legacy:
+        return head  # the other process did it
     context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
     if state.revision is None and not from_revisions:
         log.info("Creating tracking store schema %s in %s", head, store.display)
