@@ -1,14 +1,15 @@
-"""Write the schema-v1 store fixtures of tests/tracking/data/ with the released 0.1.0 code (git 5b34415).
+"""Write the legacy store fixtures of tests/tracking/data/ with the code of an older commit (0.1.0 by default).
 
-    python scripts/make_v1_store.py [--commit 5b34415] [--out tests/tracking/data]
+    python scripts/make_v1_store.py [--commit 5b34415] [--prefix v1] [--out tests/tracking/data]
+    python scripts/make_v1_store.py --commit 2bb8b47 --prefix v4   # the last legacy framework (version 4)
 
 Exports the package as it was at ``--commit`` into a temporary directory and, in a subprocess that
 imports only that copy, collects the seeded runs of its own dbt Cloud emulator into a new SQLite store
 (plus a monitor cursor and lease), then writes:
 
-- ``v1_store.db``: the store, as 0.1.0 left it (schema version 1);
-- ``v1_store.json``: every run's report and sources as 0.1.0 read them back, to compare after upgrading;
-- ``v1_postgresql.sql``: 0.1.0's DDL compiled for PostgreSQL, to build a v1 PostgreSQL store in tests.
+- ``<prefix>_store.db``: the store, as that code left it (0.1.0: schema version 1);
+- ``<prefix>_store.json``: every run's report and sources as that code read them back, to compare after upgrading;
+- ``<prefix>_postgresql.sql``: its DDL compiled for PostgreSQL, to build the same store on PostgreSQL in tests.
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
-out = Path(sys.argv[1])
-store = TrackingStore(f"sqlite:///{out / 'v1_store.db'}")
+out, prefix = Path(sys.argv[1]), sys.argv[2]
+store = TrackingStore(f"sqlite:///{out / (prefix + '_store.db')}")
 with DbtCloudEmulator(runs_per_job=1) as emulator, DbtCloudClient(DEMO_TOKEN, emulator.url) as client:
     run_ids = [run_id for ids in emulator.seeded_runs.values() for run_id in ids]
     for run_id in run_ids:
@@ -54,14 +55,14 @@ expected = {
     for run_id in run_ids
 }
 store.close()
-(out / "v1_store.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+(out / f"{prefix}_store.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
 dialect = postgresql.dialect()
 ddl = [str(CreateTable(table).compile(dialect=dialect)).strip() for table in schema.metadata.sorted_tables]
 ddl += [
     str(CreateIndex(index).compile(dialect=dialect)).strip()
     for table in schema.metadata.sorted_tables for index in sorted(table.indexes, key=lambda i: i.name)
 ]
-(out / "v1_postgresql.sql").write_text(";\n\n".join(ddl) + ";\n")
+(out / f"{prefix}_postgresql.sql").write_text(";\n\n".join(ddl) + ";\n")
 print(f"wrote {len(run_ids)} runs")
 '''
 
@@ -69,23 +70,25 @@ print(f"wrote {len(run_ids)} runs")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commit", default="5b34415", help="the released code that writes schema v1")
+    parser.add_argument("--prefix", default="v1", help="the fixture files' prefix (v1: 0.1.0, v4: commit 2bb8b47)")
     parser.add_argument("--out", type=Path, default=REPO / "tests" / "tracking" / "data")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in ("v1_store.db", "v1_store.db-wal", "v1_store.db-shm"):
+    for name in (f"{args.prefix}_store.db", f"{args.prefix}_store.db-wal", f"{args.prefix}_store.db-shm"):
         (args.out / name).unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="databand-dbt-v1-") as scratch:
-        archive = Path(scratch) / "v1.tar"
+    with tempfile.TemporaryDirectory(prefix=f"databand-dbt-{args.prefix}-") as scratch:
+        archive = Path(scratch) / "code.tar"
         subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), args.commit], check=True)
         with tarfile.open(archive) as tar:
             tar.extractall(Path(scratch) / "src", filter="data")
         env = {**os.environ, "PYTHONPATH": str(Path(scratch) / "src")}
-        code = subprocess.run([sys.executable, "-c", WRITER, str(args.out.resolve())], env=env, cwd=scratch).returncode
+        writer = [sys.executable, "-c", WRITER, str(args.out.resolve()), args.prefix]
+        code = subprocess.run(writer, env=env, cwd=scratch).returncode
     if code == 0:
         # Fold the WAL into the file so the fixture is one self-contained file.
         import sqlite3
 
-        connection = sqlite3.connect(args.out / "v1_store.db")
+        connection = sqlite3.connect(args.out / f"{args.prefix}_store.db")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.execute("PRAGMA journal_mode = DELETE")
         connection.close()

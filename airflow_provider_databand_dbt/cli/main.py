@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(TextFormatter())
+    # Alembic logs its plugins and context at INFO when a store is created or upgraded: not for users.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -47,6 +47,9 @@ POSTGRES_CONNECT_TIMEOUT_S = 10
 RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 # Execution option that makes the SQLite "begin" hook take the write lock up front.
 WRITE_OPTION = "databand_dbt_write"
+# Execution option of a schema change: on SQLite, foreign keys are off for its transaction (see transact).
+SCHEMA_CHANGE_OPTION = "databand_dbt_schema_change"
+_FOREIGN_KEYS_OFF = "databand_dbt_foreign_keys_off"
 # PostgreSQL errors worth replaying the whole transaction for: serialization failure, deadlock.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 # First key of every PostgreSQL advisory lock this package takes; the second key says what is locked.
@@ -75,7 +78,7 @@ class StoreConnection:
                 yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, schema_change: bool = False) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, rolled back on error."""
         if self.read_only:
             raise TrackingStoreUnavailable(
@@ -83,15 +86,20 @@ class StoreConnection:
                 f"or point {ENV_TRACKING_URL} at a writable location"
             )
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: True})
+            conn = conn.execution_options(**{WRITE_OPTION: True, SCHEMA_CHANGE_OPTION: schema_change})
             with conn.begin():
                 yield conn
 
-    def transact(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a write transaction, replaying it when the database was briefly locked or busy."""
+    def transact(self, work: Callable[[Connection], T], *, schema_change: bool = False) -> T:
+        """Run ``work`` in a write transaction, replaying it when the database was briefly locked or busy.
+
+        :param schema_change: SQLite only: foreign keys are off during the transaction (as SQLite's own
+            procedure for table changes asks), so re-creating a table (Alembic batch mode) cannot cascade-delete
+            the rows that refer to it; ``work`` checks them (``PRAGMA foreign_key_check``) before it returns.
+        """
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             try:
-                with self.write() as conn:
+                with self.write(schema_change=schema_change) as conn:
                     return work(conn)
             except exc.DBAPIError as error:
                 if delay is None or not _is_retryable(error):
@@ -267,10 +275,19 @@ def _install_sqlite_hooks(engine: Engine, *, read_only: bool = False) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
+        if conn.get_execution_options().get(SCHEMA_CHANGE_OPTION):
+            # Only outside a transaction does this take effect; back on when the connection returns to the pool.
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            conn.connection.info[_FOREIGN_KEYS_OFF] = True
         if conn.get_execution_options().get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, record) -> None:
+        if dbapi_connection is not None and record.info.pop(_FOREIGN_KEYS_OFF, False):
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
 def _is_retryable(error: exc.DBAPIError) -> bool:

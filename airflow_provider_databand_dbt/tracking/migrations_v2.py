@@ -18,38 +18,44 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.tracking import schema
+from airflow_provider_databand_dbt.tracking.schema import PREFIX
+from airflow_provider_databand_dbt.tracking.schema_history import tables
 
-# (table, column) whose type changed in v2, and columns v2 added (appended, so fresh and upgraded tables match).
+# Columns whose type changed in v2, and columns v2 added (appended, so fresh and upgraded tables match).
 RETYPED = {
-    schema.pipelines: ("name", "project_name", "environment_name"),
-    schema.runs: ("job_name", "project_name", "environment_name", "git_branch", "git_sha", "dbt_version"),
-    schema.node_results: (
+    f"{PREFIX}pipeline": ("name", "project_name", "environment_name"),
+    f"{PREFIX}run": ("job_name", "project_name", "environment_name", "git_branch", "git_sha", "dbt_version"),
+    f"{PREFIX}node_result": (
         "name", "resource_type", "failures", "materialization", "package_name", "code_hash", "thread_id",
     ),
 }
-ADDED = {schema.runs: ("notes",), schema.steps: ("reread_failed",)}
+ADDED = {f"{PREFIX}run": ("notes",), f"{PREFIX}step": ("reread_failed",)}
 
 
 def upgrade_to_v2(conn: Connection) -> None:
-    """Bring a version 1 store to version 2 inside the caller's transaction; nothing stored is lost."""
-    for table, added in ADDED.items():
+    """Bring a version 1 store to version 2 inside the caller's transaction; nothing stored is lost.
+
+    The target is the frozen v2 tables of ``schema_history``, never ``schema.py``: later revisions change those.
+    """
+    v2 = tables(2).tables
+    retyped = {v2[name]: columns for name, columns in RETYPED.items()}
+    for table_name, added in ADDED.items():
         for name in added:
-            column_sql = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column_sql}")
+            column_sql = sa.schema.CreateColumn(v2[table_name].c[name]).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {column_sql}")
     if conn.dialect.name == "sqlite":
-        _rewrite_sqlite_tables(conn, [*RETYPED, *ADDED])
+        _rewrite_sqlite_tables(conn, [*retyped, *(v2[name] for name in ADDED)])
         return
-    for table, columns in RETYPED.items():
+    for table, columns in retyped.items():
         changes = ", ".join(
             f"ALTER COLUMN {name} TYPE {table.c[name].type.compile(dialect=conn.dialect)}" for name in columns
         )
         conn.exec_driver_sql(f"ALTER TABLE {table.name} {changes}")
 
 
-def _rewrite_sqlite_tables(conn: Connection, tables: list[sa.Table]) -> None:
+def _rewrite_sqlite_tables(conn: Connection, rewritten: list[sa.Table]) -> None:
     """Record each table's fresh ``CREATE TABLE`` text; only declared types differ, and SQLite stores rows alike."""
-    for table in dict.fromkeys(tables):
+    for table in dict.fromkeys(rewritten):
         stored = [row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")]
         expected = [column.name for column in table.c]
         if stored != expected:
@@ -59,7 +65,7 @@ def _rewrite_sqlite_tables(conn: Connection, tables: list[sa.Table]) -> None:
     version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
     conn.exec_driver_sql("PRAGMA writable_schema = ON")
     try:
-        for table in dict.fromkeys(tables):
+        for table in dict.fromkeys(rewritten):
             create_sql = str(sa.schema.CreateTable(table).compile(dialect=conn.dialect)).strip()
             conn.exec_driver_sql(
                 "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (create_sql, table.name)

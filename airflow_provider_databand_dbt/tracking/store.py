@@ -18,8 +18,13 @@ from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
 from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
-from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS, current_version, upgrade
-from airflow_provider_databand_dbt.tracking.migrations import _refuse_newer as refuse_newer
+from airflow_provider_databand_dbt.tracking.migrations import (
+    head_revision,
+    refuse_unknown,
+    schema_state,
+    script_directory,
+    upgrade,
+)
 from airflow_provider_databand_dbt.tracking.rows import (
     MonitorCursor,
     NodeHistoryRow,
@@ -268,16 +273,16 @@ class TrackingStore:
 def _check_readable(db: StoreConnection) -> None:
     """A reader's check: the schema exists and is the one this code reads (readers never create or upgrade)."""
     with db.read() as conn:
-        version = current_version(conn)
-    latest = MIGRATIONS[-1].version
-    if version is None:
+        revision = schema_state(conn).revision
+    head = head_revision()
+    if revision is None:
         raise TrackingStoreMissing(
             f"the tracking store {db.display} has no tables yet: nothing has been tracked there "
             "(reading commands never create a store); check the URL or track a run into it first"
         )
-    refuse_newer(db, version, latest)
-    if version < latest:
+    refuse_unknown(db, revision, script_directory())
+    if revision != head:
         raise TrackingSchemaOutdated(
-            f"the tracking store {db.display} has schema version {version} and this package reads {latest}: "
+            f"the tracking store {db.display} has schema revision {revision} and this package reads {head}: "
             "open it once with write access (any collect, the monitor, an Airflow task) to upgrade it"
         )

@@ -7,9 +7,10 @@ import threading
 import sqlalchemy as sa
 import tracking_workers
 from report_factory import make_report
+from store_probe import legacy_versions, load_legacy_fixture, schema_revisions
 
 from airflow_provider_databand_dbt.tracking import schema
-from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS
+from airflow_provider_databand_dbt.tracking.migrations import LEGACY_FENCE, VERSION_TABLE, head_revision
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
@@ -24,7 +25,8 @@ def _counts(url: str) -> dict[str, int]:
             return {
                 table.name.removeprefix(schema.PREFIX): conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                 for table in (schema.runs, schema.steps, schema.node_results, schema.sources, schema.pipelines,
-                              schema.schema_version)
+                              schema.schema_version, sa.table(VERSION_TABLE))
+                if sa.inspect(conn).has_table(table.name)
             }
     finally:
         engine.dispose()
@@ -59,7 +61,7 @@ def test_two_processes_saving_the_same_run_leave_one_run(tracking_url):
     assert counts["step"] == 2
     assert counts["node_result"] == 300  # the finished snapshot, never mixed with a running one
     assert counts["source"] == 2 * 2 * ROUNDS
-    assert counts["schema_version"] == len(MIGRATIONS)
+    assert counts["schema_version"] == 1 and counts["alembic_version"] == 1  # the legacy fence, and head
     store = TrackingStore(tracking_url)
     try:
         assert store.get_report(RUN_ID) == make_report(RUN_ID, status="success", node_count=300)
@@ -69,10 +71,24 @@ def test_two_processes_saving_the_same_run_leave_one_run(tracking_url):
 
 
 def test_concurrent_first_opens_create_the_schema_once(tracking_url):
-    results = _run_processes(tracking_workers.open_store, [(tracking_url, f"p{i}") for i in range(2)])
+    results = _run_processes(tracking_workers.open_store, [(tracking_url, f"p{i}") for i in range(4)])
 
     assert [error for _, error in results if error] == []
-    assert _counts(tracking_url)["schema_version"] == len(MIGRATIONS)
+    counts = _counts(tracking_url)
+    assert counts["schema_version"] == 1 and counts["alembic_version"] == 1
+    assert schema_revisions(tracking_url) == [head_revision()]
+
+
+def test_concurrent_opens_of_a_legacy_store_upgrade_it_once(tracking_url):
+    load_legacy_fixture(tracking_url, "v1")
+    before = _counts(tracking_url)
+
+    results = _run_processes(tracking_workers.open_store, [(tracking_url, f"p{i}") for i in range(3)])
+
+    assert [error for _, error in results if error] == []
+    after = _counts(tracking_url)
+    assert after == {**before, "schema_version": 1, "alembic_version": 1}  # every tracked row kept
+    assert schema_revisions(tracking_url) == [head_revision()] and legacy_versions(tracking_url) == [LEGACY_FENCE]
 
 
 def test_threads_saving_the_same_run_share_one_store(store, tracking_url):

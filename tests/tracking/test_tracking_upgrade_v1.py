@@ -1,104 +1,70 @@
-"""A store written by 0.1.0 (schema v1) upgrades to the latest schema with nothing lost, on SQLite and PostgreSQL.
+"""Legacy stores upgrade to head with nothing lost, on SQLite and PostgreSQL; revisions give the fresh schema.
 
-The fixtures in ``data/`` come from ``scripts/make_v1_store.py``, which runs the released code (git
-5b34415): ``v1_store.db`` is its SQLite store, ``v1_store.json`` what it read back, and
-``v1_postgresql.sql`` its DDL for PostgreSQL (the rows are copied over from the SQLite file).
+The fixtures in ``data/`` come from ``scripts/make_v1_store.py``, which runs older code: ``v1_*`` the released
+0.1.0 (git 5b34415, legacy schema version 1), ``v4_*`` the last code of the legacy framework (git 2bb8b47,
+version 4). ``<prefix>_store.db`` is its SQLite store, ``<prefix>_store.json`` what it read back, and
+``<prefix>_postgresql.sql`` its DDL for PostgreSQL (the rows are copied over from the SQLite file).
 """
 from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import msgspec
 import pytest
-import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from hostile_dbt_cloud import ACCOUNT_ID, TOKEN, HostileDbtCloud
-from store_probe import engine_for, schema_versions
+from store_probe import (
+    DATA,
+    engine_for,
+    legacy_versions,
+    load_legacy_fixture,
+    read_only_fixture,
+    schema_revisions,
+    schema_shape,
+    twin_url,
+)
 
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.model.report import RunReport
-from airflow_provider_databand_dbt.tracking import schema
-from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS
 from airflow_provider_databand_dbt.model.source import TrackingSource
+from airflow_provider_databand_dbt.tracking import migrations, schema
+from airflow_provider_databand_dbt.tracking.engine import open_connection
+from airflow_provider_databand_dbt.tracking.migrations import LEGACY_FENCE, VERSION_TABLE, head_revision
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
+from airflow_provider_databand_dbt.tracking.url import parse_tracking_url
 
-DATA = Path(__file__).parent / "data"
-# Read-only, so no test can change the committed fixture.
-V1_READ_ONLY = f"sqlite:///file:{DATA / 'v1_store.db'}?mode=ro&uri=true"
-# The v1 tables in foreign-key order: today's tables less those added by later versions.
-V1_TABLES = [table for table in schema.metadata.sorted_tables if table is not schema.monitor_failed_runs]
+LEGACY = {"v1": [1], "v4": [1, 2, 3, 4]}  # fixture prefix: the legacy versions stamped in it
+
+
+@pytest.fixture(params=sorted(LEGACY))
+def legacy(request) -> str:
+    return request.param
 
 
 @pytest.fixture()
-def v1_url(tracking_url, tmp_path):
-    """``tracking_url`` holding the 0.1.0 store: the SQLite fixture copied, or rebuilt on PostgreSQL."""
-    if tracking_url.startswith("sqlite"):
-        shutil.copy(DATA / "v1_store.db", tmp_path / "tracking.db")
-        return tracking_url
-    _build_v1_postgres(tracking_url, V1_READ_ONLY)
+def legacy_url(legacy, tracking_url):
+    load_legacy_fixture(tracking_url, legacy)
     return tracking_url
 
 
-def _build_v1_postgres(url: str, sqlite_url: str) -> None:
-    source, target = sa.create_engine(sqlite_url), sa.create_engine(url)
-    try:
-        with target.begin() as conn:
-            conn.exec_driver_sql("SET TIME ZONE 'UTC'")  # SQLite holds naive UTC timestamps
-            for statement in (DATA / "v1_postgresql.sql").read_text().split(";\n"):
-                if statement.strip():
-                    conn.exec_driver_sql(statement)
-            with source.connect() as reader:
-                for table in V1_TABLES:
-                    copied = sa.Table(table.name, sa.MetaData(), autoload_with=reader)
-                    rows = [dict(row._mapping) for row in reader.execute(sa.select(copied))]
-                    if rows:
-                        conn.execute(sa.Table(table.name, sa.MetaData(), autoload_with=conn).insert(), rows)
-                    if "id" in copied.c:
-                        conn.exec_driver_sql(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                            f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}), false)"
-                        )
-    finally:
-        source.dispose()
-        target.dispose()
+@pytest.fixture()
+def v1_url(tracking_url):
+    load_legacy_fixture(tracking_url, "v1")
+    return tracking_url
 
 
-def schema_shape(url: str) -> dict:
-    """Every table's columns (name, type, nullability, default), indexes, unique and foreign keys, as reflected."""
-    with engine_for(url) as engine:
-        inspector = sa.inspect(engine)
-        shape = {}
-        for table in sorted(inspector.get_table_names()):
-            shape[table] = {
-                "columns": [
-                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
-                    for c in inspector.get_columns(table)
-                ],
-                "pk": inspector.get_pk_constraint(table)["constrained_columns"],
-                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                                  for i in inspector.get_indexes(table)),
-                "unique": sorted(
-                    (u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)
-                ),
-                "foreign_keys": sorted(
-                    (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]),
-                     str(f.get("options", {}).get("ondelete")))
-                    for f in inspector.get_foreign_keys(table)
-                ),
-            }
-        return shape
+def test_fixtures_are_at_their_legacy_version(legacy):
+    assert legacy_versions(read_only_fixture(legacy)) == LEGACY[legacy]
+    assert schema_revisions(read_only_fixture(legacy)) == []
 
 
-def test_fixture_is_schema_version_1():
-    assert schema_versions(V1_READ_ONLY) == [1]
+def test_legacy_store_upgrades_with_nothing_lost(legacy, legacy_url):
+    expected = json.loads((DATA / f"{legacy}_store.json").read_text())
+    assert legacy_versions(legacy_url) == LEGACY[legacy]
 
-
-def test_v1_store_upgrades_with_nothing_lost(v1_url):
-    expected = json.loads((DATA / "v1_store.json").read_text())
-    assert schema_versions(v1_url) == [1]
-
-    with TrackingStore(v1_url) as store:
+    with TrackingStore(legacy_url) as store:
         for run_id, saved in expected.items():
             report = store.get_report(int(run_id))
             assert report == RunReport.from_dict(saved["report"])
@@ -109,30 +75,66 @@ def test_v1_store_upgrades_with_nothing_lost(v1_url):
         assert sum(row.node_count for row in store.list_runs()) == sum(
             len(step["nodes"]) for saved in expected.values() for step in saved["report"]["steps"]
         )
-    assert schema_versions(v1_url) == [m.version for m in MIGRATIONS]
+    assert schema_revisions(legacy_url) == [head_revision()]
+    assert legacy_versions(legacy_url) == [LEGACY_FENCE]
 
 
-def test_upgraded_store_has_the_schema_of_a_fresh_one(v1_url, tmp_path):
-    TrackingStore(v1_url).close()
-    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    if v1_url.startswith("sqlite"):
+def test_reader_accepts_a_legacy_store_at_head_without_writing(tmp_path):
+    shutil.copy(DATA / "v4_store.db", tmp_path / "v4.db")
+    (tmp_path / "v4.db").chmod(0o444)
+    with TrackingStore(f"sqlite:///{tmp_path / 'v4.db'}", read_only=True) as reader:
+        assert len(reader.list_runs()) == len(json.loads((DATA / "v4_store.json").read_text()))
+    assert schema_revisions(f"sqlite:///{tmp_path / 'v4.db'}") == []
+
+
+def test_upgraded_store_has_the_schema_of_a_fresh_one(legacy_url, tmp_path):
+    TrackingStore(legacy_url).close()
+    with twin_url(legacy_url, tmp_path) as fresh:
         TrackingStore(fresh).close()
-        assert schema_shape(v1_url) == schema_shape(fresh)
-        with engine_for(v1_url) as engine, engine.connect() as conn:
+        assert schema_shape(legacy_url) == schema_shape(fresh)
+    if legacy_url.startswith("sqlite"):
+        with engine_for(legacy_url) as engine, engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        return
-    fresh_pg = sa.engine.make_url(v1_url).set(database=f"{sa.engine.make_url(v1_url).database}_fresh")
-    admin = sa.create_engine(v1_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{fresh_pg.database}"')
+
+
+def _differences(url: str) -> list:
+    """What Alembic's autogenerate finds between the database and ``schema.metadata`` (defaults: schema_shape)."""
+    with engine_for(url) as engine, engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "version_table": VERSION_TABLE,
+        })
+        return compare_metadata(context, schema.metadata)
+
+
+def test_every_revision_from_r0001_gives_the_schema_of_a_fresh_store(tracking_url, tmp_path):
+    db = open_connection(parse_tracking_url(tracking_url))
     try:
-        TrackingStore(fresh_pg.render_as_string(hide_password=False)).close()
-        assert schema_shape(v1_url) == schema_shape(fresh_pg.render_as_string(hide_password=False))
+        assert migrations.upgrade(db, target="r0001") == "r0001"
+        assert _differences(tracking_url) != []  # the 0.1.0 schema really is older
+        assert migrations.upgrade(db) == head_revision()
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{fresh_pg.database}" WITH (FORCE)')
-        admin.dispose()
+        db.dispose()
+    assert schema_revisions(tracking_url) == [head_revision()]
+
+    with twin_url(tracking_url, tmp_path) as fresh:
+        TrackingStore(fresh).close()  # created from schema.metadata, stamped head
+        assert _differences(fresh) == []
+        assert _differences(tracking_url) == []
+        assert schema_shape(tracking_url) == schema_shape(fresh)
+
+
+def test_revision_r0001_is_the_schema_of_0_1_0(tracking_url, tmp_path):
+    db = open_connection(parse_tracking_url(tracking_url))
+    try:
+        migrations.upgrade(db, target="r0001")
+    finally:
+        db.dispose()
+    with twin_url(tracking_url, tmp_path) as released:
+        load_legacy_fixture(released, "v1")
+        made, kept = schema_shape(tracking_url), schema_shape(released)
+    made.pop(VERSION_TABLE)
+    assert made == kept
 
 
 def test_upgraded_store_takes_hostile_runs_and_keeps_nodes(v1_url):
