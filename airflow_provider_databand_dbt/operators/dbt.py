@@ -9,7 +9,10 @@ from airflow.providers.dbt.cloud.operators.dbt import DbtCloudRunJobOperator
 from airflow_provider_databand_dbt.airflow_compat import AirflowException, TaskDeferred
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
 from airflow_provider_databand_dbt.operators.links import DbtCloudTrackedRunLink
-from airflow_provider_databand_dbt.operators.reattach import ReattachMixin, validate_reattach
+from airflow_provider_databand_dbt.operators.reattach import (
+    ReattachMixin,
+    validate_reattach,
+)
 from airflow_provider_databand_dbt.operators.tracking import RunTrackingMixin
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ ends normally (success, dbt failure, timeout, ``on_kill``). The next try of the 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunStatus
 
@@ -33,12 +34,16 @@ from airflow_provider_databand_dbt.operators.trigger_token import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_databand_dbt.tracking.task_runs import TaskInstanceKey, TaskTrigger, TaskTriggerLedger
+    from airflow_provider_databand_dbt.tracking.task_runs import (
+        TaskInstanceKey,
+        TaskTrigger,
+        TaskTriggerLedger,
+    )
 
 REATTACH_MODES = ("running", "never")
 
 
-def task_instance_key(context: Mapping[str, Any] | None) -> Optional[TaskInstanceKey]:
+def task_instance_key(context: Mapping[str, Any] | None) -> TaskInstanceKey | None:
     """The task instance of ``context``, or None without a real one (the provider's tests pass mocks)."""
     from airflow_provider_databand_dbt.tracking.task_runs import TaskInstanceKey
 
@@ -57,7 +62,7 @@ class ReattachMixin:
     """
 
     reattach: str
-    tracking_url: Optional[str]
+    tracking_url: str | None
     account_id: Any
     job_id: Any
     run_id: Any
@@ -90,7 +95,7 @@ class ReattachMixin:
 
     # -- the rule --------------------------------------------------------------------------------
 
-    def _previous_try(self, ledger: Optional[TaskTriggerLedger], key: TaskInstanceKey) -> Optional[TaskTrigger]:
+    def _previous_try(self, ledger: TaskTriggerLedger | None, key: TaskInstanceKey) -> TaskTrigger | None:
         if ledger is None or self.reattach == "never":
             return None
         try:
@@ -100,7 +105,7 @@ class ReattachMixin:
             return None
         return previous if previous is not None and not previous.ended else None
 
-    def _adoptable_run(self, previous: Optional[TaskTrigger]) -> Optional[TriggeredRun]:
+    def _adoptable_run(self, previous: TaskTrigger | None) -> TriggeredRun | None:
         """The unended previous try's run, found by id or by its token; None to trigger a new one."""
         if previous is None:
             return None
@@ -152,7 +157,7 @@ class ReattachMixin:
 
     # -- the store -------------------------------------------------------------------------------
 
-    def _ledger(self) -> Optional[TaskTriggerLedger]:
+    def _ledger(self) -> TaskTriggerLedger | None:
         """The store's record of tries; None when it cannot be opened (the task then runs as the provider's)."""
         from airflow_provider_databand_dbt.tracking.store import TrackingStore
         from airflow_provider_databand_dbt.tracking.task_runs import TaskTriggerLedger
@@ -171,9 +176,9 @@ class ReattachMixin:
         return ledger
 
     def _record(
-        self, ledger: Optional[TaskTriggerLedger], key: TaskInstanceKey, try_number: int, token: str,
-        dbt_run_id: Optional[int], triggered_by_try: Optional[int],
-    ) -> Optional[int]:
+        self, ledger: TaskTriggerLedger | None, key: TaskInstanceKey, try_number: int, token: str,
+        dbt_run_id: int | None, triggered_by_try: int | None,
+    ) -> int | None:
         if ledger is None:
             return None
         hook = self.hook  # type: ignore[attr-defined]

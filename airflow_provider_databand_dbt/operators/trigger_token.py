@@ -12,8 +12,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable
 
 import requests
 from tenacity import stop_after_attempt
@@ -35,7 +36,7 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def cause_with_token(cause: Optional[str], token: str) -> str:
+def cause_with_token(cause: str | None, token: str) -> str:
     """``cause`` carrying the token: a key of a JSON cause (the provider's OpenLineage parent
     information), else a ``[databand-dbt:<token>]`` suffix; the cause is shortened, never the token."""
     text = cause or "Triggered via Apache Airflow"
@@ -62,8 +63,8 @@ class TriggeredRun:
     """The run a trigger made (or adopted after a lost answer)."""
 
     run_id: int
-    url: Optional[str]
-    status: Optional[int] = None
+    url: str | None
+    status: int | None = None
     adopted: bool = False
 
 
@@ -92,7 +93,7 @@ def single_attempt(hook: Any) -> Iterator[None]:
             hook.retry_args = saved
 
 
-def find_run_by_token(hook: Any, account_id: Optional[int], job_id: int, token: str) -> Optional[TriggeredRun]:
+def find_run_by_token(hook: Any, account_id: int | None, job_id: int, token: str) -> TriggeredRun | None:
     """The job's recent run whose cause carries ``token``, or None (looked at twice, a pause apart)."""
     for pause in LOOKUP_PAUSES_SECONDS:
         time.sleep(pause)
@@ -110,9 +111,9 @@ def trigger_run(
     hook: Any,
     post: Callable[[str], Any],
     *,
-    account_id: Optional[int],
+    account_id: int | None,
     job_id: int,
-    cause: Optional[str],
+    cause: str | None,
     token: str,
     warn: Callable[..., None] = log.warning,
 ) -> TriggeredRun:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -48,18 +47,18 @@ class TaskTrigger:
     account_id: int
     job_id: int
     token: str
-    dbt_run_id: Optional[int]
+    dbt_run_id: int | None
     triggered_by_try: int
     started_at: datetime
-    ended_at: Optional[datetime]
-    outcome: Optional[str]
+    ended_at: datetime | None
+    outcome: str | None
 
     @property
     def ended(self) -> bool:
         return self.ended_at is not None
 
 
-def last_trigger(conn: Connection, key: TaskInstanceKey) -> Optional[TaskTrigger]:
+def last_trigger(conn: Connection, key: TaskInstanceKey) -> TaskTrigger | None:
     """The latest row of the task instance, or None when no try of it triggered anything."""
     c = task_triggers.c
     row = conn.execute(
@@ -73,7 +72,7 @@ def last_trigger(conn: Connection, key: TaskInstanceKey) -> Optional[TaskTrigger
 
 def begin_trigger(
     conn: Connection, key: TaskInstanceKey, *, try_number: int, host: str, account_id: int, job_id: int,
-    token: str, dbt_run_id: Optional[int] = None, triggered_by_try: Optional[int] = None,
+    token: str, dbt_run_id: int | None = None, triggered_by_try: int | None = None,
 ) -> int:
     """Add this try's row; returns its id."""
     result = conn.execute(task_triggers.insert().values(
@@ -82,7 +81,9 @@ def begin_trigger(
         dbt_run_id=dbt_run_id, triggered_by_try=try_number if triggered_by_try is None else triggered_by_try,
         started_at=datetime.now(timezone.utc),
     ))
-    return int(result.inserted_primary_key[0])
+    key_values = result.inserted_primary_key
+    assert key_values is not None  # an INSERT of one row always has its key
+    return int(key_values[0])
 
 
 def set_run_id(conn: Connection, row_id: int, dbt_run_id: int) -> None:
@@ -120,7 +121,7 @@ class TaskTriggerLedger:
         # The store's connection: its transact() replays a write that met a locked SQLite file.
         self._db = store._db
 
-    def last(self, key: TaskInstanceKey) -> Optional[TaskTrigger]:
+    def last(self, key: TaskInstanceKey) -> TaskTrigger | None:
         with guarded("read the task's dbt Cloud runs", self.store.display_url), self._db.read() as conn:
             return last_trigger(conn, key)
 

@@ -27,22 +27,21 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
 pytest.importorskip("airflow")
 
-from airflow_processes import AirflowHome  # noqa: E402
+from airflow_processes import AirflowHome
 
-from airflow_provider_databand_dbt.testing.emulator import (  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
     DEMO_ENVIRONMENT_ID,
     DEMO_PROJECT_ID,
     DEMO_TOKEN,
     DbtCloudEmulator,
 )
-from airflow_provider_databand_dbt.testing.emulator_faults import Fault  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator_faults import Fault
 
 HERE = Path(__file__).parent
 DAG_ID = "e2e_dbt_cloud_reattach"
@@ -60,11 +59,11 @@ class Round:
     task_id: str
     map_index: int
     job_id: int
-    kill_delay: Optional[float]
+    kill_delay: float | None
     hold: bool
     outcome: str = "success"
-    killed: Optional[bool] = None
-    run_id: Optional[int] = None
+    killed: bool | None = None
+    run_id: int | None = None
     released: bool = False
 
     @property
@@ -97,7 +96,7 @@ def _kill_after_post(emulator, pid_dir: Path, rnd: Round) -> None:
         rnd.killed = False
 
 
-def _ti(home: AirflowHome, airflow_run_id: str, rnd: Round) -> tuple[Optional[str], int]:
+def _ti(home: AirflowHome, airflow_run_id: str, rnd: Round) -> tuple[str | None, int]:
     rows = home.query(
         "SELECT state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
         DAG_ID, airflow_run_id, rnd.task_id, rnd.map_index,

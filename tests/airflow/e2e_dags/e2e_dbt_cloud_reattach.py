@@ -25,7 +25,7 @@ def write_pid(context) -> None:
     (pid_dir / f"{ti.task_id}.{ti.map_index}.{ti.try_number}.pid").write_text(str(os.getpid()))
 
 
-COMMON = dict(check_interval=1, timeout=120, retries=1, retry_delay=timedelta(seconds=1), on_execute_callback=write_pid)
+COMMON = {"check_interval": 1, "timeout": 120, "retries": 1, "retry_delay": timedelta(seconds=1), "on_execute_callback": write_pid}
 
 with DAG(dag_id="e2e_dbt_cloud_reattach", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
          max_active_tasks=16):

@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from dbt_airflow_helpers import FakeTaskInstance, make_operator  # noqa: E402
+from dbt_airflow_helpers import FakeTaskInstance, make_operator
 
-from airflow_provider_databand_dbt.testing.emulator import HOURLY_JOB_ID  # noqa: E402
-from airflow_provider_databand_dbt.testing.emulator_faults import Fault  # noqa: E402
+from airflow_provider_databand_dbt.testing.emulator import HOURLY_JOB_ID
+from airflow_provider_databand_dbt.testing.emulator_faults import Fault
 
 TRIGGER_PATH = rf"/jobs/{HOURLY_JOB_ID}/run/?$"
 
@@ -46,7 +46,10 @@ def existing(dbt_cloud_conn):
 
 def _ledger_rows(tracking_url):
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
-    from airflow_provider_databand_dbt.tracking.task_runs import TaskInstanceKey, TaskTriggerLedger
+    from airflow_provider_databand_dbt.tracking.task_runs import (
+        TaskInstanceKey,
+        TaskTriggerLedger,
+    )
 
     with TrackingStore(tracking_url) as store:
         return TaskTriggerLedger(store).all(TaskInstanceKey("test_dag", "test_task", "manual__test", -1))
@@ -123,10 +126,14 @@ class TestLostTriggerResponse:
 
     def test_a_died_try_without_an_answer_is_found_by_its_token(self, dag, dbt_cloud_conn, existing, sqlite_url):
         from airflow_provider_databand_dbt.hooks import DbtCloudTrackingHook
-
-        from airflow_provider_databand_dbt.operators.trigger_token import cause_with_token
+        from airflow_provider_databand_dbt.operators.trigger_token import (
+            cause_with_token,
+        )
         from airflow_provider_databand_dbt.tracking.store import TrackingStore
-        from airflow_provider_databand_dbt.tracking.task_runs import TaskInstanceKey, TaskTriggerLedger
+        from airflow_provider_databand_dbt.tracking.task_runs import (
+            TaskInstanceKey,
+            TaskTriggerLedger,
+        )
 
         dbt_cloud_conn.set_lifecycle(0.5, 2.0)
         key = TaskInstanceKey("test_dag", "test_task", "manual__test", -1)
@@ -142,7 +149,10 @@ class TestCauseToken:
     def test_the_token_survives_a_long_cause_and_a_json_cause(self):
         import json
 
-        from airflow_provider_databand_dbt.operators.trigger_token import cause_has_token, cause_with_token
+        from airflow_provider_databand_dbt.operators.trigger_token import (
+            cause_has_token,
+            cause_with_token,
+        )
 
         long = cause_with_token("x" * 400, "abc")
         assert len(long) == 255 and cause_has_token(long, "abc")
