@@ -110,11 +110,11 @@ class ReattachMixin:
         if previous is None:
             return None
         if previous.dbt_run_id is None:
-            found = find_run_by_token(self.hook, self.account_id, int(self.job_id), previous.token)  # type: ignore[attr-defined]
+            found = find_run_by_token(self.hook, self.account_id, previous.job_id, previous.token)  # type: ignore[attr-defined]
             if found is None:
                 self.log.info(
                     "Try %s of this task died before dbt Cloud answered its trigger and no run of job %s carries "
-                    "its token: triggering a new run", previous.try_number, self.job_id,
+                    "its token: triggering a new run", previous.try_number, previous.job_id,
                 )
             return found
         data = self.hook.get_job_run(run_id=previous.dbt_run_id, account_id=self.account_id).json()["data"]  # type: ignore[attr-defined]
@@ -219,6 +219,9 @@ class ReattachMixin:
             ledger.end(key, outcome)
         except Exception as exc:  # noqa: BLE001 - never hides the task's outcome
             self.log.warning("Could not record the end of this try in the tracking store: %s", exc)
+        finally:
+            self._reattach_ledger = None
+            ledger.store.close()
 
     def bind_try(self, context: Any) -> None:
         """Remember the task instance when resuming after a deferral (no trigger on that path)."""
