@@ -9,6 +9,10 @@ from airflow.providers.dbt.cloud.operators.dbt import DbtCloudRunJobOperator
 from airflow_provider_databand_dbt.airflow_compat import AirflowException, TaskDeferred
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
 from airflow_provider_databand_dbt.operators.links import DbtCloudTrackedRunLink
+from airflow_provider_databand_dbt.operators.reattach import (
+    ReattachMixin,
+    validate_reattach,
+)
 from airflow_provider_databand_dbt.operators.tracking import RunTrackingMixin
 
 if TYPE_CHECKING:
@@ -29,7 +33,7 @@ def _given(value: Any) -> bool:
     return value is not None and value != ""
 
 
-class DbtCloudRunAndTrackOperator(RunTrackingMixin, DbtCloudRunJobOperator):
+class DbtCloudRunAndTrackOperator(ReattachMixin, RunTrackingMixin, DbtCloudRunJobOperator):
     """Run a dbt Cloud job and track the run: status, steps and every node result, in the tracking store.
 
     Takes every argument of ``DbtCloudRunJobOperator`` (``job_id`` or ``project_name`` +
@@ -54,10 +58,14 @@ class DbtCloudRunAndTrackOperator(RunTrackingMixin, DbtCloudRunJobOperator):
     template_fields = (*DbtCloudRunJobOperator.template_fields, "tracking_url")
     operator_extra_links = (*DbtCloudRunJobOperator.operator_extra_links, DbtCloudTrackedRunLink())
 
-    def __init__(self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, reattach: str = "running",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.fail_on_tracking_error = fail_on_tracking_error
         self.tracking_url = tracking_url
+        self.reattach = validate_reattach(reattach)
 
     def _resolve_job_id(self) -> int:
         names = {field: getattr(self, field) for field in _JOB_NAME_FIELDS}
@@ -91,23 +99,26 @@ class DbtCloudRunAndTrackOperator(RunTrackingMixin, DbtCloudRunJobOperator):
 
     def execute(self, context: Context) -> Any:
         self._normalize_account_id()
-        try:
-            result = super().execute(context)
-        except TaskDeferred:
-            raise
-        except Exception:
-            self._track_started_run(context, dbt_failed=True)
-            raise
-        self._track_started_run(context, dbt_failed=False)
-        return result
+        with self.recording_try_end():
+            try:
+                result = super().execute(context)
+            except TaskDeferred:
+                raise
+            except Exception:
+                self._track_started_run(context, dbt_failed=True)
+                raise
+            self._track_started_run(context, dbt_failed=False)
+            return result
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> int:
         """Resume after the trigger fired: the provider's outcome handling, with tracking before it raises."""
         self._normalize_account_id()
-        try:
-            result = super().execute_complete(context, event)
-        except Exception:
-            self._track_started_run(context, dbt_failed=True)
-            raise
-        self._track_started_run(context, dbt_failed=False)
-        return result
+        self.bind_try(context)
+        with self.recording_try_end():
+            try:
+                result = super().execute_complete(context, event)
+            except Exception:
+                self._track_started_run(context, dbt_failed=True)
+                raise
+            self._track_started_run(context, dbt_failed=False)
+            return result

@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("status", "slow", "truncate", "corrupt", "drop")
+FAULT_KINDS = ("status", "slow", "truncate", "corrupt", "drop", "drop_after")
 
 
 @dataclass
@@ -22,7 +22,8 @@ class Fault:
     :param kind: ``status`` answers ``status`` with an error envelope (and ``Retry-After``
         when ``retry_after`` is set); ``slow`` waits ``delay`` seconds then answers normally;
         ``truncate`` announces a longer body than it sends and closes; ``corrupt`` answers 200
-        with invalid JSON; ``drop`` closes the connection without answering.
+        with invalid JSON; ``drop`` closes the connection without answering; ``drop_after`` processes
+        the request (a trigger POST creates its run) and then closes without answering: a lost response.
     :param status: HTTP status for ``kind="status"``.
     :param retry_after: seconds for the ``Retry-After`` header.
     :param delay: seconds to wait for ``kind="slow"``.

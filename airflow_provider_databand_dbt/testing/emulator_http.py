@@ -131,6 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self._faulted_reply(fault) if fault is not None and fault.kind in ("status", "corrupt") else None
         if reply is None:
             reply = app.answer(req, self.headers.get("Authorization"))
+        if fault is not None and fault.kind == "drop_after":
+            # Done, but the client never hears of it.
+            self._record(req, 0)
+            self.close_connection = True
+            return
         if not control:
             self._record(req, reply.status)
         self._send(reply, truncate=fault is not None and fault.kind == "truncate")

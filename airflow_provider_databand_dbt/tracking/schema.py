@@ -205,6 +205,30 @@ monitor_failed_runs = sa.Table(
     sa.Index(f"ix_{PREFIX}monitor_failed_run_retry", "syncer", "next_retry_at"),
 )
 
+# dbt Cloud runs triggered by Airflow task instances, one row per try (schema version 6): written
+# before the task waits, ended when the try ends normally, so a later try can tell a crash from an
+# end and reattach to the run instead of triggering a second one (operators/reattach.py).
+task_triggers = sa.Table(
+    f"{PREFIX}task_trigger",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("airflow_run_id", sa.String(250), nullable=False),
+    sa.Column("map_index", sa.Integer, nullable=False),
+    sa.Column("try_number", sa.Integer, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("job_id", sa.BigInteger, nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("dbt_run_id", sa.BigInteger),
+    sa.Column("triggered_by_try", sa.Integer, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp),
+    sa.Column("outcome", sa.String(32)),
+    sa.Index(f"ix_{PREFIX}task_trigger_task", "dag_id", "task_id", "airflow_run_id", "map_index"),
+)
+
 schema_version = sa.Table(
     f"{PREFIX}schema_version",
     metadata,

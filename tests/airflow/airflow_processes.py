@@ -107,17 +107,27 @@ class AirflowHome:
 
     def start(self) -> AirflowHome:
         for args in self.components():
-            log = (self.root / f"{args[0]}.log").open("ab")
-            process = subprocess.Popen(
-                [str(BIN / "airflow"), *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: teardown reaches the executors' children
-            )
-            self._processes.append((args[0], process, log))
+            self._start_one(args)
         return self
+
+    def _start_one(self, args: list[str]) -> None:
+        log = (self.root / f"{args[0]}.log").open("ab")
+        process = subprocess.Popen(
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: teardown reaches the executors' children
+        )
+        self._processes.append((args[0], process, log))
+
+    def restart(self, name: str) -> None:
+        """Stop one component (SIGTERM, then SIGKILL after 20 s) and start it again, e.g. the triggerer."""
+        (entry,) = [entry for entry in self._processes if entry[0] == name]
+        self._processes.remove(entry)
+        _stop([entry])
+        self._start_one(next(args for args in self.components() if args[0] == name))
 
     def assert_running(self) -> None:
         for name, process, _ in self._processes:
@@ -129,17 +139,7 @@ class AirflowHome:
 
     def stop(self) -> None:
         """SIGTERM every component's process group, SIGKILL what is left after a grace period."""
-        for _, process, _ in self._processes:
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for _, process, log in self._processes:
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                pass
-            _signal_group(process, signal.SIGKILL)  # also children that outlived their parent
-            process.wait(timeout=10)
-            log.close()
+        _stop(self._processes)
         self._processes.clear()
 
     # -- metadata DB ------------------------------------------------------------------------------
@@ -197,6 +197,20 @@ class AirflowHome:
         assert rows, f"no XCom {key!r} from {dag_id}.{task_id} in {run_id}"
         value = rows[0][0]
         return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _stop(processes: list[tuple[str, subprocess.Popen, Any]]) -> None:
+    for _, process, _ in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for _, process, log in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(process, signal.SIGKILL)  # also children that outlived their parent
+        process.wait(timeout=10)
+        log.close()
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -75,6 +75,16 @@ def test_drop_fault(emulator, api):
     assert api.get(f"{ACCOUNT}/jobs/").status_code == 200
 
 
+def test_drop_after_fault_processes_the_post_then_hangs_up(emulator, api):
+    before = set(emulator.state.job_runs[NIGHTLY_JOB_ID])
+    emulator.inject_fault(Fault(r"/jobs/\d+/run/$", kind="drop_after", method="POST", times=1))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.post(f"{ACCOUNT}/jobs/{NIGHTLY_JOB_ID}/run/", json={"cause": "lost answer"})
+    (created,) = set(emulator.state.job_runs[NIGHTLY_JOB_ID]) - before  # the run exists all the same
+    assert emulator.state.runs[created].trigger.cause == "lost answer"
+    assert [(r.method, r.status) for r in emulator.requests][-1] == ("POST", 0)
+
+
 def test_control_plane_is_never_faulted(emulator):
     emulator.inject_fault(Fault(".*", kind="drop"))
     assert requests.get(f"{emulator.url}/_emulator/state", timeout=10).json()["data"]["faults"] == 1

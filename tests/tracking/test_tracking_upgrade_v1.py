@@ -32,6 +32,7 @@ from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import migrations, schema
 from airflow_provider_databand_dbt.tracking.engine import open_connection
 from airflow_provider_databand_dbt.tracking.migrations import LEGACY_FENCE, VERSION_TABLE, head_revision
+from airflow_provider_databand_dbt.tracking.errors import TrackingSchemaOutdated
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from airflow_provider_databand_dbt.tracking.url import parse_tracking_url
 
@@ -79,12 +80,14 @@ def test_legacy_store_upgrades_with_nothing_lost(legacy, legacy_url):
     assert legacy_versions(legacy_url) == [LEGACY_FENCE]
 
 
-def test_reader_accepts_a_legacy_store_at_head_without_writing(tmp_path):
+def test_reader_of_a_legacy_store_is_told_to_upgrade_it_and_writes_nothing(tmp_path):
     shutil.copy(DATA / "v4_store.db", tmp_path / "v4.db")
     (tmp_path / "v4.db").chmod(0o444)
-    with TrackingStore(f"sqlite:///{tmp_path / 'v4.db'}", read_only=True) as reader:
-        assert len(reader.list_runs()) == len(json.loads((DATA / "v4_store.json").read_text()))
+    before = (tmp_path / "v4.db").read_bytes()
+    with pytest.raises(TrackingSchemaOutdated, match="write access"):
+        TrackingStore(f"sqlite:///{tmp_path / 'v4.db'}", read_only=True)
     assert schema_revisions(f"sqlite:///{tmp_path / 'v4.db'}") == []
+    assert (tmp_path / "v4.db").read_bytes() == before
 
 
 def test_upgraded_store_has_the_schema_of_a_fresh_one(legacy_url, tmp_path):
