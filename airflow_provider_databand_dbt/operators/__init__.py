@@ -5,8 +5,8 @@ from airflow_provider_databand_dbt.operators.dbt import (
     DbtCloudJobArgumentsError,
     DbtCloudRunAndTrackOperator,
 )
-from airflow_provider_databand_dbt.operators.links import DbtCloudTrackedRunLink
-from airflow_provider_databand_dbt.operators.tracking import (
+from airflow_provider_databand_dbt.utils.links import DbtCloudTrackedRunLink
+from airflow_provider_databand_dbt.utils.tracking import (
     DbtCloudTrackingError,
     TrackingSummary,
 )

@@ -8,8 +8,8 @@ from airflow.providers.dbt.cloud.operators.dbt import DbtCloudRunJobOperator
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException, TaskDeferred
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
-from airflow_provider_databand_dbt.operators.links import DbtCloudTrackedRunLink
-from airflow_provider_databand_dbt.operators.tracking import RunTrackingMixin
+from airflow_provider_databand_dbt.utils.links import DbtCloudTrackedRunLink
+from airflow_provider_databand_dbt.utils.tracking import RunTrackingMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -8,11 +8,11 @@ from airflow.providers.dbt.cloud.sensors.dbt import DbtCloudJobRunSensor
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowSensorTimeout
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
-from airflow_provider_databand_dbt.operators.links import (
+from airflow_provider_databand_dbt.utils.links import (
     JOB_RUN_ID_KEY,
     DbtCloudTrackedRunLink,
 )
-from airflow_provider_databand_dbt.operators.tracking import (
+from airflow_provider_databand_dbt.utils.tracking import (
     RunTrackingMixin,
     task_instance,
 )

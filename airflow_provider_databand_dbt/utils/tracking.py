@@ -6,17 +6,18 @@ for ``fail_on_tracking_error`` and dbt itself succeeded), and the dbt error is r
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import msgspec
 from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException
-from airflow_provider_databand_dbt.model.status import NODE_FAILED
 from airflow_provider_databand_dbt.hooks.config import run_page_url, web_url_hint
 from airflow_provider_databand_dbt.hooks.dbt import DbtCloudTrackingHook, validated_id
 from airflow_provider_databand_dbt.hooks.sources import airflow_source, current_source
+from airflow_provider_databand_dbt.model.status import NODE_FAILED
 from airflow_provider_databand_dbt.triggers.dbt import DbtCloudTrackingRunJobTrigger
 from airflow_provider_databand_dbt.utils.links import TRACKING_SUMMARY_KEY
 
