@@ -92,9 +92,6 @@ def test_the_scan_sees_relative_and_nested_imports():
 
 def test_one_tracking_url_resolver_for_hook_and_plugin():
     """The plugin's web view and the hook ask the same function (the plugin had its own copy)."""
-    pytest.importorskip("airflow")
-    from airflow_provider_databand_dbt.hooks import config
-
     plugin_source = (ROOT / "www" / "airflow_plugin.py").read_text()
     assert "def airflow_tracking_url" not in plugin_source
     assert f"{PACKAGE}.hooks.config.airflow_tracking_url" in imported_modules(plugin_source, f"{PACKAGE}.www")
