@@ -236,7 +236,8 @@ class DbtCloudTrackingHook(DbtCloudHook):
         """
         from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 
-        return DbtCloudClient(self.connection.password, api_url=self.api_url, **client_options)
+        # The provider's ``connection`` already refused a connection without a token.
+        return DbtCloudClient(self.connection.password or "", api_url=self.api_url, **client_options)
 
     def collect_run(
         self,

@@ -51,8 +51,9 @@ class DbtCloudRunAndTrackOperator(RunTrackingMixin, DbtCloudRunJobOperator):
         ``[databand_dbt] tracking_url``, then env ``DATABAND_DBT_TRACKING_URL``.
     """
 
-    template_fields = (*DbtCloudRunJobOperator.template_fields, "tracking_url")
-    operator_extra_links = (*DbtCloudRunJobOperator.operator_extra_links, DbtCloudTrackedRunLink())
+    # The provider's class attributes are typed as fixed-length tuples: ours are one longer.
+    template_fields = (*DbtCloudRunJobOperator.template_fields, "tracking_url")  # type: ignore[assignment]
+    operator_extra_links = (*DbtCloudRunJobOperator.operator_extra_links, DbtCloudTrackedRunLink())  # type: ignore[assignment]
 
     def __init__(self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

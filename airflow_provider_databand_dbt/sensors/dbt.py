@@ -36,7 +36,8 @@ class DbtCloudRunAndTrackSensor(RunTrackingMixin, DbtCloudJobRunSensor):
     :param tracking_url: tracking store URL for this task (templated).
     """
 
-    template_fields = (*DbtCloudJobRunSensor.template_fields, "tracking_url")
+    # The provider's class attributes are typed as fixed-length tuples: ours are one longer.
+    template_fields = (*DbtCloudJobRunSensor.template_fields, "tracking_url")  # type: ignore[assignment]
     operator_extra_links = (DbtCloudTrackedRunLink(),)
 
     def __init__(self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, **kwargs: Any) -> None:

@@ -80,7 +80,7 @@ def task_instance(context: Mapping[str, Any] | None) -> Any:
 
 
 def _tracking_source(context: Mapping[str, Any] | None) -> TrackingSource:
-    return airflow_source(context) if task_instance(context) is not None else current_source()
+    return airflow_source(context) if context and task_instance(context) is not None else current_source()
 
 
 def _push_summary(context: Mapping[str, Any] | None, summary: TrackingSummary) -> None:
