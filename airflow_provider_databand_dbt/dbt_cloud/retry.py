@@ -13,7 +13,7 @@ import math
 import random
 import time
 from datetime import datetime, timezone
-from typing import Callable, Generic, TypeVar, Union
+from typing import Any, Callable, Generic, TypeVar, Union
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 
@@ -133,6 +133,7 @@ class Retrier(Generic[T]):
     :param policy: limits and backoff.
     :param sleep: injectable for tests; ``time.sleep`` by default.
     :param clock: monotonic seconds; ``time.monotonic`` by default.
+    :param logger: where "retrying in" lines go (the Airflow hook passes its task logger).
     """
 
     def __init__(
@@ -142,8 +143,10 @@ class Retrier(Generic[T]):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[float, float], float] = random.uniform,
+        logger: logging.Logger | logging.LoggerAdapter | Any = None,
     ) -> None:
         self.policy = policy
+        self._log = logger or log
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -178,7 +181,7 @@ class Retrier(Generic[T]):
         remaining = self.policy.max_total_seconds - (self._clock() - start)
         delay = failure.retry_after if failure.retry_after is not None else self.policy.backoff(number, self._rng)
         delay = max(0.0, min(delay, remaining))
-        log.warning(
+        self._log.warning(
             "dbt Cloud %s failed (%s); retrying in %.1f s (attempt %d of %d)",
             what, failure.reason, delay, number + 1, self.policy.max_attempts,
         )

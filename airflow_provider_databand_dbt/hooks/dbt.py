@@ -209,13 +209,14 @@ class DbtCloudTrackingHook(DbtCloudHook):
             self.retry_policy,
             what=f"{method} {kwargs.get('endpoint') or ''}",
             repeatable=method != "POST",
+            logger=self.log,
         )
 
     def _a_get_retry_object(self) -> Any:
         """The provider's async attempts (``get_job_details``), decided by ``retry_policy``."""
         if self._provider_retries:
             return super()._a_get_retry_object()
-        return PolicyAttempts(self.retry_policy, what="GET run status")
+        return PolicyAttempts(self.retry_policy, what="GET run status", logger=self.log)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token against the connection's account (``GET /api/v2/accounts/<id>/``)."""

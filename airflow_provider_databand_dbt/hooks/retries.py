@@ -64,9 +64,18 @@ def failure_of(error: Exception, policy: RetryPolicy) -> Failure | None:
 
 
 def run_with_policy(
-    call: Callable[[], Any], policy: RetryPolicy, *, what: str, repeatable: bool, sleep: Callable[[float], None] = time.sleep
+    call: Callable[[], Any],
+    policy: RetryPolicy,
+    *,
+    what: str,
+    repeatable: bool,
+    logger: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
-    """``call()`` under ``policy``; the last error is raised as it was when the policy gives up."""
+    """``call()`` under ``policy``; the last error is raised as it was when the policy gives up.
+
+    :param logger: the hook's logger, so each retry shows in the task log.
+    """
 
     def attempt() -> Any:
         try:
@@ -77,7 +86,7 @@ def run_with_policy(
                 raise
             return failure
 
-    return Retrier(policy, sleep=sleep).run(attempt, what=what, repeatable=repeatable)
+    return Retrier(policy, sleep=sleep, logger=logger).run(attempt, what=what, repeatable=repeatable)
 
 
 class _Attempt:
@@ -104,14 +113,20 @@ class PolicyAttempts:
     """
 
     def __init__(
-        self, policy: RetryPolicy, *, what: str, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        self,
+        policy: RetryPolicy,
+        *,
+        what: str,
+        logger: Any = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.policy = policy
         self.what = what
+        self._logger = logger
         self._sleep = sleep
 
     async def __aiter__(self) -> AsyncIterator[_Attempt]:
-        retrier: Retrier[Any] = Retrier(self.policy)
+        retrier: Retrier[Any] = Retrier(self.policy, logger=self._logger)
         start = time.monotonic()
         number = 0
         while True:
