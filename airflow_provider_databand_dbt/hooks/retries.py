@@ -9,6 +9,7 @@ client's :class:`Retrier` says whether and how long to wait.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, Callable
@@ -25,6 +26,8 @@ from airflow_provider_databand_dbt.dbt_cloud.retry import (
     parse_retry_after,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _status_and_headers(error: BaseException) -> tuple[int | None, Mapping[str, str] | None]:
     if isinstance(error, requests.RequestException) and error.response is not None:
@@ -34,12 +37,23 @@ def _status_and_headers(error: BaseException) -> tuple[int | None, Mapping[str, 
     return None, None
 
 
-def failure_of(error: Exception, policy: RetryPolicy) -> Failure | None:
+def _giving_up(error: Exception, logger: Any) -> Callable[[str], Exception]:
+    """The original error (what the provider's callers expect), after logging why it is not retried."""
+
+    def make_error(why: str) -> Exception:
+        (logger or log).warning("dbt Cloud request failed (%s): %s", type(error).__name__, why)
+        return error
+
+    return make_error
+
+
+def failure_of(error: Exception, policy: RetryPolicy, logger: Any = None) -> Failure | None:
     """The retryable failure ``error`` is under ``policy``, or None when it must be raised at once.
 
     Statuses retry when the policy lists them; connection errors and timeouts when it allows them.
     A read timeout or a 5xx other than 503 may mean dbt Cloud acted, so a run trigger is not repeated.
     """
+    make_error = _giving_up(error, logger)
     status, headers = _status_and_headers(error)
     if status is not None:
         if status not in policy.retry_statuses:
@@ -47,7 +61,7 @@ def failure_of(error: Exception, policy: RetryPolicy) -> Failure | None:
         retry_after = parse_retry_after(headers.get("Retry-After")) if headers else None
         return Failure(
             reason=f"HTTP {status}",
-            make_error=lambda _why: error,
+            make_error=make_error,
             may_have_acted=status not in NOT_PROCESSED_STATUSES,
             retry_after=retry_after,
         )
@@ -55,11 +69,11 @@ def failure_of(error: Exception, policy: RetryPolicy) -> Failure | None:
     if isinstance(error, (requests.Timeout, TimeoutError)) and not connect_timeout:
         if not policy.retry_timeouts:
             return None
-        return Failure(reason="timeout", make_error=lambda _why: error, kind="timeout", may_have_acted=True)
+        return Failure(reason="timeout", make_error=make_error, kind="timeout", may_have_acted=True)
     if connect_timeout or isinstance(error, (requests.ConnectionError, aiohttp.ClientConnectorError)):
         if not policy.retry_connection_errors:
             return None
-        return Failure(reason=f"cannot connect ({type(error).__name__})", make_error=lambda _why: error, kind="connection")
+        return Failure(reason=f"cannot connect ({type(error).__name__})", make_error=make_error, kind="connection")
     return None
 
 
@@ -81,7 +95,7 @@ def run_with_policy(
         try:
             return call()
         except Exception as error:
-            failure = failure_of(error, policy)
+            failure = failure_of(error, policy, logger)
             if failure is None:
                 raise
             return failure
@@ -136,7 +150,7 @@ class PolicyAttempts:
             error = attempt.error
             if error is None:
                 return
-            failure = failure_of(error, self.policy)
+            failure = failure_of(error, self.policy, self._logger)
             if failure is None:
                 raise error
             await self._sleep(retrier.next_delay(failure, number, start, what=self.what))
