@@ -33,7 +33,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": _modules("operators.dbt"),
         "sensors": _modules("sensors.dbt"),
         "triggers": _modules("triggers.dbt"),
-        "extra-links": [f"{PACKAGE}.operators.links.DbtCloudTrackedRunLink"],
+        # The old path too: Airflow 2 refuses to load a DAG serialized with an unregistered link path.
+        "extra-links": [
+            f"{PACKAGE}.utils.links.DbtCloudTrackedRunLink",
+            f"{PACKAGE}.operators.links.DbtCloudTrackedRunLink",
+        ],
         "config": {
             "databand_dbt": {
                 "description": "Where dbt Cloud runs tracked from Airflow are stored and browsed.",

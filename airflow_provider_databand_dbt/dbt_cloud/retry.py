@@ -13,9 +13,9 @@ import math
 import random
 import time
 from datetime import datetime, timezone
-from typing import Callable, Generic, TypeVar, Union
+from typing import Any, Callable, Generic, TypeVar, Union
 
-from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError, DbtCloudError
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class Failure:
     """One failed attempt that a retry might fix; returned (not raised) by an attempt.
 
     :param reason: short text for logs and messages (``HTTP 503``, ``read timeout``).
-    :param make_error: builds the exception to raise if we give up; receives why we gave up.
+    :param make_error: builds the exception to raise if we give up; receives why we gave up
+        (the Airflow hook gives back the original error, as the provider's callers expect).
     :param retryable: whether the policy allows retrying this kind of failure at all.
     :param may_have_acted: dbt Cloud may have processed the request (read timeout, 500...);
         requests that must not act twice are then not repeated.
@@ -116,7 +117,7 @@ class Failure:
     """
 
     reason: str
-    make_error: Callable[[str], DbtCloudError]
+    make_error: Callable[[str], Exception]
     kind: str = "status"
     retryable: bool = True
     may_have_acted: bool = False
@@ -132,6 +133,7 @@ class Retrier(Generic[T]):
     :param policy: limits and backoff.
     :param sleep: injectable for tests; ``time.sleep`` by default.
     :param clock: monotonic seconds; ``time.monotonic`` by default.
+    :param logger: where "retrying in" lines go (the Airflow hook passes its task logger).
     """
 
     def __init__(
@@ -141,8 +143,10 @@ class Retrier(Generic[T]):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[float, float], float] = random.uniform,
+        logger: logging.Logger | logging.LoggerAdapter | Any = None,
     ) -> None:
         self.policy = policy
+        self._log = logger or log
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -154,7 +158,6 @@ class Retrier(Generic[T]):
         :param what: ``GET /api/v2/...`` for log lines.
         :param repeatable: False for requests that must not reach dbt Cloud twice (triggering a run).
         """
-        policy = self.policy
         start = self._clock()
         number = 0
         while True:
@@ -162,17 +165,27 @@ class Retrier(Generic[T]):
             outcome = attempt()
             if not isinstance(outcome, Failure):
                 return outcome
-            stop = self._why_stop(outcome, number, start, repeatable)
-            if stop is not None:
-                raise outcome.make_error(stop)
-            remaining = policy.max_total_seconds - (self._clock() - start)
-            delay = outcome.retry_after if outcome.retry_after is not None else policy.backoff(number, self._rng)
-            delay = max(0.0, min(delay, remaining))
-            log.warning(
-                "dbt Cloud %s failed (%s); retrying in %.1f s (attempt %d of %d)",
-                what, outcome.reason, delay, number + 1, policy.max_attempts,
-            )
-            self._sleep(delay)
+            self._sleep(self.next_delay(outcome, number, start, what=what, repeatable=repeatable))
+
+    def next_delay(self, failure: Failure, number: int, start: float, *, what: str, repeatable: bool = True) -> float:
+        """Seconds to wait before retrying after failed attempt ``number``, or raise the failure's error.
+
+        The decision of :meth:`run`, for callers that drive the attempts themselves (the Airflow
+        hook's async polling).
+
+        :param start: ``clock()`` when the first attempt began.
+        """
+        stop = self._why_stop(failure, number, start, repeatable)
+        if stop is not None:
+            raise failure.make_error(stop)
+        remaining = self.policy.max_total_seconds - (self._clock() - start)
+        delay = failure.retry_after if failure.retry_after is not None else self.policy.backoff(number, self._rng)
+        delay = max(0.0, min(delay, remaining))
+        self._log.warning(
+            "dbt Cloud %s failed (%s); retrying in %.1f s (attempt %d of %d)",
+            what, failure.reason, delay, number + 1, self.policy.max_attempts,
+        )
+        return delay
 
     def _why_stop(self, failure: Failure, number: int, start: float, repeatable: bool) -> str | None:
         """Why not to retry this failure now, or None to go ahead."""

@@ -67,13 +67,15 @@ def is_loopback(host: str | None) -> bool:
     (web view, emulator) and failing fast on a refused connection all use it. Other names, even
     ``*.localhost``, are not loopback: their address comes from a resolver we do not control.
 
-    :param host: a host name or IP literal; brackets around IPv6 (``[::1]``) and case do not matter.
+    :param host: a host name or IP literal; brackets around IPv6 (``[::1]``), a zone (``::1%lo``)
+        and case do not matter.
     """
     if not isinstance(host, str):
         return False
     text = host.strip().lower().rstrip(".")
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
+    text = text.split("%", 1)[0]
     if text == "localhost":
         return True
     try:

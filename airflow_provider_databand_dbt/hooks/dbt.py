@@ -5,8 +5,10 @@ same methods, so the provider's operator, sensor and trigger work on it) and add
 
 - ``collect_run``: collect one run with our client and track it (the tracking store, then other sinks);
 - a ``test_connection`` that calls an authenticated account endpoint;
-- retries on 429 and 5xx that honour ``Retry-After`` (the provider turns every HTTP error into an
-  ``AirflowException`` before its retry check sees it, so it never retries them);
+- retries decided by the dbt Cloud client's ``RetryPolicy`` (429, 5xx, connection errors and
+  timeouts; ``Retry-After`` honoured; a run trigger is not repeated when dbt Cloud may have acted),
+  on the sync and the async path (the provider turns every HTTP error into an ``AirflowException``
+  before its own retry check sees it, so it never retries them);
 - a connection Host that may carry a scheme, ``http://127.0.0.1:8080`` for a local test server
   (plain http is refused for anything but loopback);
 - error messages that name the connection field to fix.
@@ -19,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import requests
 from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudHook
-from tenacity import RetryCallState
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException, AirflowNotFoundException
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
+from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_id
 from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
+from airflow_provider_databand_dbt.hooks.retries import PolicyAttempts, run_with_policy
 from airflow_provider_databand_dbt.hooks.sources import current_source
 
 if TYPE_CHECKING:
@@ -34,8 +37,6 @@ if TYPE_CHECKING:
 
 # The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
 DEFAULT_RETRY_LIMIT = 5
-MAX_RETRY_WAIT_SECONDS = 60.0
-_RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class DbtCloudTrackingHook(DbtCloudHook):
@@ -47,10 +48,13 @@ class DbtCloudTrackingHook(DbtCloudHook):
 
     :param dbt_cloud_conn_id: the dbt Cloud connection id (default ``dbt_cloud_default``).
     :param timeout_seconds: per-request timeout of the provider's requests; None means none.
-    :param retry_limit: attempts per request, the first one included (429, 5xx and connection errors
-        are retried; ``Retry-After`` is honoured up to 60 s).
-    :param retry_delay: first backoff in seconds, doubled on each retry.
+    :param retry_limit: attempts per request, the first one included (429, 5xx, connection errors and
+        timeouts are retried; ``Retry-After`` is honoured within the policy's time budget).
+    :param retry_delay: first backoff cap in seconds, doubled on each retry (full jitter).
     :param retry_args: tenacity arguments replacing our retry policy entirely (provider behaviour).
+
+    ``retry_policy`` (a :class:`RetryPolicy`, the dbt Cloud client's) is built from ``retry_limit``
+    and ``retry_delay``; assign another one to tune the rest (time budget, statuses).
     """
 
     hook_name = "dbt Cloud (tracking)"
@@ -70,8 +74,9 @@ class DbtCloudTrackingHook(DbtCloudHook):
             retry_delay=retry_delay,
             retry_args=retry_args,
         )
-        if not retry_args:
-            self.retry_args["wait"] = self._retry_wait
+        # Given retry_args mean the provider's tenacity retries, as documented by the provider.
+        self._provider_retries = bool(retry_args)
+        self.retry_policy = RetryPolicy(max_attempts=retry_limit, backoff_base=retry_delay)
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -188,17 +193,30 @@ class DbtCloudTrackingHook(DbtCloudHook):
             return
         request = f"{response.request.method} {_path_of(response)}"
         what = f"dbt Cloud answered {response.status_code} {response.reason} to {request}"
-        if response.status_code in _RETRYABLE_STATUSES:
+        if response.status_code in self.retry_policy.retry_statuses:
             raise requests.HTTPError(what, response=response)
         message = _api_user_message(response)
         hint = " Check the API token in the connection's Password field." if response.status_code == 401 else ""
         raise AirflowException(f"{what}: {message}.{hint}" if message else f"{what}.{hint}")
 
-    def _retry_wait(self, retry_state: RetryCallState) -> float:
-        backoff = min(self.retry_delay * 2 ** (retry_state.attempt_number - 1), MAX_RETRY_WAIT_SECONDS)
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = _retry_after_seconds(error)
-        return min(max(backoff, retry_after or 0.0), MAX_RETRY_WAIT_SECONDS)
+    def run_with_advanced_retry(self, _retry_args: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        """The provider's sync requests, retried under ``retry_policy`` (tenacity only with ``retry_args``)."""
+        if self._provider_retries:
+            return super().run_with_advanced_retry(_retry_args, *args, **kwargs)
+        method = getattr(self, "method", "GET")
+        return run_with_policy(
+            lambda: self.run(*args, **kwargs),
+            self.retry_policy,
+            what=f"{method} {kwargs.get('endpoint') or ''}",
+            repeatable=method != "POST",
+            logger=self.log,
+        )
+
+    def _a_get_retry_object(self) -> Any:
+        """The provider's async attempts (``get_job_details``), decided by ``retry_policy``."""
+        if self._provider_retries:
+            return super()._a_get_retry_object()
+        return PolicyAttempts(self.retry_policy, what="GET run status", logger=self.log)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token against the connection's account (``GET /api/v2/accounts/<id>/``)."""
@@ -219,7 +237,8 @@ class DbtCloudTrackingHook(DbtCloudHook):
         """
         from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 
-        return DbtCloudClient(self.connection.password, api_url=self.api_url, **client_options)
+        # The provider's ``connection`` already refused a connection without a token.
+        return DbtCloudClient(self.connection.password or "", api_url=self.api_url, **client_options)
 
     def collect_run(
         self,
@@ -274,17 +293,3 @@ def _api_user_message(response: requests.Response) -> str | None:
         return None
     message = status.get("user_message") or status.get("developer_message")
     return str(message)[:300] if message else None
-
-
-def _retry_after_seconds(error: BaseException | None) -> float | None:
-    """Seconds dbt Cloud asked us to wait, from a requests or aiohttp error, when it said."""
-    headers = None
-    if isinstance(error, requests.HTTPError) and error.response is not None:
-        headers = error.response.headers
-    elif error is not None:
-        headers = getattr(error, "headers", None)
-    value = headers.get("Retry-After") if headers else None
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None

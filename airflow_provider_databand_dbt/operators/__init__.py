@@ -8,8 +8,8 @@ with extra_imports("airflow", "the Airflow operator (airflow_provider_databand_d
         DbtCloudJobArgumentsError,
         DbtCloudRunAndTrackOperator,
     )
-    from airflow_provider_databand_dbt.operators.links import DbtCloudTrackedRunLink
-    from airflow_provider_databand_dbt.operators.tracking import (
+    from airflow_provider_databand_dbt.utils.links import DbtCloudTrackedRunLink
+    from airflow_provider_databand_dbt.utils.tracking import (
         DbtCloudTrackingError,
         TrackingSummary,
     )

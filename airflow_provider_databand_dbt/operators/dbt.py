@@ -8,12 +8,12 @@ from airflow.providers.dbt.cloud.operators.dbt import DbtCloudRunJobOperator
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException, TaskDeferred
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
-from airflow_provider_databand_dbt.operators.links import DbtCloudTrackedRunLink
 from airflow_provider_databand_dbt.operators.reattach import (
     ReattachMixin,
     validate_reattach,
 )
-from airflow_provider_databand_dbt.operators.tracking import RunTrackingMixin
+from airflow_provider_databand_dbt.utils.links import DbtCloudTrackedRunLink
+from airflow_provider_databand_dbt.utils.tracking import RunTrackingMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -55,8 +55,9 @@ class DbtCloudRunAndTrackOperator(ReattachMixin, RunTrackingMixin, DbtCloudRunJo
         ``[databand_dbt] tracking_url``, then env ``DATABAND_DBT_TRACKING_URL``.
     """
 
-    template_fields = (*DbtCloudRunJobOperator.template_fields, "tracking_url")
-    operator_extra_links = (*DbtCloudRunJobOperator.operator_extra_links, DbtCloudTrackedRunLink())
+    # The provider's class attributes are typed as fixed-length tuples: ours are one longer.
+    template_fields = (*DbtCloudRunJobOperator.template_fields, "tracking_url")  # type: ignore[assignment]
+    operator_extra_links = (*DbtCloudRunJobOperator.operator_extra_links, DbtCloudTrackedRunLink())  # type: ignore[assignment]
 
     def __init__(
         self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, reattach: str = "running",

@@ -8,6 +8,7 @@ carrying the token is adopted, and only when none exists is the POST sent again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -18,6 +19,8 @@ from typing import Any, Callable
 
 import requests
 from tenacity import stop_after_attempt
+
+from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +85,24 @@ def _rejected(error: BaseException) -> bool:
 
 @contextlib.contextmanager
 def single_attempt(hook: Any) -> Iterator[None]:
-    """The hook's requests sent once (its retry policy repeats 5xx and timeouts, fine for a GET only)."""
-    saved = getattr(hook, "retry_args", None)
-    if isinstance(saved, dict):
-        hook.retry_args = {**saved, "stop": stop_after_attempt(1)}
+    """The hook's requests sent once: its retries repeat 5xx and timeouts, fine for a GET only.
+
+    The hook retries under its ``retry_policy`` (the dbt Cloud client's), or under tenacity when the user
+    gave ``retry_args``: both are narrowed to one attempt for the duration.
+    """
+    saved_policy = getattr(hook, "retry_policy", None)
+    saved_args = getattr(hook, "retry_args", None)
+    if isinstance(saved_policy, RetryPolicy):
+        hook.retry_policy = dataclasses.replace(saved_policy, max_attempts=1)
+    if isinstance(saved_args, dict):
+        hook.retry_args = {**saved_args, "stop": stop_after_attempt(1)}
     try:
         yield
     finally:
-        if isinstance(saved, dict):
-            hook.retry_args = saved
+        if isinstance(saved_policy, RetryPolicy):
+            hook.retry_policy = saved_policy
+        if isinstance(saved_args, dict):
+            hook.retry_args = saved_args
 
 
 def find_run_by_token(hook: Any, account_id: int | None, job_id: int, token: str) -> TriggeredRun | None:

@@ -8,11 +8,11 @@ from airflow.providers.dbt.cloud.sensors.dbt import DbtCloudJobRunSensor
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowSensorTimeout
 from airflow_provider_databand_dbt.hooks.dbt import validated_id
-from airflow_provider_databand_dbt.operators.links import (
+from airflow_provider_databand_dbt.utils.links import (
     JOB_RUN_ID_KEY,
     DbtCloudTrackedRunLink,
 )
-from airflow_provider_databand_dbt.operators.tracking import (
+from airflow_provider_databand_dbt.utils.tracking import (
     RunTrackingMixin,
     task_instance,
 )
@@ -36,7 +36,8 @@ class DbtCloudRunAndTrackSensor(RunTrackingMixin, DbtCloudJobRunSensor):
     :param tracking_url: tracking store URL for this task (templated).
     """
 
-    template_fields = (*DbtCloudJobRunSensor.template_fields, "tracking_url")
+    # The provider's class attributes are typed as fixed-length tuples: ours are one longer.
+    template_fields = (*DbtCloudJobRunSensor.template_fields, "tracking_url")  # type: ignore[assignment]
     operator_extra_links = (DbtCloudTrackedRunLink(),)
 
     def __init__(self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, **kwargs: Any) -> None:

@@ -8,7 +8,7 @@ who may see the Airflow website may see the tracked runs), and reads the store c
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -16,14 +16,6 @@ log = logging.getLogger(__name__)
 
 URL_PREFIX = "/databand-dbt"
 VIEW_NAME = "dbt Cloud runs"
-
-
-def airflow_tracking_url() -> Optional[str]:
-    """The store URL from Airflow's configuration; None lets the usual env/default resolution decide."""
-    from airflow.configuration import conf
-
-    value = conf.get("databand_dbt", "tracking_url", fallback=None)
-    return value.strip() if value and value.strip() else None
 
 
 def _airflow_base_url() -> str:
@@ -50,6 +42,7 @@ def _fastapi_apps() -> list[dict[str, Any]]:
         # Airflow 2 has no FastAPI API server: there is nothing to mount the view in.
         log.debug("Airflow's FastAPI security module is missing: databand-dbt web view not mounted")
         return []
+    from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
     from airflow_provider_databand_dbt.www.app import create_app
 
     app = create_app(airflow_tracking_url, airflow_url=_airflow_base_url(), dependencies=dependencies)

@@ -56,9 +56,12 @@ def test_extra_link_is_the_one_the_operator_and_sensor_use(info):
     from airflow_provider_databand_dbt.operators import DbtCloudRunAndTrackOperator
     from airflow_provider_databand_dbt.sensors import DbtCloudRunAndTrackSensor
 
-    (classpath,) = info["extra-links"]
-    module_name, class_name = classpath.rsplit(".", 1)
-    link_class = getattr(importlib.import_module(module_name), class_name)
+    classes = set()
+    for classpath in info["extra-links"]:  # today's path first, then the one DAGs serialized before 0.2 name
+        module_name, class_name = classpath.rsplit(".", 1)
+        classes.add(getattr(importlib.import_module(module_name), class_name))
+    (link_class,) = classes
+    assert info["extra-links"][0] == f"{link_class.__module__}.{link_class.__name__}"
     for task_class in (DbtCloudRunAndTrackOperator, DbtCloudRunAndTrackSensor):
         assert any(isinstance(link, link_class) for link in task_class.operator_extra_links)
 

@@ -39,12 +39,14 @@ def test_urls_paths_and_names_are_not_tokens(value):
     assert not looks_like_token(value)
 
 
-@pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.8.9.10", "::1", "[::1]"])
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "::1%lo",
+                                  "[::1%1]"])
 def test_loopback_is_an_address(host):
     assert is_loopback(host)
 
 
-@pytest.mark.parametrize("host", ["foo.localhost", "localhost.evil.com", "127.0.0.1.nip.io", "10.0.0.1", "::2", "", None])
+@pytest.mark.parametrize("host", ["foo.localhost", "localhost.evil.com", "127.0.0.1.nip.io", "10.0.0.1", "::2", "fe80::1%lo", "%",
+                                  "", None])
 def test_names_ending_in_localhost_are_not_loopback(host):
     assert not is_loopback(host)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -62,14 +63,61 @@ class TestRetries:
     def test_sync_429_is_retried_honouring_retry_after(self, hook, dbt_cloud_conn):
         run_id = _finished_run(dbt_cloud_conn, HOURLY_JOB_ID)
         dbt_cloud_conn.inject_fault(Fault(rf"/runs/{run_id}/$", status=429, retry_after=0.3, times=2))
-        wait = hook._retry_wait
-        waits = []
-        hook.retry_args["wait"] = lambda state: waits.append(wait(state)) or waits[-1]
 
+        started = time.monotonic()
         assert hook.get_job_run_status(run_id) == 10
         statuses = [r.status for r in dbt_cloud_conn.requests if r.path.endswith(f"/runs/{run_id}/")]
         assert statuses == [429, 429, 200]
-        assert waits and all(w >= 0.3 for w in waits)
+        assert time.monotonic() - started >= 0.6
+
+    def test_async_429_is_retried_honouring_retry_after(self, hook, dbt_cloud_conn):
+        run_id = _finished_run(dbt_cloud_conn, HOURLY_JOB_ID)
+        dbt_cloud_conn.inject_fault(Fault(rf"/runs/{run_id}/$", status=429, retry_after=0.4, times=1))
+
+        started = time.monotonic()
+        assert asyncio.run(hook.get_job_status(run_id)) == 10
+        assert time.monotonic() - started >= 0.4
+        assert [r.status for r in dbt_cloud_conn.requests if r.path.endswith(f"/runs/{run_id}/")] == [429, 200]
+
+    def test_retry_after_beyond_the_policy_budget_gives_up_at_once(self, hook, dbt_cloud_conn):
+        from dataclasses import replace
+
+        hook.retry_policy = replace(hook.retry_policy, max_total_seconds=1.0)
+        run_id = _finished_run(dbt_cloud_conn, HOURLY_JOB_ID)
+        dbt_cloud_conn.inject_fault(Fault(rf"/runs/{run_id}/$", status=429, retry_after=30, times=1))
+
+        started = time.monotonic()
+        with pytest.raises(Exception, match="429"):
+            hook.get_job_run_status(run_id)
+        assert time.monotonic() - started < 5
+
+    def test_run_trigger_is_not_repeated_when_dbt_cloud_may_have_acted(self, hook, dbt_cloud_conn, caplog, capsys):
+        # The client's rule, now the hook's: a 500 to POST .../run/ may have started a run.
+        dbt_cloud_conn.inject_fault(Fault(rf"/jobs/{HOURLY_JOB_ID}/run/$", status=500, times=1, method="POST"))
+        with caplog.at_level("WARNING"), pytest.raises(Exception, match="500"):
+            hook.trigger_job_run(HOURLY_JOB_ID, cause="test")
+        # The hook's logger: structlog on stdout under Airflow 3, the logging module under Airflow 2.
+        assert "dbt Cloud may already have acted on it" in caplog.text + capsys.readouterr().out
+        posts = [r for r in dbt_cloud_conn.requests if r.path.endswith(f"/jobs/{HOURLY_JOB_ID}/run/")]
+        assert [r.status for r in posts] == [500]
+
+    def test_run_trigger_is_repeated_after_a_429(self, hook, dbt_cloud_conn):
+        dbt_cloud_conn.inject_fault(Fault(rf"/jobs/{HOURLY_JOB_ID}/run/$", status=429, times=1, method="POST"))
+        run = hook.trigger_job_run(HOURLY_JOB_ID, cause="test").json()["data"]
+        assert run["job_definition_id"] == HOURLY_JOB_ID
+        posts = [r for r in dbt_cloud_conn.requests if r.path.endswith(f"/jobs/{HOURLY_JOB_ID}/run/")]
+        assert [r.status for r in posts] == [429, 200]
+
+    def test_retry_args_keep_the_providers_tenacity_retries(self, dbt_cloud_conn):
+        from tenacity import stop_after_attempt, wait_none
+
+        from airflow_provider_databand_dbt.hooks import DbtCloudTrackingHook
+
+        hook = DbtCloudTrackingHook(retry_args={"stop": stop_after_attempt(3), "wait": wait_none()})
+        run_id = _finished_run(dbt_cloud_conn, HOURLY_JOB_ID)
+        dbt_cloud_conn.inject_fault(Fault(rf"/runs/{run_id}/$", status=500, times=2))
+        assert hook.get_job_run_status(run_id) == 10
+        assert [r.status for r in dbt_cloud_conn.requests if r.path.endswith(f"/runs/{run_id}/")] == [500, 500, 200]
 
     def test_sync_5xx_outlasting_retries_raises_without_token(self, dbt_cloud_conn):
         from airflow_provider_databand_dbt.hooks import DbtCloudTrackingHook
@@ -112,7 +160,9 @@ class TestConnectionErrors:
         assert DEMO_TOKEN not in message
 
     def test_missing_connection_says_how_to_create_it(self, monkeypatch):
-        from airflow_provider_databand_dbt.airflow_compat import AirflowNotFoundException
+        from airflow_provider_databand_dbt.airflow_compat import (
+            AirflowNotFoundException,
+        )
         from airflow_provider_databand_dbt.hooks import DbtCloudTrackingHook
 
         monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_DBT", raising=False)

@@ -12,7 +12,6 @@ Our trigger is not substituted: it differs from the provider's on purpose where 
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import socket
 
 import pytest
@@ -56,15 +55,6 @@ def substitute() -> list[str]:
     return done
 
 
-def _is_loopback(host) -> bool:
-    if host in (None, "localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def loopback_only() -> None:
     """Refuse, at once, any name lookup but loopback's.
 
@@ -72,10 +62,13 @@ def loopback_only() -> None:
     dbt Cloud; tracking then fails fast (without retries, see below) and the task goes on as dbt's
     outcome says, with the tracking warning, which is what those tests then check.
     """
+    from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
+
     real_getaddrinfo = socket.getaddrinfo
 
     def getaddrinfo(host, *args, **kwargs):
-        if not _is_loopback(host):
+        # getaddrinfo(None, port) means this machine.
+        if host is not None and not is_loopback(host):
             raise socket.gaierror(socket.EAI_NONAME, f"{host}: only loopback is reachable in the upstream check")
         return real_getaddrinfo(host, *args, **kwargs)
 

@@ -6,19 +6,20 @@ for ``fail_on_tracking_error`` and dbt itself succeeded), and the dbt error is r
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import msgspec
 from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger
 
 from airflow_provider_databand_dbt.airflow_compat import AirflowException
-from airflow_provider_databand_dbt.model.status import NODE_FAILED
 from airflow_provider_databand_dbt.hooks.config import run_page_url, web_url_hint
 from airflow_provider_databand_dbt.hooks.dbt import DbtCloudTrackingHook, validated_id
 from airflow_provider_databand_dbt.hooks.sources import airflow_source, current_source
-from airflow_provider_databand_dbt.operators.links import TRACKING_SUMMARY_KEY
+from airflow_provider_databand_dbt.model.status import NODE_FAILED
 from airflow_provider_databand_dbt.triggers.dbt import DbtCloudTrackingRunJobTrigger
+from airflow_provider_databand_dbt.utils.links import TRACKING_SUMMARY_KEY
 
 if TYPE_CHECKING:
     from airflow_provider_databand_dbt.model.report import RunReport
@@ -79,7 +80,7 @@ def task_instance(context: Mapping[str, Any] | None) -> Any:
 
 
 def _tracking_source(context: Mapping[str, Any] | None) -> TrackingSource:
-    return airflow_source(context) if task_instance(context) is not None else current_source()
+    return airflow_source(context) if context and task_instance(context) is not None else current_source()
 
 
 def _push_summary(context: Mapping[str, Any] | None, summary: TrackingSummary) -> None:
