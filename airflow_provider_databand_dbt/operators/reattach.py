@@ -48,10 +48,13 @@ def task_instance_key(context: Mapping[str, Any] | None) -> TaskInstanceKey | No
     from airflow_provider_databand_dbt.tracking.task_runs import TaskInstanceKey
 
     ti = context.get("ti") if context else None
-    values = [getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id", "map_index", "try_number")]
-    if not all(isinstance(v, str) for v in values[:3]) or not all(isinstance(v, int) for v in values[3:]):
+    dag_id, task_id, run_id = (getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id"))
+    map_index, try_number = getattr(ti, "map_index", None), getattr(ti, "try_number", None)
+    if not (isinstance(dag_id, str) and isinstance(task_id, str) and isinstance(run_id, str)):
         return None
-    return TaskInstanceKey(values[0], values[1], values[2], values[3])
+    if not (isinstance(map_index, int) and isinstance(try_number, int)):
+        return None
+    return TaskInstanceKey(dag_id, task_id, run_id, map_index)
 
 
 class ReattachMixin:
@@ -67,6 +70,7 @@ class ReattachMixin:
     job_id: Any
     run_id: Any
     log: Any
+    _reattach_ledger: TaskTriggerLedger | None
 
     def _get_or_trigger_run(self, context: Any) -> tuple[int, str]:
         key = task_instance_key(context)
