@@ -1,12 +1,18 @@
 """Long-lived trackers: the monitor keeps its store open and hands every stored run to the sinks."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from required_services import needs_extra
 from sink_doubles import HttpSink, SinkEndpoint, registered
 
-from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
-from airflow_provider_databand_dbt.monitor.daemon import MonitorDaemon
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+if TYPE_CHECKING:
+    from airflow_provider_databand_dbt.monitor.daemon import MonitorDaemon
+
+pytestmark = needs_extra("monitor")
 
 
 def _sink_failures(daemon: MonitorDaemon) -> dict[str, float]:
@@ -20,6 +26,9 @@ def _sink_failures(daemon: MonitorDaemon) -> dict[str, float]:
 
 
 def test_the_monitor_stores_every_run_and_counts_a_failing_sink(emulator, tracking_url):
+    from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
+    from airflow_provider_databand_dbt.monitor.daemon import MonitorDaemon
+
     finished = sorted(emulator.state.runs)
     config = MonitorConfig(
         syncers=(SyncerConfig(name="prod", account_id=DEMO_ACCOUNT_ID, api_url=emulator.url, token=DEMO_TOKEN,
