@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 from cli_run import databand_dbt
+from required_services import needs_extra
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
@@ -12,6 +13,7 @@ from airflow_provider_databand_dbt.tracking.store import TrackingStore
 V1_STORE = Path(__file__).parent.parent / "tracking" / "data" / "v1_store.db"
 
 
+@needs_extra("monitor")
 def test_monitor_upgrading_a_legacy_store_prints_no_alembic_lines(tmp_path, emulator):
     shutil.copy(V1_STORE, tmp_path / "tracking.db")
     url = f"sqlite:///{tmp_path / 'tracking.db'}"
