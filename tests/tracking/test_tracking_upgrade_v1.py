@@ -20,6 +20,7 @@ from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS
+from airflow_provider_databand_dbt.tracking.migrations_v5 import node_results_v4
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
@@ -27,7 +28,11 @@ DATA = Path(__file__).parent / "data"
 # Read-only, so no test can change the committed fixture.
 V1_READ_ONLY = f"sqlite:///file:{DATA / 'v1_store.db'}?mode=ro&uri=true"
 # The v1 tables in foreign-key order: today's tables less those added by later versions.
-V1_TABLES = [table for table in schema.metadata.sorted_tables if table is not schema.monitor_failed_runs]
+V1_TABLES = [
+    *(table for table in schema.metadata.sorted_tables
+      if table not in (schema.monitor_failed_runs, schema.nodes, schema.node_definitions, schema.node_results)),
+    node_results_v4,
+]
 
 
 @pytest.fixture()
