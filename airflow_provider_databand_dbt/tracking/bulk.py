@@ -88,12 +88,13 @@ def _encoders(dialect: str) -> tuple[Callable[[Optional[datetime]], Any], Callab
     def encode_time(value: Optional[datetime]) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        elif value.utcoffset():
-            value = value.astimezone(timezone.utc)
-        # SQLite keeps SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" text in UTC; PostgreSQL takes the aware value.
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else value
+        zone = value.tzinfo
+        if zone is not timezone.utc and zone is not None:
+            value = value.astimezone(timezone.utc) if value.utcoffset() else value.replace(tzinfo=timezone.utc)
+        if sqlite:
+            # SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" text in UTC: the first 26 characters, without the offset.
+            return value.isoformat(" ", "microseconds")[:26]
+        return value if zone is not None else value.replace(tzinfo=timezone.utc)
 
     def encode_json(value: Any) -> str:
         return msgspec.json.encode(value).decode()
