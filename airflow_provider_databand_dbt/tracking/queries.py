@@ -22,7 +22,7 @@ from airflow_provider_databand_dbt.model.report import (
     StepReport,
 )
 from airflow_provider_databand_dbt.tracking.rows import NodeHistoryRow, PipelineRow, RunRow
-from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs, sources, steps
+from airflow_provider_databand_dbt.tracking.schema import node_result_view, node_results, pipelines, runs, sources, steps
 from airflow_provider_databand_dbt.model.source import TrackingSource
 
 StatusFilter = Union[str, Sequence[str], None]
@@ -56,9 +56,9 @@ def load_report(conn: Connection, run_pk: int) -> RunReport:
     run = conn.execute(sa.select(*(runs.c[name] for name in _REPORT_RUN_FIELDS)).where(runs.c.id == run_pk)).one()
     nodes_by_step: dict[int, list[NodeResult]] = defaultdict(list)
     node_query = (
-        sa.select(node_results.c.step_index, *(node_results.c[name] for name in _NODE_FIELDS))
-        .where(node_results.c.run_pk == run_pk)
-        .order_by(node_results.c.id)
+        sa.select(node_result_view.c.step_index, *(node_result_view.c[name] for name in _NODE_FIELDS))
+        .where(node_result_view.c.run_pk == run_pk)
+        .order_by(node_result_view.c.id)
     )
     for row in conn.execute(node_query):
         values = row._mapping
@@ -209,29 +209,29 @@ def node_history_query(unique_id: str, *, job_id: Optional[int], limit: int) -> 
     other = node_results.alias("same_node")
     last_step = (
         sa.select(sa.func.max(other.c.step_index))
-        .where((other.c.unique_id == node_results.c.unique_id) & (other.c.run_pk == node_results.c.run_pk))
-        .correlate(node_results)
+        .where((other.c.node_id == node_result_view.c.node_id) & (other.c.run_pk == node_result_view.c.run_pk))
+        .correlate(node_result_view)
         .scalar_subquery()
     )
     query = (
         sa.select(
-            node_results.c.run_pk,
+            node_result_view.c.run_pk,
             runs.c.host,
             runs.c.account_id,
             runs.c.run_id,
             runs.c.job_id,
             runs.c.status.label("run_status"),
             runs.c.created_at.label("run_created_at"),
-            node_results.c.step_index,
-            node_results.c.unique_id,
-            node_results.c.status,
-            node_results.c.execution_time,
-            node_results.c.rows_affected,
-            node_results.c.failures,
-            node_results.c.message,
+            node_result_view.c.step_index,
+            node_result_view.c.unique_id,
+            node_result_view.c.status,
+            node_result_view.c.execution_time,
+            node_result_view.c.rows_affected,
+            node_result_view.c.failures,
+            node_result_view.c.message,
         )
-        .select_from(node_results.join(runs, runs.c.id == node_results.c.run_pk))
-        .where(node_results.c.unique_id == unique_id, node_results.c.step_index == last_step)
+        .select_from(node_result_view.join(runs, runs.c.id == node_result_view.c.run_pk))
+        .where(node_result_view.c.unique_id == unique_id, node_result_view.c.step_index == last_step)
         .order_by(*_NEWEST_FIRST)
         .limit(max(0, int(limit)))
     )

@@ -15,7 +15,15 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection  # not Connection: SQLAlchemy 1.4 lacks it
 
-from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs, sources
+from airflow_provider_databand_dbt.tracking.schema import (
+    node_definitions,
+    node_result_view,
+    node_results,
+    nodes,
+    pipelines,
+    runs,
+    sources,
+)
 from airflow_provider_databand_dbt.model.status import NODE_FAILED, NODE_OK, TERMINAL_LABELS
 from airflow_provider_databand_dbt.www.format import aware
 from airflow_provider_databand_dbt.www.models import (
@@ -269,21 +277,25 @@ def node_history(
 
     :param job_id: only runs of this dbt Cloud job (with ``account_id`` / ``host`` to narrow further).
     """
-    where = [node_results.c.unique_id == unique_id]
+    where = [nodes.c.unique_id == unique_id]
     if job_id is not None:
         where.append(runs.c.job_id == job_id)
     if account_id is not None:
         where.append(runs.c.account_id == account_id)
     if host:
         where.append(runs.c.host == host)
-    joined = node_results.join(runs, runs.c.id == node_results.c.run_pk)
-    # Without run filters the count reads the (unique_id, ...) index alone: 17x less than with the join.
-    counted = joined if len(where) > 1 else node_results
+    node_rows = node_results.join(nodes, nodes.c.id == node_results.c.node_id)
+    # SQLite: "+ 0" keeps it from reaching runs by primary key, so it walks runs newest first and stops at the page
+    # (a node has one id per pipeline; it would otherwise sort all of the node's results).
+    run_pk = runs.c.id + 0 if conn.dialect.name == "sqlite" else runs.c.id
+    joined = node_rows.join(runs, run_pk == node_results.c.run_pk)
+    # Without run filters the count reads the node's (node_id, ...) index entries alone: 17x less than with the join.
+    counted = joined if len(where) > 1 else node_rows
     total = conn.execute(sa.select(sa.func.count()).select_from(counted).where(*where)).scalar_one()
     columns = (
         runs.c.run_id, runs.c.host, runs.c.account_id, runs.c.job_id, runs.c.job_name,
         runs.c.status.label("run_status"), runs.c.created_at, node_results.c.step_index,
-        node_results.c.name, node_results.c.resource_type, node_results.c.status,
+        node_results.c.definition_id, node_results.c.status,
         node_results.c.execution_time, node_results.c.rows_affected, node_results.c.message,
     )
     base = (
@@ -292,10 +304,12 @@ def node_history(
         .where(*where)
         .order_by(*NEWEST_FIRST, node_results.c.step_index.desc())
     )
-    items = [_node_run(r) for r in conn.execute(base.limit(page_size).offset(_offset(page, page_size)))]
-    newest = items if page == 1 and total <= page_size else [
-        _node_run(r) for r in conn.execute(base.limit(TREND_POINTS))
-    ]
+    # Names come from the definitions of the rows shown only, so sorting all of a node's runs reads no definition.
+    page_rows = conn.execute(base.limit(page_size).offset(_offset(page, page_size))).all()
+    newest_rows = page_rows if page == 1 and total <= page_size else conn.execute(base.limit(TREND_POINTS)).all()
+    names = _definition_names(conn, {r.definition_id for r in (*page_rows, *newest_rows)})
+    items = [_node_run(r, names) for r in page_rows]
+    newest = items if newest_rows is page_rows else [_node_run(r, names) for r in newest_rows]
     latest = newest[0] if newest else None
     chart = [
         DurationPoint(run_id=n.run_id, status=n.status, created_at=n.run_created_at,
@@ -315,11 +329,22 @@ def node_history(
     )
 
 
-def _node_run(r) -> NodeRun:
+def _definition_names(conn: Connection, definition_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """``{definition id: (name, resource_type)}`` for the given definitions."""
+    if not definition_ids:
+        return {}
+    query = sa.select(node_definitions.c.id, node_definitions.c.name, node_definitions.c.resource_type).where(
+        node_definitions.c.id.in_(sorted(definition_ids))
+    )
+    return {row.id: (row.name, row.resource_type) for row in conn.execute(query)}
+
+
+def _node_run(r, names: dict[int, tuple[str, str]]) -> NodeRun:
+    name, resource_type = names[r.definition_id]
     return NodeRun(
         run_id=r.run_id, host=r.host, account_id=r.account_id, job_id=r.job_id, job_name=r.job_name,
         run_status=r.run_status, run_created_at=aware(r.created_at), step_index=r.step_index,
-        name=r.name, resource_type=r.resource_type, status=r.status, execution_time=r.execution_time,
+        name=name, resource_type=resource_type, status=r.status, execution_time=r.execution_time,
         rows_affected=r.rows_affected, message=r.message,
     )
 
@@ -366,11 +391,11 @@ def search_nodes(conn: Connection, text: str, *, limit: int = 50) -> list[tuple[
     latest += conn.execute(newest.where(runs.c.pipeline_id.is_(None))).scalars().all()
     pattern = f"%{text.lower()}%"
     query = (
-        sa.select(node_results.c.unique_id, node_results.c.name, node_results.c.resource_type)
-        .where(node_results.c.run_pk.in_(latest))
-        .where(sa.func.lower(node_results.c.unique_id).like(pattern))
+        sa.select(node_result_view.c.unique_id, node_result_view.c.name, node_result_view.c.resource_type)
+        .where(node_result_view.c.run_pk.in_(latest))
+        .where(sa.func.lower(node_result_view.c.unique_id).like(pattern))
         .distinct()
-        .order_by(node_results.c.unique_id)
+        .order_by(node_result_view.c.unique_id)
         .limit(limit)
     )
     return [tuple(r) for r in conn.execute(query)]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunHeader, RunReport, StepReport
-from airflow_provider_databand_dbt.tracking.schema import node_results
+from airflow_provider_databand_dbt.tracking.schema import node_result_view
 from airflow_provider_databand_dbt.www.models import RunDetail
 from airflow_provider_databand_dbt.www.streaming import placeholder, rows
 
@@ -46,9 +46,9 @@ def report_page(conn: Connection, run_pk: int, detail: RunDetail, *, after: int 
     the whole run.
     """
     ids = conn.execute(
-        sa.select(node_results.c.id)
-        .where(node_results.c.run_pk == run_pk, node_results.c.id > after)
-        .order_by(node_results.c.id)
+        sa.select(node_result_view.c.id)
+        .where(node_result_view.c.run_pk == run_pk, node_result_view.c.id > after)
+        .order_by(node_result_view.c.id)
         .limit(limit + 1)
     ).scalars().all()
     last = ids[limit - 1] if len(ids) > limit else None
@@ -81,10 +81,10 @@ def _step_nodes(conn: Connection, run_pk: int, step_index: int, after: int,
                 last: Optional[int]) -> Iterator[NodeResult]:
     """The step's nodes of this page, in stored order, read as they are sent."""
     query = (
-        sa.select(*(node_results.c[name] for name in _NODE_FIELDS))
-        .where(node_results.c.run_pk == run_pk, node_results.c.step_index == step_index,
-               node_results.c.id > after, *(() if last is None else (node_results.c.id <= last,)))
-        .order_by(node_results.c.id)
+        sa.select(*(node_result_view.c[name] for name in _NODE_FIELDS))
+        .where(node_result_view.c.run_pk == run_pk, node_result_view.c.step_index == step_index,
+               node_result_view.c.id > after, *(() if last is None else (node_result_view.c.id <= last,)))
+        .order_by(node_result_view.c.id)
     )
     for row in rows(conn, query):
         values = row._mapping

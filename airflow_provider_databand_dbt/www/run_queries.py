@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, RereadFailure
-from airflow_provider_databand_dbt.tracking.schema import node_results, runs, sources, steps
+from airflow_provider_databand_dbt.tracking.schema import node_result_view, runs, sources, steps
 from airflow_provider_databand_dbt.model.status import NODE_FAILED, NODE_STATUS_RANK, NODE_STATUS_RANK_OTHER
 from airflow_provider_databand_dbt.www.format import aware
 from airflow_provider_databand_dbt.www.models import (
@@ -36,7 +36,7 @@ MAX_LINEAGE_VISITS = 5_000
 
 # Failures first, then what needs a look, then the rest: the order of the node table.
 _STATUS_RANK = sa.case(
-    *((node_results.c.status == status, rank) for status, rank in NODE_STATUS_RANK.items()),
+    *((node_result_view.c.status == status, rank) for status, rank in NODE_STATUS_RANK.items()),
     else_=NODE_STATUS_RANK_OTHER,
 )
 
@@ -70,9 +70,9 @@ def run_detail(
     r = conn.execute(sa.select(runs).where(runs.c.id == run_pk)).one()
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for step_index, status, count in conn.execute(
-        sa.select(node_results.c.step_index, node_results.c.status, sa.func.count())
-        .where(node_results.c.run_pk == run_pk)
-        .group_by(node_results.c.step_index, node_results.c.status)
+        sa.select(node_result_view.c.step_index, node_result_view.c.status, sa.func.count())
+        .where(node_result_view.c.run_pk == run_pk)
+        .group_by(node_result_view.c.step_index, node_result_view.c.status)
     ):
         counts[step_index][status] = count
     step_rows = [
@@ -129,35 +129,35 @@ def nodes_page(
     by_status: dict[str, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
     for node_status, node_type, count in conn.execute(
-        sa.select(node_results.c.status, node_results.c.resource_type, sa.func.count())
-        .where(node_results.c.run_pk == run_pk)
-        .group_by(node_results.c.status, node_results.c.resource_type)
+        sa.select(node_result_view.c.status, node_result_view.c.resource_type, sa.func.count())
+        .where(node_result_view.c.run_pk == run_pk)
+        .group_by(node_result_view.c.status, node_result_view.c.resource_type)
     ):
         by_status[node_status] += count
         by_type[node_type] += count
-    where = [node_results.c.run_pk == run_pk]
+    where = [node_result_view.c.run_pk == run_pk]
     if status:
-        where.append(node_results.c.status == status)
+        where.append(node_result_view.c.status == status)
     if resource_type:
-        where.append(node_results.c.resource_type == resource_type)
+        where.append(node_result_view.c.resource_type == resource_type)
     if step_index is not None:
-        where.append(node_results.c.step_index == step_index)
+        where.append(node_result_view.c.step_index == step_index)
     if search:
         pattern = f"%{search.lower()}%"
         where.append(
-            sa.or_(sa.func.lower(node_results.c.name).like(pattern),
-                   sa.func.lower(node_results.c.unique_id).like(pattern))
+            sa.or_(sa.func.lower(node_result_view.c.name).like(pattern),
+                   sa.func.lower(node_result_view.c.unique_id).like(pattern))
         )
-    total = conn.execute(sa.select(sa.func.count()).select_from(node_results).where(*where)).scalar_one()
+    total = conn.execute(sa.select(sa.func.count()).select_from(node_result_view).where(*where)).scalar_one()
     rows = conn.execute(
         sa.select(
-            node_results.c.step_index, node_results.c.unique_id, node_results.c.name,
-            node_results.c.resource_type, node_results.c.status, node_results.c.execution_time,
-            node_results.c.rows_affected, node_results.c.message, node_results.c.failures,
-            node_results.c.materialization, node_results.c.started_at, node_results.c.finished_at,
+            node_result_view.c.step_index, node_result_view.c.unique_id, node_result_view.c.name,
+            node_result_view.c.resource_type, node_result_view.c.status, node_result_view.c.execution_time,
+            node_result_view.c.rows_affected, node_result_view.c.message, node_result_view.c.failures,
+            node_result_view.c.materialization, node_result_view.c.started_at, node_result_view.c.finished_at,
         )
         .where(*where)
-        .order_by(_STATUS_RANK, node_results.c.step_index, node_results.c.name, node_results.c.unique_id)
+        .order_by(_STATUS_RANK, node_result_view.c.step_index, node_result_view.c.name, node_result_view.c.unique_id)
         .limit(page_size)
         .offset((max(page, 1) - 1) * page_size)
     ).all()
@@ -206,15 +206,15 @@ def timed_nodes(conn: Connection, run_pk: int, *, per_step: Optional[int] = None
 def iter_timed_nodes(conn: Connection, run_pk: int, *, offset: int = 0,
                      limit: Optional[int] = None) -> Iterator[TimedNode]:
     """The executions of :func:`timed_nodes` one by one, step after step, longest first, read as used."""
-    start, end = _epoch(conn, node_results.c.started_at), _epoch(conn, node_results.c.finished_at)
+    start, end = _epoch(conn, node_result_view.c.started_at), _epoch(conn, node_result_view.c.finished_at)
     query = (
         sa.select(
-            node_results.c.step_index, node_results.c.unique_id, node_results.c.name,
-            node_results.c.resource_type, node_results.c.status, start, end,
-            node_results.c.execution_time, node_results.c.thread_id,
+            node_result_view.c.step_index, node_result_view.c.unique_id, node_result_view.c.name,
+            node_result_view.c.resource_type, node_result_view.c.status, start, end,
+            node_result_view.c.execution_time, node_result_view.c.thread_id,
         )
-        .where(node_results.c.run_pk == run_pk)
-        .order_by(node_results.c.step_index, sa.func.coalesce(end - start, -1.0).desc(), node_results.c.unique_id)
+        .where(node_result_view.c.run_pk == run_pk)
+        .order_by(node_result_view.c.step_index, sa.func.coalesce(end - start, -1.0).desc(), node_result_view.c.unique_id)
         .offset(offset)
         .limit(limit)
     )
@@ -234,15 +234,15 @@ def updated_at(conn: Connection, run_pk: int):
 def count_nodes(conn: Connection, run_pk: int) -> int:
     """How many node results the run has (all steps)."""
     return conn.execute(
-        sa.select(sa.func.count()).select_from(node_results).where(node_results.c.run_pk == run_pk)
+        sa.select(sa.func.count()).select_from(node_result_view).where(node_result_view.c.run_pk == run_pk)
     ).scalar_one()
 
 
 def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
     """For each failed node: the failed nodes upstream of it and the skipped nodes downstream of it."""
     failed_count = conn.execute(
-        sa.select(sa.func.count()).select_from(node_results)
-        .where(node_results.c.run_pk == run_pk, node_results.c.status.in_(tuple(NODE_FAILED)))
+        sa.select(sa.func.count()).select_from(node_result_view)
+        .where(node_result_view.c.run_pk == run_pk, node_result_view.c.status.in_(tuple(NODE_FAILED)))
     ).scalar_one()
     if not failed_count:
         return []
@@ -251,8 +251,8 @@ def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
     parents: dict[str, list[str]] = {}
     children: dict[str, list[str]] = defaultdict(list)
     graph = sa.select(
-        node_results.c.unique_id, node_results.c.status, sa.type_coerce(node_results.c.depends_on, sa.Text),
-    ).where(node_results.c.run_pk == run_pk).order_by(node_results.c.step_index)
+        node_result_view.c.unique_id, node_result_view.c.status, sa.type_coerce(node_result_view.c.depends_on, sa.Text),
+    ).where(node_result_view.c.run_pk == run_pk).order_by(node_result_view.c.step_index)
     for unique_id, status, depends_on in conn.execute(graph):
         status_of[unique_id] = status  # a node seen in several steps keeps its latest step's outcome
         parents[unique_id] = _id_list(depends_on)
@@ -274,10 +274,10 @@ def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
     details = {
         r.unique_id: r
         for r in conn.execute(
-            sa.select(node_results.c.unique_id, node_results.c.name, node_results.c.resource_type,
-                      node_results.c.status, node_results.c.message)
-            .where(node_results.c.run_pk == run_pk, node_results.c.unique_id.in_(sorted(wanted)))
-            .order_by(node_results.c.step_index)
+            sa.select(node_result_view.c.unique_id, node_result_view.c.name, node_result_view.c.resource_type,
+                      node_result_view.c.status, node_result_view.c.message)
+            .where(node_result_view.c.run_pk == run_pk, node_result_view.c.unique_id.in_(sorted(wanted)))
+            .order_by(node_result_view.c.step_index)
         )
     }
 

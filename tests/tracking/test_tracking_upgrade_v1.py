@@ -12,6 +12,7 @@ import shutil
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hostile_dbt_cloud import ACCOUNT_ID, TOKEN, HostileDbtCloud
@@ -78,6 +79,11 @@ def test_legacy_store_upgrades_with_nothing_lost(legacy, legacy_url):
         )
     assert schema_revisions(legacy_url) == [head_revision()]
     assert legacy_versions(legacy_url) == [LEGACY_FENCE]
+    with engine_for(legacy_url) as engine, engine.connect() as conn:
+        count = lambda table: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()  # noqa: E731
+        # Store v2 keeps each node's definition once per version, however many runs repeated it.
+        assert count(schema.node_definitions) < count(schema.node_results)
+        assert sa.inspect(conn).has_table(f"{schema.PREFIX}node_result_v4") is False
 
 
 def test_reader_of_a_legacy_store_is_told_to_upgrade_it_and_writes_nothing(tmp_path):
