@@ -1,8 +1,8 @@
 """Pipelines (dbt Cloud jobs): the Pipelines page, one pipeline's header, the CLI's pipeline table.
 
 Health figures (and who tracks the pipeline) are computed over the newest ``WINDOW`` runs of each
-pipeline with one small indexed query per pipeline of the page. Run counts are exact: one index-only
-count over the ``(pipeline_id, created_at, run_id)`` index per page (see docs: benchmarks).
+pipeline with one small indexed query per pipeline of the page. Run counts are exact and stored on the
+pipeline row by the writes, so they cost the same whatever the number of runs.
 """
 from __future__ import annotations
 
@@ -31,13 +31,11 @@ def _identity_columns() -> tuple[sa.ColumnElement, ...]:
 
 
 def count_by_pipeline(conn: Connection, pipeline_pks: Iterable[int]) -> dict[int, int]:
-    """Exact run counts of the given pipelines, read from the ``(pipeline_id, ...)`` index alone."""
+    """Exact run counts of the given pipelines: the count each pipeline row keeps (``tracking/run_counts.py``)."""
     ids = list(pipeline_pks)
     if not ids:
         return {}
-    return dict(conn.execute(
-        sa.select(runs.c.pipeline_id, sa.func.count()).where(runs.c.pipeline_id.in_(ids)).group_by(runs.c.pipeline_id)
-    ).all())
+    return dict(conn.execute(sa.select(pipelines.c.id, pipelines.c.run_count).where(pipelines.c.id.in_(ids))).all())
 
 
 def list_pipelines(conn: Connection, *, page: int = 1, page_size: int = 50) -> PipelinesPage:
@@ -140,14 +138,10 @@ def pipeline_rows(conn: Connection) -> list[PipelineRow]:
         sa.select(runs.c.id).where(runs.c.pipeline_id == pipelines.c.id)
         .order_by(*NEWEST_FIRST, runs.c.id.desc()).limit(1).correlate(pipelines).scalar_subquery()
     )
-    run_count = (
-        sa.select(sa.func.count(runs.c.id)).where(runs.c.pipeline_id == pipelines.c.id)
-        .correlate(pipelines).scalar_subquery()
-    )
     last = runs.alias("last_run")
     query = (
         sa.select(*columns(pipelines, PipelineRow, renamed={
-            "pipeline_id": pipelines.c.id, "run_count": run_count, "last_run_id": last.c.run_id,
+            "pipeline_id": pipelines.c.id, "last_run_id": last.c.run_id,
             "last_status": last.c.status, "last_run_at": last.c.created_at, "last_finished_at": last.c.finished_at,
         }))
         .select_from(pipelines.outerjoin(last, last.c.id == latest_run))
