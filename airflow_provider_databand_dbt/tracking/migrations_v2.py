@@ -29,6 +29,18 @@ RETYPED = {
     ),
 }
 ADDED = {schema.runs: ("notes",), schema.steps: ("reread_failed",)}
+# Columns later versions added: the v2 table is today's without them (version 7: tracking/run_counts.py).
+LATER = {schema.pipelines.name: ("run_count",)}
+
+
+def as_of_v2(table: sa.Table) -> sa.Table:
+    """``table`` as version 2 defined it."""
+    later = LATER.get(table.name)
+    if not later:
+        return table
+    unique = [sa.UniqueConstraint(*c.columns.keys(), name=c.name) for c in table.constraints
+              if isinstance(c, sa.UniqueConstraint)]
+    return sa.Table(table.name, sa.MetaData(), *(c._copy() for c in table.c if c.name not in later), *unique)
 
 
 def upgrade_to_v2(conn: Connection) -> None:
@@ -49,7 +61,8 @@ def upgrade_to_v2(conn: Connection) -> None:
 
 def _rewrite_sqlite_tables(conn: Connection, tables: list[sa.Table]) -> None:
     """Record each table's fresh ``CREATE TABLE`` text; only declared types differ, and SQLite stores rows alike."""
-    for table in dict.fromkeys(tables):
+    tables = [as_of_v2(table) for table in dict.fromkeys(tables)]
+    for table in tables:
         stored = [row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")]
         expected = [column.name for column in table.c]
         if stored != expected:
@@ -59,7 +72,7 @@ def _rewrite_sqlite_tables(conn: Connection, tables: list[sa.Table]) -> None:
     version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
     conn.exec_driver_sql("PRAGMA writable_schema = ON")
     try:
-        for table in dict.fromkeys(tables):
+        for table in tables:
             create_sql = str(sa.schema.CreateTable(table).compile(dialect=conn.dialect)).strip()
             conn.exec_driver_sql(
                 "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (create_sql, table.name)

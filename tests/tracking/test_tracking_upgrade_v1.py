@@ -109,6 +109,10 @@ def test_v1_store_upgrades_with_nothing_lost(v1_url):
         assert sum(row.node_count for row in store.list_runs()) == sum(
             len(step["nodes"]) for saved in expected.values() for step in saved["report"]["steps"]
         )
+        runs_per_job: dict[int, int] = {}
+        for saved in expected.values():
+            runs_per_job[saved["report"]["job_id"]] = runs_per_job.get(saved["report"]["job_id"], 0) + 1
+        assert {p.job_id: p.run_count for p in store.list_pipelines()} == runs_per_job  # counted by version 7
     assert schema_versions(v1_url) == [m.version for m in MIGRATIONS]
 
 

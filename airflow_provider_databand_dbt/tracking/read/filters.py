@@ -38,7 +38,8 @@ def parse_bound(value: Bound, name: str) -> Union[date, datetime, None]:
             value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise BadBound(
-                f"{name} must be a UTC day like 2026-11-25 or an instant like 2026-11-25T08:30:00Z, not {text!r}."
+                f"{name} must be a date like 2026-11-25 (a UTC day) or an instant like 2026-11-25T08:30:00Z, "
+                f"not {text!r}."
             ) from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
@@ -69,7 +70,7 @@ class RunFilter:
         self.start = instant(self.since, end=False)
         self.end = instant(self.until, end=True)
         if self.start is not None and self.end is not None and self.start >= self.end:
-            raise BadBound(f"since ({since}) is not before until ({until}).")
+            raise BadBound(f"since ({since}) is after until ({until}): no run can match.")
 
     def clauses(self, *, with_status: bool = True) -> list[sa.ColumnElement]:
         found: list[sa.ColumnElement] = []
