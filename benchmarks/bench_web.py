@@ -80,6 +80,7 @@ def build_store(path: Path, runs_total: int, nodes_per_run: int) -> None:
             "environment_id, environment_name, first_seen_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (p + 1, "cloud.getdbt.com", 1, 1000 + p, f"Job {p}", 10, "Shop", 20, "Production", now, now),
         )
+        _insert_definitions(db, p, project, now)
     for r in range(runs_total):
         pipeline = r % PIPELINES + 1
         created = T0 + timedelta(hours=r)
@@ -106,10 +107,10 @@ def build_store(path: Path, runs_total: int, nodes_per_run: int) -> None:
             lanes[lane] += secs
             summary[st] = summary.get(st, 0) + 1
             message = f"Database Error in {rtype} {name}: relation does not exist" if st in ("error", "fail") else None
-            rows.append((r + 1, step, uid, name, rtype, st, secs, None if rtype != "model" else rng.randint(0, 10**6),
-                         message, 1 if st == "fail" else None, json.dumps(parents), ts(start),
-                         ts(start + timedelta(seconds=secs)), "table" if rtype == "model" else None, "[]",
-                         "shop", None, f"Thread-{lane + 1}"))
+            node_id = (pipeline - 1) * len(project) + i + 1  # as _insert_definitions numbers them
+            rows.append((r + 1, step, node_id, node_id, st, secs,
+                         None if rtype != "model" else rng.randint(0, 10**6), message, 1 if st == "fail" else None,
+                         ts(start), ts(start + timedelta(seconds=secs)), f"Thread-{lane + 1}"))
         db.execute(
             "INSERT INTO dbt_tracking_run (id, host, account_id, run_id, pipeline_id, job_id, job_name, project_id, "
             "project_name, environment_id, environment_name, status, status_message, trigger_cause, git_branch, "
@@ -129,9 +130,9 @@ def build_store(path: Path, runs_total: int, nodes_per_run: int) -> None:
                  ts(created), ts(created + timedelta(seconds=duration)), duration, "[]"),
             )
         db.executemany(
-            "INSERT INTO dbt_tracking_node_result (run_pk, step_index, unique_id, name, resource_type, status, "
-            "execution_time, rows_affected, message, failures, depends_on, started_at, finished_at, materialization, "
-            "tags, package_name, code_hash, thread_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO dbt_tracking_node_result (run_pk, step_index, node_id, definition_id, status, "
+            "execution_time, rows_affected, message, failures, started_at, finished_at, thread_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         db.execute(
@@ -157,6 +158,27 @@ def _recount(url: str) -> None:
 
     with TrackingStore(url) as store, store.engine.begin() as conn:
         recount(conn)
+
+
+def _insert_definitions(db: sqlite3.Connection, pipeline: int, project: list, now: str) -> None:
+    """Pipeline ``pipeline``'s nodes and their one definition each, numbered pipeline * len(project) + i + 1."""
+    from airflow_provider_databand_dbt.model.report import NodeResult
+    from airflow_provider_databand_dbt.tracking.definitions import definition_hash
+
+    nodes, definitions = [], []
+    for i, (uid, name, rtype, parents) in enumerate(project):
+        node_id = pipeline * len(project) + i + 1
+        node = NodeResult(unique_id=uid, name=name, resource_type=rtype, status="", depends_on=list(parents),
+                          materialization="table" if rtype == "model" else None, package_name="shop")
+        nodes.append((node_id, f"pipeline:{pipeline + 1}", uid))
+        definitions.append((node_id, node_id, definition_hash(node), name, rtype, "shop", node.materialization, "[]",
+                            json.dumps(parents), now))
+    db.executemany("INSERT INTO dbt_tracking_node (id, scope, unique_id) VALUES (?,?,?)", nodes)
+    db.executemany(
+        "INSERT INTO dbt_tracking_node_definition (id, node_id, definition_hash, name, resource_type, package_name, "
+        "materialization, tags, depends_on, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        definitions,
+    )
 
 
 def store_path(runs_total: int, nodes_per_run: int, rebuild: bool) -> Path:

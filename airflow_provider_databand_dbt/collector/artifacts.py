@@ -61,6 +61,10 @@ class ManifestNode(msgspec.Struct, gc=False, kw_only=True):
     checksum: Union[_Checksum, str, None] = None
     compiled_code: Optional[str] = None
     code_hash: Optional[str] = None
+    database: Optional[str] = None
+    schema: Optional[str] = None
+    alias: Optional[str] = None
+    identifier: Optional[str] = None  # a source's table name (sources have no alias)
 
     def __post_init__(self) -> None:
         if self.compiled_code:

@@ -7,10 +7,7 @@ or artifacts are logged and recorded on the report, never raised.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
-import threading
 from typing import Any, Callable, Optional, Union
 
 from airflow_provider_databand_dbt.collector.artifacts import (
@@ -82,24 +79,23 @@ def _collect(client, account_id: int, run_id: int, store, source, progress) -> R
     ]
     _report_progress(progress, "run %s: %s, %d steps", run.id, run.status_label, len(api_steps))
 
-    with _cyclic_gc_paused():
-        with scratch_directory() as scratch:
-            fetcher = ArtifactFetcher(client, account_id, run_id, scratch)
-            steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress)
+    with scratch_directory() as scratch:
+        fetcher = ArtifactFetcher(client, account_id, run_id, scratch)
+        steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress)
 
-        report = run_report(
-            run,
-            host=client.host,
-            base_url=client.base_url,
-            account_id=account_id,
-            project_name=project_name,
-            environment_name=environment_name,
-            steps=steps,
-            artifact_dbt_version=artifact_dbt_version,
-        )
-        if store is not None:
-            outcome = store.save_report(report, source or TrackingSource(kind="api"))
-            log.info("run %s stored (%s)", run_id, getattr(outcome, "action", outcome))
+    report = run_report(
+        run,
+        host=client.host,
+        base_url=client.base_url,
+        account_id=account_id,
+        project_name=project_name,
+        environment_name=environment_name,
+        steps=steps,
+        artifact_dbt_version=artifact_dbt_version,
+    )
+    if store is not None:
+        outcome = store.save_report(report, source or TrackingSource(kind="api"))
+        log.info("run %s stored (%s)", run_id, getattr(outcome, "action", outcome))
     return report
 
 
@@ -173,35 +169,6 @@ def _name_or_none(getter: Callable, kind: str, account_id: int, object_id: Optio
             "run %s: could not read %s %s, its name will show as unknown: %s", run_id, kind, object_id, exc
         )
         return None
-
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused():
-    """Pause Python's cycle collector while a run's node objects are built and stored.
-
-    Large runs create hundreds of thousands of objects that never form cycles; each full
-    collection re-scanned all of them, which cost about as much as building them. Reference
-    counting still frees memory as usual. Nested and concurrent pauses (monitor threads) are
-    counted, and the collector's previous state comes back when the last one ends.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _report_progress(progress: Optional[Progress], message: str, *args: Any) -> None:

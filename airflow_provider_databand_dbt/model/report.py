@@ -32,6 +32,10 @@ class NodeResult(msgspec.Struct, kw_only=True, gc=False):
     package_name: Optional[str] = None
     code_hash: Optional[str] = None
     thread_id: Optional[str] = None
+    # Where the node builds (its relation): the manifest's database, schema and alias.
+    database: Optional[str] = None
+    schema: Optional[str] = None
+    alias: Optional[str] = None
 
 
 class ArtifactMissing(msgspec.Struct, kw_only=True, gc=False):

@@ -1,4 +1,4 @@
-"""Writing a run's steps and node results in bulk: driver-level executemany with pre-encoded values.
+"""Writing a run's steps and node results in bulk: driver-level executemany with pre-encoded values, slim rows.
 
 SQLAlchemy's per-value type processing and statement compilation were most of the time of a large
 save, so ``_encoders`` produces the exact database values ``schema.UtcDateTime`` and ``sa.JSON``
@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator, Literal, Optional
 import msgspec
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.model.report import RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.tracking.definitions import DefinitionIds, definition_hash
 from airflow_provider_databand_dbt.tracking.schema import node_results
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 # Rows per executemany call: large enough to be fast, small enough to keep parameter lists modest.
 INSERT_CHUNK_ROWS = 2000
 NODE_COLUMNS = tuple(c.name for c in node_results.c if c.name != "id")
-NODE_KEY = ("run_pk", "step_index", "unique_id")
-# What a node's results artifact says; the other columns come from the manifest (its definition).
+NODE_KEY = ("run_pk", "step_index", "node_id")
+# What a node's results artifact says; the definition comes from the manifest.
 NODE_RESULT_COLUMNS = (
     "status", "execution_time", "rows_affected", "message", "failures", "started_at", "finished_at", "thread_id",
 )
@@ -33,13 +34,29 @@ NODE_RESULT_COLUMNS = (
 NodeWrite = Literal["insert", "replace", "results"]
 
 
-def write_nodes(conn: Connection, run_pk: int, steps: list[StepReport], mode: NodeWrite = "insert") -> None:
-    """Insert (or upsert, by step and unique_id) the node results of ``steps``; never deletes a stored node."""
-    sql = node_write_sql(conn.dialect.paramstyle, mode)
+def write_nodes(
+    conn: Connection, run_pk: int, scope: str, steps: list[StepReport], mode: NodeWrite = "insert"
+) -> None:
+    """Insert (or upsert, by step and node) the node results of ``steps``; never deletes a stored node.
+
+    Definitions are looked up in bulk for the node's ``scope`` (see ``definitions.py``); only new ones are
+    written, so an unchanged node costs one slim row.
+    """
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     encode_time, encode_json = _encoders(conn.dialect.name)
+    kept = list(_unique_nodes(steps))
+    keys = [(node.unique_id, definition_hash(node)) for _, node in kept]
+    known = DefinitionIds(conn, scope, marker)
+    known.complete(dict(zip(keys, (node for _, node in kept))), encode_time(datetime.now(timezone.utc)), encode_json)
+    node_ids, definition_ids = known.node_ids, known.definition_ids
+    sql = node_write_sql(conn.dialect.paramstyle, mode)
     chunk: list[tuple[Any, ...]] = []
-    for row in _node_rows(run_pk, steps, encode_time, encode_json):
-        chunk.append(row)
+    for (step_index, node), key in zip(kept, keys):
+        chunk.append((  # the order of NODE_COLUMNS
+            run_pk, step_index, node_ids[key[0]], definition_ids[key], node.status, node.execution_time,
+            node.rows_affected, node.message, node.failures, encode_time(node.started_at),
+            encode_time(node.finished_at), node.thread_id,
+        ))
         if len(chunk) >= INSERT_CHUNK_ROWS:
             conn.exec_driver_sql(sql, chunk)
             chunk = []
@@ -51,6 +68,7 @@ def node_write_sql(paramstyle: str, mode: NodeWrite = "insert") -> str:
     """A plain driver-level INSERT into node_result, with ``ON CONFLICT ... DO UPDATE`` unless ``mode`` is insert.
 
     ``ON CONFLICT (cols) DO UPDATE SET col = excluded.col`` is the same text on SQLite (3.24+) and PostgreSQL.
+    In ``results`` mode a stored node keeps its definition.
     """
     marker = "?" if paramstyle == "qmark" else "%s"
     sql = (
@@ -70,12 +88,13 @@ def _encoders(dialect: str) -> tuple[Callable[[Optional[datetime]], Any], Callab
     def encode_time(value: Optional[datetime]) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        elif value.utcoffset():
-            value = value.astimezone(timezone.utc)
-        # SQLite keeps SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" text in UTC; PostgreSQL takes the aware value.
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else value
+        zone = value.tzinfo
+        if zone is not timezone.utc and zone is not None:
+            value = value.astimezone(timezone.utc) if value.utcoffset() else value.replace(tzinfo=timezone.utc)
+        if sqlite:
+            # SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" text in UTC: the first 26 characters, without the offset.
+            return value.isoformat(" ", "microseconds")[:26]
+        return value if zone is not None else value.replace(tzinfo=timezone.utc)
 
     def encode_json(value: Any) -> str:
         return msgspec.json.encode(value).decode()
@@ -93,41 +112,20 @@ def unique_steps(report: RunReport) -> list[StepReport]:
     return list(by_index.values())
 
 
-def _node_rows(
-    run_pk: int,
-    steps: list[StepReport],
-    encode_time: Callable[[Optional[datetime]], Any],
-    encode_json: Callable[[Any], str],
-) -> Iterator[tuple[Any, ...]]:
+def _unique_nodes(steps: list[StepReport]) -> Iterator[tuple[int, NodeResult]]:
+    """``(step index, node)`` for each node of each step, a node reported twice in a step only by its last result."""
     for step in steps:
         seen: dict[str, int] = {}
         for position, node in enumerate(step.nodes):
             seen[node.unique_id] = position
         if len(seen) != len(step.nodes):
             log.warning("Step %s reports some nodes twice; keeping the last result of each", step.index)
-        for position, node in enumerate(step.nodes):
-            if seen[node.unique_id] != position:
-                continue
-            yield (  # the order of NODE_COLUMNS
-                run_pk,
-                step.index,
-                node.unique_id,
-                node.name,
-                node.resource_type,
-                node.status,
-                node.execution_time,
-                node.rows_affected,
-                node.message,
-                node.failures,
-                encode_json(node.depends_on),
-                encode_time(node.started_at),
-                encode_time(node.finished_at),
-                node.materialization,
-                encode_json(node.tags),
-                node.package_name,
-                node.code_hash,
-                node.thread_id,
-            )
+            for position, node in enumerate(step.nodes):
+                if seen[node.unique_id] == position:
+                    yield step.index, node
+        else:
+            for node in step.nodes:
+                yield step.index, node
 
 
 def step_row(run_pk: int, step: StepReport, reread_failed: Any = None) -> dict[str, Any]:

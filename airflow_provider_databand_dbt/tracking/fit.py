@@ -39,7 +39,10 @@ _RUN_IDS = ("job_id", "project_id", "environment_id")
 _RUN_TIMES = ("created_at", "started_at", "finished_at", "collected_at")
 _STEP_TEXTS = ("name", "command")
 _STEP_TIMES = ("started_at", "finished_at")
-_NODE_TEXTS = ("name", "resource_type", "message", "materialization", "package_name", "code_hash", "thread_id")
+_NODE_TEXTS = (
+    "name", "resource_type", "message", "materialization", "package_name", "code_hash", "thread_id", "database",
+    "schema", "alias",
+)
 _NODE_INTS = ("rows_affected", "failures")
 _NODE_TIMES = ("started_at", "finished_at")
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 _STEP_KEY = ("run_pk", "step_index")
 
 
-def merge_steps_and_nodes(conn: Connection, run_pk: int, report: RunReport, now: datetime) -> None:
+def merge_steps_and_nodes(conn: Connection, run_pk: int, scope: str, report: RunReport, now: datetime) -> None:
     """Upsert the report's steps and nodes into a stored run, then recount its nodes."""
     report_steps = unique_steps(report)
     stored_missing = {
@@ -57,7 +57,7 @@ def merge_steps_and_nodes(conn: Connection, run_pk: int, report: RunReport, now:
             set_={name: stmt.excluded[name] for name in rows[0] if name not in _STEP_KEY},
         )
         conn.execute(stmt, rows)
-    write_nodes(conn, run_pk, report_steps, "results" if manifest_unread(report) else "replace")
+    write_nodes(conn, run_pk, scope, report_steps, "results" if manifest_unread(report) else "replace")
     _recount(conn, run_pk)
 
 

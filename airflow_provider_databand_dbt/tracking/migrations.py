@@ -26,6 +26,7 @@ from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, advisory_xact_lock
 from airflow_provider_databand_dbt.tracking.errors import TrackingSchemaError, TrackingStoreUnavailable
 from airflow_provider_databand_dbt.tracking.migrations_v2 import upgrade_to_v2
+from airflow_provider_databand_dbt.tracking.migrations_v5 import upgrade_node_definitions
 from airflow_provider_databand_dbt.tracking.run_counts import upgrade_run_counts
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "texts without length limits, 64-bit failures, run notes, a step's failed re-read", upgrade_to_v2),
     Migration(3, "runs a monitor syncer failed to track, with the reason", _add_monitor_failed_runs),
     Migration(4, "an index on a pipeline's runs by status and date", _add_pipeline_status_index),
+    Migration(5, "node definitions stored once per pipeline, node results slim", upgrade_node_definitions),
     Migration(7, "each pipeline's run count, kept by the writes", upgrade_run_counts),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

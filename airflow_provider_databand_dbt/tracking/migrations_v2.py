@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.tracking import schema
+from airflow_provider_databand_dbt.tracking.migrations_v5 import node_results_v4
 
 # (table, column) whose type changed in v2, and columns v2 added (appended, so fresh and upgraded tables match).
 RETYPED = {
     schema.pipelines: ("name", "project_name", "environment_name"),
     schema.runs: ("job_name", "project_name", "environment_name", "git_branch", "git_sha", "dbt_version"),
-    schema.node_results: (
+    node_results_v4: (
         "name", "resource_type", "failures", "materialization", "package_name", "code_hash", "thread_id",
     ),
 }

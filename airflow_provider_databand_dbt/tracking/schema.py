@@ -1,7 +1,8 @@
 """Tables of the tracking store (SQLAlchemy Core, valid on SQLAlchemy 1.4 and 2.x, SQLite and PostgreSQL).
 
 pipeline = dbt Cloud job; run = dbt Cloud run (unique per host, account, run id); step = run step;
-node_result = one node in one step; source = one sighting of a run by a tracker.
+node = a dbt unique_id within a pipeline; node_definition = one version of its manifest fields;
+node_result = one node in one step (status and timing, referring to both); source = one sighting of a run by a tracker.
 Changes to these tables go through ``tracking/migrations.py``.
 """
 from __future__ import annotations
@@ -124,32 +125,97 @@ steps = sa.Table(
     sa.UniqueConstraint("run_pk", "step_index", name=f"uq_{PREFIX}step_index"),
 )
 
+# v5: a node's identity and its definitions are stored once; node_result keeps only what one step said.
+nodes = sa.Table(
+    f"{PREFIX}node",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # "pipeline:<pipeline id>" for runs of a job, "run:<run pk>" for runs without one.
+    sa.Column("scope", sa.String(64), nullable=False),
+    sa.Column("unique_id", sa.String(1024), nullable=False),
+    sa.UniqueConstraint("scope", "unique_id", name=f"uq_{PREFIX}node_key"),
+    # node_history and the search look a node up by unique_id across pipelines.
+    sa.Index(f"ix_{PREFIX}node_unique_id", "unique_id"),
+)
+
+node_definitions = sa.Table(
+    f"{PREFIX}node_definition",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node.id", ondelete="CASCADE"), nullable=False),
+    # A hash of every field below: a tag or materialization change without a code change is a new version.
+    sa.Column("definition_hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("resource_type", sa.Text, nullable=False),
+    sa.Column("package_name", sa.Text),
+    sa.Column("materialization", sa.Text),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("depends_on", sa.JSON, nullable=False),
+    sa.Column("code_hash", sa.Text),
+    sa.Column("database", sa.Text),
+    sa.Column("schema", sa.Text),
+    sa.Column("alias", sa.Text),
+    sa.Column("first_seen_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("node_id", "definition_hash", name=f"uq_{PREFIX}node_definition_key"),
+)
+
 node_results = sa.Table(
     f"{PREFIX}node_result",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
     sa.Column("step_index", sa.Integer, nullable=False),
-    sa.Column("unique_id", sa.String(1024), nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("resource_type", sa.Text, nullable=False),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node.id"), nullable=False),
+    sa.Column("definition_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node_definition.id"), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("execution_time", sa.Float),
     sa.Column("rows_affected", sa.BigInteger),
     sa.Column("message", sa.Text),
     sa.Column("failures", sa.BigInteger),
-    sa.Column("depends_on", sa.JSON, nullable=False),
     sa.Column("started_at", Timestamp),
     sa.Column("finished_at", Timestamp),
-    sa.Column("materialization", sa.Text),
-    sa.Column("tags", sa.JSON, nullable=False),
-    sa.Column("package_name", sa.Text),
-    sa.Column("code_hash", sa.Text),
     sa.Column("thread_id", sa.Text),
-    sa.UniqueConstraint("run_pk", "step_index", "unique_id", name=f"uq_{PREFIX}node_result_key"),
+    sa.UniqueConstraint("run_pk", "step_index", "node_id", name=f"uq_{PREFIX}node_result_key"),
     # node_history: a node's results across runs, and its last step within each run.
-    sa.Index(f"ix_{PREFIX}node_result_history", "unique_id", "run_pk", "step_index"),
+    sa.Index(f"ix_{PREFIX}node_result_history", "node_id", "run_pk", "step_index"),
     sa.Index(f"ix_{PREFIX}node_result_run_status", "run_pk", "status"),
+)
+
+# What readers query: one node result with its unique_id and definition, under the v4 column names.
+# Queries that need only status, step and timing read node_results itself (no join).
+node_result_view = (
+    sa.select(
+        node_results.c.id,
+        node_results.c.run_pk,
+        node_results.c.step_index,
+        node_results.c.node_id,
+        node_results.c.definition_id,
+        nodes.c.unique_id,
+        node_definitions.c.name,
+        node_definitions.c.resource_type,
+        node_results.c.status,
+        node_results.c.execution_time,
+        node_results.c.rows_affected,
+        node_results.c.message,
+        node_results.c.failures,
+        node_definitions.c.depends_on,
+        node_results.c.started_at,
+        node_results.c.finished_at,
+        node_definitions.c.materialization,
+        node_definitions.c.tags,
+        node_definitions.c.package_name,
+        node_definitions.c.code_hash,
+        node_definitions.c.database,
+        node_definitions.c.schema,
+        node_definitions.c.alias,
+        node_results.c.thread_id,
+    )
+    .select_from(
+        node_results.join(nodes, nodes.c.id == node_results.c.node_id).join(
+            node_definitions, node_definitions.c.id == node_results.c.definition_id
+        )
+    )
+    .subquery("node_result_v")
 )
 
 sources = sa.Table(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
 from airflow_provider_databand_dbt.tracking.bulk import step_row, unique_steps, write_nodes
+from airflow_provider_databand_dbt.tracking.definitions import node_scope
 from airflow_provider_databand_dbt.tracking.engine import advisory_xact_lock, upsert_statement
 from airflow_provider_databand_dbt.tracking.fit import fit_report, merge_notes
 from airflow_provider_databand_dbt.tracking.merge import merge_steps_and_nodes
@@ -61,9 +62,9 @@ def save_report(conn: Connection, report: RunReport, source: TrackingSource) -> 
         else:
             count_move(conn, existing.pipeline_id if existing is not None else None, pipeline_id)
             if action == "updated":
-                merge_steps_and_nodes(conn, run_pk, report, now)
+                merge_steps_and_nodes(conn, run_pk, node_scope(pipeline_id, run_pk), report, now)
             else:
-                _insert_steps_and_nodes(conn, run_pk, report)
+                _insert_steps_and_nodes(conn, run_pk, node_scope(pipeline_id, run_pk), report)
     else:
         assert existing is not None  # "kept_newer" is only chosen for an existing row
         run_pk = existing.id
@@ -150,8 +151,8 @@ def _upsert_run(
     conn.execute(stmt)
 
 
-def _insert_steps_and_nodes(conn: Connection, run_pk: int, report: RunReport) -> None:
+def _insert_steps_and_nodes(conn: Connection, run_pk: int, scope: str, report: RunReport) -> None:
     report_steps = unique_steps(report)
     if report_steps:
         conn.execute(steps.insert(), [step_row(run_pk, step) for step in report_steps])
-        write_nodes(conn, run_pk, report_steps)
+        write_nodes(conn, run_pk, scope, report_steps)

@@ -76,3 +76,14 @@ def test_freshness_message_for_errors_and_missing_criteria():
     assert freshness_message(stale) == "max_loaded_at 2026-01-01T00:00:00Z is 8 days 1 minute old (error after 7 days)"
     assert describe_age(0) == "0 seconds"
     assert describe_age(3661) == "1 hour 1 minute"
+
+
+def test_nodes_say_where_they_build():
+    """database, schema and alias (a source's identifier) come from the manifest, for the store's definitions."""
+    manifest = decode_manifest(NIGHTLY / "step_5" / "manifest.json")
+    nodes = {n.unique_id: n for n in run_result_nodes(decode_run_results(NIGHTLY / "step_5" / "run_results.json").results, manifest)}
+    model = nodes["model.tiny_shop.dim_customers"]
+    assert (model.database, model.schema, model.alias) == ("tiny_shop", "main", "dim_customers")
+    source_id = next(iter(manifest.sources))
+    source = manifest.lookup(source_id)
+    assert source is not None and source.identifier and source.alias is None

@@ -20,6 +20,7 @@ from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS
+from airflow_provider_databand_dbt.tracking.migrations_v5 import node_results_v4
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
@@ -27,7 +28,11 @@ DATA = Path(__file__).parent / "data"
 # Read-only, so no test can change the committed fixture.
 V1_READ_ONLY = f"sqlite:///file:{DATA / 'v1_store.db'}?mode=ro&uri=true"
 # The v1 tables in foreign-key order: today's tables less those added by later versions.
-V1_TABLES = [table for table in schema.metadata.sorted_tables if table is not schema.monitor_failed_runs]
+V1_TABLES = [
+    *(table for table in schema.metadata.sorted_tables
+      if table not in (schema.monitor_failed_runs, schema.nodes, schema.node_definitions, schema.node_results)),
+    node_results_v4,
+]
 
 
 @pytest.fixture()
@@ -114,6 +119,11 @@ def test_v1_store_upgrades_with_nothing_lost(v1_url):
             runs_per_job[saved["report"]["job_id"]] = runs_per_job.get(saved["report"]["job_id"], 0) + 1
         assert {p.job_id: p.run_count for p in store.list_pipelines()} == runs_per_job  # counted by version 7
     assert schema_versions(v1_url) == [m.version for m in MIGRATIONS]
+    with engine_for(v1_url) as engine, engine.connect() as conn:
+        count = lambda table: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()  # noqa: E731
+        # v5 keeps each node's definition once per version, however many runs repeated it.
+        assert count(schema.node_definitions) < count(schema.node_results)
+        assert sa.inspect(conn).has_table("dbt_tracking_node_result_v4") is False
 
 
 def test_upgraded_store_has_the_schema_of_a_fresh_one(v1_url, tmp_path):

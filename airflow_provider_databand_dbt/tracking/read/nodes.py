@@ -16,11 +16,16 @@ from airflow_provider_databand_dbt.model.status import NODE_FAILED, NODE_STATUS_
 from airflow_provider_databand_dbt.tracking.read.columns import build, columns, field_names, streamed
 from airflow_provider_databand_dbt.tracking.read.models import NodeRow, NodeRun, NodesPage, TimedNode
 from airflow_provider_databand_dbt.tracking.rows import NodeHistoryRow
-from airflow_provider_databand_dbt.tracking.schema import node_results, pipelines, runs
+from airflow_provider_databand_dbt.tracking.schema import (
+    node_definitions, node_result_view, node_results, nodes, pipelines, runs,
+)
+
+# Store v2: results with their node's unique_id and definition, under the v1 column names.
+view = node_result_view
 
 # Failures first, then what needs a look, then the rest: the order of the node table.
 _STATUS_RANK = sa.case(
-    *((node_results.c.status == status, rank) for status, rank in NODE_STATUS_RANK.items()),
+    *((view.c.status == status, rank) for status, rank in NODE_STATUS_RANK.items()),
     else_=NODE_STATUS_RANK_OTHER,
 )
 _NEWEST_RUN_FIRST = (runs.c.created_at.desc(), runs.c.run_id.desc())
@@ -53,25 +58,25 @@ def nodes_page(conn: Connection, run_pk: int, *, status: Optional[str] = None, r
     by_status: dict[str, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
     for node_status, node_type, count in conn.execute(
-        sa.select(node_results.c.status, node_results.c.resource_type, sa.func.count())
-        .where(node_results.c.run_pk == run_pk)
-        .group_by(node_results.c.status, node_results.c.resource_type)
+        sa.select(view.c.status, view.c.resource_type, sa.func.count())
+        .where(view.c.run_pk == run_pk)
+        .group_by(view.c.status, view.c.resource_type)
     ):
         by_status[node_status] += count
         by_type[node_type] += count
-    where = [node_results.c.run_pk == run_pk]
-    for column, value in ((node_results.c.status, status or None), (node_results.c.resource_type, resource_type or None),
-                          (node_results.c.step_index, step_index)):
+    where = [view.c.run_pk == run_pk]
+    for column, value in ((view.c.status, status or None), (view.c.resource_type, resource_type or None),
+                          (view.c.step_index, step_index)):
         if value is not None:
             where.append(column == value)
     if search:
         pattern = f"%{search.lower()}%"
-        where.append(sa.or_(sa.func.lower(node_results.c.name).like(pattern),
-                            sa.func.lower(node_results.c.unique_id).like(pattern)))
-    total = conn.execute(sa.select(sa.func.count()).select_from(node_results).where(*where)).scalar_one()
+        where.append(sa.or_(sa.func.lower(view.c.name).like(pattern),
+                            sa.func.lower(view.c.unique_id).like(pattern)))
+    total = conn.execute(sa.select(sa.func.count()).select_from(view).where(*where)).scalar_one()
     query = (
-        sa.select(*columns(node_results, NodeRow)).where(*where)
-        .order_by(_STATUS_RANK, node_results.c.step_index, node_results.c.name, node_results.c.unique_id)
+        sa.select(*columns(view, NodeRow)).where(*where)
+        .order_by(_STATUS_RANK, view.c.step_index, view.c.name, view.c.unique_id)
         .limit(page_size).offset((max(page, 1) - 1) * page_size)
     )
     return NodesPage(
@@ -91,11 +96,11 @@ def _epoch(conn: Connection, column) -> sa.ColumnElement:
 def iter_timed_nodes(conn: Connection, run_pk: int, *, offset: int = 0,
                      limit: Optional[int] = None) -> Iterator[TimedNode]:
     """Node executions of the run with their timing, step after step, longest first, read as used."""
-    start, end = _epoch(conn, node_results.c.started_at), _epoch(conn, node_results.c.finished_at)
+    start, end = _epoch(conn, view.c.started_at), _epoch(conn, view.c.finished_at)
     query = (
-        sa.select(*columns(node_results, TimedNode, renamed={"start": start, "end": end}))
-        .where(node_results.c.run_pk == run_pk)
-        .order_by(node_results.c.step_index, sa.func.coalesce(end - start, -1.0).desc(), node_results.c.unique_id)
+        sa.select(*columns(view, TimedNode, renamed={"start": start, "end": end}))
+        .where(view.c.run_pk == run_pk)
+        .order_by(view.c.step_index, sa.func.coalesce(end - start, -1.0).desc(), view.c.unique_id)
         .offset(offset)
         .limit(limit)
     )
@@ -134,8 +139,8 @@ def dependency_graph(conn: Connection, run_pk: int) -> Iterator[tuple[str, str, 
     """``(unique_id, status, depends_on)`` of every node result, step after step; ``depends_on`` as stored
     (JSON text on SQLite, read raw as it is faster; a list from psycopg)."""
     yield from conn.execute(
-        sa.select(node_results.c.unique_id, node_results.c.status, sa.type_coerce(node_results.c.depends_on, sa.Text))
-        .where(node_results.c.run_pk == run_pk).order_by(node_results.c.step_index)
+        sa.select(view.c.unique_id, view.c.status, sa.type_coerce(view.c.depends_on, sa.Text))
+        .where(view.c.run_pk == run_pk).order_by(view.c.step_index)
     )
 
 
@@ -144,45 +149,76 @@ def node_details(conn: Connection, run_pk: int, unique_ids: list[str]) -> dict[s
     return {
         row.unique_id: row
         for row in conn.execute(
-            sa.select(node_results.c.unique_id, node_results.c.name, node_results.c.resource_type,
-                      node_results.c.status, node_results.c.message)
-            .where(node_results.c.run_pk == run_pk, node_results.c.unique_id.in_(sorted(unique_ids)))
-            .order_by(node_results.c.step_index)
+            sa.select(view.c.unique_id, view.c.name, view.c.resource_type,
+                      view.c.status, view.c.message)
+            .where(view.c.run_pk == run_pk, view.c.unique_id.in_(sorted(unique_ids)))
+            .order_by(view.c.step_index)
         )
     }
 
 
 def _history_where(unique_id: str, job_id: Optional[int], account_id: Optional[int],
                    host: Optional[str]) -> list[sa.ColumnElement]:
-    where = [node_results.c.unique_id == unique_id]
+    where = [nodes.c.unique_id == unique_id]
     for column, value in ((runs.c.job_id, job_id), (runs.c.account_id, account_id), (runs.c.host, host or None)):
         if value is not None:
             where.append(column == value)
     return where
 
 
+def _history_joins(conn: Connection) -> tuple[sa.FromClause, sa.FromClause]:
+    """``(results with their node, the same with their run)`` for a node's history."""
+    node_rows = node_results.join(nodes, nodes.c.id == node_results.c.node_id)
+    # SQLite: "+ 0" keeps it from reaching runs by primary key, so it walks runs newest first and stops at the page
+    # (a node has one id per pipeline; it would otherwise sort all of the node's results).
+    run_pk = runs.c.id + 0 if conn.dialect.name == "sqlite" else runs.c.id
+    return node_rows, node_rows.join(runs, run_pk == node_results.c.run_pk)
+
+
 def count_history(conn: Connection, unique_id: str, *, job_id: Optional[int] = None,
                   account_id: Optional[int] = None, host: Optional[str] = None) -> int:
     """How many results of the node the store holds (of one job, account or host when given)."""
     where = _history_where(unique_id, job_id, account_id, host)
-    # Without run filters the count reads the (unique_id, ...) index alone: 17x less than with the join.
-    counted = node_results.join(runs, runs.c.id == node_results.c.run_pk) if len(where) > 1 else node_results
+    node_rows, joined = _history_joins(conn)
+    # Without run filters the count reads the node's (node_id, ...) index entries alone: 17x less than with the join.
+    counted = joined if len(where) > 1 else node_rows
     return conn.execute(sa.select(sa.func.count()).select_from(counted).where(*where)).scalar_one()
 
 
 def history(conn: Connection, unique_id: str, *, job_id: Optional[int] = None, account_id: Optional[int] = None,
             host: Optional[str] = None, limit: int, offset: int = 0) -> list[NodeRun]:
-    """The node's results, newest run first (every step of each run, last step first)."""
-    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at}
+    """The node's results, newest run first (every step of each run, last step first).
+
+    Names come from the definitions of the rows returned only: sorting all of a node's runs reads none.
+    """
     run_fields = {"run_id", "host", "account_id", "job_id", "job_name"}
+    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at,
+               **{f: runs.c[f] for f in run_fields}}
     query = (
-        sa.select(*columns(node_results, NodeRun, renamed={**renamed, **{f: runs.c[f] for f in run_fields}}))
-        .select_from(node_results.join(runs, runs.c.id == node_results.c.run_pk))
+        sa.select(node_results.c.definition_id,
+                  *columns(node_results, NodeRun, skip=("name", "resource_type"), renamed=renamed))
+        .select_from(_history_joins(conn)[1])
         .where(*_history_where(unique_id, job_id, account_id, host))
         .order_by(*_NEWEST_RUN_FIRST, node_results.c.step_index.desc())
         .limit(limit).offset(offset)
     )
-    return [build(NodeRun, row) for row in conn.execute(query)]
+    rows = conn.execute(query).all()
+    names = _definition_names(conn, {row.definition_id for row in rows})
+    return [
+        build(NodeRun, row, skip=("definition_id",), name=names[row.definition_id][0],
+              resource_type=names[row.definition_id][1])
+        for row in rows
+    ]
+
+
+def _definition_names(conn: Connection, definition_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """``{definition id: (name, resource_type)}`` for the given definitions."""
+    if not definition_ids:
+        return {}
+    query = sa.select(node_definitions.c.id, node_definitions.c.name, node_definitions.c.resource_type).where(
+        node_definitions.c.id.in_(sorted(definition_ids))
+    )
+    return {row.id: (row.name, row.resource_type) for row in conn.execute(query)}
 
 
 def history_rows(conn: Connection, unique_id: str, *, job_id: Optional[int], limit: int) -> list[NodeHistoryRow]:
@@ -190,16 +226,17 @@ def history_rows(conn: Connection, unique_id: str, *, job_id: Optional[int], lim
     other = node_results.alias("same_node")
     last_step = (
         sa.select(sa.func.max(other.c.step_index))
-        .where((other.c.unique_id == node_results.c.unique_id) & (other.c.run_pk == node_results.c.run_pk))
-        .correlate(node_results).scalar_subquery()
+        .where((other.c.node_id == view.c.node_id) & (other.c.run_pk == view.c.run_pk))
+        .correlate(view).scalar_subquery()
     )
     run_fields = {"host", "account_id", "run_id", "job_id"}
     renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at,
                **{f: runs.c[f] for f in run_fields}}
     query = (
-        sa.select(*columns(node_results, NodeHistoryRow, renamed=renamed))
-        .select_from(node_results.join(runs, runs.c.id == node_results.c.run_pk))
-        .where(*_history_where(unique_id, job_id, None, None), node_results.c.step_index == last_step)
+        sa.select(*columns(view, NodeHistoryRow, renamed=renamed))
+        .select_from(view.join(runs, runs.c.id == view.c.run_pk))
+        .where(view.c.unique_id == unique_id, view.c.step_index == last_step,
+               *(() if job_id is None else (runs.c.job_id == job_id,)))
         .order_by(*_NEWEST_RUN_FIRST, runs.c.id.desc())
         .limit(max(0, int(limit)))
     )
@@ -219,9 +256,9 @@ def search_nodes(conn: Connection, text: str, *, limit: int = 50) -> list[tuple[
     latest = [pk for pk in conn.execute(per_pipeline).scalars() if pk is not None]
     latest += conn.execute(newest.where(runs.c.pipeline_id.is_(None))).scalars().all()
     query = (
-        sa.select(node_results.c.unique_id, node_results.c.name, node_results.c.resource_type)
-        .where(node_results.c.run_pk.in_(latest), sa.func.lower(node_results.c.unique_id).like(f"%{text.lower()}%"))
-        .distinct().order_by(node_results.c.unique_id).limit(limit)
+        sa.select(view.c.unique_id, view.c.name, view.c.resource_type)
+        .where(view.c.run_pk.in_(latest), sa.func.lower(view.c.unique_id).like(f"%{text.lower()}%"))
+        .distinct().order_by(view.c.unique_id).limit(limit)
     )
     return [tuple(row) for row in conn.execute(query)]
 
@@ -238,14 +275,14 @@ def page_bounds(conn: Connection, run_pk: int, *, after: int, limit: int) -> Opt
 def results(conn: Connection, run_pk: int, *, step_index: Optional[int] = None, after: int = 0,
             last: Optional[int] = None) -> Iterator[tuple[int, NodeResult]]:
     """``(step_index, result)`` of the run in stored order, optionally of one step and a cursor range, streamed."""
-    where = [node_results.c.run_pk == run_pk, node_results.c.id > after]
+    where = [view.c.run_pk == run_pk, view.c.id > after]
     if step_index is not None:
-        where.append(node_results.c.step_index == step_index)
+        where.append(view.c.step_index == step_index)
     if last is not None:
-        where.append(node_results.c.id <= last)
+        where.append(view.c.id <= last)
     query = (
-        sa.select(node_results.c.step_index.label("step_of_result"), *columns(node_results, NodeResult))
-        .where(*where).order_by(node_results.c.id)
+        sa.select(view.c.step_index.label("step_of_result"), *columns(view, NodeResult))
+        .where(*where).order_by(view.c.id)
     )
     for row in streamed(conn, query):
         values = row._mapping

@@ -1,0 +1,64 @@
+"""Store v2: a node's definition is stored once per pipeline and version; each result row holds only the step's outcome."""
+from __future__ import annotations
+
+import msgspec
+import sqlalchemy as sa
+from report_factory import make_report
+
+from airflow_provider_databand_dbt.tracking import schema
+from airflow_provider_databand_dbt.tracking.migrations_v5 import node_results_v4
+
+
+def _count(store, table) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def _with_nodes(report, change):
+    steps = [msgspec.structs.replace(step, nodes=[change(node) for node in step.nodes]) for step in report.steps]
+    return msgspec.structs.replace(report, steps=steps)
+
+
+def test_unchanged_nodes_of_later_runs_reuse_their_definitions(store):
+    for run_id in (70001, 70002, 70003):
+        store.save_report(make_report(run_id, node_count=50))
+
+    assert _count(store, schema.node_results) == 150
+    assert (_count(store, schema.nodes), _count(store, schema.node_definitions)) == (50, 50)
+    assert store.get_report(70002) == make_report(70002, node_count=50)
+
+
+def test_a_definition_change_without_a_code_change_is_a_new_version(store):
+    store.save_report(make_report(70001, node_count=4))
+    retagged = _with_nodes(make_report(70002, node_count=4),
+                           lambda node: msgspec.structs.replace(node, tags=["hourly"]) if node.name == "node_1" else node)
+    store.save_report(retagged)
+
+    assert (_count(store, schema.nodes), _count(store, schema.node_definitions)) == (4, 5)
+    assert store.get_report(70001) == make_report(70001, node_count=4)  # the old run keeps its version
+    assert store.get_report(70002) == retagged
+
+
+def test_relation_fields_round_trip(store):
+    report = _with_nodes(make_report(node_count=3), lambda node: msgspec.structs.replace(
+        node, database="analytics", schema="dbt_prod", alias=f"{node.name}_v2"))
+    store.save_report(report)
+    assert store.get_report(report.run_id) == report
+
+
+def test_runs_without_a_job_keep_their_own_nodes(store):
+    store.save_report(make_report(70001, job_id=None, node_count=3))
+    store.save_report(make_report(70002, job_id=None, node_count=3))
+    store.save_report(make_report(70003, node_count=3))
+
+    with store.engine.connect() as conn:
+        scopes = sorted(set(conn.execute(sa.select(schema.nodes.c.scope)).scalars()))
+    assert len(scopes) == 3 and sum(scope.startswith("run:") for scope in scopes) == 2
+    assert store.get_report(70002) == make_report(70002, job_id=None, node_count=3)
+
+
+def test_result_rows_are_slimmer_than_v4_rows():
+    slim = {column.name for column in schema.node_results.c}
+    fat = {column.name for column in node_results_v4.c}
+    assert not slim & {"name", "resource_type", "depends_on", "tags", "package_name", "code_hash", "materialization"}
+    assert len(slim) < len(fat)
