@@ -18,7 +18,7 @@ def field_names(struct: type, *, skip: tuple[str, ...] = ()) -> list[str]:
     return [field.name for field in msgspec.structs.fields(struct) if field.name not in skip]
 
 
-def columns(table: sa.Table, struct: type, *, skip: tuple[str, ...] = (),
+def columns(table: sa.FromClause, struct: type, *, skip: tuple[str, ...] = (),
             renamed: Optional[Mapping[str, sa.ColumnElement]] = None) -> list[sa.ColumnElement]:
     """One labelled column per field of ``struct``: ``table.c[field]``, or ``renamed[field]`` for the others."""
     renamed = renamed or {}

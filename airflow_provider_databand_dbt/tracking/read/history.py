@@ -21,10 +21,14 @@ def node_history(conn: Connection, unique_id: str, *, job_id: Optional[int] = No
 
     :param job_id: only runs of this dbt Cloud job (with ``account_id`` / ``host`` to narrow further).
     """
-    scope = {"job_id": job_id, "account_id": account_id, "host": host}
-    total = nodes.count_history(conn, unique_id, **scope)
-    items = nodes.history(conn, unique_id, **scope, limit=page_size, offset=offset_of(page, page_size))
-    newest = items if page == 1 and total <= page_size else nodes.history(conn, unique_id, **scope, limit=TREND_POINTS)
+    total = nodes.count_history(conn, unique_id, job_id=job_id, account_id=account_id, host=host)
+
+    def newest_first(limit: int, offset: int = 0) -> list[NodeRun]:
+        return nodes.history(conn, unique_id, job_id=job_id, account_id=account_id, host=host, limit=limit,
+                             offset=offset)
+
+    items = newest_first(page_size, offset_of(page, page_size))
+    newest = items if page == 1 and total <= page_size else newest_first(TREND_POINTS)
     latest = newest[0] if newest else None
     chart = [
         DurationPoint(run_id=n.run_id, status=n.status, created_at=n.run_created_at,

@@ -28,8 +28,8 @@ def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
     for unique_id, status, depends_on in nodes.dependency_graph(conn, run_pk):
         status_of[unique_id] = status  # a node seen in several steps keeps its latest step's outcome
         parents[unique_id] = _id_list(depends_on)
-    for child, ups in parents.items():
-        for parent in ups:
+    for child, parent_ids in parents.items():
+        for parent in parent_ids:
             children[parent].append(child)
     failed = sorted(uid for uid, status in status_of.items() if status in NODE_FAILED)[:MAX_LINEAGE_FAILURES]
     found = []

@@ -80,7 +80,7 @@ def report_page(conn: Connection, run_pk: int, detail: RunDetail, *, after: int 
         for status, count in step.node_counts.items():
             summary[status] += count
     data["summary"] = dict(summary)
-    arrays = {}
+    arrays: dict[str, Iterator[NodeResult]] = {}
     for position, (step, step_data) in enumerate(zip(detail.steps, data["steps"])):
         step_data["nodes"] = placeholder(f"step-{position}")
         arrays[f"step-{position}"] = (
