@@ -10,17 +10,18 @@ Each contender runs in a fresh subprocess that measures its own wall time, CPU t
 system, steadier than wall time on a busy machine) and peak RSS (``ru_maxrss``, which includes
 the file pages it touched through mmap):
 
-* ``ours``: ``collect_data_from_dbt_cloud`` end to end into a fresh SQLite tracking store.
+* ``ours``: ``collect_data_from_dbt_cloud`` end to end into a fresh SQLite tracking store, with the
+  seconds spent downloading, decoding, building NodeResults and storing.
 * ``baseline``: what the original SDK did: for every run step ``requests.get(...).json()`` of
   run_results.json and manifest.json kept on the step dict, then a loop joining each result with
   its manifest node. Its "store" is one trivial sqlite3 row per node: the SDK instead serialized
   everything again and POSTed it to Databand, so the baseline is, if anything, flattered.
-* ``baseline-gc-off``: the same with Python's cyclic garbage collector off, as our collector runs
-  while it builds a report: it shows how much of the gain is only that setting.
+* ``baseline-gc-off``: the same with Python's cyclic garbage collector off (ours leaves it on; its
+  report structs are not tracked by it): it shows how much of the gain is only that setting.
 
-Two run shapes (``--shapes``): ``3step``, the ``healthy_run`` job (``dbt seed``, ``dbt run``,
-``dbt test``; the SDK algorithm fetches and parses the manifest once per step, ours once per
-run), and ``1step``, one ``dbt build`` step with every result (one manifest for both), where the
+Two run shapes (``--shapes``): ``3step``, the issue's shape: the ``healthy_run`` job's three
+steps each list 3 of every 4 nodes (~66 MB of run_results per step next to a ~300 MB manifest; the
+SDK algorithm fetches and parses the manifest once per step, ours once per run), and ``1step``, one ``dbt build`` step with every result (one manifest for both), where the
 gain comes from decoding and storing alone.
 
 Usage::

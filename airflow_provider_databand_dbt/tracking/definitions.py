@@ -22,7 +22,6 @@ DEFINITION_FIELDS = (
     "name", "resource_type", "package_name", "materialization", "tags", "depends_on", "code_hash",
     "database", "schema", "alias",
 )
-_JSON_FIELDS = ("tags", "depends_on")
 CHUNK_ROWS = 2000
 
 DefinitionKey = tuple[str, str]  # (unique_id, definition_hash)
@@ -89,8 +88,10 @@ class DefinitionIds:
 
 
 def _definition_values(node: NodeResult, encode_json: Callable[[Any], str]) -> tuple[Any, ...]:
-    return tuple(
-        encode_json(getattr(node, name)) if name in _JSON_FIELDS else getattr(node, name) for name in DEFINITION_FIELDS
+    """The values of DEFINITION_FIELDS, in that order (spelled out: this runs once per new definition)."""
+    return (
+        node.name, node.resource_type, node.package_name, node.materialization, encode_json(node.tags),
+        encode_json(node.depends_on), node.code_hash, node.database, node.schema, node.alias,
     )
 
 

@@ -6,16 +6,24 @@ import sqlalchemy as sa
 from airflow_provider_databand_dbt.tracking import monitor_state, schema
 from airflow_provider_databand_dbt.tracking.engine import open_connection
 from airflow_provider_databand_dbt.tracking.migrations import MIGRATIONS, upgrade
+from airflow_provider_databand_dbt.tracking.migrations_v5 import node_results_v4
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from airflow_provider_databand_dbt.tracking.url import parse_tracking_url
+
+
+def _as_version_2_was(conn: sa.Connection) -> None:
+    """No failed-runs table (version 3) and v4's fat node_result instead of version 5's three tables."""
+    for table in (schema.monitor_failed_runs, schema.node_results, schema.node_definitions, schema.nodes):
+        table.drop(conn)
+    node_results_v4.create(conn)
 
 
 def _make_v2_store_with_a_cursor(url: str) -> None:
     db = open_connection(parse_tracking_url(url))
     try:
         upgrade(db, MIGRATIONS[:2])  # fresh: today's tables, stamped versions 1 and 2
-        db.transact(lambda conn: schema.monitor_failed_runs.drop(conn))  # as version 2 really was
+        db.transact(_as_version_2_was)
         db.transact(lambda conn: monitor_state.save_cursor(conn, MonitorCursor(
             syncer="main", host="h", account_id=1, last_run_id=42, active_run_ids=[7], backfill_done=True)))
     finally:

@@ -62,3 +62,19 @@ def test_result_rows_are_slimmer_than_v4_rows():
     fat = {column.name for column in node_results_v4.c}
     assert not slim & {"name", "resource_type", "depends_on", "tags", "package_name", "code_hash", "materialization"}
     assert len(slim) < len(fat)
+
+
+def test_timestamps_encoded_in_bulk_match_one_by_one():
+    """The SQLite column encoder gives exactly the text of the per-value one (what SQLAlchemy reads back)."""
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_databand_dbt.tracking.bulk import _encoders, _times_encoder
+
+    encode_time, _ = _encoders("sqlite")
+    encode_times = _times_encoder("sqlite", encode_time)
+    utc = [datetime(2026, 11, 20, 8, 0, 1, 123456, tzinfo=timezone.utc), datetime(2026, 11, 20, 8, 0, 1),
+           datetime(2, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc), datetime(9998, 12, 31, 23, 59, 59), None]
+    assert encode_times(utc) == [encode_time(value) for value in utc]
+    mixed = [*utc, datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2))),
+             datetime(2026, 11, 20, 6, 0, tzinfo=timezone(timedelta(hours=-2)))]
+    assert encode_times(mixed) == [encode_time(value) for value in mixed]
