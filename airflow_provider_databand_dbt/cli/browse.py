@@ -10,7 +10,7 @@ import msgspec
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.cli.render import render_run, summary_line, table
-from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
+from airflow_provider_databand_dbt.model.status import RUN_LABELS
 from airflow_provider_databand_dbt.tracking.errors import RunNotTracked
 
 RUN_STATUSES = list(RUN_LABELS)
@@ -24,6 +24,14 @@ def register(subparsers) -> None:
     )
     runs.add_argument("--job-id", type=options.positive_id, help="only runs of this dbt Cloud job")
     runs.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
+    runs.add_argument(
+        "--since", type=options.time_bound("since"),
+        help="only runs created at or after this UTC day (2026-11-25) or instant (2026-11-25T08:30:00Z)",
+    )
+    runs.add_argument(
+        "--until", type=options.time_bound("until"),
+        help="only runs created before this instant, or up to the end of this UTC day (a day is included)",
+    )
     runs.add_argument("--limit", type=options.positive_count, default=20, help="runs to list (default: %(default)s)")
     options.add_tracking_url(runs)
     options.add_json(runs)
@@ -47,10 +55,16 @@ def register(subparsers) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
+    from airflow_provider_databand_dbt.tracking.read.filters import BadBound
+
     store = options.open_read_store(args)
     try:
         pipelines = store.list_pipelines()
-        runs = store.list_runs(job_id=args.job_id, status=args.status, limit=args.limit)
+        try:
+            runs = store.list_runs(job_id=args.job_id, status=args.status, since=args.since, until=args.until,
+                                   limit=args.limit)
+        except BadBound as error:
+            raise CliUsageError(str(error)) from None
     finally:
         store.close()
     if args.json:
@@ -78,7 +92,7 @@ def list_runs(args: argparse.Namespace) -> int:
     print()
     title = "Recent runs" + (f" of job {args.job_id}" if args.job_id else "") + (
         f" with status {args.status}" if args.status else ""
-    )
+    ) + (f" since {args.since}" if args.since else "") + (f" until {args.until}" if args.until else "")
     if not runs:
         print(f"{title}: none")
         return 0

@@ -25,6 +25,19 @@ def positive_count(text: str) -> int:
     return _positive(text, "number")
 
 
+def time_bound(name: str):
+    """argparse type for ``--since``/``--until``: a UTC day or an instant, as the web view takes them."""
+    def parse(text: str):
+        from airflow_provider_databand_dbt.tracking.read.filters import BadBound, parse_bound
+
+        try:
+            return parse_bound(text, f"--{name}")
+        except BadBound as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 # Ids and counts are stored as 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT): larger ones cannot exist.
 MAX_ID = 2**63 - 1
 

@@ -58,6 +58,8 @@ pipelines = sa.Table(
     sa.Column("environment_name", sa.Text),
     sa.Column("first_seen_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # Runs whose pipeline_id is this one, kept by the write that adds a run (tracking/run_counts.py).
+    sa.Column("run_count", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.UniqueConstraint("host", "account_id", "job_id", name=f"uq_{PREFIX}pipeline_job"),
 )
 

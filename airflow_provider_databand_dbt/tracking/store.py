@@ -8,14 +8,15 @@ messages that name the store (password masked) and what to do.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Optional
 
 import msgspec
 from sqlalchemy.engine import URL, Engine
 
 from airflow_provider_databand_dbt.model.report import RunReport
-from airflow_provider_databand_dbt.tracking import monitor_state, queries, writes
+from airflow_provider_databand_dbt.tracking import monitor_state, writes
+from airflow_provider_databand_dbt.tracking.read import nodes, pipelines, report, runs
+from airflow_provider_databand_dbt.tracking.read.filters import Bound, RunFilter, StatusFilter
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
 from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
 from airflow_provider_databand_dbt.tracking.migrations import (
@@ -125,8 +126,8 @@ class TrackingStore:
         updated most recently is returned.
         """
         with guarded(f"read run {run_id}", self.display_url), self._db.read() as conn:
-            run_pk = queries.find_run_pk(conn, run_id, account_id, host)
-            return None if run_pk is None else queries.load_report(conn, run_pk)
+            run_pk = runs.find_run_pk(conn, run_id, account_id, host)
+            return None if run_pk is None else report.load_report(conn, run_pk)
 
     def list_sources(self, run_id: int, account_id: Optional[int] = None, host: Optional[str] = None) -> list[TrackingSource]:
         """Every sighting of a run (Airflow task, monitor, CLI...), oldest first; empty when it is not tracked.
@@ -134,8 +135,8 @@ class TrackingStore:
         The run is chosen as in :meth:`get_report`.
         """
         with guarded(f"read the sources of run {run_id}", self.display_url), self._db.read() as conn:
-            run_pk = queries.find_run_pk(conn, run_id, account_id, host)
-            return [] if run_pk is None else queries.list_sources(conn, run_pk)
+            run_pk = runs.find_run_pk(conn, run_id, account_id, host)
+            return [] if run_pk is None else runs.list_sources(conn, run_pk)
 
     def find_runs(
         self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None, limit: int = 50
@@ -144,22 +145,22 @@ class TrackingStore:
 
         More than one means the id alone is ambiguous: pass ``account_id`` and ``host`` to the other methods.
         """
-        clauses = queries.run_filters(run_id=run_id, account_id=account_id, host=host)
+        clauses = runs.key_clauses(run_id=run_id, account_id=account_id, host=host)
         with guarded(f"find run {run_id}", self.display_url), self._db.read() as conn:
-            return queries.list_runs(conn, clauses, limit=limit, offset=0)
+            return runs.run_rows(conn, clauses=clauses, limit=limit)
 
     def list_pipelines(self) -> list[PipelineRow]:
         """Every tracked dbt Cloud job with its run count and latest run, most recently active first."""
         with guarded("list pipelines", self.display_url), self._db.read() as conn:
-            return queries.list_pipelines(conn)
+            return pipelines.pipeline_rows(conn)
 
     def list_runs(
         self,
         *,
         job_id: Optional[int] = None,
-        status: queries.StatusFilter = None,
-        since: Optional[datetime] = None,
-        until: Optional[datetime] = None,
+        status: StatusFilter = None,
+        since: Bound = None,
+        until: Bound = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[RunRow]:
@@ -167,27 +168,28 @@ class TrackingStore:
 
         :param job_id: only runs of this dbt Cloud job.
         :param status: one status (``error``) or several (``["error", "cancelled"]``).
-        :param since: only runs created at or after this time.
-        :param until: only runs created before this time.
+        :param since: only runs created at or after this instant (a ``date``: its 00:00 UTC; naive = UTC).
+        :param until: only runs created before this instant (a ``date``: through the end of that UTC day).
+            The same rule as ``databand-dbt runs --since/--until`` and the web view (``tracking/read/filters.py``).
         :param limit: page size.
         :param offset: rows to skip, for paging together with :meth:`count_runs`.
         """
-        clauses = queries.run_filters(job_id=job_id, status=status, since=since, until=until)
+        run_filter = RunFilter(status=status, since=since, until=until)
         with guarded("list runs", self.display_url), self._db.read() as conn:
-            return queries.list_runs(conn, clauses, limit=limit, offset=offset)
+            return runs.run_rows(conn, run_filter, clauses=runs.key_clauses(job_id=job_id), limit=limit, offset=offset)
 
     def count_runs(
         self,
         *,
         job_id: Optional[int] = None,
-        status: queries.StatusFilter = None,
-        since: Optional[datetime] = None,
-        until: Optional[datetime] = None,
+        status: StatusFilter = None,
+        since: Bound = None,
+        until: Bound = None,
     ) -> int:
         """How many runs :meth:`list_runs` would page through with the same filters."""
-        clauses = queries.run_filters(job_id=job_id, status=status, since=since, until=until)
+        clauses = [*RunFilter(status=status, since=since, until=until).clauses(), *runs.key_clauses(job_id=job_id)]
         with guarded("count runs", self.display_url), self._db.read() as conn:
-            return queries.count_runs(conn, clauses)
+            return runs.count_runs(conn, clauses)
 
     def node_history(self, unique_id: str, *, job_id: Optional[int] = None, limit: int = 100) -> list[NodeHistoryRow]:
         """A node's result in each run that had it (its last step there), newest run first.
@@ -197,7 +199,7 @@ class TrackingStore:
         :param limit: most runs to return.
         """
         with guarded(f"read the history of {unique_id}", self.display_url), self._db.read() as conn:
-            return queries.node_history(conn, unique_id, job_id=job_id, limit=limit)
+            return nodes.history_rows(conn, unique_id, job_id=job_id, limit=limit)
 
     def get_cursor(self, syncer: str) -> Optional[MonitorCursor]:
         """Where a monitor syncer stopped, or None when it never saved a cursor."""

@@ -25,6 +25,7 @@ from airflow_provider_databand_dbt.tracking.engine import advisory_xact_lock, up
 from airflow_provider_databand_dbt.tracking.fit import fit_report, merge_notes
 from airflow_provider_databand_dbt.tracking.merge import merge_steps_and_nodes
 from airflow_provider_databand_dbt.tracking.rows import SaveAction, SaveOutcome
+from airflow_provider_databand_dbt.tracking.run_counts import count_move
 from airflow_provider_databand_dbt.tracking.schema import pipelines, runs, sources, steps
 from airflow_provider_databand_dbt.model.source import TrackingSource
 
@@ -40,7 +41,7 @@ def save_report(conn: Connection, report: RunReport, source: TrackingSource) -> 
     report = fit_report(report, conn.dialect.name)
     advisory_xact_lock(conn, f"run:{report.host}:{report.account_id}:{report.run_id}")
     key = (runs.c.host == report.host) & (runs.c.account_id == report.account_id) & (runs.c.run_id == report.run_id)
-    existing = conn.execute(sa.select(runs.c.id, runs.c.status, runs.c.notes).where(key)).first()
+    existing = conn.execute(sa.select(runs.c.id, runs.c.status, runs.c.notes, runs.c.pipeline_id).where(key)).first()
     action: SaveAction
     if existing is None:
         action = "created"
@@ -58,10 +59,12 @@ def save_report(conn: Connection, report: RunReport, source: TrackingSource) -> 
         if row.updated_at != now:
             # The database's own guard kept a finished run: trust it over our reading above.
             action = "kept_newer"
-        elif action == "updated":
-            merge_steps_and_nodes(conn, run_pk, node_scope(pipeline_id, run_pk), report, now)
         else:
-            _insert_steps_and_nodes(conn, run_pk, node_scope(pipeline_id, run_pk), report)
+            count_move(conn, existing.pipeline_id if existing is not None else None, pipeline_id)
+            if action == "updated":
+                merge_steps_and_nodes(conn, run_pk, node_scope(pipeline_id, run_pk), report, now)
+            else:
+                _insert_steps_and_nodes(conn, run_pk, node_scope(pipeline_id, run_pk), report)
     else:
         assert existing is not None  # "kept_newer" is only chosen for an existing row
         run_pk = existing.id

@@ -8,17 +8,22 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import msgspec
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from airflow_provider_databand_dbt.www import params, queries, run_queries, views
+from airflow_provider_databand_dbt.tracking.read import Connection
+from airflow_provider_databand_dbt.tracking.read import nodes as node_reader
+from airflow_provider_databand_dbt.tracking.read import pipelines as pipeline_reader
+from airflow_provider_databand_dbt.tracking.read import runs as run_reader
+from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
+from airflow_provider_databand_dbt.tracking.read.report import report_page
+from airflow_provider_databand_dbt.www import params, views
 from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, NodeWindow, Paging, Ref
 from airflow_provider_databand_dbt.www.render import page_url, root_of
-from airflow_provider_databand_dbt.www.report_page import report_page
-from airflow_provider_databand_dbt.www.streaming import json_groups, json_with_arrays, read_connection, streamed_json
+from airflow_provider_databand_dbt.www.streaming import (
+    json_groups, json_with_arrays, placeholder, read_connection, streamed_json,
+)
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
 
 router = APIRouter(prefix="/api", tags=["databand-dbt"])
@@ -36,7 +41,7 @@ def health(request: Request) -> Response:
     """Whether the store can be read, and how many runs it holds."""
     handle = request.app.state.store
     with handle.read() as conn:
-        count = queries.count_runs(conn)
+        count = run_reader.count_runs(conn)
     return _json({"status": "ok", "runs": count, "store": handle.public_url})
 
 
@@ -44,27 +49,26 @@ def health(request: Request) -> Response:
 def api_pipelines(request: Request, paging: Paging = Depends(params.api_paging)) -> Response:
     """Pipelines (dbt Cloud jobs) with last run and health over their last 30 runs."""
     with request.app.state.store.read() as conn:
-        return _json(queries.list_pipelines(conn, page=paging.page, page_size=paging.size,
-                                            count_runs=request.app.state.run_counts.of))
+        return _json(pipeline_reader.list_pipelines(conn, page=paging.page, page_size=paging.size))
 
 
 @router.get("/pipelines/{job_id}")
 def api_pipeline(
     request: Request,
     ref: Ref = Depends(params.pipeline_ref),
-    run_filter: queries.RunFilter = Depends(params.run_filter),
+    run_filter: RunFilter = Depends(params.run_filter),
     paging: Paging = Depends(params.api_paging),
 ) -> Response:
     """One pipeline: summary, duration trend of its newest runs, and a page of its runs."""
     with request.app.state.store.read() as conn:
-        return _json(views.pipeline_view(conn, ref, run_filter, paging, count_runs=request.app.state.run_counts.of))
+        return _json(views.pipeline_view(conn, ref, run_filter, paging))
 
 
 @router.get("/runs")
 def api_runs(
     request: Request,
     job: Ref = Depends(params.job_ref),
-    run_filter: queries.RunFilter = Depends(params.run_filter),
+    run_filter: RunFilter = Depends(params.run_filter),
     paging: Paging = Depends(params.api_paging),
 ) -> Response:
     """Runs newest first, optionally of one job, filtered by status and UTC dates, paged."""
@@ -83,10 +87,10 @@ def api_run(request: Request, ref: Ref = Depends(params.run_ref),
     """
     settings = request.app.state.settings
     run_pk = views.resolve_run(conn, ref)
-    detail = run_queries.run_detail(
+    detail = run_reader.run_detail(
         conn, run_pk, airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
     )
-    page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit)
+    page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit, placeholder=placeholder)
     data = page.data
     data["sources"] = msgspec.to_builtins(detail.sources)
     data["page_url"] = Urls(root_of(request), qualify=True).run(detail.run_id, account_id=detail.account_id,
@@ -123,10 +127,10 @@ def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref),
     """Node executions with start/end times and dbt thread, grouped by step (the Gantt's data), paged:
     at most ``limit`` executions, the next page in the ``Link: rel="next"`` header. Streamed."""
     run_pk = views.resolve_run(conn, ref)
-    total = run_queries.count_nodes(conn, run_pk)
+    total = node_reader.count_nodes(conn, run_pk)
     end = window.cursor + window.limit
     next_url = page_url(request, cursor=end, limit=window.limit) if end < total else None
-    executions = run_queries.iter_timed_nodes(conn, run_pk, offset=window.cursor, limit=window.limit)
+    executions = node_reader.iter_timed_nodes(conn, run_pk, offset=window.cursor, limit=window.limit)
     return streamed_json(json_groups(executions, key="step_index", items_name="nodes"), next_url=next_url,
                          headers={"X-Total-Count": str(total)})
 

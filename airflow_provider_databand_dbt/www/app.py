@@ -9,9 +9,7 @@ import contextlib
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
 
 from airflow_provider_databand_dbt import __version__
 from airflow_provider_databand_dbt.extras import extra_imports
@@ -22,7 +20,9 @@ with extra_imports("ui", "the web view (www.app)"):
 
     from airflow_provider_databand_dbt.www.limits import DEFAULT_HEAVY_REQUESTS, HeavyRequests
     from airflow_provider_databand_dbt.www.run_cache import RunCache
-    from airflow_provider_databand_dbt.www.run_counts import RunCounts
+
+if TYPE_CHECKING:  # the reader (and SQLAlchemy) load with the first page, not with the Airflow plugin
+    from airflow_provider_databand_dbt.tracking.read import Connection
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class StoreHandle:
         return "(default tracking store)"
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator["Connection"]:
         """A connection inside one read transaction: every query of a page sees the same snapshot."""
         from airflow_provider_databand_dbt.tracking.engine import guarded
 
@@ -147,7 +147,6 @@ def create_app(
     app.state.settings = WebSettings(airflow_url=airflow_url, page_size=page_size)
     app.state.heavy_requests = HeavyRequests(heavy_requests)
     app.state.run_cache = RunCache()
-    app.state.run_counts = RunCounts()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

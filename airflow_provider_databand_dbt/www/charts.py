@@ -11,7 +11,7 @@ from typing import Callable, Optional, Sequence
 from markupsafe import Markup, escape
 
 from airflow_provider_databand_dbt.www.format import duration, short_time, status_tone
-from airflow_provider_databand_dbt.www.models import DurationPoint, TimedNode
+from airflow_provider_databand_dbt.tracking.read.models import DurationPoint, TimedNode
 
 Link = Callable[[DurationPoint], str]
 

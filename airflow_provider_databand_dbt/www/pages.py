@@ -10,7 +10,11 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from airflow_provider_databand_dbt.www import charts, params, queries, views
+from airflow_provider_databand_dbt.tracking.read import nodes as node_reader
+from airflow_provider_databand_dbt.tracking.read import pipelines as pipeline_reader
+from airflow_provider_databand_dbt.tracking.read import runs as run_reader
+from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
+from airflow_provider_databand_dbt.www import charts, params, views
 from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.render import render, root_of
@@ -28,39 +32,38 @@ def _urls(request: Request, conn) -> Urls:
 def pipelines_page(request: Request, paging: Paging = Depends(params.page_paging)) -> Response:
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
-        data = queries.list_pipelines(conn, page=paging.page, page_size=paging.size,
-                                      count_runs=request.app.state.run_counts.of)
+        data = pipeline_reader.list_pipelines(conn, page=paging.page, page_size=paging.size)
         show_host = views.several_hosts(conn)
-    return render(request, "pipelines.html", urls=urls, data=data, window=queries.WINDOW, show_host=show_host)
+    return render(request, "pipelines.html", urls=urls, data=data, window=pipeline_reader.WINDOW, show_host=show_host)
 
 
 @router.get("/pipelines/{job_id}")
 def pipeline_page(
     request: Request,
     ref: Ref = Depends(params.pipeline_ref),
-    run_filter: queries.RunFilter = Depends(params.run_filter),
+    run_filter: RunFilter = Depends(params.run_filter),
     paging: Paging = Depends(params.page_paging),
 ) -> Response:
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
-        data = views.pipeline_view(conn, ref, run_filter, paging, count_runs=request.app.state.run_counts.of)
+        data = views.pipeline_view(conn, ref, run_filter, paging)
     p = data.pipeline
     chart = charts.trend_chart(
         data.trend, link=lambda point: urls.run(point.run_id, account_id=p.account_id, host=p.host)
     )
     return render(request, "pipeline.html", urls=urls, data=data, p=p, chart=chart, run_filter=run_filter,
-                  statuses=params.RUN_STATUSES, window=queries.WINDOW)
+                  statuses=params.RUN_STATUSES, window=pipeline_reader.WINDOW)
 
 
 @router.get("/runs")
 def runs_page(
     request: Request,
-    run_filter: queries.RunFilter = Depends(params.run_filter),
+    run_filter: RunFilter = Depends(params.run_filter),
     paging: Paging = Depends(params.page_paging),
 ) -> Response:
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
-        data = queries.list_runs(conn, run_filter=run_filter, page=paging.page, page_size=paging.size)
+        data = run_reader.runs_page(conn, run_filter=run_filter, page=paging.page, page_size=paging.size)
         show_host = views.several_hosts(conn)
     return render(request, "runs.html", urls=urls, data=data, run_filter=run_filter,
                   statuses=params.RUN_STATUSES, show_host=show_host)
@@ -104,7 +107,7 @@ def nodes_page(request: Request, unique_id: Optional[str] = None, q: Optional[st
     search = params.text(q)
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
-        found = queries.search_nodes(conn, search) if search else []
+        found = node_reader.search_nodes(conn, search) if search else []
     return render(request, "nodes.html", urls=urls, q=search, found=found)
 
 

@@ -5,14 +5,13 @@ framework validation dump.
 """
 from __future__ import annotations
 
-from datetime import date
 from typing import NamedTuple, Optional
 
 from fastapi import Request
 
 from airflow_provider_databand_dbt.model.status import RUN_LABELS
 from airflow_provider_databand_dbt.www.errors import BadRequest, NotFound
-from airflow_provider_databand_dbt.www.queries import RunFilter
+from airflow_provider_databand_dbt.tracking.read.filters import BadBound, RunFilter
 
 RUN_STATUSES = RUN_LABELS
 MAX_PAGE_SIZE = 500
@@ -64,15 +63,6 @@ def page_size(text: Optional[str], default: int) -> int:
     return min(max(value, 1), MAX_PAGE_SIZE)
 
 
-def day(text: Optional[str], name: str) -> Optional[date]:
-    if text is None or text.strip() == "":
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-25, not {text!r}.") from None
-
-
 def run_status(text: Optional[str]) -> Optional[str]:
     if not text:
         return None
@@ -82,10 +72,11 @@ def run_status(text: Optional[str]) -> Optional[str]:
 
 
 def run_filter(status: Optional[str] = None, since: Optional[str] = None, until: Optional[str] = None) -> RunFilter:
-    start, end = day(since, "since"), day(until, "until")
-    if start and end and start > end:
-        raise BadRequest(f"since ({start}) is after until ({end}).")
-    return RunFilter(status=run_status(status), since=start, until=end)
+    """``?status=&since=&until=``: the reader's one date rule (a UTC day or instant; ``until`` a day is included)."""
+    try:
+        return RunFilter(status=run_status(status), since=since, until=until)
+    except BadBound as error:
+        raise BadRequest(str(error)) from None
 
 
 def text(value: Optional[str], limit: int = 200) -> Optional[str]:
@@ -160,7 +151,7 @@ def node_paging(page: Optional[str] = None, page_size: Optional[str] = None) -> 
 
 def node_window(cursor: Optional[str] = None, limit: Optional[str] = None) -> NodeWindow:
     """``?cursor=&limit=`` of the whole-run endpoints: ``limit`` defaults to and stops at the documented bounds."""
-    from airflow_provider_databand_dbt.www.report_page import DEFAULT_NODES_PER_PAGE, MAX_NODES_PER_PAGE
+    from airflow_provider_databand_dbt.tracking.read.report import DEFAULT_NODES_PER_PAGE, MAX_NODES_PER_PAGE
 
     start = optional_int(cursor, "cursor") or 0
     if start < 0:

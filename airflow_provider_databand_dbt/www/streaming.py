@@ -17,16 +17,14 @@ import secrets
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import msgspec
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+
+from airflow_provider_databand_dbt.tracking.read import Connection
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
-# Rows fetched from the store at a time (PostgreSQL: a server-side cursor instead of the whole result).
-BATCH_ROWS = 1_000
 
 _encoder = msgspec.json.Encoder()
 _TOKEN = f"stream-{secrets.token_hex(16)}-"
@@ -36,15 +34,6 @@ def read_connection(request: Request) -> Iterator[Connection]:
     """FastAPI dependency: one read transaction that lasts until the (streamed) response is sent."""
     with request.app.state.store.read() as conn:
         yield conn
-
-
-def rows(conn: Connection, query: sa.Select) -> Iterator[sa.Row]:
-    """The query's rows, fetched ``BATCH_ROWS`` at a time."""
-    result = conn.execute(query.execution_options(stream_results=True, yield_per=BATCH_ROWS))
-    try:
-        yield from result
-    finally:
-        result.close()
 
 
 def json_array(items: Iterable[Any]) -> Iterator[bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import quote, urlencode
 
-from airflow_provider_databand_dbt.www.models import SourceRow
+from airflow_provider_databand_dbt.tracking.read.models import SourceRow
 
 
 def _query(params: Mapping[str, Any]) -> str:

@@ -8,13 +8,15 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import msgspec
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from airflow_provider_databand_dbt.tracking.schema import pipelines
-from airflow_provider_databand_dbt.www import queries, run_queries
+from airflow_provider_databand_dbt.tracking.read import Connection
+from airflow_provider_databand_dbt.tracking.read import history as history_reader
+from airflow_provider_databand_dbt.tracking.read import lineage as lineage_reader
+from airflow_provider_databand_dbt.tracking.read import nodes as node_reader
+from airflow_provider_databand_dbt.tracking.read import pipelines as pipeline_reader
+from airflow_provider_databand_dbt.tracking.read import runs as run_reader
+from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
 from airflow_provider_databand_dbt.www.errors import Ambiguous, NotFound
-from airflow_provider_databand_dbt.www.models import (
+from airflow_provider_databand_dbt.tracking.read.models import (
     DurationPoint,
     FailureLineage,
     NodeHistory,
@@ -27,7 +29,6 @@ from airflow_provider_databand_dbt.www.models import (
 )
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.run_cache import RunCache
-from airflow_provider_databand_dbt.www.run_counts import count_by_pipeline
 
 TREND_RUNS = 100
 # Bars per step on the run's Gantt: the longest executions; shorter ones would be under a pixel wide.
@@ -53,21 +54,13 @@ class RunView(msgspec.Struct, kw_only=True):
     timeline: list[StepTimeline]
 
 
-def several_accounts(conn: Connection) -> bool:
-    """True when pipelines from more than one (host, account) are stored: links must then say which."""
-    pairs = sa.select(pipelines.c.host, pipelines.c.account_id).distinct().limit(2).subquery()
-    return conn.execute(sa.select(sa.func.count()).select_from(pairs)).scalar_one() > 1
-
-
-def several_hosts(conn: Connection) -> bool:
-    """True when pipelines from more than one dbt Cloud host are stored: lists then show a Host column."""
-    hosts = sa.select(pipelines.c.host).distinct().limit(2).subquery()
-    return conn.execute(sa.select(sa.func.count()).select_from(hosts)).scalar_one() > 1
+several_accounts = pipeline_reader.several_accounts
+several_hosts = pipeline_reader.several_hosts
 
 
 def resolve_pipeline(conn: Connection, ref: Ref):
     job_id, account_id, host = ref
-    rows = queries.find_pipelines(conn, job_id, account_id=account_id, host=host)
+    rows = pipeline_reader.find_pipelines(conn, job_id, account_id=account_id, host=host)
     if not rows:
         qualifier = "".join(
             [f" in account {account_id}" if account_id is not None else "", f" on {host}" if host else ""]
@@ -79,47 +72,46 @@ def resolve_pipeline(conn: Connection, ref: Ref):
             title="Unknown pipeline",
         )
     if len(rows) > 1:
-        summaries = queries.summarize_pipelines(conn, rows)
+        summaries = pipeline_reader.summarize_pipelines(conn, rows)
         raise Ambiguous("pipelines", summaries)
     return rows[0]
 
 
-def pipeline_view(conn: Connection, ref: Ref, run_filter: queries.RunFilter, paging: Paging, *,
-                  count_runs: queries.Counter = count_by_pipeline) -> PipelineView:
+def pipeline_view(conn: Connection, ref: Ref, run_filter: RunFilter, paging: Paging) -> PipelineView:
     """One pipeline: its summary, the duration trend of its newest runs and a page of its runs."""
     row = resolve_pipeline(conn, ref)
-    summary = queries.summarize_pipelines(conn, [row], count_runs=count_runs)[0]
-    unfiltered = not run_filter.clauses()
+    summary = pipeline_reader.summarize_pipelines(conn, [row])[0]
+    unfiltered = not run_filter
     return PipelineView(
         pipeline=summary,
-        trend=queries.recent_runs(conn, row.id, TREND_RUNS, run_filter),
-        runs=queries.list_runs(conn, pipeline_pk=row.id, run_filter=run_filter, page=paging.page,
+        trend=pipeline_reader.recent_runs(conn, row.id, TREND_RUNS, run_filter),
+        runs=run_reader.runs_page(conn, pipeline_pk=row.id, run_filter=run_filter, page=paging.page,
                                page_size=paging.size, total=summary.run_count if unfiltered else None),
     )
 
 
-def runs_page(conn: Connection, job: Ref, run_filter: queries.RunFilter, paging: Paging) -> RunsPage:
+def runs_page(conn: Connection, job: Ref, run_filter: RunFilter, paging: Paging) -> RunsPage:
     """Runs newest first, of one job when ``job.id`` is set, filtered and paged."""
     pipeline_pk = resolve_pipeline(conn, job).id if job.id is not None else None
-    return queries.list_runs(conn, pipeline_pk=pipeline_pk, run_filter=run_filter, page=paging.page,
+    return run_reader.runs_page(conn, pipeline_pk=pipeline_pk, run_filter=run_filter, page=paging.page,
                              page_size=paging.size)
 
 
 def node_history(conn: Connection, unique_id: str, job: Ref, paging: Paging) -> NodeHistory:
     """One node across runs (of one job when ``job.id`` is set); unknown nodes are not found."""
-    history = queries.node_history(conn, unique_id, job_id=job.id, account_id=job.account_id, host=job.host,
+    found = history_reader.node_history(conn, unique_id, job_id=job.id, account_id=job.account_id, host=job.host,
                                    page=paging.page, page_size=paging.size)
-    if not history.total:
+    if not found.total:
         raise NotFound(
             f"No results for node {unique_id!r}" + (f" in runs of job {job.id}" if job.id else "")
             + " in this tracking store. Node ids look like model.my_project.orders; search them at /nodes.",
             title="Unknown node",
         )
-    return history
+    return found
 
 
 def nodes_page(conn: Connection, run_pk: int, nodes: NodeFilter, paging: Paging) -> NodesPage:
-    return run_queries.nodes_page(
+    return node_reader.nodes_page(
         conn, run_pk, status=nodes.status, resource_type=nodes.resource_type, search=nodes.search,
         step_index=nodes.step_index, page=paging.page, page_size=paging.size,
     )
@@ -127,7 +119,7 @@ def nodes_page(conn: Connection, run_pk: int, nodes: NodeFilter, paging: Paging)
 
 def resolve_run(conn: Connection, ref: Ref) -> int:
     run_id, account_id, host = ref
-    found = run_queries.find_runs(conn, run_id, account_id=account_id, host=host)
+    found = run_reader.find_runs(conn, run_id, account_id=account_id, host=host)
     if not found:
         raise NotFound(
             f"Run {run_id} is not in this tracking store. Collect it with "
@@ -150,19 +142,19 @@ def run_view(
     cache: Optional[RunCache] = None,
 ) -> RunView:
     run_pk = resolve_run(conn, ref)
-    run = run_queries.run_detail(conn, run_pk, airflow_link=airflow_link)
+    run = run_reader.run_detail(conn, run_pk, airflow_link=airflow_link)
     cache = cache or RunCache(0)
 
     def timeline() -> list[StepTimeline]:
         return [
             StepTimeline(step_index=index, nodes=nodes, left_out=left_out)
-            for index, (nodes, left_out) in sorted(run_queries.timed_nodes(conn, run_pk, per_step=GANTT_BARS).items())
+            for index, (nodes, left_out) in sorted(node_reader.timed_nodes(conn, run_pk, per_step=GANTT_BARS).items())
         ]
 
     return RunView(
         run=run,
         nodes=nodes_page(conn, run_pk, nodes, paging),
-        lineage=cache.get((run_pk, run.updated_at, "lineage"), lambda: run_queries.failure_lineage(conn, run_pk)),
+        lineage=cache.get((run_pk, run.updated_at, "lineage"), lambda: lineage_reader.failure_lineage(conn, run_pk)),
         timeline=cache.get((run_pk, run.updated_at, "gantt"), timeline),
     )
 
@@ -170,5 +162,5 @@ def run_view(
 def failure_lineage(conn: Connection, ref: Ref, cache: Optional[RunCache] = None) -> list[FailureLineage]:
     """The run's failures with what failed upstream and what was skipped downstream (cached per run version)."""
     run_pk = resolve_run(conn, ref)
-    key = (run_pk, run_queries.updated_at(conn, run_pk), "lineage")
-    return (cache or RunCache(0)).get(key, lambda: run_queries.failure_lineage(conn, run_pk))
+    key = (run_pk, run_reader.updated_at(conn, run_pk), "lineage")
+    return (cache or RunCache(0)).get(key, lambda: lineage_reader.failure_lineage(conn, run_pk))

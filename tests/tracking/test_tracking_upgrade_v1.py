@@ -77,6 +77,10 @@ def test_legacy_store_upgrades_with_nothing_lost(legacy, legacy_url):
         assert sum(row.node_count for row in store.list_runs()) == sum(
             len(step["nodes"]) for saved in expected.values() for step in saved["report"]["steps"]
         )
+        runs_per_job: dict[int, int] = {}
+        for saved in expected.values():
+            runs_per_job[saved["report"]["job_id"]] = runs_per_job.get(saved["report"]["job_id"], 0) + 1
+        assert {p.job_id: p.run_count for p in store.list_pipelines()} == runs_per_job  # counted by r0007
     assert schema_revisions(legacy_url) == [head_revision()]
     assert legacy_versions(legacy_url) == [LEGACY_FENCE]
     with engine_for(legacy_url) as engine, engine.connect() as conn:

@@ -9,7 +9,7 @@ from ui_load import UiServer
 from web_reports import cli_source
 
 from airflow_provider_databand_dbt.model.report import StepReport
-from airflow_provider_databand_dbt.www.report_page import MAX_NODES_PER_PAGE
+from airflow_provider_databand_dbt.tracking.read.report import MAX_NODES_PER_PAGE
 
 
 def two_step_run(nodes: int):
@@ -96,7 +96,7 @@ def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(store, trackin
 
 
 def test_lineage_lists_are_bounded(store, tracking_url, app_for):
-    from airflow_provider_databand_dbt.www.run_queries import MAX_LINEAGE_LIST
+    from airflow_provider_databand_dbt.tracking.read.lineage import MAX_LINEAGE_LIST
 
     store.save_report(big_report(3_000), cli_source())  # a chain: every failure has ~100s skipped below it
     lineage = app_for(tracking_url).get(f"/api/runs/{BIG_RUN_ID}/lineage").json()

@@ -75,8 +75,8 @@ def _assert_indexed(url: str, seen: list[tuple[str, tuple]]) -> None:
     assert not problems, problems
 
 
-def test_run_counts_top_up_uses_the_primary_key(app_for, sqlite_url):
-    """The Pipelines page's run counts: counted once, then only the runs added since, by primary key."""
+def test_run_counts_are_read_from_the_pipeline_rows(app_for, sqlite_url):
+    """The Pipelines pages read each pipeline's stored run count; no query counts its runs."""
     from datetime import timedelta
 
     from web_reports import T0, cli_source, report
@@ -92,7 +92,8 @@ def test_run_counts_top_up_uses_the_primary_key(app_for, sqlite_url):
         store.save_report(report(9, created_at=T0 + timedelta(hours=9)), cli_source())
         for path in ("/", "/api/pipelines", "/pipelines/500", "/api/pipelines/500?status=success"):
             assert client.get(path).status_code == 200, path
-    assert any("dbt_tracking_run.id >" in statement for statement, _ in seen)
+    assert not any("count(" in statement.lower() and "dbt_tracking_run.pipeline_id IN" in statement
+                   for statement, _ in seen)
     assert client.get("/api/pipelines").json()["items"][0]["run_count"] == 4
     _assert_indexed(sqlite_url, seen)
 

@@ -7,6 +7,7 @@ own builder (4 pipelines, one tracker row per run).
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,47 +112,49 @@ def test_run_counts_follow_new_runs(app_for, tracking_url):
     assert client.get("/api/pipelines/500?status=error").json()["runs"]["total"] == 0
 
 
-def test_run_counts_recount_after_deletions(app_for, tracking_url):
-    client = app_for(tracking_url)
+def test_run_counts_are_stored_with_the_runs(app_for, tracking_url):
+    """The count is the pipeline row's, changed by the write that adds a run: every web process sees it at once."""
+    first, second = app_for(tracking_url), app_for(tracking_url)
     with TrackingStore(tracking_url) as store:
         _save(store, 1, 6, "cli")
-        assert _pipeline(client)["run_count"] == 6
-        with store.engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM dbt_tracking_run WHERE run_id <= 2"))
-    assert _pipeline(client)["run_count"] == 4
+        assert _pipeline(first)["run_count"] == 6
+        _save(store, 7, 1, "cli")
+        with store.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT run_count FROM dbt_tracking_pipeline WHERE job_id = 500")).scalar_one()
+    assert stored == 7
+    assert _pipeline(first)["run_count"] == _pipeline(second)["run_count"] == 7
 
 
 @pytest.mark.postgres
 def test_run_counts_see_a_lower_id_committed_late(app_for, tracking_url):
-    """PostgreSQL hands out ids at insert time: a run committed after a newer one must still be counted."""
+    """PostgreSQL hands out ids at insert time: a run committed long after newer ones must still be counted.
+
+    The old in-memory counts re-read the last 500 ids only, so this run stayed uncounted for 10 minutes.
+    """
     if not tracking_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time")
     client = app_for(tracking_url)
-    with TrackingStore(tracking_url) as store:
+    with TrackingStore(tracking_url) as store, TrackingStore(tracking_url) as slow_store:
         _save(store, 1, 2, "cli")
         assert _pipeline(client)["run_count"] == 2
-        slow = store.engine.connect()
-        slow_txn = slow.begin()
-        slow.execute(sa.text("SELECT nextval(pg_get_serial_sequence('dbt_tracking_run', 'id'))"))
-        _save(store, 10, 1, "cli")  # gets a higher id and commits first
-        assert _pipeline(client)["run_count"] == 3
-        pipeline_pk = slow.execute(sa.text("SELECT id FROM dbt_tracking_pipeline WHERE job_id = 500")).scalar_one()
-        slow.execute(sa.text(
-            "INSERT INTO dbt_tracking_run (id, host, account_id, run_id, pipeline_id, job_id, status, summary, "
-            "first_tracked_at, updated_at) VALUES (:id, 'cloud.getdbt.com', 1, 99, :pipeline, 500, 'success', "
-            "'{}', now(), now())"
-        ), {"id": _lower_free_id(store), "pipeline": pipeline_pk})
-        slow_txn.commit()
-        slow.close()
-    assert _pipeline(client)["run_count"] == 4
+        inserted, release = threading.Event(), threading.Event()
 
+        def hold_commit(conn):
+            inserted.set()
+            release.wait(30)
 
-def _lower_free_id(store: TrackingStore) -> int:
-    """An id below the newest run's, not used yet: what a transaction that inserted earlier would hold."""
-    with store.engine.connect() as conn:
-        used = set(conn.execute(sa.text("SELECT id FROM dbt_tracking_run")).scalars())
-    newest = max(used)
-    return next(i for i in range(newest - 1, 0, -1) if i not in used)
+        event.listen(slow_store.engine, "commit", hold_commit)
+        slow = threading.Thread(target=_save, args=(slow_store, 3, 1, "cli"))
+        slow.start()
+        assert inserted.wait(30)
+        with store.engine.begin() as conn:  # the next ids go far beyond what the old counts re-read
+            conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('dbt_tracking_run', 'id'), 5000)"))
+        _save(store, 10, 1, "cli", job_id=501)
+        assert _pipeline(client)["run_count"] == 2
+        release.set()
+        slow.join(30)
+    assert _pipeline(client)["run_count"] == 3
+    assert _pipeline(client, 501)["run_count"] == 1
 
 
 def test_node_history_cost_grows_slowly(app_for, stores):

@@ -13,7 +13,7 @@ from test_bounded import two_step_run
 from ui_load import UiServer
 from web_reports import cli_source
 
-from airflow_provider_databand_dbt.www.run_queries import timed_nodes
+from airflow_provider_databand_dbt.tracking.read.nodes import timed_nodes
 from airflow_provider_databand_dbt.www.streaming import (
     CHUNK_BYTES,
     json_groups,

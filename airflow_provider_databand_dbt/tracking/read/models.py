@@ -1,4 +1,4 @@
-"""Typed rows the web view reads from the store; the pages render them and the JSON API encodes them.
+"""Page-shaped rows the reader returns: the CLI prints them, the pages render them, the JSON API encodes them.
 
 Datetimes are aware UTC; the API encodes them as ISO 8601.
 """
