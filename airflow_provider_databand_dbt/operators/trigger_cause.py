@@ -58,7 +58,7 @@ def attributed_cause(cause: Optional[str], attribution: Optional[Attribution]) -
         candidates = [_with_json_marker(data, attribution, fields, ids) for ids in (True, False)
                       for fields in _FIELD_COUNTS if ids or fields > 2]
     for candidate in candidates:
-        if candidate is not None and _survives(candidate, probe_token, data is not None):
+        if candidate is not None and _survives(candidate, probe_token, data is not None, attribution):
             return candidate
     return cause
 
@@ -90,11 +90,12 @@ def _with_text_marker(text: str, attribution: Attribution, fields: int) -> Optio
     return f"{head} {tag}" if head else tag
 
 
-def _survives(candidate: str, token: str, is_json: bool) -> bool:
-    """Whether the cause with a token still holds the marker whole (and, for JSON, is still JSON)."""
+def _survives(candidate: str, token: str, is_json: bool, attribution: Attribution) -> bool:
+    """Whether the cause with a token still names the task right (and, for JSON, is still JSON)."""
     sent = cause_with_token(candidate, token)
     if token not in sent or len(sent) > CAUSE_MAX_CHARS:
         return False
     if is_json and _json_object(sent) is None:
         return False
-    return attribution_from_cause(sent) is not None
+    found = attribution_from_cause(sent)
+    return found is not None and (found.dag_id, found.task_id) == (attribution.dag_id, attribution.task_id)
