@@ -27,7 +27,8 @@ MARKER_KEY = "airflow"
 _MAX_ID_CHARS = 250
 _MAX_CAUSE_CHARS = 100_000
 _MARKER = re.compile(r"\[airflow ([A-Za-z0-9%&=._~+-]*)\]")
-_PROVIDER_TEXT = re.compile(r"Triggered via Apache Airflow by task (['\"])(?P<task>[^'\"]+)\1 in the (?P<dag>\S+) DAG\.")
+_PROVIDER_TEXT = re.compile(
+    r"Triggered via Apache Airflow by task (['\"])(?P<task>[^'\"]+)\1 in the (?P<dag>\S+) DAG\.")
 _MARKER_FIELDS = (("dag", "dag_id"), ("task", "task_id"), ("run", "airflow_run_id"), ("map", "map_index"),
                   ("try", "try_number"))
 
@@ -119,7 +120,7 @@ def _from_json(cause: str) -> Optional[Attribution]:
     return lineage
 
 
-def _from_openlineage(data: dict) -> Optional[Attribution]:
+def _from_openlineage(data: dict[str, Any]) -> Optional[Attribution]:
     """``parent.job.name`` is ``<dag_id>.<task_id>``; ``root.job.name`` (the DAG) tells where to split it."""
     parent = _job_name(data.get("parent"))
     if parent is None:
@@ -144,7 +145,7 @@ def _job_name(block: Any) -> Optional[str]:
     return name if isinstance(name, str) and name else None
 
 
-def _build(values: dict, origin: AttributionOrigin) -> Optional[Attribution]:
+def _build(values: dict[str, Any], origin: AttributionOrigin) -> Optional[Attribution]:
     dag_id, task_id = _ident(values.get("dag")), _ident(values.get("task"))
     if dag_id is None or task_id is None:
         return None
@@ -158,10 +159,10 @@ def _build(values: dict, origin: AttributionOrigin) -> Optional[Attribution]:
 def _ident(value: Any) -> Optional[str]:
     if not isinstance(value, str):
         return None
-    value = value.strip()
-    if not value or len(value) > _MAX_ID_CHARS or any(ord(char) < 32 or ord(char) == 127 for char in value):
+    text = value.strip()
+    if not text or len(text) > _MAX_ID_CHARS or any(ord(char) < 32 or ord(char) == 127 for char in text):
         return None
-    return value
+    return text
 
 
 def _whole(value: Any, *, minimum: int) -> Optional[int]:

@@ -138,10 +138,13 @@ def reread_failed(value) -> Optional[RereadFailure]:
     return msgspec.convert(value, RereadFailure) if value else None
 
 
-def run_detail(conn: Connection, run_pk: int, *,
-               airflow_link: Optional[Callable[[Any], Optional[str]]] = None) -> RunDetail:
+AirflowLink = Callable[[Any], Optional[str]]
+
+
+def run_detail(conn: Connection, run_pk: int, *, airflow_link: Optional[AirflowLink] = None) -> RunDetail:
     """The run with the names it ran under, its steps (with node counts per status) and trackers."""
-    run = conn.execute(sa.select(*columns(runs, RunDetail, skip=("steps", "sources", "triggered_by"))).where(runs.c.id == run_pk)).one()
+    header = columns(runs, RunDetail, skip=("steps", "sources", "triggered_by"))
+    run = conn.execute(sa.select(*header).where(runs.c.id == run_pk)).one()
     counts = nodes.status_counts_by_step(conn, run_pk)
     found_steps = [
         StepRow(index=s.step_index, name=s.name, command=s.command, status=s.status, started_at=s.started_at,
@@ -158,8 +161,7 @@ def run_detail(conn: Connection, run_pk: int, *,
                  triggered_by=triggered_by(run.trigger_cause, airflow_link))
 
 
-def triggered_by(cause: Optional[str], airflow_link: Optional[Callable[[Any], Optional[str]]] = None,
-                 ) -> Optional[TriggeredBy]:
+def triggered_by(cause: Optional[str], airflow_link: Optional[AirflowLink] = None) -> Optional[TriggeredBy]:
     """The Airflow task the run's cause names (parsed at read time, so runs stored earlier have it too)."""
     found = attribution_from_cause(cause)
     if found is None:
