@@ -13,7 +13,6 @@ from airflow_provider_databand_dbt.cli.render import render_run, summary_line, t
 from airflow_provider_databand_dbt.model.attribution import attribution_from_cause
 from airflow_provider_databand_dbt.model.status import RUN_LABELS
 from airflow_provider_databand_dbt.tracking.errors import RunNotTracked
-from airflow_provider_databand_dbt.tracking.read.runs import triggered_by
 
 RUN_STATUSES = list(RUN_LABELS)
 
@@ -146,6 +145,8 @@ def show_run(args: argparse.Namespace) -> int:
         sources = store.list_sources(match.run_id, account_id=match.account_id, host=match.host)
     finally:
         store.close()
+    from airflow_provider_databand_dbt.tracking.read.runs import triggered_by
+
     trigger = triggered_by(report.trigger_cause, _airflow_link())
     if args.json:
         data = report.as_dict()

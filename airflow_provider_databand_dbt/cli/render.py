@@ -10,13 +10,15 @@ import shutil
 import textwrap
 from datetime import datetime, timezone
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.model.status import node_status_rank
 from airflow_provider_databand_dbt.safe_text import escape_controls
 from airflow_provider_databand_dbt.model.source import TrackingSource
-from airflow_provider_databand_dbt.tracking.read.models import TriggeredBy
+
+if TYPE_CHECKING:
+    from airflow_provider_databand_dbt.tracking.read.models import TriggeredBy
 
 # Longer or multi-line node messages are printed whole under their row instead of in the column.
 MESSAGE_WIDTH = 60
