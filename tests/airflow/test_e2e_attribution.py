@@ -179,3 +179,17 @@ def test_the_web_page_and_api_show_who_triggered_the_run(monitored, tracking_url
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_the_airflow_plugin_links_to_the_configured_airflow_else_its_own(monkeypatch):
+    import airflow
+
+    if int(airflow.__version__.split(".")[0]) < 3:
+        pytest.skip("the web view plugin needs Airflow 3's api-server")
+    from airflow_provider_databand_dbt.www.airflow_plugin import _airflow_base_url
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://own-airflow:8080/")
+    monkeypatch.delenv("AIRFLOW__DATABAND_DBT__AIRFLOW_BASE_URL", raising=False)
+    assert _airflow_base_url() == "http://own-airflow:8080"
+    monkeypatch.setenv("AIRFLOW__DATABAND_DBT__AIRFLOW_BASE_URL", "https://airflow.example.com/")
+    assert _airflow_base_url() == "https://airflow.example.com"

@@ -32,3 +32,4 @@ def test_a_run_stored_before_attribution_existed_gets_it_and_others_get_null(app
     assert (found["dag_id"], found["task_id"], found["airflow_url"]) == ("sales", "load", None)
     assert client.get("/api/runs/9393").json()["triggered_by"] is None
     assert 'id="triggered-by"' not in client.get("/runs/9393").text
+
