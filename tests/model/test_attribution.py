@@ -9,11 +9,19 @@ from hypothesis import strategies as st
 
 from airflow_provider_databand_dbt.airflow_links import airflow_task_url
 from airflow_provider_databand_dbt.model.attribution import Attribution, attribution_from_cause
-from airflow_provider_databand_dbt.operators.trigger_token import CAUSE_MAX_CHARS, cause_with_token, new_token
 
-pytest.importorskip("airflow")
+CAUSE_MAX_CHARS = 255  # dbt Cloud's limit
 
-from airflow_provider_databand_dbt.operators.trigger_cause import attributed_cause  # noqa: E402
+
+def _sent(cause, task, token=None):
+    """The cause our operator sends (the operators package needs Airflow; the parser does not)."""
+    pytest.importorskip("airflow")
+    from airflow_provider_databand_dbt.operators.trigger_cause import attributed_cause
+    from airflow_provider_databand_dbt.operators.trigger_token import cause_with_token, new_token
+
+    token = token or new_token()
+    cause = attributed_cause(cause, task) if task is not None else cause
+    return cause_with_token(cause, token), token
 
 # Airflow's id alphabet (letters, digits, dash, dot, underscore) plus what run ids hold (":", "+").
 _IDS = st.text(alphabet="abcXYZ019-._", min_size=1, max_size=250)
@@ -47,8 +55,7 @@ def test_ours_in_text_and_json_with_the_token():
     task = Attribution(dag_id="sales", task_id="grp.load", airflow_run_id="manual__2026-12-06T10:00:00+00:00",
                        map_index=3, try_number=2)
     for cause in (None, _PROVIDER_TEXT, json.dumps({"parent": {"job": {"name": "sales.grp.load"}}})):
-        token = new_token()
-        sent = cause_with_token(attributed_cause(cause, task), token)
+        sent, token = _sent(cause, task)
         assert token in sent and len(sent) <= CAUSE_MAX_CHARS
         assert attribution_from_cause(sent) == task
 
@@ -56,7 +63,7 @@ def test_ours_in_text_and_json_with_the_token():
 def test_a_long_openlineage_cause_keeps_its_json_and_drops_our_fields():
     cause = json.dumps(_OPENLINEAGE, separators=(",", ":"))
     task = Attribution(dag_id="sales.daily", task_id="grp.load", airflow_run_id="scheduled__" + "x" * 60)
-    sent = cause_with_token(attributed_cause(cause, task), new_token())
+    sent, _token = _sent(cause, task)
     data = json.loads(sent)
     assert data["parent"] == _OPENLINEAGE["parent"]
     found = attribution_from_cause(sent)
@@ -66,8 +73,8 @@ def test_a_long_openlineage_cause_keeps_its_json_and_drops_our_fields():
 def test_a_long_openlineage_cause_stays_json_when_the_token_needs_room():
     """The provider writes up to 255 characters of parent + root; the token takes the root's place."""
     cause = json.dumps(_OPENLINEAGE, separators=(",", ":"))
-    token = new_token()
-    data = json.loads(cause_with_token(cause, token))
+    sent, token = _sent(cause, None)
+    data = json.loads(sent)
     assert data["parent"] == _OPENLINEAGE["parent"] and data["databand_dbt_token"] == token
 
 
@@ -99,8 +106,7 @@ def test_hostile_causes_never_raise(cause):
 @settings(max_examples=200, deadline=None)
 @given(_TASKS, st.none() | st.text(max_size=300) | st.just(json.dumps(_OPENLINEAGE)))
 def test_any_task_fits_the_cap_keeps_the_token_and_reads_back(task, cause):
-    token = new_token()
-    sent = cause_with_token(attributed_cause(cause, task), token)
+    sent, token = _sent(cause, task)
     assert token in sent and len(sent) <= CAUSE_MAX_CHARS
     found = attribution_from_cause(sent)
     if found is not None and found.origin == "databand-dbt":
@@ -112,7 +118,7 @@ def test_any_task_fits_the_cap_keeps_the_token_and_reads_back(task, cause):
 
 def test_short_ids_always_fit_whole():
     task = Attribution(dag_id="d" * 50, task_id="t" * 50, airflow_run_id="r" * 50, map_index=7, try_number=3)
-    sent = cause_with_token(attributed_cause("x" * 255, task), new_token())
+    sent, _token = _sent("x" * 255, task)
     assert attribution_from_cause(sent) == task
 
 
