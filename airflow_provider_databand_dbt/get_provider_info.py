@@ -64,6 +64,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "https://dbt-tracking.example.com",
                         "default": "http://127.0.0.1:8788",
                     },
+                    "airflow_base_url": {
+                        "description": (
+                            "Base URL of the Airflow UI that task links of the tracking web view, CLI and JSON "
+                            "API point to (runs triggered or tracked by a task). Empty: [api] base_url in the "
+                            "Airflow plugin; processes without Airflow read DATABAND_DBT_AIRFLOW_BASE_URL."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://airflow.example.com",
+                        "default": None,
+                    },
                 },
             }
         },

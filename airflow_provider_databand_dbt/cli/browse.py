@@ -10,6 +10,7 @@ import msgspec
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.cli.render import render_run, summary_line, table
+from airflow_provider_databand_dbt.model.attribution import attribution_from_cause
 from airflow_provider_databand_dbt.model.status import RUN_LABELS
 from airflow_provider_databand_dbt.tracking.errors import RunNotTracked
 
@@ -97,7 +98,7 @@ def list_runs(args: argparse.Namespace) -> int:
         print(f"{title}: none")
         return 0
     print(title)
-    headers: tuple[str, ...] = ("run", "job", "status", "created", "duration", "nodes", "tracked by")
+    headers: tuple[str, ...] = ("run", "job", "status", "created", "duration", "nodes", "tracked by", "triggered by")
     if several_accounts:
         headers = ("run", "account", *headers[1:])
     print(
@@ -107,12 +108,18 @@ def list_runs(args: argparse.Namespace) -> int:
                 _columns(several_hosts, r.host, r.run_id, *([r.account_id] if several_accounts else []),
                          r.job_name or r.job_id, r.status, r.created_at,
                          None if r.duration_seconds is None else f"{r.duration_seconds:.1f}s",
-                         summary_line(r.summary), ",".join(r.source_kinds))
+                         summary_line(r.summary), ",".join(r.source_kinds), _trigger_cell(r.trigger_cause))
                 for r in runs
             ),
         )
     )
     return 0
+
+
+def _trigger_cell(cause: str | None) -> str | None:
+    """``dag.task`` of the Airflow task that triggered the run, when its cause names one."""
+    found = attribution_from_cause(cause)
+    return None if found is None else f"{found.dag_id}.{found.task_id}"
 
 
 def _columns(with_host: bool, host: object, *values: object) -> tuple:
@@ -138,13 +145,25 @@ def show_run(args: argparse.Namespace) -> int:
         sources = store.list_sources(match.run_id, account_id=match.account_id, host=match.host)
     finally:
         store.close()
+    from airflow_provider_databand_dbt.tracking.read.runs import triggered_by
+
+    trigger = triggered_by(report.trigger_cause, _airflow_link())
     if args.json:
         data = report.as_dict()
         data["sources"] = msgspec.to_builtins(sources)
+        data["triggered_by"] = msgspec.to_builtins(trigger)
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        print(render_run(report, sources))
+        print(render_run(report, sources, trigger))
     return 0
+
+
+def _airflow_link():
+    """Links to Airflow task instances when ``DATABAND_DBT_AIRFLOW_BASE_URL`` says where Airflow is."""
+    from airflow_provider_databand_dbt.airflow_links import airflow_base_url_from_env, airflow_task_url
+
+    base = airflow_base_url_from_env()
+    return None if base is None else (lambda task: airflow_task_url(base, task))
 
 
 def _ambiguous(run_id: int, matches) -> CliUsageError:

@@ -10,12 +10,15 @@ import shutil
 import textwrap
 from datetime import datetime, timezone
 from collections.abc import Iterable, Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.model.status import node_status_rank
 from airflow_provider_databand_dbt.safe_text import escape_controls
 from airflow_provider_databand_dbt.model.source import TrackingSource
+
+if TYPE_CHECKING:
+    from airflow_provider_databand_dbt.tracking.read.models import TriggeredBy
 
 # Longer or multi-line node messages are printed whole under their row instead of in the column.
 MESSAGE_WIDTH = 60
@@ -105,8 +108,11 @@ def sort_failures_first(nodes: Iterable[tuple[int, NodeResult]]) -> list[tuple[i
     return sorted(nodes, key=lambda item: (node_status_rank(item[1].status), item[0], item[1].unique_id))
 
 
-def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str:
-    """The ``show`` view: header, steps, then every node result with failures first."""
+def render_run(report: RunReport, sources: Sequence[TrackingSource] = (), trigger: Optional[TriggeredBy] = None) -> str:
+    """The ``show`` view: header, steps, then every node result with failures first.
+
+    :param trigger: the Airflow task the run's cause names, shown as "triggered by" (with its link).
+    """
     job = f"{report.job_name or 'unknown job'} (job {report.job_id})" if report.job_id else "unknown job"
     header = [
         f"Run {report.run_id}  {report.status.upper()}  {job}",
@@ -117,6 +123,10 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = ()) -> str
         f"  created: {_cell(report.created_at)}  started: {_cell(report.started_at)}"
         f"  finished: {_cell(report.finished_at)}  duration: {seconds(report.duration_seconds) or '-'}",
     ]
+    if trigger is not None:
+        header.append(f"  triggered by: {trigger.describe()}")
+        if trigger.airflow_url:
+            header.append(f"    airflow: {trigger.airflow_url}")
     header = [escape_controls(line) for line in header]  # names from dbt Cloud: one line each, no escapes
     if report.status_message:
         header += ["  message:", *message_lines(report.status_message)]

@@ -8,6 +8,7 @@ import os
 import socket
 from typing import Optional
 
+from airflow_provider_databand_dbt.airflow_links import airflow_base_url_from_env
 from airflow_provider_databand_dbt.cli import options
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
@@ -40,9 +41,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--airflow-url",
         metavar="URL",
-        default=os.environ.get("AIRFLOW__API__BASE_URL") or None,
-        help="Airflow's base URL, to link the task instances that tracked a run "
-        "(default: $AIRFLOW__API__BASE_URL; no links when unset)",
+        default=airflow_base_url_from_env() or os.environ.get("AIRFLOW__API__BASE_URL") or None,
+        help="Airflow's base URL, to link the task instances that tracked or triggered a run (default: "
+        "$DATABAND_DBT_AIRFLOW_BASE_URL, $AIRFLOW__DATABAND_DBT__AIRFLOW_BASE_URL, $AIRFLOW__API__BASE_URL; "
+        "no links when unset)",
     )
     parser.add_argument(
         "--allowed-host",

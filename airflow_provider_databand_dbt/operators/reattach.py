@@ -26,6 +26,7 @@ from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunStatus
 from airflow_provider_databand_dbt.airflow_compat import AirflowException, TaskDeferred
 from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
 from airflow_provider_databand_dbt.model.status import status_label
+from airflow_provider_databand_dbt.operators.trigger_cause import attributed_cause, task_attribution
 from airflow_provider_databand_dbt.operators.trigger_token import (
     TriggeredRun,
     find_run_by_token,
@@ -155,7 +156,8 @@ class ReattachMixin:
             )
 
         return trigger_run(
-            hook, post, account_id=self.account_id, job_id=int(self.job_id), cause=self.trigger_reason,  # type: ignore[attr-defined]
+            hook, post, account_id=self.account_id, job_id=int(self.job_id),  # type: ignore[attr-defined]
+            cause=attributed_cause(self.trigger_reason, task_attribution(context)),  # type: ignore[attr-defined]
             token=token, warn=self.log.warning,
         )
 

@@ -41,7 +41,11 @@ def new_token() -> str:
 
 def cause_with_token(cause: str | None, token: str) -> str:
     """``cause`` carrying the token: a key of a JSON cause (the provider's OpenLineage parent
-    information), else a ``[databand-dbt:<token>]`` suffix; the cause is shortened, never the token."""
+    information), else a ``[databand-dbt:<token>]`` suffix; the cause is shortened, never the token.
+
+    A JSON cause too long for the token loses its OpenLineage ``root`` block first, as the provider
+    itself does at its limit, so that it stays JSON with its ``parent`` link.
+    """
     text = cause or "Triggered via Apache Airflow"
     if text.lstrip().startswith("{"):
         try:
@@ -49,10 +53,11 @@ def cause_with_token(cause: str | None, token: str) -> str:
         except ValueError:
             data = None
         if isinstance(data, dict):
-            data[TOKEN_JSON_KEY] = token
-            encoded = json.dumps(data, separators=(",", ":"))
-            if len(encoded) <= CAUSE_MAX_CHARS:
-                return encoded
+            shorter = {key: value for key, value in data.items() if key != "root"} if "parent" in data else data
+            for candidate in (data, shorter):
+                encoded = json.dumps({**candidate, TOKEN_JSON_KEY: token}, separators=(",", ":"))
+                if len(encoded) <= CAUSE_MAX_CHARS:
+                    return encoded
     suffix = f" [{TOKEN_PREFIX}{token}]"
     return text[: CAUSE_MAX_CHARS - len(suffix)] + suffix
 

@@ -19,10 +19,12 @@ VIEW_NAME = "dbt Cloud runs"
 
 
 def _airflow_base_url() -> str:
-    """Airflow's own base URL, so task links open the task instance in this Airflow ("" = same server)."""
+    """Where task links point: ``[databand_dbt] airflow_base_url``, else this Airflow's ``[api] base_url``
+    ("" = the same server)."""
     from airflow.configuration import conf
 
-    return (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    chosen = conf.get("databand_dbt", "airflow_base_url", fallback="") or conf.get("api", "base_url", fallback="")
+    return (chosen or "").strip().rstrip("/")
 
 
 def _login_required() -> list[Any]:

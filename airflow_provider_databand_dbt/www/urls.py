@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import quote, urlencode
 
-from airflow_provider_databand_dbt.tracking.read.models import SourceRow
+from airflow_provider_databand_dbt.airflow_links import airflow_task_url  # noqa: F401 - pages and API import it here
 
 
 def _query(params: Mapping[str, Any]) -> str:
@@ -61,20 +61,3 @@ class Urls:
 
     def nodes(self, **params: Any) -> str:
         return self.path("/nodes", **params)
-
-
-def airflow_task_url(base: Optional[str], source: SourceRow) -> Optional[str]:
-    """Link to the Airflow 3 task instance that tracked a run, or None when Airflow's address is unknown.
-
-    :param base: Airflow's base URL (``[api] base_url``); ``""`` means the same server as this page.
-    """
-    if base is None or not source.dag_id or not source.task_id:
-        return None
-    parts = [base.rstrip("/"), "dags", quote(source.dag_id, safe="")]
-    if source.airflow_run_id:
-        parts += ["runs", quote(source.airflow_run_id, safe=""), "tasks", quote(source.task_id, safe="")]
-        if source.map_index is not None and source.map_index >= 0:
-            parts += ["mapped", str(source.map_index)]
-    else:
-        parts += ["tasks", quote(source.task_id, safe="")]
-    return "/".join(parts)

@@ -75,7 +75,7 @@ def test_config_section_is_known_to_airflow(info):
 
     from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url, web_url
 
-    assert set(info["config"]["databand_dbt"]["options"]) == {"tracking_url", "web_url"}
+    assert set(info["config"]["databand_dbt"]["options"]) == {"tracking_url", "web_url", "airflow_base_url"}
     provider = ProvidersManager().providers["airflow-provider-databand-dbt"]
     assert provider.data["config"] == info["config"]
     assert web_url() == "http://127.0.0.1:8788"

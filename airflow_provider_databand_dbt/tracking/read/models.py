@@ -9,6 +9,7 @@ from typing import Optional
 
 import msgspec
 
+from airflow_provider_databand_dbt.model.attribution import Attribution
 from airflow_provider_databand_dbt.model.report import RunHeader, StepHeader
 from airflow_provider_databand_dbt.model.source import TrackingSource
 
@@ -101,6 +102,12 @@ class SourceRow(TrackingSource, kw_only=True):
     airflow_url: Optional[str] = None
 
 
+class TriggeredBy(Attribution, kw_only=True, frozen=True):
+    """The Airflow task instance named in the run's cause; ``airflow_url`` links it when Airflow's address is known."""
+
+    airflow_url: Optional[str] = None
+
+
 class StepRow(StepHeader, kw_only=True):
     """One step of the Run page: its header and node counts per status (the nodes are paged apart)."""
 
@@ -116,6 +123,7 @@ class RunDetail(RunHeader, kw_only=True):
     updated_at: Optional[datetime] = None
     steps: list[StepRow] = []
     sources: list[SourceRow] = []
+    triggered_by: Optional[TriggeredBy] = None
 
 
 class NodeRow(msgspec.Struct, kw_only=True):

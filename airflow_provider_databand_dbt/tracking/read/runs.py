@@ -6,19 +6,20 @@ Every list sorts newest first by ``(created_at, run_id)``, the end of every run 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from airflow_provider_databand_dbt.model.attribution import attribution_from_cause
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, RereadFailure
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.read import nodes
 from airflow_provider_databand_dbt.tracking.read.columns import build, columns
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
 from airflow_provider_databand_dbt.tracking.read.models import (
-    RunDetail, RunMatch, RunRow, RunsPage, SourceRow, StepRow,
+    RunDetail, RunMatch, RunRow, RunsPage, SourceRow, StepRow, TriggeredBy,
 )
 from airflow_provider_databand_dbt.tracking.rows import RunRow as StoredRun
 from airflow_provider_databand_dbt.tracking.schema import runs, sources, steps
@@ -137,10 +138,13 @@ def reread_failed(value) -> Optional[RereadFailure]:
     return msgspec.convert(value, RereadFailure) if value else None
 
 
-def run_detail(conn: Connection, run_pk: int, *,
-               airflow_link: Optional[Callable[[SourceRow], Optional[str]]] = None) -> RunDetail:
+AirflowLink = Callable[[Any], Optional[str]]
+
+
+def run_detail(conn: Connection, run_pk: int, *, airflow_link: Optional[AirflowLink] = None) -> RunDetail:
     """The run with the names it ran under, its steps (with node counts per status) and trackers."""
-    run = conn.execute(sa.select(*columns(runs, RunDetail, skip=("steps", "sources"))).where(runs.c.id == run_pk)).one()
+    header = columns(runs, RunDetail, skip=("steps", "sources", "triggered_by"))
+    run = conn.execute(sa.select(*header).where(runs.c.id == run_pk)).one()
     counts = nodes.status_counts_by_step(conn, run_pk)
     found_steps = [
         StepRow(index=s.step_index, name=s.name, command=s.command, status=s.status, started_at=s.started_at,
@@ -153,4 +157,14 @@ def run_detail(conn: Connection, run_pk: int, *,
     for source in found_sources:
         if airflow_link is not None and source.kind == "airflow":
             source.airflow_url = airflow_link(source)
-    return build(RunDetail, run, steps=found_steps, sources=found_sources)
+    return build(RunDetail, run, steps=found_steps, sources=found_sources,
+                 triggered_by=triggered_by(run.trigger_cause, airflow_link))
+
+
+def triggered_by(cause: Optional[str], airflow_link: Optional[AirflowLink] = None) -> Optional[TriggeredBy]:
+    """The Airflow task the run's cause names (parsed at read time, so runs stored earlier have it too)."""
+    found = attribution_from_cause(cause)
+    if found is None:
+        return None
+    link = airflow_link(found) if airflow_link is not None else None
+    return TriggeredBy(**msgspec.structs.asdict(found), airflow_url=link)
