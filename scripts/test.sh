@@ -103,13 +103,13 @@ fi
 # The PostgreSQL runs need the [postgres] extra, the monitor and web tests theirs: tests/packaging checks the
 # one-line message each gives here instead.
 DATABAND_DBT_CORE_VENV=1 run_pytest "core" .venv-core -m "not airflow and not browser and not postgres" \
-    tests/dbt_cloud tests/collector tests/tracking tests/sinks tests/cli tests/testing tests/packaging tests/test_token_never_leaks.py
+    tests/dbt_cloud tests/model tests/collector tests/tracking tests/sinks tests/cli tests/testing tests/packaging tests/test_token_never_leaks.py
 
 if [ "${DATABAND_DBT_SKIP_AIRFLOW2:-0}" != 1 ]; then
     step "Airflow 2.11 + SQLAlchemy 1.4 (.venv-airflow2)"
     make_venv airflow2
     DATABAND_DBT_TEST_POSTGRES_URL=${PG_URL/+psycopg:/+psycopg2:} run_pytest "airflow 2.11" .venv-airflow2 \
-        -m "not browser" tests/airflow tests/tracking tests/sinks tests/monitor tests/www tests/cli tests/collector
+        -m "not browser" tests/airflow tests/model tests/tracking tests/sinks tests/monitor tests/www tests/cli tests/collector
 fi
 
 step "checking the run left the tree as it was"
