@@ -15,7 +15,7 @@ CAUSE_MAX_CHARS = 255  # dbt Cloud's limit
 
 def _sent(cause, task, token=None):
     """The cause our operator sends (the operators package needs Airflow; the parser does not)."""
-    pytest.importorskip("airflow")
+    pytest.importorskip("airflow.providers.dbt.cloud")
     from airflow_provider_databand_dbt.operators.trigger_cause import attributed_cause
     from airflow_provider_databand_dbt.operators.trigger_token import cause_with_token, new_token
 
