@@ -93,6 +93,7 @@ def api_run(request: Request, ref: Ref = Depends(params.run_ref),
     page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit, placeholder=placeholder)
     data = page.data
     data["sources"] = msgspec.to_builtins(detail.sources)
+    data["retry_chain"] = msgspec.to_builtins(detail.retry_chain)
     data["page_url"] = Urls(root_of(request), qualify=True).run(detail.run_id, account_id=detail.account_id,
                                                                 host=detail.host)
     data["nodes_total"] = detail.node_count

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, RereadFailure
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.read import nodes
+from airflow_provider_databand_dbt.tracking.read.chains import retry_chain
 from airflow_provider_databand_dbt.tracking.read.columns import build, columns
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
 from airflow_provider_databand_dbt.tracking.read.models import (
@@ -140,7 +141,9 @@ def reread_failed(value) -> Optional[RereadFailure]:
 def run_detail(conn: Connection, run_pk: int, *,
                airflow_link: Optional[Callable[[SourceRow], Optional[str]]] = None) -> RunDetail:
     """The run with the names it ran under, its steps (with node counts per status) and trackers."""
-    run = conn.execute(sa.select(*columns(runs, RunDetail, skip=("steps", "sources"))).where(runs.c.id == run_pk)).one()
+    run = conn.execute(
+        sa.select(*columns(runs, RunDetail, skip=("steps", "sources", "retry_chain"))).where(runs.c.id == run_pk)
+    ).one()
     counts = nodes.status_counts_by_step(conn, run_pk)
     found_steps = [
         StepRow(index=s.step_index, name=s.name, command=s.command, status=s.status, started_at=s.started_at,
@@ -153,4 +156,5 @@ def run_detail(conn: Connection, run_pk: int, *,
     for source in found_sources:
         if airflow_link is not None and source.kind == "airflow":
             source.airflow_url = airflow_link(source)
-    return build(RunDetail, run, steps=found_steps, sources=found_sources)
+    chain = retry_chain(conn, run.host, run.account_id, run.run_id, run.retry_of_run_id)
+    return build(RunDetail, run, steps=found_steps, sources=found_sources, retry_chain=chain)
