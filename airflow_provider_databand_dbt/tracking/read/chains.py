@@ -5,7 +5,8 @@ a chain is followed both ways from any of its runs, one indexed lookup per link.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
