@@ -132,6 +132,8 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = (), trigge
         header += ["  message:", *message_lines(report.status_message)]
     if report.url:
         header.append(escape_controls(f"  url: {report.url}"))
+    if report.retry_of_run_id is not None:  # dbt Cloud's rerun from failure
+        header.append(f"  retry of run: {report.retry_of_run_id}")
     header.append(escape_controls(f"  nodes: {summary_line(report.summary)}"))
     for source in sources:
         header.append(escape_controls(f"  tracked by: {describe_source(source)}"))

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.collector.retry_link import retry_of
 from airflow_provider_databand_dbt.collector.steps import StepPlan, bounded_text
 from airflow_provider_databand_dbt.model.status import status_label
 
@@ -72,6 +73,7 @@ def run_report(
         finished_at=run.finished_at,
         duration_seconds=duration_seconds(run.started_at, run.finished_at),
         url=_web_url(run.href) or run_url(base_url, account_id, run.project_id, run.id),
+        retry_of_run_id=retry_of(run),
         steps=steps,
         collected_at=datetime.now(timezone.utc),
     )

@@ -86,6 +86,8 @@ class ApiTrigger(_Timestamped):
     schema_override: Optional[str] = None
     steps_override: Optional[List[str]] = None
     created_at: Optional[datetime] = None
+    # The spec's CauseCategoryEnum: api, ci, scheduled, ui, rerun, job completion, merge...
+    cause_category: Optional[str] = None
 
 
 class ApiJob(_Timestamped):
@@ -157,6 +159,10 @@ class ApiRun(_Timestamped):
     artifacts_saved: Optional[bool] = None
     has_docs_generated: Optional[bool] = None
     has_sources_generated: Optional[bool] = None
+    # Retry from failure (v2 spec, RunResponse): the run this one retries; see collector/retry_link.py.
+    retrying_run_id: Optional[int] = None
+    can_retry: Optional[bool] = None
+    retry_not_supported_reason: Optional[str] = None
     trigger: Optional[ApiTrigger] = None
     job: Optional[ApiJob] = None
     run_steps: Optional[List[ApiRunStep]] = None

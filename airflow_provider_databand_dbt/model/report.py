@@ -104,6 +104,8 @@ class RunHeader(msgspec.Struct, kw_only=True, gc=False):
     finished_at: Optional[datetime] = None
     duration_seconds: Optional[float] = None
     url: Optional[str] = None
+    # The run this one retries (dbt Cloud's "rerun from failure"); None for a run that is not a retry.
+    retry_of_run_id: Optional[int] = None
     notes: list[str] = []
 
 

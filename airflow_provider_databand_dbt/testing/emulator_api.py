@@ -17,6 +17,7 @@ from airflow_provider_databand_dbt.testing.emulator_payloads import (
     run_payload,
 )
 from airflow_provider_databand_dbt.testing.emulator_listing import RunFilters, list_runs, parse_ids, parse_statuses
+from airflow_provider_databand_dbt.testing.emulator_retries import rerun_job, retry_run
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState, NotFound
 from airflow_provider_databand_dbt.testing.scenarios import artifact_file
 
@@ -178,6 +179,7 @@ class DbtCloudApi(Router):
             ("GET", re.compile(acct + r"/runs/?$"), self.list_runs),
             ("GET", re.compile(acct + r"/runs/(?P<run>\d+)/?$"), self.get_run),
             ("POST", re.compile(acct + r"/runs/(?P<run>\d+)/cancel/?$"), self.cancel_run),
+            ("POST", re.compile(acct + r"/runs/(?P<run>\d+)/retry/?$"), self.retry_run),
             ("GET", re.compile(acct + r"/runs/(?P<run>\d+)/artifacts/?$"), self.list_artifacts),
             ("GET", re.compile(acct + r"/runs/(?P<run>\d+)/artifacts/(?P<path>.+)$"), self.get_artifact),
             ("GET", re.compile(acct + r"/jobs/?$"), self.list_jobs),
@@ -297,9 +299,11 @@ class DbtCloudApi(Router):
         return self._run_reply(req, int(account), run_id, frozenset(("job", "trigger")))
 
     def rerun(self, req: ApiRequest, account: str, job: str) -> Reply:
-        body = req.json_body()
-        body.setdefault("cause", "Rerun from failure")
-        run_id = self.state.trigger(int(account), int(job), body, default_cause=None)
+        run_id = rerun_job(self.state, int(account), int(job), req.json_body())
+        return self._run_reply(req, int(account), run_id, frozenset(("job", "trigger")))
+
+    def retry_run(self, req: ApiRequest, account: str, run: str) -> Reply:
+        run_id = retry_run(self.state, int(account), int(run), req.json_body())
         return self._run_reply(req, int(account), run_id, frozenset(("job", "trigger")))
 
     # ------------------------------------------------------------------ artifacts

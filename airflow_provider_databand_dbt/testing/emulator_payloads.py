@@ -172,6 +172,7 @@ def trigger_payload(run: RunRecord) -> dict[str, Any]:
         "generate_docs_override": trigger.override("generate_docs_override"),
         "timeout_seconds_override": trigger.override("timeout_seconds_override"),
         "steps_override": trigger.override("steps_override"),
+        "cause_category": trigger.cause_category,
         "created_at": format_time(trigger.created_at),
     }
 
@@ -290,7 +291,7 @@ def _build_run_payload(run: RunRecord, snap: RunSnapshot, now: float, base_url: 
         "has_docs_generated": "catalog.json" in produced,
         "has_sources_generated": "sources.json" in produced,
         "can_retry": status == ERROR,
-        "retrying_run_id": None,
+        "retrying_run_id": run.trigger.retrying_run_id,
     }
     return data
 

@@ -49,6 +49,9 @@ class TriggerRecord:
     cause: str
     created_at: float
     overrides: tuple[tuple[str, Any], ...] = ()
+    # Retry from failure (testing/emulator_retries.py): "rerun" and the run this one retries.
+    cause_category: str | None = None
+    retrying_run_id: int | None = None
 
     def override(self, key: str) -> Any:
         return dict(self.overrides).get(key)

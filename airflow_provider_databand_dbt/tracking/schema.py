@@ -96,6 +96,8 @@ runs = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     # v2: what did not fit the columns and was clamped or dropped, in words (see tracking/fit.py).
     sa.Column("notes", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
+    # r0008: the run this one retries (same host and account), for retry chains.
+    sa.Column("retry_of_run_id", sa.BigInteger),
     sa.UniqueConstraint("host", "account_id", "run_id", name=f"uq_{PREFIX}run_key"),
     # Every run listing sorts newest first by (created_at, run_id): each filter has an index ending in those.
     sa.Index(f"ix_{PREFIX}run_pipeline_created", "pipeline_id", "created_at", "run_id"),
@@ -105,6 +107,8 @@ runs = sa.Table(
     sa.Index(f"ix_{PREFIX}run_status_created", "status", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_created", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_run_id", "run_id"),
+    # r0008: the retries of a run, found from the run they retry.
+    sa.Index(f"ix_{PREFIX}run_retry_of", "retry_of_run_id"),
 )
 
 steps = sa.Table(

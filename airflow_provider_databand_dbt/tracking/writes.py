@@ -127,6 +127,7 @@ def run_values(report: RunReport) -> dict[str, Any]:
         "finished_at": report.finished_at,
         "duration_seconds": report.duration_seconds,
         "url": report.url,
+        "retry_of_run_id": report.retry_of_run_id,
         "collected_at": report.collected_at,
         "summary": report.summary,
         "node_count": sum(len(step.nodes) for step in report.steps),
@@ -141,6 +142,8 @@ def _upsert_run(
     }
     stmt = upsert_statement(conn, runs).values(**values)
     updated = {col: stmt.excluded[col] for col in values if col not in _RUN_KEY and col != "first_tracked_at"}
+    # A later snapshot without the trigger (a webhook, a listing) keeps the retry link already known.
+    updated["retry_of_run_id"] = sa.func.coalesce(stmt.excluded.retry_of_run_id, runs.c.retry_of_run_id)
     terminal = sorted(TERMINAL_LABELS)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(_RUN_KEY),

@@ -94,6 +94,7 @@ def api_run(request: Request, ref: Ref = Depends(params.run_ref),
     data = page.data
     data["sources"] = msgspec.to_builtins(detail.sources)
     data["triggered_by"] = msgspec.to_builtins(detail.triggered_by)
+    data["retry_chain"] = msgspec.to_builtins(detail.retry_chain)
     data["page_url"] = Urls(root_of(request), qualify=True).run(detail.run_id, account_id=detail.account_id,
                                                                 host=detail.host)
     data["nodes_total"] = detail.node_count

@@ -114,6 +114,27 @@ class StepRow(StepHeader, kw_only=True):
     node_counts: dict[str, int] = {}
 
 
+class ChainRun(msgspec.Struct, kw_only=True):
+    """One run of a retry chain; ``stored`` is False for a run named by a retry but never tracked."""
+
+    run_id: int
+    status: Optional[str] = None
+    stored: bool = True
+
+
+class RetryChain(msgspec.Struct, kw_only=True):
+    """The runs linked by dbt Cloud's "rerun from failure", the first run first.
+
+    ``position`` is this run's place (0: the first run, 2: its second retry); ``failed_step`` is the
+    step at which the first run failed, when stored.
+    """
+
+    first_run_id: int
+    position: int
+    failed_step: Optional[int] = None
+    runs: list[ChainRun] = []
+
+
 class RunDetail(RunHeader, kw_only=True):
     """The Run page header: the run, its pipeline, its steps and who tracked it."""
 
@@ -124,6 +145,8 @@ class RunDetail(RunHeader, kw_only=True):
     steps: list[StepRow] = []
     sources: list[SourceRow] = []
     triggered_by: Optional[TriggeredBy] = None
+    # Set when the run retries, or was retried by, another stored run (tracking/read/chains.py).
+    retry_chain: Optional[RetryChain] = None
 
 
 class NodeRow(msgspec.Struct, kw_only=True):

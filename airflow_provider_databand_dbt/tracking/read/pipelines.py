@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
+from airflow_provider_databand_dbt.tracking.read.chains import retried_run_pks
 from airflow_provider_databand_dbt.tracking.read.columns import aware, build, columns
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
 from airflow_provider_databand_dbt.tracking.read.models import DurationPoint, PipelineSummary, PipelinesPage
@@ -76,12 +77,15 @@ def summarize_pipelines(conn: Connection, rows: Sequence[sa.Row]) -> list[Pipeli
         return []
     counts = count_by_pipeline(conn, ids)
     windows = {row.id: _recent(conn, row.id, WINDOW) for row in rows}
-    kinds = trackers_of_runs(conn, [run_pk for window in windows.values() for run_pk, _ in window])
+    window_pks = [run_pk for window in windows.values() for run_pk, _ in window]
+    kinds = trackers_of_runs(conn, window_pks)
+    retried = retried_run_pks(conn, window_pks)
     summaries = []
     for row in rows:
         recent = [point for _, point in windows[row.id]]
         trackers = {kind for run_pk, _ in windows[row.id] for kind in kinds.get(run_pk, ())}
-        finished = [p for p in recent if p.status in TERMINAL_LABELS]
+        # A retry chain counts once, by its last run: a run that was retried is not an outcome.
+        finished = [p for pk, p in windows[row.id] if p.status in TERMINAL_LABELS and pk not in retried]
         durations = [p.duration_seconds for p in finished if p.duration_seconds is not None]
         last = recent[-1] if recent else None
         summaries.append(PipelineSummary(

@@ -16,6 +16,7 @@ from airflow_provider_databand_dbt.model.attribution import attribution_from_cau
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, RereadFailure
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.read import nodes
+from airflow_provider_databand_dbt.tracking.read.chains import retry_chain
 from airflow_provider_databand_dbt.tracking.read.columns import build, columns
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
 from airflow_provider_databand_dbt.tracking.read.models import (
@@ -143,7 +144,7 @@ AirflowLink = Callable[[Any], Optional[str]]
 
 def run_detail(conn: Connection, run_pk: int, *, airflow_link: Optional[AirflowLink] = None) -> RunDetail:
     """The run with the names it ran under, its steps (with node counts per status) and trackers."""
-    header = columns(runs, RunDetail, skip=("steps", "sources", "triggered_by"))
+    header = columns(runs, RunDetail, skip=("steps", "sources", "triggered_by", "retry_chain"))
     run = conn.execute(sa.select(*header).where(runs.c.id == run_pk)).one()
     counts = nodes.status_counts_by_step(conn, run_pk)
     found_steps = [
@@ -157,7 +158,8 @@ def run_detail(conn: Connection, run_pk: int, *, airflow_link: Optional[AirflowL
     for source in found_sources:
         if airflow_link is not None and source.kind == "airflow":
             source.airflow_url = airflow_link(source)
-    return build(RunDetail, run, steps=found_steps, sources=found_sources,
+    chain = retry_chain(conn, run.host, run.account_id, run.run_id, run.retry_of_run_id)
+    return build(RunDetail, run, steps=found_steps, sources=found_sources, retry_chain=chain,
                  triggered_by=triggered_by(run.trigger_cause, airflow_link))
 
 
