@@ -107,8 +107,11 @@ runs = sa.Table(
     sa.Index(f"ix_{PREFIX}run_status_created", "status", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_created", "created_at", "run_id"),
     sa.Index(f"ix_{PREFIX}run_run_id", "run_id"),
-    # r0008: the retries of a run, found from the run they retry.
-    sa.Index(f"ix_{PREFIX}run_retry_of", "retry_of_run_id"),
+    # r0008: the retries of a run, found from the run they retry (partial: most runs retry nothing).
+    sa.Index(
+        f"ix_{PREFIX}run_retry_of", "retry_of_run_id",
+        sqlite_where=sa.text("retry_of_run_id IS NOT NULL"), postgresql_where=sa.text("retry_of_run_id IS NOT NULL"),
+    ),
 )
 
 steps = sa.Table(

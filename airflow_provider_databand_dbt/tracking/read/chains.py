@@ -37,7 +37,8 @@ def retry_chain(conn: Connection, host: str, account_id: int, run_id: int,
     current = run_id
     while len(seen) < MAX_CHAIN:
         row = conn.execute(
-            sa.select(runs.c.run_id, runs.c.status).where(*account, runs.c.retry_of_run_id == current)
+            sa.select(runs.c.run_id, runs.c.status).where(
+                *account, runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id == current)
             .order_by(runs.c.run_id).limit(1)
         ).first()
         if row is None or row.run_id in seen:
@@ -69,10 +70,13 @@ def retried_run_pks(conn: Connection, run_pks: Iterable[int]) -> set[int]:
     pks = list(run_pks)
     if not pks:
         return set()
-    retry = runs.alias("retry")
-    query = (
-        sa.select(runs.c.id).where(runs.c.id.in_(pks))
-        .where(sa.exists().where(retry.c.host == runs.c.host, retry.c.account_id == runs.c.account_id,
-                                 retry.c.retry_of_run_id == runs.c.run_id))
-    )
-    return set(conn.execute(query).scalars())
+    # Two lookups by index (the runs by id, their retries by retry_of_run_id) instead of a correlated
+    # EXISTS, which SQLite may answer by walking the account's runs: the cost stays that of the window.
+    window = conn.execute(sa.select(runs.c.id, runs.c.host, runs.c.account_id, runs.c.run_id)
+                          .where(runs.c.id.in_(pks))).all()
+    run_ids = sorted({row.run_id for row in window})
+    retried = set(conn.execute(
+        sa.select(runs.c.host, runs.c.account_id, runs.c.retry_of_run_id)
+        .where(runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id.in_(run_ids))
+    ).tuples())
+    return {row.id for row in window if (row.host, row.account_id, row.run_id) in retried}
