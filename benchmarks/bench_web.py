@@ -136,7 +136,7 @@ def run_rows(runs_total: int, nodes_per_run: int):
         duration = 600 + rng.random() * 120
         rows, summary = [], {}
         lanes = [0.0] * THREADS
-        for i, (uid, name, rtype, parents) in enumerate(project):
+        for i, (uid, name, rtype, _parents) in enumerate(project):
             step = 1 if rtype == "source" else 2
             if uid in failed_ids:
                 st = "error" if rtype == "model" else "fail"
@@ -234,7 +234,10 @@ def pages(runs_total: int) -> list[tuple[str, str]]:
     ]
 
 
-def time_pages(big: str, small: str, runs_total: int, requests: int) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+Timings = dict[str, tuple[tuple[float, float], tuple[float, float]]]
+
+
+def time_pages(big: str, small: str, runs_total: int, requests: int) -> Timings:
     """``{label: ((p50, p95) big, (p50, p95) baseline)}``; requests alternate between the two stores so
     that both see the same machine load."""
     from fastapi.testclient import TestClient
@@ -296,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
     title = f"{args.runs} runs x {args.nodes} nodes {'PostgreSQL' if args.postgres else 'SQLite'}"
     print(f"\nweb view latency, {args.requests} requests per page and store, interleaved (test client, in-process)\n")
-    header = f"{'page':<30} {'p50 ms':>8} {'p95 ms':>8}   {'baseline p50':>12}   {'ratio':>6}   {'< ' + str(int(BUDGET_MS)) + ' ms':>8}"
+    budget = f"< {BUDGET_MS:.0f} ms"
+    header = f"{'page':<30} {'p50 ms':>8} {'p95 ms':>8}   {'baseline p50':>12}   {'ratio':>6}   {budget:>8}"
     print(f"{'':<30} {title:^17}   {str(args.baseline_runs) + ' runs':>12}")
     print(header)
     print("-" * len(header))

@@ -34,6 +34,14 @@ def database_exists(server_url: str, name: str) -> bool:
         return admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
+def create_database(server_url: str, name: str) -> str:
+    """A new empty database ``name`` (dropped first if it exists); its URL."""
+    drop_database(server_url, name)
+    with psycopg.connect(_conninfo(server_url), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return database_url(server_url, name)
+
+
 def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(_conninfo(server_url), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -43,10 +51,7 @@ def build_store(server_url: str, name: str, runs_total: int, nodes_per_run: int)
     """(Re)create database ``name`` on the server of ``server_url`` holding the bench store; its URL."""
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
-    drop_database(server_url, name)
-    with psycopg.connect(_conninfo(server_url), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(server_url, name)
+    url = create_database(server_url, name)
     TrackingStore(url).close()
     with psycopg.connect(_conninfo(url)) as db:
         db.execute("SET TimeZone = 'UTC'")  # the builder's timestamps are UTC without an offset
