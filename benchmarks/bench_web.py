@@ -11,6 +11,11 @@ queries + rendering, no network) and p50/p95 latencies are printed.
 
     python benchmarks/bench_web.py                 # 1,000 runs x 2,000 nodes, 30 requests per page
     python benchmarks/bench_web.py --runs 200 --nodes 500 --requests 10 --rebuild
+    python benchmarks/bench_web.py --runs 10000 --requests 15 \
+        --postgres postgresql+psycopg://postgres@127.0.0.1:55432/postgres   # databases bench_web_*, dropped after
+
+With ``--postgres`` the same rows go into databases ``bench_web_<runs>x<nodes>`` on that server,
+loaded with ``COPY`` (bench_web_pg.py); they are dropped at the end unless ``--keep`` (then reused).
 """
 from __future__ import annotations
 
