@@ -11,6 +11,11 @@ queries + rendering, no network) and p50/p95 latencies are printed.
 
     python benchmarks/bench_web.py                 # 1,000 runs x 2,000 nodes, 30 requests per page
     python benchmarks/bench_web.py --runs 200 --nodes 500 --requests 10 --rebuild
+    python benchmarks/bench_web.py --runs 10000 --requests 15 \
+        --postgres postgresql+psycopg://postgres@127.0.0.1:55432/postgres   # databases bench_web_*, dropped after
+
+With ``--postgres`` the same rows go into databases ``bench_web_<runs>x<nodes>`` on that server,
+loaded with ``COPY`` (bench_web_pg.py); they are dropped at the end unless ``--keep`` (then reused).
 """
 from __future__ import annotations
 
@@ -64,23 +69,68 @@ def build_store(path: Path, runs_total: int, nodes_per_run: int) -> None:
     if path.exists():
         path.unlink()
     TrackingStore(f"sqlite:///{path}").close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    pipelines, nodes, definitions = static_rows(nodes_per_run)
+    _insert(db, "dbt_tracking_pipeline", PIPELINE_COLUMNS, pipelines)
+    _insert(db, "dbt_tracking_node", NODE_COLUMNS, nodes)
+    _insert(db, "dbt_tracking_node_definition", DEFINITION_COLUMNS, definitions)
+    for r, (run, steps, results, source) in enumerate(run_rows(runs_total, nodes_per_run)):
+        _insert(db, "dbt_tracking_run", RUN_COLUMNS, [run])
+        _insert(db, "dbt_tracking_step", STEP_COLUMNS, steps)
+        _insert(db, "dbt_tracking_node_result", RESULT_COLUMNS, results)
+        _insert(db, "dbt_tracking_source", SOURCE_COLUMNS, [source])
+        if r % 100 == 99:
+            db.commit()
+            print(f"  {path.name}: {r + 1}/{runs_total} runs", file=sys.stderr)
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+    recount_store(f"sqlite:///{path}")
+
+
+def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+
+
+PIPELINE_COLUMNS = ("id", "host", "account_id", "job_id", "name", "project_id", "project_name", "environment_id",
+                    "environment_name", "first_seen_at", "updated_at")
+NODE_COLUMNS = ("id", "scope", "unique_id")
+DEFINITION_COLUMNS = ("id", "node_id", "definition_hash", "name", "resource_type", "package_name", "materialization",
+                      "tags", "depends_on", "first_seen_at")
+RUN_COLUMNS = ("id", "host", "account_id", "run_id", "pipeline_id", "job_id", "job_name", "project_id",
+               "project_name", "environment_id", "environment_name", "status", "status_message", "trigger_cause",
+               "git_branch", "git_sha", "dbt_version", "created_at", "started_at", "finished_at", "duration_seconds",
+               "url", "node_count", "summary", "collected_at", "first_tracked_at", "updated_at")
+STEP_COLUMNS = ("run_pk", "step_index", "name", "command", "status", "started_at", "finished_at", "duration_seconds",
+                "artifacts_missing")
+RESULT_COLUMNS = ("run_pk", "step_index", "node_id", "definition_id", "status", "execution_time", "rows_affected",
+                  "message", "failures", "started_at", "finished_at", "thread_id")
+SOURCE_COLUMNS = ("run_pk", "kind", "name", "dag_id", "task_id", "airflow_run_id", "try_number", "map_index",
+                  "hostname", "tracked_at")
+
+
+def static_rows(nodes_per_run: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Rows of the pipeline, node and node_definition tables (ids given: runs and results refer to them)."""
+    now = ts(datetime.now(timezone.utc))
+    project = node_ids(nodes_per_run)
+    pipelines, nodes, definitions = [], [], []
+    for p in range(PIPELINES):
+        pipelines.append((p + 1, "cloud.getdbt.com", 1, 1000 + p, f"Job {p}", 10, "Shop", 20, "Production", now, now))
+        _definitions(p, project, now, nodes, definitions)
+    return pipelines, nodes, definitions
+
+
+def run_rows(runs_total: int, nodes_per_run: int):
+    """Per run ``(run row, step rows, node_result rows, source row)``, the same for every store kind."""
     project = node_ids(nodes_per_run)
     children: dict[str, list[str]] = {}
     for uid, _, _, parents in project:
         for parent in parents:
             children.setdefault(parent, []).append(uid)
     rng = random.Random(42)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
     now = ts(datetime.now(timezone.utc))
-    for p in range(PIPELINES):
-        db.execute(
-            "INSERT INTO dbt_tracking_pipeline (id, host, account_id, job_id, name, project_id, project_name, "
-            "environment_id, environment_name, first_seen_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (p + 1, "cloud.getdbt.com", 1, 1000 + p, f"Job {p}", 10, "Shop", 20, "Production", now, now),
-        )
-        _insert_definitions(db, p, project, now)
     for r in range(runs_total):
         pipeline = r % PIPELINES + 1
         created = T0 + timedelta(hours=r)
@@ -91,7 +141,7 @@ def build_store(path: Path, runs_total: int, nodes_per_run: int) -> None:
         duration = 600 + rng.random() * 120
         rows, summary = [], {}
         lanes = [0.0] * THREADS
-        for i, (uid, name, rtype, parents) in enumerate(project):
+        for i, (uid, name, rtype, _parents) in enumerate(project):
             step = 1 if rtype == "source" else 2
             if uid in failed_ids:
                 st = "error" if rtype == "model" else "fail"
@@ -107,51 +157,25 @@ def build_store(path: Path, runs_total: int, nodes_per_run: int) -> None:
             lanes[lane] += secs
             summary[st] = summary.get(st, 0) + 1
             message = f"Database Error in {rtype} {name}: relation does not exist" if st in ("error", "fail") else None
-            node_id = (pipeline - 1) * len(project) + i + 1  # as _insert_definitions numbers them
+            node_id = (pipeline - 1) * len(project) + i + 1  # as _definitions numbers them
             rows.append((r + 1, step, node_id, node_id, st, secs,
                          None if rtype != "model" else rng.randint(0, 10**6), message, 1 if st == "fail" else None,
                          ts(start), ts(start + timedelta(seconds=secs)), f"Thread-{lane + 1}"))
-        db.execute(
-            "INSERT INTO dbt_tracking_run (id, host, account_id, run_id, pipeline_id, job_id, job_name, project_id, "
-            "project_name, environment_id, environment_name, status, status_message, trigger_cause, git_branch, "
-            "git_sha, dbt_version, created_at, started_at, finished_at, duration_seconds, url, node_count, summary, "
-            "collected_at, first_tracked_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (r + 1, "cloud.getdbt.com", 1, 7_000_000 + r, pipeline, 1000 + pipeline - 1, f"Job {pipeline - 1}", 10,
-             "Shop", 20, "Production", status, "Step 2 failed" if failed else None, "Triggered by schedule",
-             "main", f"{r:040x}", "1.10.0", ts(created), ts(created), ts(created + timedelta(seconds=duration)),
-             duration, f"https://cloud.getdbt.com/deploy/1/projects/10/runs/{7_000_000 + r}/", len(rows),
-             json.dumps(summary), now, now, now),
-        )
-        for index, name in ((1, "Invoke dbt with `dbt source freshness`"), (2, "Invoke dbt with `dbt build`")):
-            db.execute(
-                "INSERT INTO dbt_tracking_step (run_pk, step_index, name, command, status, started_at, finished_at, "
-                "duration_seconds, artifacts_missing) VALUES (?,?,?,?,?,?,?,?,?)",
-                (r + 1, index, name, name.split("`")[1], "error" if failed and index == 2 else "success",
-                 ts(created), ts(created + timedelta(seconds=duration)), duration, "[]"),
-            )
-        db.executemany(
-            "INSERT INTO dbt_tracking_node_result (run_pk, step_index, node_id, definition_id, status, "
-            "execution_time, rows_affected, message, failures, started_at, finished_at, thread_id) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        db.execute(
-            "INSERT INTO dbt_tracking_source (run_pk, kind, name, dag_id, task_id, airflow_run_id, try_number, "
-            "map_index, hostname, tracked_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (r + 1, "airflow" if r % 2 else "monitor", "bench", "dbt_dag" if r % 2 else None,
-             "run_job" if r % 2 else None, f"scheduled__{r}" if r % 2 else None, 1 if r % 2 else None, -1, "bench",
-             now),
-        )
-        if r % 100 == 99:
-            db.commit()
-            print(f"  {path.name}: {r + 1}/{runs_total} runs", file=sys.stderr)
-    db.commit()
-    db.execute("ANALYZE")
-    db.close()
-    _recount(f"sqlite:///{path}")
+        run = (r + 1, "cloud.getdbt.com", 1, 7_000_000 + r, pipeline, 1000 + pipeline - 1, f"Job {pipeline - 1}", 10,
+               "Shop", 20, "Production", status, "Step 2 failed" if failed else None, "Triggered by schedule",
+               "main", f"{r:040x}", "1.10.0", ts(created), ts(created), ts(created + timedelta(seconds=duration)),
+               duration, f"https://cloud.getdbt.com/deploy/1/projects/10/runs/{7_000_000 + r}/", len(rows),
+               json.dumps(summary), now, now, now)
+        steps = [(r + 1, index, name, name.split("`")[1], "error" if failed and index == 2 else "success",
+                  ts(created), ts(created + timedelta(seconds=duration)), duration, "[]")
+                 for index, name in ((1, "Invoke dbt with `dbt source freshness`"), (2, "Invoke dbt with `dbt build`"))]
+        source = (r + 1, "airflow" if r % 2 else "monitor", "bench", "dbt_dag" if r % 2 else None,
+                  "run_job" if r % 2 else None, f"scheduled__{r}" if r % 2 else None, 1 if r % 2 else None, -1,
+                  "bench", now)
+        yield run, steps, rows, source
 
 
-def _recount(url: str) -> None:
+def recount_store(url: str) -> None:
     """The run counts the store's writes keep, set once for the rows inserted around them."""
     from airflow_provider_databand_dbt.tracking.run_counts import recount
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
@@ -160,12 +184,11 @@ def _recount(url: str) -> None:
         recount(conn)
 
 
-def _insert_definitions(db: sqlite3.Connection, pipeline: int, project: list, now: str) -> None:
+def _definitions(pipeline: int, project: list, now: str, nodes: list, definitions: list) -> None:
     """Pipeline ``pipeline``'s nodes and their one definition each, numbered pipeline * len(project) + i + 1."""
     from airflow_provider_databand_dbt.model.report import NodeResult
     from airflow_provider_databand_dbt.tracking.definitions import definition_hash
 
-    nodes, definitions = [], []
     for i, (uid, name, rtype, parents) in enumerate(project):
         node_id = pipeline * len(project) + i + 1
         node = NodeResult(unique_id=uid, name=name, resource_type=rtype, status="", depends_on=list(parents),
@@ -173,22 +196,28 @@ def _insert_definitions(db: sqlite3.Connection, pipeline: int, project: list, no
         nodes.append((node_id, f"pipeline:{pipeline + 1}", uid))
         definitions.append((node_id, node_id, definition_hash(node), name, rtype, "shop", node.materialization, "[]",
                             json.dumps(parents), now))
-    db.executemany("INSERT INTO dbt_tracking_node (id, scope, unique_id) VALUES (?,?,?)", nodes)
-    db.executemany(
-        "INSERT INTO dbt_tracking_node_definition (id, node_id, definition_hash, name, resource_type, package_name, "
-        "materialization, tags, depends_on, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        definitions,
-    )
 
 
-def store_path(runs_total: int, nodes_per_run: int, rebuild: bool) -> Path:
-    DATA_DIR.mkdir(exist_ok=True)
-    path = DATA_DIR / f"web_{runs_total}x{nodes_per_run}.db"
-    if rebuild or not path.exists():
-        started = time.perf_counter()
+def store_url(runs_total: int, nodes_per_run: int, rebuild: bool, postgres: str | None) -> str:
+    """The URL of the bench store of this size, built first if missing (or ``rebuild``)."""
+    name = f"web_{runs_total}x{nodes_per_run}"
+    started = time.perf_counter()
+    if postgres:
+        import bench_web_pg
+
+        name = f"bench_{name}"
+        if not rebuild and bench_web_pg.database_exists(postgres, name):
+            return bench_web_pg.database_url(postgres, name)
+        url = bench_web_pg.build_store(postgres, name, runs_total, nodes_per_run)
+    else:
+        DATA_DIR.mkdir(exist_ok=True)
+        path = DATA_DIR / f"{name}.db"
+        url = f"sqlite:///{path}"
+        if not rebuild and path.exists():
+            return url
         build_store(path, runs_total, nodes_per_run)
-        print(f"built {path} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-    return path
+    print(f"built {name} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return url
 
 
 def pages(runs_total: int) -> list[tuple[str, str]]:
@@ -210,14 +239,17 @@ def pages(runs_total: int) -> list[tuple[str, str]]:
     ]
 
 
-def time_pages(big: Path, small: Path, runs_total: int, requests: int) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+Timings = dict[str, tuple[tuple[float, float], tuple[float, float]]]
+
+
+def time_pages(big: str, small: str, runs_total: int, requests: int) -> Timings:
     """``{label: ((p50, p95) big, (p50, p95) baseline)}``; requests alternate between the two stores so
     that both see the same machine load."""
     from fastapi.testclient import TestClient
 
     from airflow_provider_databand_dbt.www.app import create_app
 
-    apps = [create_app(f"sqlite:///{big}"), create_app(f"sqlite:///{small}")]
+    apps = [create_app(big), create_app(small)]
     clients = [TestClient(app) for app in apps]
     results = {}
     for label, url in pages(runs_total):
@@ -236,6 +268,12 @@ def time_pages(big: Path, small: Path, runs_total: int, requests: int) -> dict[s
     return results
 
 
+def sa_database(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).database
+
+
 def _p50_p95(samples: list[float]) -> tuple[float, float]:
     samples = sorted(samples)
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
@@ -248,15 +286,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-runs", type=int, default=200)
     parser.add_argument("--requests", type=int, default=30, help="requests per page (default: %(default)s)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
+    parser.add_argument("--postgres", metavar="URL", help="build the stores as databases bench_web_* on this "
+                        "PostgreSQL server (postgresql+psycopg://...) instead of SQLite files")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases (reused next time)")
     args = parser.parse_args(argv)
 
-    big = store_path(args.runs, args.nodes, args.rebuild)
-    small = store_path(args.baseline_runs, args.nodes, args.rebuild)
-    times = time_pages(big, small, min(args.runs, args.baseline_runs), args.requests)
+    big = store_url(args.runs, args.nodes, args.rebuild, args.postgres)
+    small = store_url(args.baseline_runs, args.nodes, args.rebuild, args.postgres)
+    try:
+        times = time_pages(big, small, min(args.runs, args.baseline_runs), args.requests)
+    finally:
+        if args.postgres and not args.keep:
+            import bench_web_pg
 
-    title = f"{args.runs} runs x {args.nodes} nodes"
+            for url in (big, small):
+                bench_web_pg.drop_database(args.postgres, sa_database(url))
+
+    title = f"{args.runs} runs x {args.nodes} nodes {'PostgreSQL' if args.postgres else 'SQLite'}"
     print(f"\nweb view latency, {args.requests} requests per page and store, interleaved (test client, in-process)\n")
-    header = f"{'page':<30} {'p50 ms':>8} {'p95 ms':>8}   {'baseline p50':>12}   {'ratio':>6}   {'< ' + str(int(BUDGET_MS)) + ' ms':>8}"
+    budget = f"< {BUDGET_MS:.0f} ms"
+    header = f"{'page':<30} {'p50 ms':>8} {'p95 ms':>8}   {'baseline p50':>12}   {'ratio':>6}   {budget:>8}"
     print(f"{'':<30} {title:^17}   {str(args.baseline_runs) + ' runs':>12}")
     print(header)
     print("-" * len(header))
