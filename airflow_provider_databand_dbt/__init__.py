@@ -2,6 +2,7 @@
 
 ``collect_data_from_dbt_cloud`` is the drop-in replacement for the Databand SDK call of the same name.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -29,4 +30,3 @@ def collect_data_from_dbt_cloud(
     from airflow_provider_databand_dbt.api import collect_data_from_dbt_cloud as _collect
 
     return _collect(dbt_cloud_account_id, dbt_cloud_api_token, dbt_job_run_id, dbt_api_url, **options)
-

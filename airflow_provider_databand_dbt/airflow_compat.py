@@ -4,6 +4,7 @@ The dbt Cloud provider already depends on ``apache-airflow-providers-common-comp
 module resolves each name to ``airflow.sdk`` on Airflow 3 and to the old module on Airflow 2, so
 our operators, sensors and hooks import from here and never test the Airflow version themselves.
 """
+
 from __future__ import annotations
 
 from airflow.providers.common.compat.sdk import (

@@ -3,6 +3,7 @@
 Airflow 3 addresses: ``/dags/<dag>/runs/<run>/tasks/<task>`` (``/mapped/<i>`` when mapped), or the
 task's page ``/dags/<dag>/tasks/<task>`` when the DAG run is not known. No Airflow import.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """``collect_data_from_dbt_cloud``: the Databand SDK's call, tracking one run through the tracking service."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -57,7 +58,8 @@ def collect_data_from_dbt_cloud(
     run_id = validate_id(dbt_job_run_id, "dbt_job_run_id")
     token = validate_token(dbt_cloud_api_token)
     # The client first: a bad token or URL fails before the store is touched.
-    with DbtCloudClient(token, dbt_api_url, **(client_options or {})) as client, tracking(store, tracking_url) as service:
-        return service.track(
-            client, account_id, run_id, source=source, progress=progress, deadline=collect_deadline
-        )
+    with (
+        DbtCloudClient(token, dbt_api_url, **(client_options or {})) as client,
+        tracking(store, tracking_url) as service,
+    ):
+        return service.track(client, account_id, run_id, source=source, progress=progress, deadline=collect_deadline)

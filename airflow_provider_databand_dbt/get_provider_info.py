@@ -4,6 +4,7 @@ Airflow calls this while it loads its configuration, so the module imports nothi
 or from the rest of the package. The ``dbt_cloud`` connection type stays registered by the dbt
 Cloud provider: our hook reuses it, so users configure one connection.
 """
+
 from __future__ import annotations
 
 from typing import Any

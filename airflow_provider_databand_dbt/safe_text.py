@@ -4,6 +4,7 @@ Job names, node messages and the like come from whoever can edit the dbt Cloud p
 ESC sequence can clear the screen or set the window title, and a line break can forge a log line. JSON
 output needs none of this: its encoder escapes control characters itself, so values stay exact there.
 """
+
 from __future__ import annotations
 
 import re

@@ -21,8 +21,9 @@ the file pages it touched through mmap):
 
 Two run shapes (``--shapes``): ``3step``, the issue's shape: the ``healthy_run`` job's three
 steps each list 3 of every 4 nodes (~66 MB of run_results per step next to a ~300 MB manifest; the
-SDK algorithm fetches and parses the manifest once per step, ours once per run), and ``1step``, one ``dbt build`` step with every result (one manifest for both), where the
-gain comes from decoding and storing alone.
+SDK algorithm fetches and parses the manifest once per step, ours once per run), and ``1step``, one
+``dbt build`` step with every result (one manifest for both), where the gain comes from decoding and
+storing alone.
 
 Usage::
 
@@ -32,6 +33,7 @@ Usage::
 
 Data lands in ``benchmarks/.data/`` (gitignored) and is reused while the fixture is unchanged.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -183,7 +185,7 @@ def _write_results(path: Path, ids: list[str], results: dict[str, dict], clones:
             suffix = _suffix(k)
             chunk = []
             for text in templates.values():
-                chunk.append(('' if first else ',') + text.replace(CLONE, suffix))
+                chunk.append(("" if first else ",") + text.replace(CLONE, suffix))
                 first = False
             out.write("".join(chunk))
         out.write('],"elapsed_time":1.0,"args":{}}')
@@ -199,8 +201,17 @@ class EmulatorProcess:
         self.process = None
         self.url = None
 
-    def __enter__(self) -> "EmulatorProcess":
-        command = [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "emulator", "--port", "0", "--runs-per-job", "1"]
+    def __enter__(self) -> EmulatorProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "airflow_provider_databand_dbt.cli",
+            "emulator",
+            "--port",
+            "0",
+            "--runs-per-job",
+            "1",
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         deadline = time.monotonic() + 60
         for line in self.process.stdout:
@@ -233,8 +244,14 @@ class EmulatorProcess:
 
     def add_run(self, artifacts_dir: Path, shape: str) -> int:
         job_id, steps_override = SHAPES[shape][:2]
-        body = {"account_id": ACCOUNT_ID, "job_id": job_id, "count": 1, "status": "success",
-                "artifacts_dir": str(artifacts_dir), "steps_override": steps_override}
+        body = {
+            "account_id": ACCOUNT_ID,
+            "job_id": job_id,
+            "count": 1,
+            "status": "success",
+            "artifacts_dir": str(artifacts_dir),
+            "steps_override": steps_override,
+        }
         return self.control("POST", "runs/", body)["run_ids"][0]
 
 
@@ -276,6 +293,7 @@ def _time_phases() -> dict[str, float]:
                 return function(*args, **kwargs)
             finally:
                 spent[phase] += time.perf_counter() - started
+
         return wrapper
 
     for name in ("decode_manifest", "decode_run_results", "decode_sources"):
@@ -303,8 +321,14 @@ def run_ours(url: str, token: str, run_id: int, database: Path) -> dict:
     nodes = sum(len(step.nodes) for step in report.steps)
     spent["download"] -= spent["decode"]  # fetches include their decoding
     spent["other"] = seconds - sum(spent[phase] for phase in PHASES if phase != "other")
-    return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "peak_rss": _peak_rss_bytes(), "startup_rss": startup,
-            "nodes": nodes, "phases": spent}
+    return {
+        "seconds": seconds,
+        "cpu": _cpu_seconds() - cpu,
+        "peak_rss": _peak_rss_bytes(),
+        "startup_rss": startup,
+        "nodes": nodes,
+        "phases": spent,
+    }
 
 
 def run_baseline_gc_off(url: str, token: str, run_id: int, database: Path) -> dict:
@@ -346,10 +370,18 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
         nodes = manifest.get("nodes", {})
         for result in results["results"]:
             node = nodes.get(result["unique_id"]) or manifest.get("unit_tests", {}).get(result["unique_id"], {})
-            rows.append((
-                run_id, step["index"], result["unique_id"], node.get("name"), node.get("resource_type"),
-                result["status"], result.get("execution_time"), json.dumps(node.get("depends_on", {}).get("nodes", [])),
-            ))
+            rows.append(
+                (
+                    run_id,
+                    step["index"],
+                    result["unique_id"],
+                    node.get("name"),
+                    node.get("resource_type"),
+                    result["status"],
+                    result.get("execution_time"),
+                    json.dumps(node.get("depends_on", {}).get("nodes", [])),
+                )
+            )
     # The SDK re-serialized all of this and POSTed it to Databand; a plain insert is the cheap stand-in.
     db = sqlite3.connect(database)
     db.execute("create table node (run_id, step, unique_id, name, resource_type, status, execution_time, depends_on)")
@@ -357,7 +389,13 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
     db.commit()
     db.close()
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "peak_rss": _peak_rss_bytes(), "startup_rss": startup, "nodes": len(rows)}
+    return {
+        "seconds": seconds,
+        "cpu": _cpu_seconds() - cpu,
+        "peak_rss": _peak_rss_bytes(),
+        "startup_rss": startup,
+        "nodes": len(rows),
+    }
 
 
 CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "baseline-gc-off": run_baseline_gc_off}
@@ -367,8 +405,16 @@ def measure(contender: str, url: str, token: str, run_id: int) -> dict:
     """Run one contender in a fresh interpreter against a fresh database and return its numbers."""
     with tempfile.TemporaryDirectory(prefix="bench-collect-") as scratch:
         command = [
-            sys.executable, __file__, "--child", contender, "--url", url, "--run-id", str(run_id),
-            "--database", str(Path(scratch) / "tracking.db"),
+            sys.executable,
+            __file__,
+            "--child",
+            contender,
+            "--url",
+            url,
+            "--run-id",
+            str(run_id),
+            "--database",
+            str(Path(scratch) / "tracking.db"),
         ]
         env = dict(os.environ, BENCH_TOKEN=token, TMPDIR=scratch)
         output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -378,22 +424,29 @@ def measure(contender: str, url: str, token: str, run_id: int) -> dict:
 # --------------------------------------------------------------------------- report
 
 
-def _measure_size(emulator: EmulatorProcess, shape: str, size: int, contenders: list[str], repeat: int,
-                  token: str) -> tuple[int, dict]:
+def _measure_size(
+    emulator: EmulatorProcess, shape: str, size: int, contenders: list[str], repeat: int, token: str
+) -> tuple[int, dict]:
     """Generate (or reuse) the data of one shape and size and measure each contender on it."""
     data = generate(size, shape)
     step_types = SHAPES[shape][2]
     manifest_bytes = (data / f"step_{max(step_types)}" / "manifest.json").stat().st_size
     results_bytes = sum((data / f"step_{s}" / "run_results.json").stat().st_size for s in step_types)
-    print(f"{shape} {size} MB: manifest {_mb(manifest_bytes)} MB, run_results {_mb(results_bytes)} MB over "
-          f"{len(step_types)} step(s)", flush=True)
+    print(
+        f"{shape} {size} MB: manifest {_mb(manifest_bytes)} MB, run_results {_mb(results_bytes)} MB over "
+        f"{len(step_types)} step(s)",
+        flush=True,
+    )
     measured = {}
     for contender in contenders:
         best = None
         for _ in range(repeat):
             result = measure(contender, emulator.url, token, emulator.add_run(data, shape))
-            print(f"  {contender:15} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
-                  f"  peak RSS {_mb(result['peak_rss'])} MB", flush=True)
+            print(
+                f"  {contender:15} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
+                f"  peak RSS {_mb(result['peak_rss'])} MB",
+                flush=True,
+            )
             if "phases" in result:
                 print("  " + " " * 15 + "  ".join(f"{k} {v:.2f} s" for k, v in result["phases"].items()), flush=True)
             if best is None or result["seconds"] < best["seconds"]:
@@ -408,7 +461,9 @@ def _mb(value: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100,300", help="manifest sizes in MB, comma separated (default: %(default)s)")
+    parser.add_argument(
+        "--sizes", default="100,300", help="manifest sizes in MB, comma separated (default: %(default)s)"
+    )
     parser.add_argument("--shapes", default="3step,1step", help="run shapes, comma separated (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is reported")
     parser.add_argument("--only", choices=sorted(CONTENDERS), help="measure one contender")
@@ -437,11 +492,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
-    print(f"{'shape':>5}  {'manifest':>9}  {'contender':15}  {'wall s':>8}  {'cpu s':>8}  {'peak RSS MB':>11}  {'nodes':>8}")
+    print(
+        f"{'shape':>5}  {'manifest':>9}  {'contender':15}  {'wall s':>8}  {'cpu s':>8}  "
+        f"{'peak RSS MB':>11}  {'nodes':>8}"
+    )
     for shape, manifest_bytes, measured in rows:
         for contender, result in measured.items():
             print(
-                f"{shape:>5}  {_mb(manifest_bytes):>6} MB  {contender:15}  {result['seconds']:8.2f}  {result['cpu']:8.2f}"
+                f"{shape:>5}  {_mb(manifest_bytes):>6} MB  {contender:15}  "
+                f"{result['seconds']:8.2f}  {result['cpu']:8.2f}"
                 f"  {_mb(result['peak_rss']):>11}  {result['nodes']:>8}"
             )
     if not args.only:
@@ -450,11 +509,16 @@ def main(argv: list[str] | None = None) -> int:
             ours = measured["ours"]
             for name in ("baseline", "baseline-gc-off"):
                 base = measured[name]
-                same = "same node count" if ours["nodes"] == base["nodes"] else (
-                    f"NODE COUNTS DIFFER ({ours['nodes']} vs {base['nodes']})")
+                same = (
+                    "same node count"
+                    if ours["nodes"] == base["nodes"]
+                    else (f"NODE COUNTS DIFFER ({ours['nodes']} vs {base['nodes']})")
+                )
                 print(
-                    f"{shape} {_mb(manifest_bytes)} MB vs {name}: {base['seconds'] / ours['seconds']:.1f}x faster (wall), "
-                    f"{base['cpu'] / ours['cpu']:.1f}x less CPU, peak RSS {ours['peak_rss'] / base['peak_rss']:.2f}x ({same})"
+                    f"{shape} {_mb(manifest_bytes)} MB vs {name}: "
+                    f"{base['seconds'] / ours['seconds']:.1f}x faster (wall), "
+                    f"{base['cpu'] / ours['cpu']:.1f}x less CPU, "
+                    f"peak RSS {ours['peak_rss'] / base['peak_rss']:.2f}x ({same})"
                 )
     return 0
 

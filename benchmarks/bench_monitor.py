@@ -27,6 +27,7 @@ Usage::
     python benchmarks/bench_monitor.py --full-backfill       # also backfill all runs (slow: budget-bound)
     python benchmarks/bench_monitor.py --polling-only        # only the request counts: backfill + idle
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,7 +72,8 @@ class EmulatorProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "emulator", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self._ready, 30, "the emulator")
 
@@ -84,8 +86,9 @@ class EmulatorProcess:
 
     def call(self, method: str, path: str, body: dict | None = None):
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read())["data"]
 
@@ -117,23 +120,31 @@ def populate(emulator: EmulatorProcess, jobs: int, runs: int, artifacts: Path) -
             count = min(RUNS_PER_CALL, runs - len(run_ids))
             if count <= 0:
                 break
-            added = emulator.call("POST", "runs", {
-                "account_id": ACCOUNT_ID, "job_id": job_id, "count": count, "status": "success",
-                "artifacts_dir": str(artifacts), "interval_seconds": 30,
-            })
+            added = emulator.call(
+                "POST",
+                "runs",
+                {
+                    "account_id": ACCOUNT_ID,
+                    "job_id": job_id,
+                    "count": count,
+                    "status": "success",
+                    "artifacts_dir": str(artifacts),
+                    "interval_seconds": 30,
+                },
+            )
             run_ids += added["run_ids"]
     return sorted(run_ids)
 
 
 def baseline(emulator: EmulatorProcess, run_ids: list[int], workdir: Path) -> dict:
     """Collect + store runs one after the other on one thread: the cost of the collector alone."""
+    import logging
+
     from airflow_provider_databand_dbt.collector.collect import collect_run
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
-    from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
     from airflow_provider_databand_dbt.model.source import TrackingSource
+    from airflow_provider_databand_dbt.testing.emulator import DEMO_TOKEN
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-    import logging
 
     logging.getLogger("airflow_provider_databand_dbt").setLevel(logging.ERROR)
     store = TrackingStore(f"sqlite:///{workdir / 'baseline.db'}")
@@ -145,8 +156,12 @@ def baseline(emulator: EmulatorProcess, run_ids: list[int], workdir: Path) -> di
         elapsed = time.perf_counter() - started
         requests = client.request_count
     store.close()
-    return {"runs": len(run_ids), "seconds": elapsed, "runs_per_second": len(run_ids) / elapsed,
-            "requests_per_run": requests / len(run_ids)}
+    return {
+        "runs": len(run_ids),
+        "seconds": elapsed,
+        "runs_per_second": len(run_ids) / elapsed,
+        "requests_per_run": requests / len(run_ids),
+    }
 
 
 def _log_times(log_text: str) -> tuple[float, list[float]]:
@@ -165,26 +180,58 @@ def _log_times(log_text: str) -> tuple[float, list[float]]:
     return start, tracked
 
 
-def catch_up(emulator: EmulatorProcess, run_ids: list[int], count: int, tracking_url: str, workdir: Path,
-             *, full_backfill: bool = False, budget: int = DEFAULT_BUDGET) -> dict:
+def catch_up(
+    emulator: EmulatorProcess,
+    run_ids: list[int],
+    count: int,
+    tracking_url: str,
+    workdir: Path,
+    *,
+    full_backfill: bool = False,
+    budget: int = DEFAULT_BUDGET,
+) -> dict:
     """The monitor catching up ``count`` runs newer than a stored cursor (or backfilling everything)."""
     from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     syncer = {"max_requests_per_minute": budget, **({"backfill": "30d"} if full_backfill else {})}
-    config = write_config(workdir / "catch_up.cfg", emulator.url, tracking_url, interval=1, log_format="json",
-                          lease_seconds=LEASE_SECONDS, syncers={"bench": syncer})
+    config = write_config(
+        workdir / "catch_up.cfg",
+        emulator.url,
+        tracking_url,
+        interval=1,
+        log_format="json",
+        lease_seconds=LEASE_SECONDS,
+        syncers={"bench": syncer},
+    )
     if not full_backfill:
         with TrackingStore(tracking_url) as store:
-            store.save_cursor(MonitorCursor(syncer="bench", host=f"127.0.0.1:{emulator.port}", account_id=ACCOUNT_ID,
-                                            last_run_id=run_ids[-count - 1], backfill_done=True))
+            store.save_cursor(
+                MonitorCursor(
+                    syncer="bench",
+                    host=f"127.0.0.1:{emulator.port}",
+                    account_id=ACCOUNT_ID,
+                    last_run_id=run_ids[-count - 1],
+                    backfill_done=True,
+                )
+            )
     emulator.reset_requests()
     started = time.perf_counter()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", str(config),
-             "--number-of-iterations", "1"],
-            stdout=subprocess.DEVNULL, stderr=log, env=monitor_env(),
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_databand_dbt.cli",
+                "monitor",
+                "--config",
+                str(config),
+                "--number-of-iterations",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=monitor_env(),
         )
         counts = []  # (seconds, requests answered so far), to find the busiest 60 s window
         while proc.poll() is None:
@@ -201,8 +248,12 @@ def catch_up(emulator: EmulatorProcess, run_ids: list[int], count: int, tracking
     requests = emulator.requests()
     lists = sum(1 for r in requests if r["path"].endswith("/runs/"))
     return {
-        "runs": len(tracked), "seconds": seconds, "process_wall_seconds": wall,
-        "runs_per_second": len(tracked) / seconds, "requests": len(requests), "list_requests": lists,
+        "runs": len(tracked),
+        "seconds": seconds,
+        "process_wall_seconds": wall,
+        "runs_per_second": len(tracked) / seconds,
+        "requests": len(requests),
+        "list_requests": lists,
         "requests_per_run": len(requests) / len(tracked),
         "requests_per_minute": len(requests) / seconds * 60,
         "busiest_60s_window": _busiest_window(counts, 60.0),
@@ -223,15 +274,32 @@ def _busiest_window(counts: list[tuple[float, int]], window: float) -> int:
 def idle(emulator: EmulatorProcess, iterations: int, tracking_url: str, workdir: Path) -> dict:
     """``iterations`` polls with nothing new: requests per iteration, RSS after 10 and at the end."""
     port = free_port()
-    config = write_config(workdir / "idle.cfg", emulator.url, tracking_url, interval=0.01, prometheus_port=port,
-                          lease_seconds=60, syncers={"bench": {}})
+    config = write_config(
+        workdir / "idle.cfg",
+        emulator.url,
+        tracking_url,
+        interval=0.01,
+        prometheus_port=port,
+        lease_seconds=60,
+        syncers={"bench": {}},
+    )
     emulator.reset_requests()
     log_path = workdir / "idle.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config", str(config),
-             "--number-of-iterations", str(iterations)],
-            stdout=log, stderr=subprocess.STDOUT, env=monitor_env(),
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_databand_dbt.cli",
+                "monitor",
+                "--config",
+                str(config),
+                "--number-of-iterations",
+                str(iterations),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=monitor_env(),
         )
         samples: list[tuple[float, float]] = []
         while proc.poll() is None:
@@ -253,8 +321,10 @@ def idle(emulator: EmulatorProcess, iterations: int, tracking_url: str, workdir:
         "requests": len(requests),
         "requests_per_iteration": len(requests) / iterations,
         "non_list_requests": sum(1 for r in requests if not r["path"].endswith("/runs/")),
-        "rss_start_mb": first[0] / 2**20, "rss_start_at_iteration": first[1],
-        "rss_end_mb": last[1] / 2**20, "rss_end_at_iteration": last[0],
+        "rss_start_mb": first[0] / 2**20,
+        "rss_start_at_iteration": first[1],
+        "rss_end_mb": last[1] / 2**20,
+        "rss_end_at_iteration": last[0],
     }
 
 
@@ -269,16 +339,44 @@ def backfill(emulator: EmulatorProcess, runs: int, artifacts: Path, workdir: Pat
 
     emulator.call("POST", "accounts", {"account_id": BACKFILL_ACCOUNT_ID, "token": DEMO_TOKEN, "name": "Backfill"})
     emulator.call("POST", "jobs", {"account_id": BACKFILL_ACCOUNT_ID, "job_id": BACKFILL_JOB_ID, "name": "One step"})
-    emulator.call("POST", "runs", {"account_id": BACKFILL_ACCOUNT_ID, "job_id": BACKFILL_JOB_ID, "count": runs,
-                                   "status": "success", "artifacts_dir": str(artifacts), "steps_override": ONE_STEP})
+    emulator.call(
+        "POST",
+        "runs",
+        {
+            "account_id": BACKFILL_ACCOUNT_ID,
+            "job_id": BACKFILL_JOB_ID,
+            "count": runs,
+            "status": "success",
+            "artifacts_dir": str(artifacts),
+            "steps_override": ONE_STEP,
+        },
+    )
     syncer = {"account_id": BACKFILL_ACCOUNT_ID, "backfill": "1d", "max_requests_per_minute": UNBOUNDED}
-    config = write_config(workdir / "backfill.cfg", emulator.url, f"sqlite:///{workdir / 'backfill.db'}",
-                          interval=1, syncers={"bench": syncer})
+    config = write_config(
+        workdir / "backfill.cfg",
+        emulator.url,
+        f"sqlite:///{workdir / 'backfill.db'}",
+        interval=1,
+        syncers={"bench": syncer},
+    )
     emulator.reset_requests()
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "airflow_provider_databand_dbt.cli", "monitor", "--config",
-                           str(config), "--number-of-iterations", "1"], capture_output=True, text=True,
-                          env=monitor_env(), check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_databand_dbt.cli",
+            "monitor",
+            "--config",
+            str(config),
+            "--number-of-iterations",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=monitor_env(),
+        check=False,
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"backfill monitor failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -287,10 +385,15 @@ def backfill(emulator: EmulatorProcess, runs: int, artifacts: Path, workdir: Pat
     list_pages = sum(1 for r in requests if r["path"].endswith("/runs/"))
     run_gets = sum(1 for r in requests if r["path"].rstrip("/").split("/")[-2] == "runs")
     return {
-        "runs": runs, "requests": len(requests), "requests_per_run": len(requests) / runs,
-        "artifacts": artifact_requests, "list_pages": list_pages, "run_gets": run_gets,
+        "runs": runs,
+        "requests": len(requests),
+        "requests_per_run": len(requests) / runs,
+        "artifacts": artifact_requests,
+        "list_pages": list_pages,
+        "run_gets": run_gets,
         "lookups": len(requests) - artifact_requests - list_pages - run_gets,
-        "floor_per_run": (artifact_requests + list_pages) / runs, "process_wall_seconds": wall,
+        "floor_per_run": (artifact_requests + list_pages) / runs,
+        "process_wall_seconds": wall,
     }
 
 
@@ -300,21 +403,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--catch-up", type=int, default=1_000)
     parser.add_argument("--baseline-runs", type=int, help="runs collected by the baseline (default: --catch-up)")
-    parser.add_argument("--artifacts", choices=("full", "small"), default="full",
-                        help="the scenario's real artifacts whole (default), or cut to 3 results per step")
+    parser.add_argument(
+        "--artifacts",
+        choices=("full", "small"),
+        default="full",
+        help="the scenario's real artifacts whole (default), or cut to 3 results per step",
+    )
     parser.add_argument("--idle-iterations", type=int, default=1_000)
     parser.add_argument("--full-backfill", action="store_true", help="also backfill all runs into a fresh store")
     parser.add_argument("--tracking-url", help="store for the monitor (default: a fresh SQLite file)")
     parser.add_argument("--backfill-runs", type=int, default=300, help="one-step runs of the backfill count")
-    parser.add_argument("--polling-only", action="store_true",
-                        help="only the request counts: the one-step backfill and the idle iterations")
+    parser.add_argument(
+        "--polling-only",
+        action="store_true",
+        help="only the request counts: the one-step backfill and the idle iterations",
+    )
     args = parser.parse_args()
     if args.polling_only:
         args.runs = 0
 
     DATA_DIR.mkdir(exist_ok=True)
-    artifacts = (small_artifacts(DATA_DIR / "monitor_small_artifacts") if args.artifacts == "small"
-                 else ARTIFACTS_DIR / "healthy_run")
+    artifacts = (
+        small_artifacts(DATA_DIR / "monitor_small_artifacts")
+        if args.artifacts == "small"
+        else ARTIFACTS_DIR / "healthy_run"
+    )
     baseline_runs = args.baseline_runs or args.catch_up
     results: dict = {"jobs": args.jobs, "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
@@ -323,8 +436,9 @@ def main() -> None:
         emulator = EmulatorProcess()
         try:
             started = time.perf_counter()
-            results["backfill"] = backfill(emulator, args.backfill_runs, small_artifacts(DATA_DIR / "monitor_small_artifacts"),
-                                           workdir)
+            results["backfill"] = backfill(
+                emulator, args.backfill_runs, small_artifacts(DATA_DIR / "monitor_small_artifacts"), workdir
+            )
             print("backfill  ", _fmt(results["backfill"]))
             if args.polling_only:
                 results["idle"] = idle(emulator, args.idle_iterations, tracking_url, workdir)
@@ -340,32 +454,41 @@ def main() -> None:
             print("catch-up  ", _fmt(results["catch_up"]))
             results["idle"] = idle(emulator, args.idle_iterations, tracking_url, workdir)
             print("idle      ", _fmt(results["idle"]))
-            results["catch_up_unbounded"] = catch_up(emulator, run_ids, args.catch_up,
-                                                     f"sqlite:///{workdir / 'unbounded.db'}", workdir, budget=UNBOUNDED)
+            results["catch_up_unbounded"] = catch_up(
+                emulator, run_ids, args.catch_up, f"sqlite:///{workdir / 'unbounded.db'}", workdir, budget=UNBOUNDED
+            )
             print("unbounded ", _fmt(results["catch_up_unbounded"]))
             if args.full_backfill:
                 full_url = f"sqlite:///{workdir / 'full.db'}"
-                results["full_backfill"] = catch_up(emulator, run_ids, len(run_ids), full_url, workdir, full_backfill=True)
+                results["full_backfill"] = catch_up(
+                    emulator, run_ids, len(run_ids), full_url, workdir, full_backfill=True
+                )
                 print("backfill  ", _fmt(results["full_backfill"]))
         finally:
             emulator.stop()
     ratio = results["catch_up"]["runs_per_second"] / results["baseline"]["runs_per_second"]
     unbounded = results["catch_up_unbounded"]["runs_per_second"] / results["baseline"]["runs_per_second"]
-    print(f"\ncatch-up vs baseline: {ratio:.2f}x the runs/s of a plain collect loop within the default budget, "
-          f"{unbounded:.2f}x without a budget; "
-          f"{results['catch_up']['busiest_60s_window']} requests in the busiest 60 s (budget {DEFAULT_BUDGET}); "
-          f"{args.catch_up} runs in {results['catch_up']['seconds']:.1f} s (target < 120 s)")
+    print(
+        f"\ncatch-up vs baseline: {ratio:.2f}x the runs/s of a plain collect loop within the default budget, "
+        f"{unbounded:.2f}x without a budget; "
+        f"{results['catch_up']['busiest_60s_window']} requests in the busiest 60 s (budget {DEFAULT_BUDGET}); "
+        f"{args.catch_up} runs in {results['catch_up']['seconds']:.1f} s (target < 120 s)"
+    )
     _print_polling(results)
 
 
 def _print_polling(results: dict) -> None:
     """The request counts, and every result as JSON in benchmarks/.data/bench_monitor.json."""
     fill = results["backfill"]
-    print(f"backfill of {fill['runs']} one-step runs: {fill['requests_per_run']:.3f} requests per run (target about "
-          f"2.0; floor {fill['floor_per_run']:.3f} = artifacts + list pages), {fill['run_gets']} GETs of a run, "
-          f"{fill['lookups']} lookups")
-    print(f"idle: {results['idle']['requests_per_iteration']:.3f} requests per iteration (target 1); RSS "
-          f"{results['idle']['rss_start_mb']:.1f} MB -> {results['idle']['rss_end_mb']:.1f} MB")
+    print(
+        f"backfill of {fill['runs']} one-step runs: {fill['requests_per_run']:.3f} requests per run (target about "
+        f"2.0; floor {fill['floor_per_run']:.3f} = artifacts + list pages), {fill['run_gets']} GETs of a run, "
+        f"{fill['lookups']} lookups"
+    )
+    print(
+        f"idle: {results['idle']['requests_per_iteration']:.3f} requests per iteration (target 1); RSS "
+        f"{results['idle']['rss_start_mb']:.1f} MB -> {results['idle']['rss_end_mb']:.1f} MB"
+    )
     (DATA_DIR / "bench_monitor.json").write_text(json.dumps(results, indent=2))
 
 

@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_store.py [--nodes 10000] [--repeat 3] [--footprint-runs 20] [--postgres URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,9 @@ import msgspec
 import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.migrations_node_definitions import node_results_v4
-from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 START = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
@@ -48,21 +49,47 @@ def make_report(node_count: int, run_id: int = 70403110009999) -> RunReport:
         begun = START + timedelta(milliseconds=10 * i)
         nodes.append(
             NodeResult(
-                unique_id=f"{kind}.big_project.node_{i}", name=f"node_{i}", resource_type=kind, status=status,
-                execution_time=0.5, rows_affected=i if kind == "model" else None,
+                unique_id=f"{kind}.big_project.node_{i}",
+                name=f"node_{i}",
+                resource_type=kind,
+                status=status,
+                execution_time=0.5,
+                rows_affected=i if kind == "model" else None,
                 message="Database Error: relation missing" if status == "error" else None,
-                failures=1 if status == "fail" else None, depends_on=[f"model.big_project.node_{i - 1}"] if i else [],
-                started_at=begun, finished_at=begun + timedelta(milliseconds=500),
-                materialization="table" if kind == "model" else None, tags=["nightly"],
-                package_name="big_project", code_hash=f"{i:064x}", thread_id=f"Thread-{i % 8}",
+                failures=1 if status == "fail" else None,
+                depends_on=[f"model.big_project.node_{i - 1}"] if i else [],
+                started_at=begun,
+                finished_at=begun + timedelta(milliseconds=500),
+                materialization="table" if kind == "model" else None,
+                tags=["nightly"],
+                package_name="big_project",
+                code_hash=f"{i:064x}",
+                thread_id=f"Thread-{i % 8}",
             )
         )
-    step = StepReport(index=4, name="Invoke dbt with `dbt build`", command="dbt build", status="error",
-                      started_at=START, finished_at=START + timedelta(minutes=30), duration_seconds=1800.0,
-                      nodes=nodes)
-    return RunReport(host="cloud.getdbt.com", account_id=1, run_id=run_id, job_id=100,
-                     job_name="Nightly build", status="error", created_at=START, started_at=START,
-                     finished_at=START + timedelta(minutes=30), duration_seconds=1800.0, steps=[step])
+    step = StepReport(
+        index=4,
+        name="Invoke dbt with `dbt build`",
+        command="dbt build",
+        status="error",
+        started_at=START,
+        finished_at=START + timedelta(minutes=30),
+        duration_seconds=1800.0,
+        nodes=nodes,
+    )
+    return RunReport(
+        host="cloud.getdbt.com",
+        account_id=1,
+        run_id=run_id,
+        job_id=100,
+        job_name="Nightly build",
+        status="error",
+        created_at=START,
+        started_at=START,
+        finished_at=START + timedelta(minutes=30),
+        duration_seconds=1800.0,
+        steps=[step],
+    )
 
 
 def timed(action) -> tuple[float, float]:
@@ -79,8 +106,11 @@ def ours(report: RunReport, directory: Path, attempt: int) -> tuple[float, float
         store.close()
 
 
-V1_TABLES = [table for table in schema.metadata.sorted_tables
-             if table not in (schema.nodes, schema.node_definitions, schema.node_results)]
+V1_TABLES = [
+    table
+    for table in schema.metadata.sorted_tables
+    if table not in (schema.nodes, schema.node_definitions, schema.node_results)
+]
 
 
 def create_v1_tables(engine: sa.Engine) -> None:
@@ -93,16 +123,27 @@ def save_v1(conn: sa.Connection, report: RunReport, batched: bool = True) -> Non
     """One run as a v1 store held it: a run row, step rows and one fat row per node result."""
     run_pk = conn.execute(
         schema.runs.insert().values(
-            host=report.host, account_id=report.account_id, run_id=report.run_id, status=report.status,
-            summary=report.summary, first_tracked_at=START, updated_at=START,
+            host=report.host,
+            account_id=report.account_id,
+            run_id=report.run_id,
+            status=report.status,
+            summary=report.summary,
+            first_tracked_at=START,
+            updated_at=START,
         )
     ).inserted_primary_key[0]
     columns = set(node_results_v4.c.keys())
     for step in report.steps:
-        conn.execute(schema.steps.insert().values(run_pk=run_pk, step_index=step.index, name=step.name,
-                                                  status=step.status, artifacts_missing=[]))
-        rows = [{k: v for k, v in msgspec.structs.asdict(node).items() if k in columns} | {
-            "run_pk": run_pk, "step_index": step.index} for node in step.nodes]
+        conn.execute(
+            schema.steps.insert().values(
+                run_pk=run_pk, step_index=step.index, name=step.name, status=step.status, artifacts_missing=[]
+            )
+        )
+        rows = [
+            {k: v for k, v in msgspec.structs.asdict(node).items() if k in columns}
+            | {"run_pk": run_pk, "step_index": step.index}
+            for node in step.nodes
+        ]
         if batched:
             conn.execute(node_results_v4.insert(), rows)
         else:
@@ -162,7 +203,8 @@ def _database_bytes(url: str) -> int:
             if engine.dialect.name == "sqlite":
                 conn.exec_driver_sql("VACUUM")
                 return int(conn.exec_driver_sql("PRAGMA page_count").scalar()) * int(
-                    conn.exec_driver_sql("PRAGMA page_size").scalar())
+                    conn.exec_driver_sql("PRAGMA page_size").scalar()
+                )
             conn.exec_driver_sql("VACUUM ANALYZE")
             return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
     finally:
@@ -193,8 +235,12 @@ def main() -> None:
         for name, contender in (("ours", ours), ("executemany", executemany), ("per-row", per_row)):
             runs = [contender(report, Path(tmp), attempt) for attempt in range(args.repeat)]
             results[name] = min(runs)
-        sizes = {("sqlite", version): footprint(f"sqlite:///{Path(tmp) / f'footprint-v{version}.db'}", version,
-                                                args.footprint_runs, args.nodes) for version in (1, 2)}
+        sizes = {
+            ("sqlite", version): footprint(
+                f"sqlite:///{Path(tmp) / f'footprint-v{version}.db'}", version, args.footprint_runs, args.nodes
+            )
+            for version in (1, 2)
+        }
     if args.postgres:
         for version in (1, 2):
             url = _postgres_database(args.postgres, f"bench_store_v{version}", create=True)

@@ -17,6 +17,7 @@ queries + rendering, no network) and p50/p95 latencies are printed.
 With ``--postgres`` the same rows go into databases ``bench_web_<runs>x<nodes>`` on that server,
 loaded with ``COPY`` (bench_web_pg.py); they are dropped at the end unless ``--keep`` (then reused).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,21 +95,98 @@ def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: 
     db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
 
-PIPELINE_COLUMNS = ("id", "host", "account_id", "job_id", "name", "project_id", "project_name", "environment_id",
-                    "environment_name", "first_seen_at", "updated_at")
+PIPELINE_COLUMNS = (
+    "id",
+    "host",
+    "account_id",
+    "job_id",
+    "name",
+    "project_id",
+    "project_name",
+    "environment_id",
+    "environment_name",
+    "first_seen_at",
+    "updated_at",
+)
 NODE_COLUMNS = ("id", "scope", "unique_id")
-DEFINITION_COLUMNS = ("id", "node_id", "definition_hash", "name", "resource_type", "package_name", "materialization",
-                      "tags", "depends_on", "first_seen_at")
-RUN_COLUMNS = ("id", "host", "account_id", "run_id", "pipeline_id", "job_id", "job_name", "project_id",
-               "project_name", "environment_id", "environment_name", "status", "status_message", "trigger_cause",
-               "git_branch", "git_sha", "dbt_version", "created_at", "started_at", "finished_at", "duration_seconds",
-               "url", "node_count", "summary", "collected_at", "first_tracked_at", "updated_at")
-STEP_COLUMNS = ("run_pk", "step_index", "name", "command", "status", "started_at", "finished_at", "duration_seconds",
-                "artifacts_missing")
-RESULT_COLUMNS = ("run_pk", "step_index", "node_id", "definition_id", "status", "execution_time", "rows_affected",
-                  "message", "failures", "started_at", "finished_at", "thread_id")
-SOURCE_COLUMNS = ("run_pk", "kind", "name", "dag_id", "task_id", "airflow_run_id", "try_number", "map_index",
-                  "hostname", "tracked_at")
+DEFINITION_COLUMNS = (
+    "id",
+    "node_id",
+    "definition_hash",
+    "name",
+    "resource_type",
+    "package_name",
+    "materialization",
+    "tags",
+    "depends_on",
+    "first_seen_at",
+)
+RUN_COLUMNS = (
+    "id",
+    "host",
+    "account_id",
+    "run_id",
+    "pipeline_id",
+    "job_id",
+    "job_name",
+    "project_id",
+    "project_name",
+    "environment_id",
+    "environment_name",
+    "status",
+    "status_message",
+    "trigger_cause",
+    "git_branch",
+    "git_sha",
+    "dbt_version",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "url",
+    "node_count",
+    "summary",
+    "collected_at",
+    "first_tracked_at",
+    "updated_at",
+)
+STEP_COLUMNS = (
+    "run_pk",
+    "step_index",
+    "name",
+    "command",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "artifacts_missing",
+)
+RESULT_COLUMNS = (
+    "run_pk",
+    "step_index",
+    "node_id",
+    "definition_id",
+    "status",
+    "execution_time",
+    "rows_affected",
+    "message",
+    "failures",
+    "started_at",
+    "finished_at",
+    "thread_id",
+)
+SOURCE_COLUMNS = (
+    "run_pk",
+    "kind",
+    "name",
+    "dag_id",
+    "task_id",
+    "airflow_run_id",
+    "try_number",
+    "map_index",
+    "hostname",
+    "tracked_at",
+)
 
 
 def static_rows(nodes_per_run: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
@@ -158,20 +236,77 @@ def run_rows(runs_total: int, nodes_per_run: int):
             summary[st] = summary.get(st, 0) + 1
             message = f"Database Error in {rtype} {name}: relation does not exist" if st in ("error", "fail") else None
             node_id = (pipeline - 1) * len(project) + i + 1  # as _definitions numbers them
-            rows.append((r + 1, step, node_id, node_id, st, secs,
-                         None if rtype != "model" else rng.randint(0, 10**6), message, 1 if st == "fail" else None,
-                         ts(start), ts(start + timedelta(seconds=secs)), f"Thread-{lane + 1}"))
-        run = (r + 1, "cloud.getdbt.com", 1, 7_000_000 + r, pipeline, 1000 + pipeline - 1, f"Job {pipeline - 1}", 10,
-               "Shop", 20, "Production", status, "Step 2 failed" if failed else None, "Triggered by schedule",
-               "main", f"{r:040x}", "1.10.0", ts(created), ts(created), ts(created + timedelta(seconds=duration)),
-               duration, f"https://cloud.getdbt.com/deploy/1/projects/10/runs/{7_000_000 + r}/", len(rows),
-               json.dumps(summary), now, now, now)
-        steps = [(r + 1, index, name, name.split("`")[1], "error" if failed and index == 2 else "success",
-                  ts(created), ts(created + timedelta(seconds=duration)), duration, "[]")
-                 for index, name in ((1, "Invoke dbt with `dbt source freshness`"), (2, "Invoke dbt with `dbt build`"))]
-        source = (r + 1, "airflow" if r % 2 else "monitor", "bench", "dbt_dag" if r % 2 else None,
-                  "run_job" if r % 2 else None, f"scheduled__{r}" if r % 2 else None, 1 if r % 2 else None, -1,
-                  "bench", now)
+            rows.append(
+                (
+                    r + 1,
+                    step,
+                    node_id,
+                    node_id,
+                    st,
+                    secs,
+                    None if rtype != "model" else rng.randint(0, 10**6),
+                    message,
+                    1 if st == "fail" else None,
+                    ts(start),
+                    ts(start + timedelta(seconds=secs)),
+                    f"Thread-{lane + 1}",
+                )
+            )
+        run = (
+            r + 1,
+            "cloud.getdbt.com",
+            1,
+            7_000_000 + r,
+            pipeline,
+            1000 + pipeline - 1,
+            f"Job {pipeline - 1}",
+            10,
+            "Shop",
+            20,
+            "Production",
+            status,
+            "Step 2 failed" if failed else None,
+            "Triggered by schedule",
+            "main",
+            f"{r:040x}",
+            "1.10.0",
+            ts(created),
+            ts(created),
+            ts(created + timedelta(seconds=duration)),
+            duration,
+            f"https://cloud.getdbt.com/deploy/1/projects/10/runs/{7_000_000 + r}/",
+            len(rows),
+            json.dumps(summary),
+            now,
+            now,
+            now,
+        )
+        steps = [
+            (
+                r + 1,
+                index,
+                name,
+                name.split("`")[1],
+                "error" if failed and index == 2 else "success",
+                ts(created),
+                ts(created + timedelta(seconds=duration)),
+                duration,
+                "[]",
+            )
+            for index, name in ((1, "Invoke dbt with `dbt source freshness`"), (2, "Invoke dbt with `dbt build`"))
+        ]
+        source = (
+            r + 1,
+            "airflow" if r % 2 else "monitor",
+            "bench",
+            "dbt_dag" if r % 2 else None,
+            "run_job" if r % 2 else None,
+            f"scheduled__{r}" if r % 2 else None,
+            1 if r % 2 else None,
+            -1,
+            "bench",
+            now,
+        )
         yield run, steps, rows, source
 
 
@@ -191,11 +326,30 @@ def _definitions(pipeline: int, project: list, now: str, nodes: list, definition
 
     for i, (uid, name, rtype, parents) in enumerate(project):
         node_id = pipeline * len(project) + i + 1
-        node = NodeResult(unique_id=uid, name=name, resource_type=rtype, status="", depends_on=list(parents),
-                          materialization="table" if rtype == "model" else None, package_name="shop")
+        node = NodeResult(
+            unique_id=uid,
+            name=name,
+            resource_type=rtype,
+            status="",
+            depends_on=list(parents),
+            materialization="table" if rtype == "model" else None,
+            package_name="shop",
+        )
         nodes.append((node_id, f"pipeline:{pipeline + 1}", uid))
-        definitions.append((node_id, node_id, definition_hash(node), name, rtype, "shop", node.materialization, "[]",
-                            json.dumps(parents), now))
+        definitions.append(
+            (
+                node_id,
+                node_id,
+                definition_hash(node),
+                name,
+                rtype,
+                "shop",
+                node.materialization,
+                "[]",
+                json.dumps(parents),
+                now,
+            )
+        )
 
 
 def store_url(runs_total: int, nodes_per_run: int, rebuild: bool, postgres: str | None) -> str:
@@ -286,8 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-runs", type=int, default=200)
     parser.add_argument("--requests", type=int, default=30, help="requests per page (default: %(default)s)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached stores")
-    parser.add_argument("--postgres", metavar="URL", help="build the stores as databases bench_web_* on this "
-                        "PostgreSQL server (postgresql+psycopg://...) instead of SQLite files")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="build the stores as databases bench_web_* on this "
+        "PostgreSQL server (postgresql+psycopg://...) instead of SQLite files",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases (reused next time)")
     args = parser.parse_args(argv)
 
@@ -313,8 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, ((p50, p95), (base50, _)) in times.items():
         if not label.startswith("api"):  # the budget is for pages; API rows are shown for reference
             worst = max(worst, p95)
-        print(f"{label:<30} {p50:>8.1f} {p95:>8.1f}   {base50:>12.1f}   {p50 / base50:>5.2f}x   "
-              f"{'yes' if p95 < BUDGET_MS else 'NO':>8}")
+        print(
+            f"{label:<30} {p50:>8.1f} {p95:>8.1f}   {base50:>12.1f}   {p50 / base50:>5.2f}x   "
+            f"{'yes' if p95 < BUDGET_MS else 'NO':>8}"
+        )
     print(f"\nworst page p95: {worst:.1f} ms (budget {BUDGET_MS:.0f} ms)")
     return 0 if worst < BUDGET_MS else 1
 

@@ -6,6 +6,7 @@ TrackingStore (exactly as a real store), the node_result table's constraints and
 from the catalog and dropped, the rows are streamed with ``COPY ... FROM STDIN``, and the same
 definitions are put back (one sort per index, one validation per foreign key) before ``ANALYZE``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -67,8 +68,9 @@ def build_store(server_url: str, name: str, runs_total: int, nodes_per_run: int)
         started = time.perf_counter()
         for statement in saved:
             db.execute(statement)
-        print(f"  {name}: constraints and indexes of {RESULTS} in {time.perf_counter() - started:.0f}s",
-              file=sys.stderr)
+        print(
+            f"  {name}: constraints and indexes of {RESULTS} in {time.perf_counter() - started:.0f}s", file=sys.stderr
+        )
         db.commit()
     bench_web.recount_store(url)
     with psycopg.connect(_conninfo(url), autocommit=True) as db:
@@ -110,15 +112,18 @@ def _drop_constraints(db: psycopg.Connection, table: str) -> list[str]:
     """Drop ``table``'s constraints and other indexes; the statements that put them back, keys first."""
     constraints = db.execute(
         "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
-        "WHERE conrelid = %s::regclass ORDER BY contype = 'f', conname", (table,)
+        "WHERE conrelid = %s::regclass ORDER BY contype = 'f', conname",
+        (table,),
     ).fetchall()
     indexes = db.execute(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
-        "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass) ORDER BY indexname", (table, table)
+        "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass) ORDER BY indexname",
+        (table, table),
     ).fetchall()
     for name, _, _ in reversed(constraints):
         db.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         db.execute(f'DROP INDEX "{name}"')
-    return ([f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition, _ in constraints]
-            + [definition for _, definition in indexes])
+    return [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition, _ in constraints] + [
+        definition for _, definition in indexes
+    ]

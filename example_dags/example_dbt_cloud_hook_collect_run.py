@@ -3,6 +3,7 @@
 Here: find the latest finished run of a job and collect it. The task is recorded as the run's
 source; the returned dict becomes the task's XCom.
 """
+
 from __future__ import annotations
 
 import os

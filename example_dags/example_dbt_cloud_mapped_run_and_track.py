@@ -3,6 +3,7 @@
 Each mapped task instance is recorded with its map index as the run's source. With the default
 jobs one succeeds and one fails, so the DAG run fails while both runs are tracked.
 """
+
 from __future__ import annotations
 
 import os

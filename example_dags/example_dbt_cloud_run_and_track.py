@@ -5,6 +5,7 @@ Login, API token in Password, tenant (e.g. ``cloud.getdbt.com``) in Host. Pick a
 ``airflow dags test example_dbt_cloud_run_and_track -c '{"job_id": 12345}'``, then look at the
 run with ``databand-dbt show <run id>``.
 """
+
 from __future__ import annotations
 
 import os

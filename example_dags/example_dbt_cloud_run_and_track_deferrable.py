@@ -3,6 +3,7 @@
 Collection happens on the worker when the task resumes, never in the triggerer. Needs a running
 ``airflow triggerer`` (``airflow dags test`` runs the trigger in-process).
 """
+
 from __future__ import annotations
 
 import os

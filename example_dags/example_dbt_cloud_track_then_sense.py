@@ -3,6 +3,7 @@
 The operator with ``wait_for_termination=False`` tracks the run as queued and returns; the
 deferrable sensor waits and tracks it finished. The store keeps one run with two sources.
 """
+
 from __future__ import annotations
 
 import os

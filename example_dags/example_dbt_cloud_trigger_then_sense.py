@@ -3,6 +3,7 @@
 Useful when the job is triggered elsewhere (another DAG, a CI pipeline): the sensor only needs a run
 id. ``reschedule`` mode frees the worker slot between checks.
 """
+
 from __future__ import annotations
 
 import os

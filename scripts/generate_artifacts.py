@@ -238,9 +238,7 @@ def run_scenario(dbt: Path, scenario: dict[str, Any], workdir: Path) -> dict[str
     if failed:
         first = failed[0]
         counts = entry["expected"]["steps"][str(first["index"])]["by_status"]
-        problems = ", ".join(
-            f"{counts[s]} {s}" for s in ("error", "fail", "runtime error") if counts.get(s)
-        )
+        problems = ", ".join(f"{counts[s]} {s}" for s in ("error", "fail", "runtime error") if counts.get(s))
         entry["status_message"] = f"Step {first['index']} ({first['name']}) failed: {problems}"
     return entry
 
@@ -320,8 +318,7 @@ def sanity_check(entries: list[dict[str, Any]]) -> None:
     """Fail loudly if the project drifted away from what the scenarios are meant to show."""
     by_name = {e["name"]: e for e in entries}
     nightly = by_name["nightly_build"]["expected"]
-    for key in ("erroring_model", "failing_test", "warn_test", "unit_test", "snapshot",
-                "incremental_model"):
+    for key in ("erroring_model", "failing_test", "warn_test", "unit_test", "snapshot", "incremental_model"):
         if not nightly[key]:
             raise GenerationError(f"nightly_build has no {key}")
     if not nightly["skipped_models"]:

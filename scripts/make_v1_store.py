@@ -11,6 +11,7 @@ imports only that copy, collects the seeded runs of its own dbt Cloud emulator i
 - ``<prefix>_store.json``: every run's report and sources as that code read them back, to compare after upgrading;
 - ``<prefix>_postgresql.sql``: its DDL compiled for PostgreSQL, to build the same store on PostgreSQL in tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # Runs inside the exported 0.1.0 tree, so everything it imports is the released code.
-WRITER = r'''
+WRITER = r"""
 import json, sys
 from pathlib import Path
 import msgspec
@@ -64,7 +65,7 @@ ddl += [
 ]
 (out / f"{prefix}_postgresql.sql").write_text(";\n\n".join(ddl) + ";\n")
 print(f"wrote {len(run_ids)} runs")
-'''
+"""
 
 
 def main() -> int:

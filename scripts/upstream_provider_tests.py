@@ -14,6 +14,7 @@ the same tests on the provider's own classes (they all pass: it checks the shim,
 5. any failure not listed in ``tests/airflow/upstream_allowlist.txt`` fails the check (exit 1); an
    allowed test that passes is reported so the list can shrink.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,14 @@ def extract_tests(archive: Path, provider_version: str) -> Path:
     dest = CACHE / f"tests-{provider_version}"
     if (dest / "tests").is_dir():
         return dest
-    wanted = ("tests/__init__.py", "tests/conftest.py", "tests/unit/__init__.py", "tests/unit/dbt/__init__.py",
-              "tests/unit/dbt/cloud/__init__.py", *(f"tests/unit/dbt/cloud/{d}/" for d in TEST_DIRS))
+    wanted = (
+        "tests/__init__.py",
+        "tests/conftest.py",
+        "tests/unit/__init__.py",
+        "tests/unit/dbt/__init__.py",
+        "tests/unit/dbt/cloud/__init__.py",
+        *(f"tests/unit/dbt/cloud/{d}/" for d in TEST_DIRS),
+    )
     with tarfile.open(archive) as tar:
         members = []
         for member in tar.getmembers():
@@ -132,11 +139,26 @@ def main(args: list[str]) -> int:
     env.setdefault("AIRFLOW_HOME", str(CACHE / "airflow-home"))
     env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     command = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
         *([] if baseline else ["-p", "databand_substitution"]),
-        "--rootdir", str(tests_root), "-c", os.devnull, "--timeout", "120", f"--junitxml={junit}",
-        "-o", "asyncio_default_fixture_loop_scope=function", "-W", "ignore::DeprecationWarning",
-        *pytest_args, "tests/unit/dbt/cloud",
+        "--rootdir",
+        str(tests_root),
+        "-c",
+        os.devnull,
+        "--timeout",
+        "120",
+        f"--junitxml={junit}",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-W",
+        "ignore::DeprecationWarning",
+        *pytest_args,
+        "tests/unit/dbt/cloud",
     ]
     whose = "its own classes (baseline)" if baseline else "our classes"
     print(f"{DISTRIBUTION} {provider_version}: running its unit tests with {whose}", flush=True)
@@ -148,8 +170,10 @@ def main(args: list[str]) -> int:
     allowed_ids = set() if baseline else allowlist()
     unexpected = [node for node in failed if not allowed(node, allowed_ids)]
     now_passing = sorted(a for a in allowed_ids if not any(allowed(node, {a}) for node in failed))
-    print(f"\nupstream check: {total} tests, {len(failed)} failed ({len(failed) - len(unexpected)} allowed), "
-          f"{len(skipped)} skipped")
+    print(
+        f"\nupstream check: {total} tests, {len(failed)} failed ({len(failed) - len(unexpected)} allowed), "
+        f"{len(skipped)} skipped"
+    )
     for node in skipped:
         print(f"  skipped: {node}")
     for entry in now_passing:

@@ -3,6 +3,7 @@
 PostgreSQL tests run when ``DATABAND_DBT_TEST_POSTGRES_URL`` points at a server (``.ci/run`` starts one);
 without it they skip, or fail under CI (see required_services.py).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -14,6 +14,7 @@ Real sockets and real HTTP, so the client, collector and store under test are th
 
 Reusable by other suites (the monitor lists runs through :meth:`HostileDbtCloud.add_run` too).
 """
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,13 @@ def run_object(run_id: int, account_id: int = ACCOUNT_ID, status: int = 10) -> d
         "trigger": {"id": 1, "cause": "Scheduled"},
         "run_steps": [
             {"index": 1, "name": "Clone git repository", "status": 10, "started_at": STARTED, "finished_at": STARTED},
-            {"index": BUILD_STEP, "name": "Invoke dbt with `dbt build`", "status": status,
-             "started_at": STARTED, "finished_at": FINISHED},
+            {
+                "index": BUILD_STEP,
+                "name": "Invoke dbt with `dbt build`",
+                "status": status,
+                "started_at": STARTED,
+                "finished_at": FINISHED,
+            },
         ],
     }
 

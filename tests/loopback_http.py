@@ -5,6 +5,7 @@ whose ``handle`` decides the answer; :func:`send`, :func:`send_head`, :func:`dri
 write whole answers, headers alone, trickled bytes, or get an answer from the upstream a proxy forwards to.
 Real sockets and real HTTP; loopback only.
 """
+
 from __future__ import annotations
 
 import socket
@@ -80,8 +81,9 @@ def read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return handler.rfile.read(length) if length else b""
 
 
-def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict | None = None,
-         *, with_length: bool = True) -> None:
+def send(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict | None = None, *, with_length: bool = True
+) -> None:
     """One whole answer. ``with_length=False``: no Content-Length, the body ends when the connection closes."""
     handler.send_response(status)
     for name, value in (headers or {}).items():
@@ -103,8 +105,13 @@ def send_head(handler: BaseHTTPRequestHandler, headers: dict, status: int = 200)
     handler.wfile.flush()
 
 
-def drip(handler: BaseHTTPRequestHandler, byte: bytes, every: float, count: int | None = None,
-         stop: threading.Event | None = None) -> None:
+def drip(
+    handler: BaseHTTPRequestHandler,
+    byte: bytes,
+    every: float,
+    count: int | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     """Write ``byte``, then wait ``every`` seconds: ``count`` times, or (None) until ``stop`` is set.
 
     Each read of the client succeeds, so no per-read timeout ever fires; raises OSError when it gives up.
@@ -117,15 +124,17 @@ def drip(handler: BaseHTTPRequestHandler, byte: bytes, every: float, count: int 
         sent += 1
 
 
-def fetch(upstream: str, handler: BaseHTTPRequestHandler, path: str | None = None,
-          timeout: float = 30) -> tuple[int, str | None, bytes]:
+def fetch(
+    upstream: str, handler: BaseHTTPRequestHandler, path: str | None = None, timeout: float = 30
+) -> tuple[int, str | None, bytes]:
     """``GET upstream + path`` (default: the request's path) with the client's forwarded headers.
 
     Returns status, Content-Type and body, for error statuses too (a proxy passes them on).
     """
-    request = urllib.request.Request(upstream + (handler.path if path is None else path), headers={
-        key: value for key, value in handler.headers.items() if key.lower() in FORWARDED_HEADERS
-    })
+    request = urllib.request.Request(
+        upstream + (handler.path if path is None else path),
+        headers={key: value for key, value in handler.headers.items() if key.lower() in FORWARDED_HEADERS},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.headers.get("Content-Type"), response.read()

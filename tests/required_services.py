@@ -3,6 +3,7 @@
 CI runs ``CI=true bash .ci/run`` and starts every service itself: a missing one there means a broken
 setup, and skipping would turn it green. A developer without the service still gets skips.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 ``HttpSink`` against a ``SinkEndpoint`` answering 500 (or a closed port) is a real failing sink,
 as an OpenLineage backend or an alert webhook that is down would be.
 """
+
 from __future__ import annotations
 
 import contextlib

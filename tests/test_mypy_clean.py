@@ -3,6 +3,7 @@
 Runs the real mypy in a subprocess with the project's own configuration, so a type error in a
 checked package fails here instead of at the next manual run.
 """
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """The dbt Cloud token must never show up in output, logs, errors or the store — checked by grepping all of it."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, Fault
@@ -20,7 +20,10 @@ def run_cli(*args: str, token: str, tracking_url: str) -> str:
     env = dict(os.environ, DBT_CLOUD_API_TOKEN=token, DATABAND_DBT_TRACKING_URL=tracking_url)
     result = subprocess.run(
         [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "-v", *args],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return result.stdout + result.stderr
 

@@ -1,4 +1,5 @@
 """``databand-dbt runs`` and ``databand-dbt show``: read what the tracking store holds."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,13 @@ def register(subparsers) -> None:
     runs.add_argument("--job-id", type=options.positive_id, help="only runs of this dbt Cloud job")
     runs.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
     runs.add_argument(
-        "--since", type=options.time_bound("since"),
+        "--since",
+        type=options.time_bound("since"),
         help="only runs created at or after this UTC day (2026-11-25) or instant (2026-11-25T08:30:00Z)",
     )
     runs.add_argument(
-        "--until", type=options.time_bound("until"),
+        "--until",
+        type=options.time_bound("until"),
         help="only runs created before this instant, or up to the end of this UTC day (a day is included)",
     )
     runs.add_argument("--limit", type=options.positive_count, default=20, help="runs to list (default: %(default)s)")
@@ -46,7 +49,8 @@ def register(subparsers) -> None:
     show.add_argument("run_id", type=options.positive_id, help="dbt Cloud run id")
     show.add_argument("--account-id", type=options.positive_id, help="disambiguate when several accounts share it")
     show.add_argument(
-        "--host", type=options.dbt_cloud_host,
+        "--host",
+        type=options.dbt_cloud_host,
         help="dbt Cloud host, to disambiguate, as `runs` shows it or as a URL: cloud.getdbt.com, 127.0.0.1:8787, "
         "http://127.0.0.1:8787",
     )
@@ -62,8 +66,9 @@ def list_runs(args: argparse.Namespace) -> int:
     try:
         pipelines = store.list_pipelines()
         try:
-            runs = store.list_runs(job_id=args.job_id, status=args.status, since=args.since, until=args.until,
-                                   limit=args.limit)
+            runs = store.list_runs(
+                job_id=args.job_id, status=args.status, since=args.since, until=args.until, limit=args.limit
+            )
         except BadBound as error:
             raise CliUsageError(str(error)) from None
     finally:
@@ -81,19 +86,43 @@ def list_runs(args: argparse.Namespace) -> int:
     print("Pipelines (dbt Cloud jobs)")
     print(
         table(
-            _columns(several_hosts, "host", "job", "name", "project", "environment", "account", "runs",
-                     "last status", "last run"),
+            _columns(
+                several_hosts,
+                "host",
+                "job",
+                "name",
+                "project",
+                "environment",
+                "account",
+                "runs",
+                "last status",
+                "last run",
+            ),
             (
-                _columns(several_hosts, p.host, p.job_id, p.name, p.project_name, p.environment_name, p.account_id,
-                         p.run_count, p.last_status, p.last_run_at)
+                _columns(
+                    several_hosts,
+                    p.host,
+                    p.job_id,
+                    p.name,
+                    p.project_name,
+                    p.environment_name,
+                    p.account_id,
+                    p.run_count,
+                    p.last_status,
+                    p.last_run_at,
+                )
                 for p in pipelines
             ),
         )
     )
     print()
-    title = "Recent runs" + (f" of job {args.job_id}" if args.job_id else "") + (
-        f" with status {args.status}" if args.status else ""
-    ) + (f" since {args.since}" if args.since else "") + (f" until {args.until}" if args.until else "")
+    title = (
+        "Recent runs"
+        + (f" of job {args.job_id}" if args.job_id else "")
+        + (f" with status {args.status}" if args.status else "")
+        + (f" since {args.since}" if args.since else "")
+        + (f" until {args.until}" if args.until else "")
+    )
     if not runs:
         print(f"{title}: none")
         return 0
@@ -105,10 +134,19 @@ def list_runs(args: argparse.Namespace) -> int:
         table(
             _columns(several_hosts, "host", *headers),
             (
-                _columns(several_hosts, r.host, r.run_id, *([r.account_id] if several_accounts else []),
-                         r.job_name or r.job_id, r.status, r.created_at,
-                         None if r.duration_seconds is None else f"{r.duration_seconds:.1f}s",
-                         summary_line(r.summary), ",".join(r.source_kinds), _trigger_cell(r.trigger_cause))
+                _columns(
+                    several_hosts,
+                    r.host,
+                    r.run_id,
+                    *([r.account_id] if several_accounts else []),
+                    r.job_name or r.job_id,
+                    r.status,
+                    r.created_at,
+                    None if r.duration_seconds is None else f"{r.duration_seconds:.1f}s",
+                    summary_line(r.summary),
+                    ",".join(r.source_kinds),
+                    _trigger_cell(r.trigger_cause),
+                )
                 for r in runs
             ),
         )
@@ -131,8 +169,9 @@ def show_run(args: argparse.Namespace) -> int:
     try:
         matches = store.find_runs(args.run_id, account_id=args.account_id, host=args.host)
         if not matches:
-            qualifier = "".join([f" of account {args.account_id}" if args.account_id else "",
-                                 f" on {args.host}" if args.host else ""])
+            qualifier = "".join(
+                [f" of account {args.account_id}" if args.account_id else "", f" on {args.host}" if args.host else ""]
+            )
             raise RunNotTracked(
                 f"run {args.run_id}{qualifier} is not in the tracking store {store.display_url}: "
                 "collect it first with `databand-dbt collect --account-id ID --run-id "

@@ -1,4 +1,5 @@
 """``databand-dbt collect``: fetch one dbt Cloud run with its artifacts and store it."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,9 +10,9 @@ import threading
 from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_databand_dbt.cli import options
+from airflow_provider_databand_dbt.cli.render import render_run
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
-from airflow_provider_databand_dbt.cli.render import render_run
 from airflow_provider_databand_dbt.safe_text import escape_controls
 
 if TYPE_CHECKING:
@@ -30,21 +31,29 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--api-url",
         default="https://cloud.getdbt.com",
-        help="dbt Cloud host or access URL, e.g. emea.dbt.com or https://ab123.us1.dbt.com "
-        "(default: %(default)s)",
+        help="dbt Cloud host or access URL, e.g. emea.dbt.com or https://ab123.us1.dbt.com (default: %(default)s)",
     )
     parser.add_argument("--no-store", action="store_true", help="print the report without storing it")
     parser.add_argument(
-        "--collect-deadline", metavar="SECONDS", type=options.positive_seconds, default=DEFAULT_COLLECT_DEADLINE,
+        "--collect-deadline",
+        metavar="SECONDS",
+        type=options.positive_seconds,
+        default=DEFAULT_COLLECT_DEADLINE,
         help="give up on the whole collection after this long, retries included (default: %(default)g)",
     )
     parser.add_argument(
-        "--request-deadline", metavar="SECONDS", type=options.positive_seconds, default=DEFAULT_REQUEST_DEADLINE,
+        "--request-deadline",
+        metavar="SECONDS",
+        type=options.positive_seconds,
+        default=DEFAULT_REQUEST_DEADLINE,
         help="give up on one request after this long, download included, even if data keeps trickling "
         "in (default: %(default)g)",
     )
     parser.add_argument(
-        "--max-response-bytes", metavar="BYTES", type=options.positive_count, default=DEFAULT_MAX_RESPONSE_BYTES,
+        "--max-response-bytes",
+        metavar="BYTES",
+        type=options.positive_count,
+        default=DEFAULT_MAX_RESPONSE_BYTES,
         help="largest JSON answer accepted from dbt Cloud, once decompressed (default: %(default)d, 32 MiB)",
     )
     options.add_token_file(parser)

@@ -1,4 +1,5 @@
 """``databand-dbt demo``: the whole product end to end on a local dbt Cloud emulator and the default store."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,20 +26,24 @@ def register(subparsers) -> None:
         "collects it into the tracking store and prints it.",
     )
     parser.add_argument(
-        "--job-id", type=options.positive_id, default=100,
+        "--job-id",
+        type=options.positive_id,
+        default=100,
         help="emulated job to trigger: 100 Nightly build (fails a test, skips a model), 101 Hourly models "
         "(succeeds) (default: %(default)s)",
     )
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the run (default: %(default)s)")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for the run (default: %(default)s)"
+    )
     options.add_tracking_url(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.model.source import TrackingSource
     from airflow_provider_databand_dbt.sinks.service import TrackingService
     from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, DbtCloudEmulator
-    from airflow_provider_databand_dbt.model.source import TrackingSource
 
     class DemoClient(DbtCloudClient):
         @property
@@ -55,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         run = _wait_until_finished(client, DEMO_ACCOUNT_ID, run.id, args.timeout)
         print(f"Collecting run {run.id} (host {DEMO_HOST}) into {store.display_url} ...")
         report = TrackingService(store).track(
-            client, DEMO_ACCOUNT_ID, run.id, source=TrackingSource(kind="cli", name="databand-dbt demo"),
+            client,
+            DEMO_ACCOUNT_ID,
+            run.id,
+            source=TrackingSource(kind="cli", name="databand-dbt demo"),
             progress=lambda message: print(f"  {escape_controls(message)}", flush=True),
         )
     sources = store.list_sources(report.run_id, account_id=report.account_id, host=report.host)
@@ -63,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(render_run(report, sources))
     print()
-    print("Next: `databand-dbt runs` lists what is tracked, "
-          f"`databand-dbt show {report.run_id}` shows this run again, `databand-dbt ui` opens the web view.")
+    print(
+        "Next: `databand-dbt runs` lists what is tracked, "
+        f"`databand-dbt show {report.run_id}` shows this run again, `databand-dbt ui` opens the web view."
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """``databand-dbt emulator``: run the local dbt Cloud API emulator in the foreground until stopped."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,20 @@ def register(subparsers) -> None:
         "--runs-per-job", type=_non_negative_int, default=3, help="finished runs per demo job (default: %(default)s)"
     )
     parser.add_argument(
-        "--queued-seconds", type=_non_negative_float, default=2.0,
+        "--queued-seconds",
+        type=_non_negative_float,
+        default=2.0,
         help="how long triggered runs stay queued (default: %(default)s)",
     )
     parser.add_argument(
-        "--running-seconds", type=_non_negative_float, default=10.0,
+        "--running-seconds",
+        type=_non_negative_float,
+        default=10.0,
         help="how long triggered runs run before their final status (default: %(default)s)",
     )
     parser.add_argument(
-        "--allow-remote", action="store_true",
+        "--allow-remote",
+        action="store_true",
         help="allow a non-loopback --host (anyone who can reach it can use the demo token)",
     )
     parser.set_defaults(func=run)
@@ -93,15 +99,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         latest = max((ids[-1] for ids in emulator.seeded_runs.values() if ids), default=None)
         print(f"dbt Cloud API emulator listening on {emulator.url}", flush=True)
-        print(f"account id: {DEMO_ACCOUNT_ID}; jobs: {NIGHTLY_JOB_ID} 'Nightly build', "
-              f"{HOURLY_JOB_ID} 'Hourly models'")
+        print(f"account id: {DEMO_ACCOUNT_ID}; jobs: {NIGHTLY_JOB_ID} 'Nightly build', {HOURLY_JOB_ID} 'Hourly models'")
         print(f"export DBT_CLOUD_API_TOKEN={DEMO_TOKEN}")
         # The example DAGs poll every 30 s by default: longer than a whole emulated run.
-        print(f"export DBT_CLOUD_CHECK_INTERVAL={QUICKSTART_CHECK_INTERVAL}   # example DAGs: poll every "
-              f"{QUICKSTART_CHECK_INTERVAL} s, runs here take {args.queued_seconds + args.running_seconds:g} s")
+        print(
+            f"export DBT_CLOUD_CHECK_INTERVAL={QUICKSTART_CHECK_INTERVAL}   # example DAGs: poll every "
+            f"{QUICKSTART_CHECK_INTERVAL} s, runs here take {args.queued_seconds + args.running_seconds:g} s"
+        )
         if latest is not None:
-            print(f"try: databand-dbt collect --account-id {DEMO_ACCOUNT_ID} --run-id {latest} "
-                  f"--api-url {emulator.url}")
+            print(
+                f"try: databand-dbt collect --account-id {DEMO_ACCOUNT_ID} --run-id {latest} --api-url {emulator.url}"
+            )
         print("control plane: GET/POST/DELETE under /_emulator/ ; Ctrl+C to stop", flush=True)
         while not stop.wait(0.5):
             pass

@@ -1,4 +1,5 @@
 """Errors the CLI reports as usage problems (exit code 2)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -3,6 +3,7 @@
 The default store follows ``AIRFLOW_HOME``, so a shell without it reads another store than Airflow's tasks
 write: this says which one is read, which rule chose it, and points at a store that may be the one meant.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,6 @@ import json
 import platform
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from airflow_provider_databand_dbt import __version__
@@ -57,8 +57,13 @@ def run(args: argparse.Namespace) -> int:
         data = {
             "version": __version__,
             "python": platform.python_version(),
-            "tracking_store": {"url": display_url(choice.url), "chosen_by": choice.reason, "precedence": PRECEDENCE,
-                               "state": state, "other_store": other and str(other[0])},
+            "tracking_store": {
+                "url": display_url(choice.url),
+                "chosen_by": choice.reason,
+                "precedence": PRECEDENCE,
+                "state": state,
+                "other_store": other and str(other[0]),
+            },
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0 if ok else 1
@@ -68,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  precedence: {PRECEDENCE}")
     print(f"  state: {state}")
     if other is not None:
-        print(f"  note: another store exists at {other[0]} ({other[1]}); "
-              f"read it with --tracking-url sqlite:///{other[0]}")
+        print(
+            f"  note: another store exists at {other[0]} ({other[1]}); read it with --tracking-url sqlite:///{other[0]}"
+        )
     return 0 if ok else 1
 
 

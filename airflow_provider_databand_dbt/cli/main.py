@@ -1,4 +1,5 @@
 """Entry point of ``databand-dbt``: builds the sub-commands and turns our errors into one line + exit code."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``databand-dbt monitor``: the long-running daemon that tracks every run of one or more dbt Cloud accounts."""
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,30 @@ FLAG_KEYS = (
     ("max_backoff", "SECONDS", "longest wait after repeated failures of a syncer (default 300)"),
     ("stop_timeout", "SECONDS", "after SIGTERM or stop_after, abandon a syncer still busy this long (default 5)"),
     ("log_format", "FORMAT", "text or json (one JSON object per line)"),
-    ("request_deadline", "SECONDS", (
-        "default of every syncer: give up on one request to dbt Cloud after this long, download included, "
-        "even if data keeps trickling in (default 600; a syncer's own key wins)")),
-    ("collect_deadline", "SECONDS", (
-        "default of every syncer: give up on collecting one run after this long, retries included "
-        "(default 1800; a syncer's own key wins)")),
-    ("max_response_bytes", "BYTES", (
-        "default of every syncer: largest JSON answer accepted from dbt Cloud, once decompressed "
-        "(default 33554432, 32 MiB; a syncer's own key wins)")),
+    (
+        "request_deadline",
+        "SECONDS",
+        (
+            "default of every syncer: give up on one request to dbt Cloud after this long, download included, "
+            "even if data keeps trickling in (default 600; a syncer's own key wins)"
+        ),
+    ),
+    (
+        "collect_deadline",
+        "SECONDS",
+        (
+            "default of every syncer: give up on collecting one run after this long, retries included "
+            "(default 1800; a syncer's own key wins)"
+        ),
+    ),
+    (
+        "max_response_bytes",
+        "BYTES",
+        (
+            "default of every syncer: largest JSON answer accepted from dbt Cloud, once decompressed "
+            "(default 33554432, 32 MiB; a syncer's own key wins)"
+        ),
+    ),
     ("tracking_url", "URL", STORE_PRECEDENCE),
 )
 
@@ -62,17 +78,26 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="PATH",
-                        help="INI or TOML config file (default: $DATABAND_DBT_CONFIG, then ~/.databand_dbt/monitor.cfg)")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="INI or TOML config file (default: $DATABAND_DBT_CONFIG, then ~/.databand_dbt/monitor.cfg)",
+    )
     for key, metavar, help_text in FLAG_KEYS:
         action = parser.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar=metavar, help=help_text)
         if key == "tracking_url":
             action.help = f"{STORE_PRECEDENCE}. Without them now: %(store)s"
             options.with_store_in_use(action)
-    parser.add_argument("--syncer", action="append", metavar="NAME", dest="syncers",
-                        help="run only this syncer (repeatable; default: all configured)")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the configuration, print it (without tokens) and exit")
+    parser.add_argument(
+        "--syncer",
+        action="append",
+        metavar="NAME",
+        dest="syncers",
+        help="run only this syncer (repeatable; default: all configured)",
+    )
+    parser.add_argument(
+        "--check-config", action="store_true", help="validate the configuration, print it (without tokens) and exit"
+    )
     parser.set_defaults(func=run)
 
 
@@ -120,17 +145,30 @@ def describe_config(config, store: str) -> str:
     lines = [
         f"config file: {config.config_path or '(none)'}",
         f"tracking store: {store}",
-        f"prometheus: {config.prometheus_host}:{config.prometheus_port}" if config.prometheus_port
+        f"prometheus: {config.prometheus_host}:{config.prometheus_port}"
+        if config.prometheus_port
         else "prometheus: disabled",
         f"interval: {config.interval:g} s, number_of_iterations: {config.number_of_iterations}, "
-        f"stop_after: {config.stop_after}, lease_seconds: {config.lease_seconds:g}, max_backoff: {config.max_backoff:g}",
+        f"stop_after: {config.stop_after}, lease_seconds: {config.lease_seconds:g}, "
+        f"max_backoff: {config.max_backoff:g}",
     ]
     for s in config.syncers:
-        filters = ", ".join(f"{k}={list(v)}" for k, v in (("job_ids", s.job_ids), ("project_ids", s.project_ids),
-                                                           ("environment_ids", s.environment_ids)) if v) or "none"
+        filters = (
+            ", ".join(
+                f"{k}={list(v)}"
+                for k, v in (
+                    ("job_ids", s.job_ids),
+                    ("project_ids", s.project_ids),
+                    ("environment_ids", s.environment_ids),
+                )
+                if v
+            )
+            or "none"
+        )
         lines.append(
             f"syncer {s.name}: account {s.account_id} on {s.api_url}; token from {s.token_origin}; filters: {filters}; "
-            f"runs_page_size {s.runs_page_size}; backfill {f'{s.backfill_seconds:g} s' if s.backfill_seconds else 'none'}; "
+            f"runs_page_size {s.runs_page_size}; "
+            f"backfill {f'{s.backfill_seconds:g} s' if s.backfill_seconds else 'none'}; "
             f"max_requests_per_minute {s.max_requests_per_minute}; collect_concurrency {s.collect_concurrency}; "
             f"request_deadline {s.request_deadline:g} s; collect_deadline {s.collect_deadline:g} s; "
             f"max_response_bytes {s.max_response_bytes}"

@@ -1,4 +1,5 @@
 """Arguments shared by several commands, and the one place tokens are read from."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ def positive_count(text: str) -> int:
 
 def time_bound(name: str):
     """argparse type for ``--since``/``--until``: a UTC day or an instant, as the web view takes them."""
+
     def parse(text: str):
         from airflow_provider_databand_dbt.tracking.read.filters import BadBound, parse_bound
 
@@ -48,7 +50,9 @@ def _positive(text: str, what: str) -> int:
     except DbtCloudConfigError:
         raise argparse.ArgumentTypeError(f"expected a positive integer {what}, got {describe_value(text)}") from None
     if value > MAX_ID:
-        raise argparse.ArgumentTypeError(f"expected a positive integer {what} of at most {MAX_ID}, got {describe_value(text)}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer {what} of at most {MAX_ID}, got {describe_value(text)}"
+        )
     return value
 
 
@@ -63,7 +67,8 @@ def dbt_cloud_host(text: str) -> str:
         return urlsplit(normalize_api_url(text)).netloc
     except DbtCloudConfigError:
         raise argparse.ArgumentTypeError(
-            f"expected a dbt Cloud host such as cloud.getdbt.com, emea.dbt.com or 127.0.0.1:8787, got {describe_value(text)}"
+            "expected a dbt Cloud host such as cloud.getdbt.com, emea.dbt.com or 127.0.0.1:8787, "
+            f"got {describe_value(text)}"
         ) from None
 
 
@@ -109,11 +114,13 @@ def positive_seconds(text: str) -> float:
 
 
 def add_tracking_url(parser: argparse.ArgumentParser) -> None:
-    with_store_in_use(parser.add_argument(
-        "--tracking-url",
-        metavar="URL",
-        help="SQLAlchemy URL of the tracking store. Precedence: %(precedence)s. Without this flag now: %(store)s",
-    ))
+    with_store_in_use(
+        parser.add_argument(
+            "--tracking-url",
+            metavar="URL",
+            help="SQLAlchemy URL of the tracking store. Precedence: %(precedence)s. Without this flag now: %(store)s",
+        )
+    )
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

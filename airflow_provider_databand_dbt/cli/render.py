@@ -3,19 +3,20 @@
 Everything that came from dbt Cloud goes through :func:`escape_controls`, so a name cannot send escape
 sequences to the terminal; times are UTC and say so.
 """
+
 from __future__ import annotations
 
 import re
 import shutil
 import textwrap
-from datetime import datetime, timezone
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Optional
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.model.status import node_status_rank
 from airflow_provider_databand_dbt.safe_text import escape_controls
-from airflow_provider_databand_dbt.model.source import TrackingSource
 
 if TYPE_CHECKING:
     from airflow_provider_databand_dbt.tracking.read.models import TriggeredBy
@@ -77,8 +78,11 @@ def message_lines(message: str, width: Optional[int] = None, indent: str = MESSA
             out.append(indent + text)
             continue
         lead = indent + " " * (len(text) - len(text.lstrip()))
-        out.extend(textwrap.wrap(text.strip(), width, initial_indent=lead, subsequent_indent=lead + "  ",
-                                 break_on_hyphens=False))
+        out.extend(
+            textwrap.wrap(
+                text.strip(), width, initial_indent=lead, subsequent_indent=lead + "  ", break_on_hyphens=False
+            )
+        )
     return out
 
 
@@ -163,8 +167,17 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = (), trigge
         node_rows, details = [], []
         for step_index, node in nodes:
             column, below = short_message(node.message)
-            node_rows.append((node.status, node.resource_type, node.name, step_index,
-                              seconds(node.execution_time, 2), node.rows_affected, column))
+            node_rows.append(
+                (
+                    node.status,
+                    node.resource_type,
+                    node.name,
+                    step_index,
+                    seconds(node.execution_time, 2),
+                    node.rows_affected,
+                    column,
+                )
+            )
             details.append(below)
         parts.append(
             "Nodes (failures first)\n"

@@ -1,4 +1,5 @@
 """``databand-dbt ui``: serve the read-only web view of the tracking store on this machine."""
+
 from __future__ import annotations
 
 import argparse
@@ -118,17 +119,25 @@ def serve(args: argparse.Namespace) -> int:
     listening = _bind(args.host, args.port)
     handle = StoreHandle(args.tracking_url)
     try:
-        handle.store  # open now: a wrong URL fails here with a clear message, not on the first page
-        app = create_app(store=handle, airflow_url=args.airflow_url, page_size=args.page_size,
-                         allowed_hosts=allowed_hosts, heavy_requests=args.heavy_requests)
+        _ = handle.store  # open now: a wrong URL fails here with a clear message, not on the first page
+        app = create_app(
+            store=handle,
+            airflow_url=args.airflow_url,
+            page_size=args.page_size,
+            allowed_hosts=allowed_hosts,
+            heavy_requests=args.heavy_requests,
+        )
         shown_host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"databand-dbt web view of {handle.display_url}", flush=True)
         print(f"listening on http://{shown_host}:{args.port}/ (read-only; no authentication)", flush=True)
         if not is_loopback(args.host):
             log.warning("The web view listens on %s without authentication (--allow-remote)", args.host)
         if args.host.strip("[]") in ("0.0.0.0", "::") and not extra_hosts:
-            print("note: only loopback names are answered; pass --allowed-host NAME for each name or address "
-                  "clients use to reach this machine", flush=True)
+            print(
+                "note: only loopback names are answered; pass --allowed-host NAME for each name or address "
+                "clients use to reach this machine",
+                flush=True,
+            )
         config = uvicorn.Config(
             app,
             log_level="info" if args.verbose else "warning",
@@ -152,8 +161,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise CliUsageError(f"port {port} on {host} is already in use: stop what listens there or pass "
-                                "another --port") from None
+            raise CliUsageError(
+                f"port {port} on {host} is already in use: stop what listens there or pass another --port"
+            ) from None
         raise CliUsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock

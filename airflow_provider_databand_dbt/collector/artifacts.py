@@ -5,6 +5,7 @@ building Python objects for it, so manifests of hundreds of MB decode into a sma
 artifacts written by other dbt versions (manifest v10-v12, dbt Fusion) decode as long as the few
 fields we read keep their meaning. Files are decoded straight from a read-only memory map.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,12 +1,13 @@
 """Build StepReport and RunReport objects from the dbt Cloud run and the nodes found in its artifacts."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Optional
 
-from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.collector.retry_link import retry_of
 from airflow_provider_databand_dbt.collector.steps import StepPlan, bounded_text
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.model.status import status_label
 
 

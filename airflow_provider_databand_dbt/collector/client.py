@@ -3,6 +3,7 @@
 ``DbtCloudClient`` satisfies it; naming only what collecting needs keeps the collector honest about
 its requests (the run, its project and environment, and artifacts) and lets trackers pass any client.
 """
+
 from __future__ import annotations
 
 import os

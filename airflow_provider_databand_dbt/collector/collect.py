@@ -9,6 +9,7 @@ results artifact per finished step that has one, and the manifest once. Problems
 itself raise typed :mod:`~airflow_provider_databand_dbt.dbt_cloud.errors`; problems with names
 or artifacts are logged and recorded on the report, never raised.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,10 +27,10 @@ from airflow_provider_databand_dbt.collector.assemble import run_report, step_re
 from airflow_provider_databand_dbt.collector.client import CollectorClient
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher, Fetched
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
-from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
+from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS, status_label
 
 log = logging.getLogger(__name__)
@@ -167,9 +168,7 @@ def _name_or_none(getter: Callable, kind: str, account_id: int, object_id: Optio
     try:
         return getter(account_id, object_id).name
     except DbtCloudError as exc:
-        log.warning(
-            "run %s: could not read %s %s, its name will show as unknown: %s", run_id, kind, object_id, exc
-        )
+        log.warning("run %s: could not read %s %s, its name will show as unknown: %s", run_id, kind, object_id, exc)
         return None
 
 

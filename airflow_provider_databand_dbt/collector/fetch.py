@@ -3,6 +3,7 @@
 An artifact that is missing, truncated, corrupt or unreachable must never cost the rest of the
 report, so every failure here is turned into a reason the user can read on the step.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,8 +13,8 @@ from typing import Callable, Generic, Optional, TypeVar
 import msgspec
 
 from airflow_provider_databand_dbt.collector.client import CollectorClient
-from airflow_provider_databand_dbt.model.report import ArtifactMissing
 from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudError, DbtCloudNotFoundError
+from airflow_provider_databand_dbt.model.report import ArtifactMissing
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,12 @@
 A result whose node the manifest lacks (or when there is no manifest) is still kept, with what
 the results file says: the name is the last part of its unique_id.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
 from airflow_provider_databand_dbt.collector.artifacts import (
     FreshnessResult,

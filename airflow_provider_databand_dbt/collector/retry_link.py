@@ -10,6 +10,7 @@ can only retry an earlier one, and dbt Cloud's run ids grow with time, so a valu
 than the run's own id is ignored rather than guessed at. Without it, a trigger marked ``rerun`` whose
 cause names a run ("... run 123", "... run #123") is linked to that run; anything else is not a retry.
 """
+
 from __future__ import annotations
 
 import re

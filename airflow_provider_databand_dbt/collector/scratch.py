@@ -6,6 +6,7 @@ crashed pod sharing /tmp) must not leave it behind for good. Folder names carry 
 process is gone on this host, or that nobody touched for :data:`STALE_AFTER_SECONDS` (another
 host or container sharing the folder, or the unlabelled folders of older versions).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +20,9 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 log = logging.getLogger(__name__)
 

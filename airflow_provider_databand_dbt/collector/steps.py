@@ -6,11 +6,13 @@ dbt Cloud names its steps ``Clone git repository``, ``Create profile from connec
 name, falling back to the execute step the name mentions, and never ask the API which artifacts a
 step has: the command says it, which saves one request per step.
 """
+
 from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 import msgspec
 

@@ -3,6 +3,7 @@
 Both read in chunks, so neither a gzip bomb nor a runaway answer is ever held whole, and both turn
 a broken read into a retryable :class:`Failure` or a final typed error.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,9 @@ def read_json(
         for chunk in decoded_chunks(response, _JSON_CHUNK):
             body += chunk
             if limit is not None and len(body) > limit:
-                raise _json_too_large(call, f"more than {limit} bytes arrived" + (" once decompressed" if encoded else ""), limit)
+                raise _json_too_large(
+                    call, f"more than {limit} bytes arrived" + (" once decompressed" if encoded else ""), limit
+                )
     except requests.RequestException as exc:
         return exception_failure(exc, call, timeout, policy)
     return response, bytes(body)

@@ -4,13 +4,15 @@ One client serves any number of accounts (methods take ``account_id`` first). Ev
 has a timeout, is retried under one :class:`RetryPolicy`, can be rate limited, and fails with
 a typed error from :mod:`errors` whose message says what to do and never contains the token.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import posixpath
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Optional, cast
+from typing import Any, Optional, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -18,6 +20,16 @@ import msgspec
 from airflow_provider_databand_dbt.dbt_cloud import urls
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError, DbtCloudInvalidResponseError
 from airflow_provider_databand_dbt.dbt_cloud.failures import Target
+from airflow_provider_databand_dbt.dbt_cloud.models import (
+    ApiAccount,
+    ApiEnvironment,
+    ApiJob,
+    ApiProject,
+    ApiRun,
+    Envelope,
+    RawRunsDecoder,
+    RunsPage,
+)
 from airflow_provider_databand_dbt.dbt_cloud.query import (
     MAX_PAGE_SIZE,
     ids_param,
@@ -28,19 +40,8 @@ from airflow_provider_databand_dbt.dbt_cloud.query import (
     query_params,
     status_params,
 )
-from airflow_provider_databand_dbt.dbt_cloud.models import (
-    RawRunsDecoder,
-    ApiAccount,
-    ApiEnvironment,
-    ApiJob,
-    ApiProject,
-    ApiRun,
-    Envelope,
-    RunsPage,
-)
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
-from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.dbt_cloud.transport import (
     DEFAULT_MAX_ARTIFACT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -51,6 +52,7 @@ from airflow_provider_databand_dbt.dbt_cloud.transport import (
     normalize_timeout,
     positive_limit,
 )
+from airflow_provider_databand_dbt.model.status import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,18 @@ DEFAULT_RUN_RELATED = ("run_steps", "job", "trigger")
 # Fields dbt Cloud's trigger endpoint accepts besides "cause"; anything else is a typo we report.
 TRIGGER_OVERRIDES = frozenset(
     {
-        "git_sha", "git_branch", "azure_pull_request_id", "github_pull_request_id", "gitlab_merge_request_id",
-        "schema_override", "dbt_version_override", "threads_override", "target_name_override",
-        "generate_docs_override", "timeout_seconds_override", "steps_override",
+        "git_sha",
+        "git_branch",
+        "azure_pull_request_id",
+        "github_pull_request_id",
+        "gitlab_merge_request_id",
+        "schema_override",
+        "dbt_version_override",
+        "threads_override",
+        "target_name_override",
+        "generate_docs_override",
+        "timeout_seconds_override",
+        "steps_override",
     }
 )
 _MAX_CAUSE = 255
@@ -68,7 +79,7 @@ _MAX_CAUSE = 255
 _RAW_RUNS_DECODER = RawRunsDecoder()
 _DECODERS = {
     kind: msgspec.json.Decoder(Envelope[kind])  # type: ignore[valid-type]  # parametrized at runtime, one decoder per payload type
-    for kind in (ApiAccount, ApiRun, ApiJob, ApiProject, ApiEnvironment, List[ApiRun], List[ApiJob], List[str])
+    for kind in (ApiAccount, ApiRun, ApiJob, ApiProject, ApiEnvironment, list[ApiRun], list[ApiJob], list[str])
 }
 
 
@@ -122,7 +133,9 @@ class DbtCloudClient:
             limiter=limiter,
             listener=request_listener,
             request_deadline=positive_limit(request_deadline, "request_deadline", integer=False),
-            max_response_bytes=cast(Optional[int], positive_limit(max_response_bytes, "max_response_bytes", integer=True)),
+            max_response_bytes=cast(
+                Optional[int], positive_limit(max_response_bytes, "max_response_bytes", integer=True)
+            ),
         )
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -255,14 +268,23 @@ class DbtCloudClient:
         :param run_ids: only these runs (``pk__in``, the spec's name; ``id__in`` is not in it).
         """
         envelope = self._runs_page(
-            account_id, _DECODERS[List[ApiRun]], limit=limit, offset=offset, order_by=order_by, job_id=job_id,
-            project_id=project_id, environment_id=environment_id, status=status, include_related=include_related,
-            id_gt=id_gt, run_ids=run_ids,
+            account_id,
+            _DECODERS[list[ApiRun]],
+            limit=limit,
+            offset=offset,
+            order_by=order_by,
+            job_id=job_id,
+            project_id=project_id,
+            environment_id=environment_id,
+            status=status,
+            include_related=include_related,
+            id_gt=id_gt,
+            run_ids=run_ids,
         )
         pagination = envelope.extra.pagination if envelope.extra else None
         return RunsPage(runs=envelope.data, total_count=pagination.total_count if pagination else None)
 
-    def list_run_entries(self, account_id: int | str, **filters: Any) -> Envelope[List[Any]]:
+    def list_run_entries(self, account_id: int | str, **filters: Any) -> Envelope[list[Any]]:
         """One page of runs (the :meth:`list_runs` keywords) with each run left as plain JSON data.
 
         For callers that validate runs one by one, so a single malformed run cannot hide the rest of its page.
@@ -335,17 +357,26 @@ class DbtCloudClient:
         account_id = urls.validate_id(account_id, "account_id")
         job_id = urls.validate_id(job_id, "job_id")
         if not isinstance(cause, str) or not cause.strip():
-            raise DbtCloudConfigError("cause must be a non-empty text saying why the job runs, e.g. 'Triggered by Airflow'")
+            raise DbtCloudConfigError(
+                "cause must be a non-empty text saying why the job runs, e.g. 'Triggered by Airflow'"
+            )
         unknown = sorted(set(overrides) - TRIGGER_OVERRIDES)
         if unknown:
             raise DbtCloudConfigError(
-                f"unknown trigger override(s) {', '.join(unknown)}; dbt Cloud accepts {', '.join(sorted(TRIGGER_OVERRIDES))}"
+                f"unknown trigger override(s) {', '.join(unknown)}; "
+                f"dbt Cloud accepts {', '.join(sorted(TRIGGER_OVERRIDES))}"
             )
         body = {"cause": cause.strip()[:_MAX_CAUSE], **{k: v for k, v in overrides.items() if v is not None}}
         target = Target("job", job_id, account_id)
         return self._transport.request_json(
-            "POST", urls.JOB_RUN, target, _DECODERS[ApiRun], body=body, repeatable=False,
-            account_id=account_id, job_id=job_id,
+            "POST",
+            urls.JOB_RUN,
+            target,
+            _DECODERS[ApiRun],
+            body=body,
+            repeatable=False,
+            account_id=account_id,
+            job_id=job_id,
         ).data
 
     def rerun_job(self, account_id: int | str, job_id: int | str) -> ApiRun:
@@ -353,8 +384,14 @@ class DbtCloudClient:
         account_id = urls.validate_id(account_id, "account_id")
         job_id = urls.validate_id(job_id, "job_id")
         return self._transport.request_json(
-            "POST", urls.JOB_RERUN, Target("job", job_id, account_id), _DECODERS[ApiRun], body={}, repeatable=False,
-            account_id=account_id, job_id=job_id,
+            "POST",
+            urls.JOB_RERUN,
+            Target("job", job_id, account_id),
+            _DECODERS[ApiRun],
+            body={},
+            repeatable=False,
+            account_id=account_id,
+            job_id=job_id,
         ).data
 
     def cancel_run(self, account_id: int | str, run_id: int | str) -> ApiRun:
@@ -362,8 +399,12 @@ class DbtCloudClient:
         account_id = urls.validate_id(account_id, "account_id")
         run_id = urls.validate_id(run_id, "run_id")
         return self._transport.request_json(
-            "POST", urls.RUN_CANCEL, Target("run", run_id, account_id), _DECODERS[ApiRun],
-            account_id=account_id, run_id=run_id,
+            "POST",
+            urls.RUN_CANCEL,
+            Target("run", run_id, account_id),
+            _DECODERS[ApiRun],
+            account_id=account_id,
+            run_id=run_id,
         ).data
 
     # -- jobs -------------------------------------------------------------------------------------
@@ -389,7 +430,7 @@ class DbtCloudClient:
         offset = 0
         while True:
             page = {**filters, "limit": MAX_PAGE_SIZE, "offset": offset}
-            envelope = self._get(urls.JOBS, _account_target(account_id), List[ApiJob], page, account_id=account_id)
+            envelope = self._get(urls.JOBS, _account_target(account_id), list[ApiJob], page, account_id=account_id)
             fresh = [job for job in envelope.data if job.id not in seen]
             seen.update(job.id for job in fresh)
             jobs.extend(fresh)
@@ -407,7 +448,7 @@ class DbtCloudClient:
         run_id = urls.validate_id(run_id, "run_id")
         query = query_params(step=optional_id(step, "step"))
         target = Target("run", run_id, account_id)
-        return self._get(urls.RUN_ARTIFACTS, target, List[str], query, account_id=account_id, run_id=run_id).data
+        return self._get(urls.RUN_ARTIFACTS, target, list[str], query, account_id=account_id, run_id=run_id).data
 
     def download_artifact(
         self,
@@ -436,9 +477,15 @@ class DbtCloudClient:
         step_text = f" (step {step_index})" if step_index is not None else ""
         target = Target("artifact", path.strip(), account_id, detail=f"of run {run_id}{step_text}")
         return self._transport.download(
-            urls.RUN_ARTIFACT, target, params=query_params(step=step_index), directory=directory,
-            suffix="-" + posixpath.basename(path.strip()), max_bytes=limit,
-            account_id=account_id, run_id=run_id, path=quoted,
+            urls.RUN_ARTIFACT,
+            target,
+            params=query_params(step=step_index),
+            directory=directory,
+            suffix="-" + posixpath.basename(path.strip()),
+            max_bytes=limit,
+            account_id=account_id,
+            run_id=run_id,
+            path=quoted,
         )
 
 

@@ -3,6 +3,7 @@
 Messages say what to do next and never contain the API token: the client only ever
 passes the URL path (no query string with secrets, no headers) into them.
 """
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Nothing from ``requests`` is kept: its exceptions hold the prepared request, hea
 included, so we copy out a short reason and build our own exception outside any ``except``
 block (no ``__context__`` pointing back at it).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -152,7 +153,9 @@ def status_failure(
     return make_error("")
 
 
-def http_error(code: int, call: Call, api_status: ApiStatus | None, retry_after: float | None, note: str) -> DbtCloudError:
+def http_error(
+    code: int, call: Call, api_status: ApiStatus | None, retry_after: float | None, note: str
+) -> DbtCloudError:
     """The typed error for an HTTP status, with a message saying what to check."""
     said = api_says(api_status)
     extra: dict[str, Any] = {
@@ -170,10 +173,15 @@ def http_error(code: int, call: Call, api_status: ApiStatus | None, retry_after:
             **extra,
         )
     if code == 403:
-        what = f"account {target.account_id}" if target.kind == "account" else f"{target.describe()} in account {target.account_id}"
+        what = (
+            f"account {target.account_id}"
+            if target.kind == "account"
+            else f"{target.describe()} in account {target.account_id}"
+        )
         return DbtCloudForbiddenError(
             f"the API token may not access {what} (403 on {call}).{said} "
-            f"Check that the token belongs to account {target.account_id} and has the needed permissions; {PERMISSIONS_HINT}.",
+            f"Check that the token belongs to account {target.account_id} and has the needed permissions; "
+            f"{PERMISSIONS_HINT}.",
             **extra,
         )
     if code == 404:
@@ -188,10 +196,13 @@ def http_error(code: int, call: Call, api_status: ApiStatus | None, retry_after:
     if code >= 500:
         wait = f" It asked to wait {retry_after:g} s." if retry_after is not None else ""
         return DbtCloudServerError(
-            f"dbt Cloud server error {code} on {call}{suffix}.{said}{wait} dbt Cloud may be having an incident; try again later.",
+            f"dbt Cloud server error {code} on {call}{suffix}.{said}{wait} "
+            "dbt Cloud may be having an incident; try again later.",
             **extra,
         )
-    return DbtCloudError(f"dbt Cloud refused {call} with HTTP {code}{suffix}.{said} Check the request parameters.", **extra)
+    return DbtCloudError(
+        f"dbt Cloud refused {call} with HTTP {code}{suffix}.{said} Check the request parameters.", **extra
+    )
 
 
 def _not_found_message(call: Call) -> str:
@@ -212,7 +223,9 @@ def _not_found_message(call: Call) -> str:
     )
 
 
-def exception_failure(exc: requests.RequestException, call: Call, timeout: tuple[float, float], policy: RetryPolicy) -> Failure:
+def exception_failure(
+    exc: requests.RequestException, call: Call, timeout: tuple[float, float], policy: RetryPolicy
+) -> Failure:
     """A requests exception as a :class:`Failure`; only a short reason text is copied out of it."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         reason = f"connect timeout after {timeout[0]:g} s"
@@ -234,7 +247,9 @@ def exception_failure(exc: requests.RequestException, call: Call, timeout: tuple
             reason = f"TLS handshake failed; if {call.host_port} is a local test server without TLS, use http://{call.host_port}"
         return _connection_failure(call, reason, retryable=False, acted=False)
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return _connection_failure(call, "the connection broke while reading the answer", policy.retry_connection_errors, acted=True)
+        return _connection_failure(
+            call, "the connection broke while reading the answer", policy.retry_connection_errors, acted=True
+        )
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason, acted = _connection_reason(exc)
         # Nothing listens on a loopback port: waiting will not start a server, so say it at once.
@@ -245,7 +260,10 @@ def exception_failure(exc: requests.RequestException, call: Call, timeout: tuple
 
 def read_timeout_failure(call: Call, timeout: tuple[float, float], policy: RetryPolicy) -> Failure:
     return _timeout_failure(
-        call, policy, reason=f"read timeout after {timeout[1]:g} s", waited=f"answer {call} within {timeout[1]:g} s",
+        call,
+        policy,
+        reason=f"read timeout after {timeout[1]:g} s",
+        waited=f"answer {call} within {timeout[1]:g} s",
         advice="dbt Cloud may be slow or overloaded; try again later or raise the read timeout.",
     )
 
@@ -253,7 +271,10 @@ def read_timeout_failure(call: Call, timeout: tuple[float, float], policy: Retry
 def deadline_failure(call: Call, limit: str, policy: RetryPolicy) -> Failure:
     """The answer was still arriving when the attempt's wall-clock deadline passed (a trickling host)."""
     return _timeout_failure(
-        call, policy, reason=f"not finished within the {limit}", waited=f"finish answering {call} within the {limit}",
+        call,
+        policy,
+        reason=f"not finished within the {limit}",
+        waited=f"finish answering {call} within the {limit}",
         advice="the host sends too slowly (a proxy or network problem); try again later or raise the deadline.",
     )
 
@@ -271,7 +292,11 @@ def _timeout_failure(call: Call, policy: RetryPolicy, *, reason: str, waited: st
 
 def truncated_failure(call: Call, received: int, expected: int | None, policy: RetryPolicy) -> Failure:
     """An artifact body that ended early; downloading again usually fixes it."""
-    size = f"got {received} of {expected} bytes" if expected is not None else f"got {received} bytes before the connection broke"
+    size = (
+        f"got {received} of {expected} bytes"
+        if expected is not None
+        else f"got {received} bytes before the connection broke"
+    )
     return Failure(
         reason=f"truncated: {size}",
         make_error=lambda note: ArtifactError(
@@ -289,7 +314,8 @@ def _connection_failure(call: Call, reason: str, retryable: bool, acted: bool) -
     return Failure(
         reason=reason,
         make_error=lambda note: DbtCloudConnectionError(
-            f"cannot reach {call.host_port} for {call}: {reason} ({note}); check the host/tenant, the network and any proxy.",
+            f"cannot reach {call.host_port} for {call}: {reason} ({note}); "
+            "check the host/tenant, the network and any proxy.",
             url=call.url,
         ),
         retryable=retryable,

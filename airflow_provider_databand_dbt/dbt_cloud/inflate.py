@@ -5,10 +5,11 @@ urllib3 inflates each read of compressed bytes in one go, and a gzip body may ho
 Here every piece handed to the caller is at most ``size`` bytes (zlib's ``max_length``), so the
 JSON and artifact limits hold no matter what the host sends.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 from urllib3.exceptions import DecodeError, HTTPError, ProtocolError, ReadTimeoutError, SSLError

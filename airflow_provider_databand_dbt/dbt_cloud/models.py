@@ -4,11 +4,12 @@ dbt Cloud adds fields often and sends many we never read; decoding into msgspec 
 memory small and turns a changed shape into a clear :class:`DbtCloudInvalidResponseError`
 instead of a ``KeyError`` deep in the collector.
 """
+
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Generic, List, Optional, TypeVar
+from typing import Any, Generic, Optional, TypeVar
 
 import msgspec
 
@@ -84,7 +85,7 @@ class ApiTrigger(_Timestamped):
     git_branch: Optional[str] = None
     git_sha: Optional[str] = None
     schema_override: Optional[str] = None
-    steps_override: Optional[List[str]] = None
+    steps_override: Optional[list[str]] = None
     created_at: Optional[datetime] = None
     # The spec's CauseCategoryEnum: api, ci, scheduled, ui, rerun, job completion, merge...
     cause_category: Optional[str] = None
@@ -99,7 +100,7 @@ class ApiJob(_Timestamped):
     environment_id: Optional[int] = None
     name: Optional[str] = None
     description: Optional[str] = None
-    execute_steps: List[str] = msgspec.field(default_factory=list)
+    execute_steps: list[str] = msgspec.field(default_factory=list)
     state: Optional[int] = None
     job_type: Optional[str] = None
     dbt_version: Optional[str] = None
@@ -165,7 +166,7 @@ class ApiRun(_Timestamped):
     retry_not_supported_reason: Optional[str] = None
     trigger: Optional[ApiTrigger] = None
     job: Optional[ApiJob] = None
-    run_steps: Optional[List[ApiRunStep]] = None
+    run_steps: Optional[list[ApiRunStep]] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -209,7 +210,7 @@ class ApiEnvironment(msgspec.Struct):
 class RunsPage(msgspec.Struct):
     """One page of ``list_runs``; ``total_count`` is None when dbt Cloud did not say."""
 
-    runs: List[ApiRun]
+    runs: list[ApiRun]
     total_count: Optional[int] = None
 
 
@@ -220,9 +221,9 @@ class RawRunsDecoder:
     malformed run cannot hide the rest of its page.
     """
 
-    _envelope = Envelope[List[Any]]
+    _envelope = Envelope[list[Any]]
 
-    def decode(self, content: bytes) -> Envelope[List[Any]]:
+    def decode(self, content: bytes) -> Envelope[list[Any]]:
         try:
             data = msgspec.json.decode(content)
         except msgspec.DecodeError:
@@ -231,4 +232,3 @@ class RawRunsDecoder:
             except ValueError as exc:
                 raise msgspec.DecodeError(str(exc)) from None
         return msgspec.convert(data, self._envelope)
-

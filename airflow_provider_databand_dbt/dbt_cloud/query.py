@@ -1,12 +1,13 @@
 """Query parameters for list endpoints: page sizes, optional ids, status filters, when to stop paging."""
+
 from __future__ import annotations
 
 import json
 from typing import Any, Optional
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
-from airflow_provider_databand_dbt.model.status import RunStatus
 from airflow_provider_databand_dbt.dbt_cloud.urls import validate_id
+from airflow_provider_databand_dbt.model.status import RunStatus
 
 MAX_PAGE_SIZE = 100
 
@@ -22,7 +23,9 @@ def optional_id(value: Any, name: str) -> Optional[int]:
 
 def page_size_param(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
-        raise DbtCloudConfigError(f"{name} must be an integer from 1 to {MAX_PAGE_SIZE} (dbt Cloud's page limit), got {value!r}")
+        raise DbtCloudConfigError(
+            f"{name} must be an integer from 1 to {MAX_PAGE_SIZE} (dbt Cloud's page limit), got {value!r}"
+        )
     return value
 
 
@@ -39,7 +42,9 @@ def status_code(status: Any) -> int:
             return int(RunStatus.from_label(status.strip()))
         except KeyError:
             labels = ", ".join(s.label for s in RunStatus)
-            raise DbtCloudConfigError(f"status must be a dbt Cloud run status ({labels}) or its number, got {status!r}") from None
+            raise DbtCloudConfigError(
+                f"status must be a dbt Cloud run status ({labels}) or its number, got {status!r}"
+            ) from None
     number = validate_id(status, "status")
     try:
         return int(RunStatus(number))

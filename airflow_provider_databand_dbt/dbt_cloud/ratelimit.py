@@ -3,6 +3,7 @@
 A token bucket shared by all threads of one client: each HTTP attempt takes a token,
 tokens refill continuously at ``requests_per_minute / 60`` per second.
 """
+
 from __future__ import annotations
 
 import math

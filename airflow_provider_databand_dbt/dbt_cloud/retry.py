@@ -4,6 +4,7 @@ Backoff is exponential with full jitter, ``Retry-After`` is honoured, and the wh
 sequence is bounded by a number of attempts and a wall-clock budget. Requests that could
 act twice (triggering a job run) are only repeated when dbt Cloud cannot have acted.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -183,7 +184,11 @@ class Retrier(Generic[T]):
         delay = max(0.0, min(delay, remaining))
         self._log.warning(
             "dbt Cloud %s failed (%s); retrying in %.1f s (attempt %d of %d)",
-            what, failure.reason, delay, number + 1, self.policy.max_attempts,
+            what,
+            failure.reason,
+            delay,
+            number + 1,
+            self.policy.max_attempts,
         )
         return delay
 

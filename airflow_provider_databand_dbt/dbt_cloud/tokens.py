@@ -4,6 +4,7 @@ A token given as ``--api-url`` would otherwise be echoed in the error (and looke
 host name); given as ``--token-file`` or ``api_token_env`` it would be echoed as a missing file
 or variable. Every place that takes such a value asks :func:`looks_like_token` first.
 """
+
 from __future__ import annotations
 
 import re

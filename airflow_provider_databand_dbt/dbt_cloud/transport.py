@@ -4,6 +4,7 @@
 a request, maps the outcome to a typed error or a retryable :class:`Failure`, and decodes JSON
 envelopes or streams artifacts to disk.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -81,7 +82,9 @@ def normalize_timeout(timeout: object) -> tuple[float, float]:
     if len(pair) != 2 or not all(
         isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf") for x in pair
     ):
-        raise DbtCloudConfigError(f"timeout must be a positive number or a (connect, read) pair of them, got {timeout!r}")
+        raise DbtCloudConfigError(
+            f"timeout must be a positive number or a (connect, read) pair of them, got {timeout!r}"
+        )
     return float(pair[0]), float(pair[1])
 
 
@@ -136,7 +139,9 @@ class Transport:
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, TrackingAdapter(self._tracker))
         # Only what inflate.py decodes in bounded pieces (never br/zstd, even when installed).
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING})
+        self.session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+        )
         self._count_lock = threading.Lock()
         self._request_count = 0
 
@@ -175,7 +180,10 @@ class Transport:
     def _attempt_budget(self, call: Call) -> tuple[Optional[float], str]:
         """Seconds this attempt may take, and which limit that is; raises once the overall deadline passed."""
         overall: Optional[OverallDeadline] = getattr(self._overall, "value", None)
-        budget, limit = self.request_deadline, f"request deadline of {self.request_deadline or 0:g} s (request_deadline)"
+        budget, limit = (
+            self.request_deadline,
+            f"request deadline of {self.request_deadline or 0:g} s (request_deadline)",
+        )
         if overall is not None:
             left = overall.left()
             if left <= 0:
@@ -302,7 +310,13 @@ class Transport:
         """
         call = Call(method, self.base_url, route.format(**route_args), target)
         answer = self._retrier().run(
-            lambda: self._attempt(call, route, lambda r: read_json(r, call, self.max_response_bytes, self.timeout, self.retry), params=params, body=body),
+            lambda: self._attempt(
+                call,
+                route,
+                lambda r: read_json(r, call, self.max_response_bytes, self.timeout, self.retry),
+                params=params,
+                body=body,
+            ),
             what=f"{method} {call.path}",
             repeatable=repeatable,
         )
@@ -349,8 +363,14 @@ class Transport:
 
         def consume(response: requests.Response) -> Path | Failure:
             return stream_to_file(
-                response, call, directory=directory, suffix=suffix, max_bytes=max_bytes, timeout=self.timeout,
-                policy=self.retry, report=lambda outcome: self._notify(call.method, route, outcome),
+                response,
+                call,
+                directory=directory,
+                suffix=suffix,
+                max_bytes=max_bytes,
+                timeout=self.timeout,
+                policy=self.retry,
+                report=lambda outcome: self._notify(call.method, route, outcome),
             )
 
         return self._retrier().run(

@@ -3,13 +3,14 @@
 Every check raises :class:`DbtCloudConfigError` with a message saying what to pass instead.
 Messages never echo a value that could be a secret: no userinfo, query string or token.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import json
 import operator
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
@@ -40,7 +41,9 @@ ENVIRONMENT = "/api/v3/accounts/{account_id}/environments/{environment_id}/"
 
 
 def _config_error(value: str, problem: str) -> DbtCloudConfigError:
-    return DbtCloudConfigError(f"invalid dbt Cloud API URL {value}: {problem}; give only the scheme and host, {_EXAMPLES}")
+    return DbtCloudConfigError(
+        f"invalid dbt Cloud API URL {value}: {problem}; give only the scheme and host, {_EXAMPLES}"
+    )
 
 
 def _safe_echo(value: str) -> str:
@@ -92,12 +95,12 @@ def normalize_api_url(value: str | None) -> str:
     :raises DbtCloudConfigError: empty, malformed, non-http(s), plain http to a non-loopback host.
     """
     if not isinstance(value, str) or not value.strip():
-        raise DbtCloudConfigError(f"the dbt Cloud API URL is empty; give the host of your dbt Cloud account, {_EXAMPLES}")
+        raise DbtCloudConfigError(
+            f"the dbt Cloud API URL is empty; give the host of your dbt Cloud account, {_EXAMPLES}"
+        )
     text = value.strip()
     if looks_like_token(text) and "@" not in text:  # with "@", the credentials check below says more
-        raise DbtCloudConfigError(
-            f"invalid dbt Cloud API URL: {TOKEN_HINT}; the API URL is the host, {_EXAMPLES}"
-        )
+        raise DbtCloudConfigError(f"invalid dbt Cloud API URL: {TOKEN_HINT}; the API URL is the host, {_EXAMPLES}")
     shown = _safe_echo(text)
     if any(ch.isspace() for ch in text):
         raise _config_error(shown, "it contains whitespace")
@@ -136,7 +139,11 @@ def normalize_api_url(value: str | None) -> str:
             raise _config_error(shown, "the host is not a valid name or IP address")
         netloc_host = host
     if scheme == "http" and not is_loopback(host):
-        raise _config_error(shown, "plain http would send the API token in clear text; use https (http is only allowed for localhost/127.0.0.1)")
+        raise _config_error(
+            shown,
+            "plain http would send the API token in clear text; "
+            "use https (http is only allowed for localhost/127.0.0.1)",
+        )
     netloc = netloc_host if port in (None, _DEFAULT_PORTS[scheme]) else f"{netloc_host}:{port}"
     return f"{scheme}://{netloc}"
 
@@ -159,7 +166,9 @@ def validate_id(value: object, name: str) -> int:
         except TypeError:
             number = None
     if number is None or number <= 0:
-        raise DbtCloudConfigError(f"{name} must be a positive integer (a number or a string of digits), got {describe_value(value)}")
+        raise DbtCloudConfigError(
+            f"{name} must be a positive integer (a number or a string of digits), got {describe_value(value)}"
+        )
     return number
 
 
@@ -191,7 +200,9 @@ def validate_token(token: object) -> str:
             "the dbt Cloud API token contains whitespace: pass the token alone, without a 'Token ' or 'Bearer ' prefix"
         )
     if not text.isascii() or not text.isprintable():
-        raise DbtCloudConfigError("the dbt Cloud API token contains non-ASCII or control characters: check how it was copied")
+        raise DbtCloudConfigError(
+            "the dbt Cloud API token contains non-ASCII or control characters: check how it was copied"
+        )
     return text
 
 
@@ -205,7 +216,9 @@ def validate_artifact_path(path: object) -> str:
     text = path.strip()
     segments = text.split("/")
     if text.startswith("/") or any(seg in ("", ".", "..") for seg in segments) or "\\" in text:
-        raise DbtCloudConfigError(f"the artifact path {text!r} must be relative, e.g. 'manifest.json' or 'run_results.json'")
+        raise DbtCloudConfigError(
+            f"the artifact path {text!r} must be relative, e.g. 'manifest.json' or 'run_results.json'"
+        )
     return quote(text, safe="/")
 
 

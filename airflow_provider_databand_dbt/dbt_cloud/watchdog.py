@@ -6,6 +6,7 @@ transport's session opens is registered here by the thread using it; a per-attem
 :meth:`ConnectionTracker.abort` from another thread, shuts that socket down, which makes the
 blocked read return at once and the attempt fail with an error we then name precisely.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,7 @@ import dataclasses
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -141,5 +142,7 @@ def _pool_classes(tracker: ConnectionTracker) -> dict[str, type]:
 
     return {
         "http": type("TrackedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": tracked(HTTPConnection)}),
-        "https": type("TrackedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tracked(HTTPSConnection)}),
+        "https": type(
+            "TrackedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tracked(HTTPSConnection)}
+        ),
     }

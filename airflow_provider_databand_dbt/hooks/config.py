@@ -2,6 +2,7 @@
 
 Every key can also be set as ``AIRFLOW__DATABAND_DBT__<KEY>`` (Airflow's own env convention).
 """
+
 from __future__ import annotations
 
 import os

@@ -13,6 +13,7 @@ same methods, so the provider's operator, sensor and trigger work on it) and add
   (plain http is refused for anything but loopback);
 - error messages that name the connection field to fix.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,8 @@ from airflow_provider_databand_dbt.hooks.retries import PolicyAttempts, run_with
 from airflow_provider_databand_dbt.hooks.sources import current_source
 
 if TYPE_CHECKING:
-    from airflow_provider_databand_dbt.model.report import RunReport
     from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+    from airflow_provider_databand_dbt.model.report import RunReport
     from airflow_provider_databand_dbt.model.source import TrackingSource
 
 # The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
@@ -268,8 +269,10 @@ class DbtCloudTrackingHook(DbtCloudHook):
         run_id = validated_id(run_id, "run_id")
         account_id = self._resolve_account_id() if account_id is None else validated_id(account_id, "account_id")
         # The client first: a connection without token or with a bad Host fails before the store is touched.
-        with self.get_tracking_client(**(client_options or {})) as client, \
-                tracking(bool(store), airflow_tracking_url(tracking_url)) as service:
+        with (
+            self.get_tracking_client(**(client_options or {})) as client,
+            tracking(bool(store), airflow_tracking_url(tracking_url)) as service,
+        ):
             return service.track(client, account_id, run_id, source=source or current_source(), progress=progress)
 
 

@@ -6,6 +6,7 @@ both with what is here: the errors of either library become a :class:`Failure` (
 ``Retry-After`` parsed by :func:`parse_retry_after`, whether dbt Cloud may have acted) and the
 client's :class:`Retrier` says whether and how long to wait.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,7 +1,9 @@
 """Which Airflow task tracked a run: the ``TrackingSource`` row the store keeps per sighting."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from airflow_provider_databand_dbt.airflow_compat import get_current_context
 from airflow_provider_databand_dbt.model.source import TrackingSource

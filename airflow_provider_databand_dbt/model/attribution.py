@@ -11,6 +11,7 @@ triggered it. Three writers put an Airflow task into it, and ``attribution_from_
 
 Parsed at read time from the stored ``trigger_cause``, so runs stored before this existed get it too.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,15 @@ _MAX_ID_CHARS = 250
 _MAX_CAUSE_CHARS = 100_000
 _MARKER = re.compile(r"\[airflow ([A-Za-z0-9%&=._~+-]*)\]")
 _PROVIDER_TEXT = re.compile(
-    r"Triggered via Apache Airflow by task (['\"])(?P<task>[^'\"]+)\1 in the (?P<dag>\S+) DAG\.")
-_MARKER_FIELDS = (("dag", "dag_id"), ("task", "task_id"), ("run", "airflow_run_id"), ("map", "map_index"),
-                  ("try", "try_number"))
+    r"Triggered via Apache Airflow by task (['\"])(?P<task>[^'\"]+)\1 in the (?P<dag>\S+) DAG\."
+)
+_MARKER_FIELDS = (
+    ("dag", "dag_id"),
+    ("task", "task_id"),
+    ("run", "airflow_run_id"),
+    ("map", "map_index"),
+    ("try", "try_number"),
+)
 
 
 class Attribution(msgspec.Struct, kw_only=True, frozen=True):
@@ -127,7 +134,7 @@ def _from_openlineage(data: dict[str, Any]) -> Optional[Attribution]:
         return None
     root = _job_name(data.get("root"))
     if root and parent.startswith(root + ".") and len(parent) > len(root) + 1:
-        dag_id, task_id = root, parent[len(root) + 1:]
+        dag_id, task_id = root, parent[len(root) + 1 :]
     elif "." in parent:
         # No root block (the provider drops it when the cause is too long): DAG ids rarely hold a dot,
         # task ids in task groups often do.
@@ -151,8 +158,12 @@ def _build(values: dict[str, Any], origin: AttributionOrigin) -> Optional[Attrib
         return None
     map_index = _whole(values.get("map"), minimum=0)
     return Attribution(
-        dag_id=dag_id, task_id=task_id, airflow_run_id=_ident(values.get("run")), map_index=map_index,
-        try_number=_whole(values.get("try"), minimum=1), origin=origin,
+        dag_id=dag_id,
+        task_id=task_id,
+        airflow_run_id=_ident(values.get("run")),
+        map_index=map_index,
+        try_number=_whole(values.get("try"), minimum=1),
+        origin=origin,
     )
 
 

@@ -1,4 +1,5 @@
 """The typed result of collecting one dbt Cloud run: what every tracker stores and returns."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -148,4 +149,3 @@ class RunReport(RunHeader, kw_only=True):
         """Inverse of :meth:`as_dict` (``summary`` is derived, so it is ignored)."""
         data = {k: v for k, v in data.items() if k != "summary"}
         return msgspec.convert(data, cls)
-

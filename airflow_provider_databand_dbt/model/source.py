@@ -1,4 +1,5 @@
 """Who tracked a run: an Airflow task, a monitor syncer, the CLI or a direct API call."""
+
 from __future__ import annotations
 
 import socket

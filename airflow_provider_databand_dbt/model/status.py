@@ -3,6 +3,7 @@
 Every layer (collector, store, CLI, web, monitor) asks these predicates instead of restating sets of
 strings, so "finished", "failed" and a status's colour mean the same thing everywhere.
 """
+
 from __future__ import annotations
 
 import enum

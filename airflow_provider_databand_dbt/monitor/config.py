@@ -4,13 +4,15 @@ Precedence, highest first: command-line flags > environment (``DBND__DBT_MONITOR
 config file (``--config``, else ``$DATABAND_DBT_CONFIG``, else ``~/.databand_dbt/monitor.cfg``) > defaults.
 Everything is validated before anything starts; errors name the file, section and key.
 """
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
@@ -36,7 +38,13 @@ DEFAULT_MAX_REQUESTS_PER_MINUTE = 3000
 DEFAULT_TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 
 __all__ = [
-    "MonitorConfig", "MonitorConfigError", "SyncerConfig", "load_config", "MAIN_KEYS", "SYNCER_KEYS", "SYNCER_DEFAULT_KEYS",
+    "MonitorConfig",
+    "MonitorConfigError",
+    "SyncerConfig",
+    "load_config",
+    "MAIN_KEYS",
+    "SYNCER_KEYS",
+    "SYNCER_DEFAULT_KEYS",
 ]
 
 
@@ -109,14 +117,16 @@ class KeySpec:
 # Limits of the dbt Cloud client: valid in a syncer section, and in [dbt_monitor] as the default of every syncer.
 SYNCER_DEFAULT_KEYS: dict[str, KeySpec] = {
     "request_deadline": KeySpec(
-        v.parse_duration, DEFAULT_REQUEST_DEADLINE,
+        v.parse_duration,
+        DEFAULT_REQUEST_DEADLINE,
         help="wall-clock seconds for one request attempt, download included, even if data keeps trickling in",
     ),
     "collect_deadline": KeySpec(
         v.parse_duration, DEFAULT_COLLECT_DEADLINE, help="wall-clock seconds for collecting one run, retries included"
     ),
     "max_response_bytes": KeySpec(
-        lambda r: v.parse_int(r, minimum=1), DEFAULT_MAX_RESPONSE_BYTES,
+        lambda r: v.parse_int(r, minimum=1),
+        DEFAULT_MAX_RESPONSE_BYTES,
         help="largest JSON answer accepted from dbt Cloud, once decompressed",
     ),
 }
@@ -133,7 +143,8 @@ MAIN_KEYS: dict[str, KeySpec] = {
     "lease_seconds": KeySpec(lambda r: v.parse_duration(r, allow_zero=True), 60.0, help="syncer lease TTL; 0 disables"),
     "max_backoff": KeySpec(v.parse_duration, 300.0, help="longest wait after repeated failures of a syncer"),
     "stop_timeout": KeySpec(
-        lambda r: v.parse_duration(r, allow_zero=True), 5.0,
+        lambda r: v.parse_duration(r, allow_zero=True),
+        5.0,
         help="on SIGTERM or stop_after, seconds to finish the current run before abandoning a stuck request",
     ),
     "log_format": KeySpec(lambda r: v.parse_choice(r, ("text", "json")), "text", help="text or json"),
@@ -149,7 +160,9 @@ SYNCER_KEYS: dict[str, KeySpec] = {
     "job_ids": KeySpec(v.parse_int_list, (), help="only runs of these jobs"),
     "project_ids": KeySpec(v.parse_int_list, (), help="only runs of these projects"),
     "environment_ids": KeySpec(v.parse_int_list, (), help="only runs of these environments"),
-    "runs_page_size": KeySpec(lambda r: v.parse_int(r, minimum=1, maximum=100), 100, help="runs per list request (<= 100)"),
+    "runs_page_size": KeySpec(
+        lambda r: v.parse_int(r, minimum=1, maximum=100), 100, help="runs per list request (<= 100)"
+    ),
     "backfill": KeySpec(v.parse_duration, None, help="on first start, also track finished runs this old (e.g. 7d)"),
     "max_requests_per_minute": KeySpec(
         lambda r: v.parse_int(r, minimum=1), DEFAULT_MAX_REQUESTS_PER_MINUTE, help="request budget for this account"
@@ -204,7 +217,9 @@ def _resolve_token(
         try:
             token = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise MonitorConfigError(f"{raw[key].origin}: cannot read token file {path}: {exc.__class__.__name__}") from None
+            raise MonitorConfigError(
+                f"{raw[key].origin}: cannot read token file {path}: {exc.__class__.__name__}"
+            ) from None
         if not token:
             raise MonitorConfigError(f"{raw[key].origin}: token file {path} is empty")
         return token, f"{raw[key].origin} (file {path})"
@@ -226,11 +241,16 @@ def _checked(check: Callable[[str], str], value: str, origin: str) -> str:
 
 
 def _build_syncer(
-    name: str, raw: Mapping[str, RawValue], section_origin: str, environ: Mapping[str, str],
+    name: str,
+    raw: Mapping[str, RawValue],
+    section_origin: str,
+    environ: Mapping[str, str],
     defaults: Mapping[str, Any],
 ) -> Optional[SyncerConfig]:
     """One syncer's config; ``defaults`` are the ``[dbt_monitor]`` values of :data:`SYNCER_DEFAULT_KEYS`."""
-    specs = {key: replace(spec, default=defaults[key]) if key in defaults else spec for key, spec in SYNCER_KEYS.items()}
+    specs = {
+        key: replace(spec, default=defaults[key]) if key in defaults else spec for key, spec in SYNCER_KEYS.items()
+    }
     parsed = _parse_section(raw, specs, section_origin)
     if not parsed["enabled"]:
         return None
@@ -281,7 +301,9 @@ def load_config(
     main = _parse_section(settings.main, MAIN_KEYS, f"{path or 'config'} [dbt_monitor]")
     defaults = {key: main.pop(key) for key in SYNCER_DEFAULT_KEYS}
     if not settings.syncers:
-        where = f"{path}" if path else "no config file found (looked at $DATABAND_DBT_CONFIG, ~/.databand_dbt/monitor.cfg)"
+        where = (
+            f"{path}" if path else "no config file found (looked at $DATABAND_DBT_CONFIG, ~/.databand_dbt/monitor.cfg)"
+        )
         raise MonitorConfigError(
             f"{where}: no syncer configured; add a [dbt_monitor.syncer.NAME] section with account_id, "
             f"or set {ENV_PREFIX}SYNCER__NAME__ACCOUNT_ID"

@@ -4,14 +4,16 @@ The file may be INI (``[dbt_monitor]`` and ``[dbt_monitor.syncer.NAME]`` section
 tables). Environment variables follow the original Databand convention: ``DBND__DBT_MONITOR__<KEY>``
 for the main section and ``DBND__DBT_MONITOR__SYNCER__<NAME>__<KEY>`` for a syncer.
 """
+
 from __future__ import annotations
 
 import configparser
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 MAIN_SECTION = "dbt_monitor"
 SYNCER_PREFIX = "dbt_monitor.syncer."
@@ -77,17 +79,17 @@ def _read_ini(path: Path, text: str) -> RawSettings:
         raise MonitorConfigError(f"{path}: not a valid INI file: {exc}") from None
     settings = RawSettings()
     for section in parser.sections():
-        values = {key: RawValue(parser.get(section, key), f"{path} [{section}] {key}") for key in parser.options(section)}
+        values = {
+            key: RawValue(parser.get(section, key), f"{path} [{section}] {key}") for key in parser.options(section)
+        }
         if section == MAIN_SECTION:
             settings.main.update(values)
         elif section.startswith(SYNCER_PREFIX):
-            name = _check_syncer_name(section[len(SYNCER_PREFIX):], f"{path} [{section}]")
+            name = _check_syncer_name(section[len(SYNCER_PREFIX) :], f"{path} [{section}]")
             settings.syncers[name] = values
             settings.syncer_origins[name] = f"{path} [{section}]"
         elif section.startswith(MAIN_SECTION + "."):
-            raise MonitorConfigError(
-                f"{path} [{section}]: unknown section; syncers are named [{SYNCER_PREFIX}NAME]"
-            )
+            raise MonitorConfigError(f"{path} [{section}]: unknown section; syncers are named [{SYNCER_PREFIX}NAME]")
     return settings
 
 
@@ -98,7 +100,9 @@ def _read_toml(path: Path, text: str) -> RawSettings:
         try:
             import tomli as tomllib  # type: ignore[no-redef]  # same loads() API, Python < 3.11 only
         except ImportError:
-            raise MonitorConfigError(f"{path}: TOML needs Python 3.11+ or the 'tomli' package; use an INI file") from None
+            raise MonitorConfigError(
+                f"{path}: TOML needs Python 3.11+ or the 'tomli' package; use an INI file"
+            ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -109,7 +113,9 @@ def _read_toml(path: Path, text: str) -> RawSettings:
         raise MonitorConfigError(f"{path} [{MAIN_SECTION}]: must be a table")
     syncer_tables = table.get("syncer", {})
     if not isinstance(syncer_tables, dict):
-        raise MonitorConfigError(f"{path} [{MAIN_SECTION}] syncer: must hold one table per syncer, [{SYNCER_PREFIX}NAME]")
+        raise MonitorConfigError(
+            f"{path} [{MAIN_SECTION}] syncer: must hold one table per syncer, [{SYNCER_PREFIX}NAME]"
+        )
     for key, value in table.items():
         if key == "syncer":
             continue
@@ -136,7 +142,7 @@ def read_environment(environ: Mapping[str, str]) -> RawSettings:
     for var, value in sorted(environ.items()):
         if not var.upper().startswith(ENV_PREFIX):
             continue
-        parts = var[len(ENV_PREFIX):].split("__")
+        parts = var[len(ENV_PREFIX) :].split("__")
         origin = f"environment variable {var}"
         if len(parts) == 1 and parts[0]:
             settings.main[parts[0].lower()] = RawValue(value, origin)
@@ -145,9 +151,7 @@ def read_environment(environ: Mapping[str, str]) -> RawSettings:
             settings.syncers.setdefault(name, {})[parts[2].lower()] = RawValue(value, origin)
             settings.syncer_origins.setdefault(name, origin)
         else:
-            raise MonitorConfigError(
-                f"{origin}: expected {ENV_PREFIX}<KEY> or {ENV_PREFIX}SYNCER__<NAME>__<KEY>"
-            )
+            raise MonitorConfigError(f"{origin}: expected {ENV_PREFIX}<KEY> or {ENV_PREFIX}SYNCER__<NAME>__<KEY>")
     return settings
 
 

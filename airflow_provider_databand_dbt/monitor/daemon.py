@@ -5,6 +5,7 @@ never delays the others; it backs off exponentially and reports through logs, me
 SIGTERM/SIGINT and ``stop_after``: every syncer finishes and stores the run it is on, then the process exits 0;
 a syncer still stuck in a request after ``stop_timeout`` seconds is abandoned (its cursor is already saved).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ BUDGET_RATE_SHARE = 6 / 7
 class SyncerWorker:
     """Runs one syncer's iterations on a thread: success resets the backoff, failure doubles it."""
 
-    def __init__(self, syncer: Syncer, config: MonitorConfig, metrics: MonitorMetrics, health: HealthBoard,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, syncer: Syncer, config: MonitorConfig, metrics: MonitorMetrics, health: HealthBoard, stop: threading.Event
+    ) -> None:
         self.syncer = syncer
         self.config = config
         self.metrics = metrics
@@ -84,7 +86,10 @@ class SyncerWorker:
             self.health.failure(name, describe(exc), delay)
             log.warning(
                 "syncer %s: iteration failed (%s), retrying in %.1f s (failure %d in a row)",
-                name, describe(exc), delay, self.failures,
+                name,
+                describe(exc),
+                delay,
+                self.failures,
                 exc_info=kind == "internal",
                 extra={"syncer": name, "error_kind": kind, "backoff_seconds": delay},
             )
@@ -128,11 +133,16 @@ class MonitorDaemon:
         server = None
         if self.config.prometheus_port:
             try:
-                server = MetricsServer(self.config.prometheus_host, self.config.prometheus_port,
-                                       self.metrics.render, self.health.snapshot).start()
+                server = MetricsServer(
+                    self.config.prometheus_host, self.config.prometheus_port, self.metrics.render, self.health.snapshot
+                ).start()
             except OSError as exc:
-                log.error("cannot serve metrics on %s:%s (%s): choose another prometheus_port, or 0 to disable",
-                          self.config.prometheus_host, self.config.prometheus_port, exc.strerror or exc)
+                log.error(
+                    "cannot serve metrics on %s:%s (%s): choose another prometheus_port, or 0 to disable",
+                    self.config.prometheus_host,
+                    self.config.prometheus_port,
+                    exc.strerror or exc,
+                )
                 return EXIT_USAGE
             log.info("serving /metrics and /health on %s:%s", self.config.prometheus_host, server.port)
         store, clients, workers = self._store, [], []
@@ -144,11 +154,17 @@ class MonitorDaemon:
             for syncer_config in self.config.syncers:
                 client = self._client(syncer_config)
                 clients.append(client)
-                workers.append(SyncerWorker(self._syncer(syncer_config, client, store), self.config,
-                                            self.metrics, self.health, self.stop))
-            log.info("monitoring %d syncer(s): %s; interval %g s", len(workers),
-                     ", ".join(f"{s.name} (account {s.account_id} on {s.api_url})" for s in self.config.syncers),
-                     self.config.interval)
+                workers.append(
+                    SyncerWorker(
+                        self._syncer(syncer_config, client, store), self.config, self.metrics, self.health, self.stop
+                    )
+                )
+            log.info(
+                "monitoring %d syncer(s): %s; interval %g s",
+                len(workers),
+                ", ".join(f"{s.name} (account {s.account_id} on {s.api_url})" for s in self.config.syncers),
+                self.config.interval,
+            )
             for worker in workers:
                 worker.thread.start()
             self._wait(workers)
@@ -191,9 +207,13 @@ class MonitorDaemon:
         for worker in workers:
             if not worker.thread.is_alive():
                 continue
-            log.warning("syncer %s: still busy %g s after the stop (a request to dbt Cloud does not finish); "
-                        "abandoning it, the next start resumes from its cursor", worker.syncer.name,
-                        self.config.stop_timeout, extra={"syncer": worker.syncer.name})
+            log.warning(
+                "syncer %s: still busy %g s after the stop (a request to dbt Cloud does not finish); "
+                "abandoning it, the next start resumes from its cursor",
+                worker.syncer.name,
+                self.config.stop_timeout,
+                extra={"syncer": worker.syncer.name},
+            )
             try:
                 worker.syncer.close()
             except Exception as exc:  # best effort: the lease expires anyway, or is taken over on this host
@@ -208,23 +228,34 @@ class MonitorDaemon:
         def on_request(method: str, path: str, outcome: str) -> None:
             counter.labels(syncer=syncer.name, code=outcome).inc()
 
-        return NamesCachingClient(DbtCloudClient(
-            syncer.token,
-            syncer.api_url,
-            retry=RetryPolicy(
-                max_attempts=4, max_total_seconds=min(CLIENT_RETRY_SECONDS, max(1.0, 2 * self.config.interval))
-            ),
-            max_requests_per_minute=syncer.max_requests_per_minute * BUDGET_RATE_SHARE,
-            request_listener=on_request,
-            request_deadline=syncer.request_deadline,
-            max_response_bytes=syncer.max_response_bytes,
-        ))
+        return NamesCachingClient(
+            DbtCloudClient(
+                syncer.token,
+                syncer.api_url,
+                retry=RetryPolicy(
+                    max_attempts=4, max_total_seconds=min(CLIENT_RETRY_SECONDS, max(1.0, 2 * self.config.interval))
+                ),
+                max_requests_per_minute=syncer.max_requests_per_minute * BUDGET_RATE_SHARE,
+                request_listener=on_request,
+                request_deadline=syncer.request_deadline,
+                max_response_bytes=syncer.max_response_bytes,
+            )
+        )
 
     def _syncer(self, config: SyncerConfig, client, store) -> Syncer:
         self.metrics.init_syncer(config.name)
         lease = Lease(store, config.name, self.owner, self.config.lease_seconds) if self.config.lease_seconds else None
-        return Syncer(config, client, store, self.metrics, self.health, lease=lease, stop=self.stop,
-                      interval=self.config.interval, sinks=self._sinks)
+        return Syncer(
+            config,
+            client,
+            store,
+            self.metrics,
+            self.health,
+            lease=lease,
+            stop=self.stop,
+            interval=self.config.interval,
+            sinks=self._sinks,
+        )
 
     # -- signals -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 """Sort failures into the bounded ``kind`` label of ``databand_dbt_monitor_errors_total`` and decide what they cost."""
+
 from __future__ import annotations
 
 from typing import Optional

@@ -3,6 +3,7 @@
 A syncer is healthy while it had a successful iteration (or stored a run, during a long catch-up)
 within ``3 * interval``. Standing by because another monitor holds its lease counts as success.
 """
+
 from __future__ import annotations
 
 import threading
@@ -92,7 +93,11 @@ class HealthBoard:
                     "backoff_seconds": round(s.backoff_seconds, 3),
                 }
         ok = not reasons
-        body: dict[str, Any] = {"status": "ok" if ok else "unhealthy", "window_seconds": self.window, "syncers": syncers}
+        body: dict[str, Any] = {
+            "status": "ok" if ok else "unhealthy",
+            "window_seconds": self.window,
+            "syncers": syncers,
+        }
         if reasons:
             body["reason"] = "; ".join(reasons)
         return ok, body

@@ -1,4 +1,5 @@
 """``/metrics`` and ``/health`` on one port, served by a small background thread (standard library only)."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ class _MonitorHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], render_metrics: Callable[[], bytes],
-                 health: Callable[[], tuple[bool, dict]]) -> None:
+    def __init__(
+        self, address: tuple[str, int], render_metrics: Callable[[], bytes], health: Callable[[], tuple[bool, dict]]
+    ) -> None:
         super().__init__(address, _Handler)
         self.render_metrics = render_metrics
         self.health = health
@@ -64,8 +66,9 @@ class MetricsServer:
     :param health: returns ``(healthy, json_body)``.
     """
 
-    def __init__(self, host: str, port: int, render_metrics: Callable[[], bytes],
-                 health: Callable[[], tuple[bool, dict]]) -> None:
+    def __init__(
+        self, host: str, port: int, render_metrics: Callable[[], bytes], health: Callable[[], tuple[bool, dict]]
+    ) -> None:
         self._server = _MonitorHttpServer((host, port), render_metrics, health)
         self._thread = threading.Thread(target=self._server.serve_forever, name="monitor-http", daemon=True)
 

@@ -10,6 +10,7 @@ Pages are asked with ``include_related`` (steps, job, trigger): a listed run tha
 steps is kept whole on its :class:`RunRef` and is collected without a GET of its own. Runs still in
 progress are re-checked with one ``pk__in`` list call per page of ids (:meth:`RunLister.by_ids`).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -65,8 +66,9 @@ class Listing:
         return [self.selected[run_id] for run_id in sorted(self.selected)]
 
 
-def filter_streams(job_ids: tuple[int, ...], project_ids: tuple[int, ...],
-                   environment_ids: tuple[int, ...]) -> list[dict[str, int]]:
+def filter_streams(
+    job_ids: tuple[int, ...], project_ids: tuple[int, ...], environment_ids: tuple[int, ...]
+) -> list[dict[str, int]]:
     """One dict of list filters per combination; ``[{}]`` (a single unfiltered stream) without filters."""
     combos = itertools.product(job_ids or (None,), project_ids or (None,), environment_ids or (None,))
     streams = []
@@ -77,8 +79,16 @@ def filter_streams(job_ids: tuple[int, ...], project_ids: tuple[int, ...],
 
 
 def _refs(page: RunPage) -> list[RunRef]:
-    return [RunRef(id=run.id, status=run.status, created_at=run.created_at, job_id=run.job_definition_id,
-                   run=page.whole.get(run.id)) for run in page.runs]
+    return [
+        RunRef(
+            id=run.id,
+            status=run.status,
+            created_at=run.created_at,
+            job_id=run.job_definition_id,
+            run=page.whole.get(run.id),
+        )
+        for run in page.runs
+    ]
 
 
 class RunLister:
@@ -91,8 +101,14 @@ class RunLister:
     :param include_related: related objects asked with every page (empty: ids and statuses only).
     """
 
-    def __init__(self, client, account_id: int, streams: list[dict[str, int]], page_size: int,
-                 include_related: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        client,
+        account_id: int,
+        streams: list[dict[str, int]],
+        page_size: int,
+        include_related: tuple[str, ...] = (),
+    ) -> None:
         self.client = client
         self.account_id = account_id
         self.streams = streams
@@ -112,9 +128,16 @@ class RunLister:
         found: dict[int, RunRef] = {}
         wanted = sorted(set(run_ids))
         for start in range(0, len(wanted), self.page_size):
-            chunk = wanted[start:start + self.page_size]
-            page = list_runs_page(self.client, self.account_id, limit=len(chunk), offset=0, order_by="id",
-                                  run_ids=chunk, include_related=self.include_related)
+            chunk = wanted[start : start + self.page_size]
+            page = list_runs_page(
+                self.client,
+                self.account_id,
+                limit=len(chunk),
+                offset=0,
+                order_by="id",
+                run_ids=chunk,
+                include_related=self.include_related,
+            )
             refs = _refs(page)
             if any(ref.id not in chunk for ref in refs):
                 return None
@@ -129,16 +152,30 @@ class RunLister:
         """Only the first page of each stream (optionally of some statuses): the newest runs."""
         return self._list(lambda ref: True, max_pages=1, status=status)
 
-    def _list(self, keep: Callable[[RunRef], bool], *, max_pages: int = MAX_PAGES_PER_STREAM,
-              status: Optional[list[int]] = None, id_gt: int | None = None) -> Listing:
+    def _list(
+        self,
+        keep: Callable[[RunRef], bool],
+        *,
+        max_pages: int = MAX_PAGES_PER_STREAM,
+        status: Optional[list[int]] = None,
+        id_gt: int | None = None,
+    ) -> Listing:
         listing = Listing()
         for stream in self.streams:
             offset = 0
             for _ in range(max_pages):
                 page = list_runs_page(
-                    self.client, self.account_id, limit=self.page_size, offset=offset, order_by="-id", status=status,
-                    id_gt=id_gt, include_related=self.include_related, job_id=stream.get("job_id"),
-                    project_id=stream.get("project_id"), environment_id=stream.get("environment_id"),
+                    self.client,
+                    self.account_id,
+                    limit=self.page_size,
+                    offset=offset,
+                    order_by="-id",
+                    status=status,
+                    id_gt=id_gt,
+                    include_related=self.include_related,
+                    job_id=stream.get("job_id"),
+                    project_id=stream.get("project_id"),
+                    environment_id=stream.get("environment_id"),
                 )
                 listing.requests += 1
                 reached_end = False

@@ -4,6 +4,7 @@ Structured fields passed as ``extra={...}`` (syncer, run_id, status...) become J
 pipelines can filter on them without parsing the message. Text lines escape control characters, so a job
 name from dbt Cloud cannot forge a log line or send escape sequences to a terminal; times are UTC.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 The collector fetches a run's project and environment to show their names; during a catch-up of
 thousands of runs that would be two requests per run out of the account's request budget.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,7 +24,9 @@ class NamesCachingClient:
     :param ttl: how long an answer is reused.
     """
 
-    def __init__(self, client, ttl: float = DEFAULT_TTL_SECONDS, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, client, ttl: float = DEFAULT_TTL_SECONDS, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._client = client
         self._ttl = ttl
         self._clock = clock

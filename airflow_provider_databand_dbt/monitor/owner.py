@@ -5,6 +5,7 @@ once instead of waiting for it to expire. The "host" includes the PID namespace:
 comparable inside one, and two containers sharing a hostname (host networking) must never judge
 each other's pids. Another host, or a container restarted in a new PID namespace, waits for expiry.
 """
+
 from __future__ import annotations
 
 import os

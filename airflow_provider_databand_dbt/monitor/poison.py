@@ -4,6 +4,7 @@ One bad run (a value the store refuses, an answer that never decodes, a bug whil
 not block every later run of the account: the cursor moves past it and ``/health`` stays green. Errors
 of the account or of the store are not the run's fault and still stop the iteration (see ``errors.py``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ class FailedRunBook:
     :param interval: the polling interval; retry ``n`` comes ``interval * 2**n`` seconds after failure ``n``.
     """
 
-    def __init__(self, store, syncer: str, host: str, account_id: int, interval: float,
-                 metrics: MonitorMetrics) -> None:
+    def __init__(
+        self, store, syncer: str, host: str, account_id: int, interval: float, metrics: MonitorMetrics
+    ) -> None:
         self.store = store
         self.syncer = syncer
         self.host = host
@@ -40,30 +42,51 @@ class FailedRunBook:
         """Seconds until the next attempt after ``attempts`` failures; None: give up."""
         if attempts >= MAX_RUN_ATTEMPTS:
             return None
-        return min(RETRY_CAP_SECONDS, self.interval * 2 ** attempts)
+        return min(RETRY_CAP_SECONDS, self.interval * 2**attempts)
 
     def record(self, run_id: int, exc: BaseException) -> None:
         """Count a failed attempt at ``run_id`` (the caller then skips the run)."""
         kind = error_kind(exc)
-        failed = self.store.record_failed_run(self.syncer, self.host, self.account_id, run_id, kind, str(exc),
-                                              self.retry_delay)
+        failed = self.store.record_failed_run(
+            self.syncer, self.host, self.account_id, run_id, kind, str(exc), self.retry_delay
+        )
         self.metrics.runs_failed.labels(syncer=self.syncer, kind=kind).inc()
         self.metrics.errors.labels(syncer=self.syncer, kind=kind).inc()
         extra = {"syncer": self.syncer, "run_id": run_id, "error_kind": kind, "attempts": failed.attempts}
         if failed.next_retry_at is None:
             self.metrics.runs_given_up.labels(syncer=self.syncer).inc()
-            log.warning("syncer %s: giving up on run %s after %d failed attempts (%s: %s); "
-                        "recorded as failed to track", self.syncer, run_id, failed.attempts, kind, failed.reason,
-                        extra=extra, exc_info=kind == "internal")
+            log.warning(
+                "syncer %s: giving up on run %s after %d failed attempts (%s: %s); recorded as failed to track",
+                self.syncer,
+                run_id,
+                failed.attempts,
+                kind,
+                failed.reason,
+                extra=extra,
+                exc_info=kind == "internal",
+            )
             return
-        log.warning("syncer %s: skipping run %s for now (%s: %s); attempt %d of %d, next at %s",
-                    self.syncer, run_id, kind, failed.reason, failed.attempts, MAX_RUN_ATTEMPTS,
-                    failed.next_retry_at.isoformat(timespec="seconds"), extra=extra, exc_info=kind == "internal")
+        log.warning(
+            "syncer %s: skipping run %s for now (%s: %s); attempt %d of %d, next at %s",
+            self.syncer,
+            run_id,
+            kind,
+            failed.reason,
+            failed.attempts,
+            MAX_RUN_ATTEMPTS,
+            failed.next_retry_at.isoformat(timespec="seconds"),
+            extra=extra,
+            exc_info=kind == "internal",
+        )
 
     def due(self) -> list[int]:
         return self.store.due_failed_runs(self.syncer, RETRY_BATCH)
 
     def clear(self, run_id: int) -> None:
         if self.store.clear_failed_run(self.syncer, run_id):
-            log.info("syncer %s: run %s tracked after earlier failures", self.syncer, run_id,
-                     extra={"syncer": self.syncer, "run_id": run_id})
+            log.info(
+                "syncer %s: run %s tracked after earlier failures",
+                self.syncer,
+                run_id,
+                extra={"syncer": self.syncer, "run_id": run_id},
+            )

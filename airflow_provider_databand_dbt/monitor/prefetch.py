@@ -10,13 +10,15 @@ runs peaks at about ``workers`` x the peak of collecting one run.
 Workers are daemon threads, one per run: a request stuck on a host that never finishes answering
 can be abandoned when the monitor stops (a thread pool's workers would hold the process at exit).
 """
+
 from __future__ import annotations
 
 import itertools
 import threading
 from collections import deque
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
-from typing import Callable, Generator, Generic, Iterable, Optional, TypeVar
+from typing import Callable, Generic, Optional, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,8 +57,13 @@ class _Job(Generic[T, R]):
         self.done.set()
 
 
-def prefetch_in_order(func: Callable[[T], R], items: Iterable[T], workers: int, thread_name: str = "collect",
-                      stop: Optional[threading.Event] = None) -> Generator[tuple[T, Outcome[R]], None, None]:
+def prefetch_in_order(
+    func: Callable[[T], R],
+    items: Iterable[T],
+    workers: int,
+    thread_name: str = "collect",
+    stop: Optional[threading.Event] = None,
+) -> Generator[tuple[T, Outcome[R]], None, None]:
     """Yield ``(item, outcome)`` in the order of ``items``, computing up to ``workers`` at once.
 
     When ``stop`` is set while waiting for a result, the generator ends: calls still running are

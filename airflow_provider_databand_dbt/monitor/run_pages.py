@@ -9,6 +9,7 @@ whole (decoded into the client's ``ApiRun``), so collecting it needs no GET of i
 spec documents only ``trigger``, ``job`` and ``debug_logs`` for the list; a run listed without
 ``run_steps`` is therefore not kept whole, and the collector fetches it as before.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,15 +66,35 @@ def _whole(value: Any, account_id: int) -> ApiRun | None:
     return run if run.account_id in (None, account_id) else None
 
 
-def list_runs_page(client, account_id: int, *, limit: int, offset: int, order_by: str = "-id",
-                   status: Optional[list[int]] = None, job_id: Optional[int] = None,
-                   project_id: Optional[int] = None, environment_id: Optional[int] = None,
-                   id_gt: int | None = None, run_ids: Iterable[int] | None = None,
-                   include_related: Iterable[str] = ()) -> RunPage:
+def list_runs_page(
+    client,
+    account_id: int,
+    *,
+    limit: int,
+    offset: int,
+    order_by: str = "-id",
+    status: Optional[list[int]] = None,
+    job_id: Optional[int] = None,
+    project_id: Optional[int] = None,
+    environment_id: Optional[int] = None,
+    id_gt: int | None = None,
+    run_ids: Iterable[int] | None = None,
+    include_related: Iterable[str] = (),
+) -> RunPage:
     """``GET runs/`` through the client (retries, rate limit, typed errors), decoded run by run."""
-    envelope = client.list_run_entries(account_id, limit=limit, offset=offset, order_by=order_by, status=status,
-                                       job_id=job_id, project_id=project_id, environment_id=environment_id,
-                                       id_gt=id_gt, run_ids=run_ids, include_related=include_related)
+    envelope = client.list_run_entries(
+        account_id,
+        limit=limit,
+        offset=offset,
+        order_by=order_by,
+        status=status,
+        job_id=job_id,
+        project_id=project_id,
+        environment_id=environment_id,
+        id_gt=id_gt,
+        run_ids=run_ids,
+        include_related=include_related,
+    )
     runs = []
     whole: dict[int, ApiRun] = {}
     for position, value in enumerate(envelope.data):
@@ -85,8 +106,14 @@ def list_runs_page(client, account_id: int, *, limit: int, offset: int, order_by
                 whole[listed.id] = full
         except (msgspec.ValidationError, ValueError, TypeError) as exc:
             run_id = value.get("id") if isinstance(value, dict) else None
-            log.warning("account %s: skipping malformed run %r at position %d of a runs page: %s",
-                        account_id, run_id, offset + position, str(exc).encode("unicode_escape").decode()[:200])
+            log.warning(
+                "account %s: skipping malformed run %r at position %d of a runs page: %s",
+                account_id,
+                run_id,
+                offset + position,
+                str(exc).encode("unicode_escape").decode()[:200],
+            )
     pagination = envelope.extra.pagination if envelope.extra else None
-    return RunPage(runs=runs, size=len(envelope.data), total_count=pagination.total_count if pagination else None,
-                   whole=whole)
+    return RunPage(
+        runs=runs, size=len(envelope.data), total_count=pagination.total_count if pagination else None, whole=whole
+    )

@@ -1,10 +1,12 @@
 """A syncer's durable state (cursor, lease in the store) and its bounded in-memory view of active runs."""
+
 from __future__ import annotations
 
 import logging
 import time
 from collections import OrderedDict
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from airflow_provider_databand_dbt.monitor.owner import holder_is_dead
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
@@ -91,7 +93,11 @@ class CursorState:
             log.warning(
                 "syncer %s: the stored cursor is for account %s on %s, now configured for account %s on %s; "
                 "starting afresh",
-                self.syncer, cursor.account_id, cursor.host, self.account_id, self.host,
+                self.syncer,
+                cursor.account_id,
+                cursor.host,
+                self.account_id,
+                self.host,
             )
             return False
         self.set(last_run_id=cursor.last_run_id or 0, backfill_done=cursor.backfill_done)
@@ -152,8 +158,12 @@ class Lease:
             return False
         if not self.store.take_over_lease(self.syncer, holder, self.owner, self.ttl):
             return False
-        log.info("syncer %s: took over the lease of %s, whose process is gone", self.syncer, holder,
-                 extra={"syncer": self.syncer})
+        log.info(
+            "syncer %s: took over the lease of %s, whose process is gone",
+            self.syncer,
+            holder,
+            extra={"syncer": self.syncer},
+        )
         return True
 
     def renew_if_due(self) -> bool:

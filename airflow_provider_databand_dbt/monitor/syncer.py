@@ -4,16 +4,18 @@ The cursor (newest run id stored + runs still in progress) lives in the tracking
 killed at any point resumes where it stopped. Within an iteration, runs are stored oldest first and
 the cursor is saved after each one: a crash can repeat the last run (an idempotent upsert), never skip one.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from airflow_provider_databand_dbt.collector.collect import RELATED
 from airflow_provider_databand_dbt.model.report import RunReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.model.status import RUN_LABELS, RunStatus
 from airflow_provider_databand_dbt.monitor.config import SyncerConfig
 from airflow_provider_databand_dbt.monitor.errors import LeaseLost, error_kind, is_poison
@@ -23,7 +25,6 @@ from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
 from airflow_provider_databand_dbt.monitor.poison import FailedRunBook
 from airflow_provider_databand_dbt.monitor.prefetch import Outcome, prefetch_in_order
 from airflow_provider_databand_dbt.monitor.state import ActiveRuns, CursorState, Lease
-from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.sinks.protocols import Sink
 from airflow_provider_databand_dbt.sinks.service import TrackingService
 
@@ -46,9 +47,19 @@ class Syncer:
     :param sinks: the sinks after the store; defaults to the registered ones.
     """
 
-    def __init__(self, config: SyncerConfig, client, store, metrics: MonitorMetrics, health: HealthBoard,
-                 *, lease: Optional[Lease], stop: threading.Event, interval: float = 30.0,
-                 sinks: Sequence[Sink] | None = None) -> None:
+    def __init__(
+        self,
+        config: SyncerConfig,
+        client,
+        store,
+        metrics: MonitorMetrics,
+        health: HealthBoard,
+        *,
+        lease: Optional[Lease],
+        stop: threading.Event,
+        interval: float = 30.0,
+        sinks: Sequence[Sink] | None = None,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.client = client
@@ -60,8 +71,10 @@ class Syncer:
         self.lease = lease
         self.stop = stop
         self.lister = RunLister(
-            client, config.account_id,
-            filter_streams(config.job_ids, config.project_ids, config.environment_ids), config.runs_page_size,
+            client,
+            config.account_id,
+            filter_streams(config.job_ids, config.project_ids, config.environment_ids),
+            config.runs_page_size,
             include_related=RELATED,
         )
         self.cursor = CursorState(store, config.name, client.host, config.account_id)
@@ -99,9 +112,13 @@ class Syncer:
         if self.config.backfill_seconds:
             cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.config.backfill_seconds)
             listing = self.lister.created_since(cutoff)
-            log.info("syncer %s: first start, backfilling %d runs created since %s",
-                     self.name, len(listing.selected), cutoff.isoformat(timespec="seconds"),
-                     extra={"syncer": self.name, "runs": len(listing.selected)})
+            log.info(
+                "syncer %s: first start, backfilling %d runs created since %s",
+                self.name,
+                len(listing.selected),
+                cutoff.isoformat(timespec="seconds"),
+                extra={"syncer": self.name, "runs": len(listing.selected)},
+            )
             if not listing.selected:
                 self.cursor.save(last_run_id=listing.newest_id or 0, active=[], backfill_done=True)
                 return 0
@@ -117,8 +134,13 @@ class Syncer:
         # Saved before collecting: in-progress runs are then re-polled after a crash instead of forgotten.
         self.active.replace(in_progress)
         self.cursor.save(last_run_id=newest, active=self.active.ids(), backfill_done=False)
-        log.info("syncer %s: first start at run %s; tracking %d runs in progress (no backfill configured)",
-                 self.name, newest, len(in_progress), extra={"syncer": self.name, "cursor_run_id": newest})
+        log.info(
+            "syncer %s: first start at run %s; tracking %d runs in progress (no backfill configured)",
+            self.name,
+            newest,
+            len(in_progress),
+            extra={"syncer": self.name, "cursor_run_id": newest},
+        )
         return self._store_runs([listing.seen[run_id] for run_id in in_progress], [])
 
     def _catch_up(self) -> int:
@@ -132,10 +154,18 @@ class Syncer:
         """Backfill configured after the first start: finished runs of the window older than the cursor."""
         cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.config.backfill_seconds or 0)
         listing = self.lister.created_since(cutoff)
-        older = [ref for ref in listing.selected_ascending()
-                 if ref.id <= self.cursor.last_run_id and ref.id not in self.active]
-        log.info("syncer %s: backfilling %d older runs created since %s", self.name, len(older),
-                 cutoff.isoformat(timespec="seconds"), extra={"syncer": self.name, "runs": len(older)})
+        older = [
+            ref
+            for ref in listing.selected_ascending()
+            if ref.id <= self.cursor.last_run_id and ref.id not in self.active
+        ]
+        log.info(
+            "syncer %s: backfilling %d older runs created since %s",
+            self.name,
+            len(older),
+            cutoff.isoformat(timespec="seconds"),
+            extra={"syncer": self.name, "runs": len(older)},
+        )
         stored = self._store_all([(ref, False) for ref in older])
         if not self.stop.is_set():
             self.cursor.save(last_run_id=self.cursor.last_run_id, active=self.active.ids(), backfill_done=True)
@@ -162,8 +192,12 @@ class Syncer:
         off_pages = [run_id for run_id in pending if run_id not in listing.seen]
         rechecked = self.lister.by_ids(off_pages) if off_pages else {}
         if rechecked is None:
-            log.warning("syncer %s: dbt Cloud ignored the pk__in filter; re-checking %d active runs one by one",
-                        self.name, len(off_pages), extra={"syncer": self.name})
+            log.warning(
+                "syncer %s: dbt Cloud ignored the pk__in filter; re-checking %d active runs one by one",
+                self.name,
+                len(off_pages),
+                extra={"syncer": self.name},
+            )
             rechecked = {}
         changed = []
         for run_id in pending:
@@ -182,8 +216,12 @@ class Syncer:
             if not is_poison(exc):
                 raise
             if error_kind(exc) == "not_found":
-                log.warning("syncer %s: active run %s no longer exists in dbt Cloud; forgetting it",
-                            self.name, run_id, extra={"syncer": self.name, "run_id": run_id})
+                log.warning(
+                    "syncer %s: active run %s no longer exists in dbt Cloud; forgetting it",
+                    self.name,
+                    run_id,
+                    extra={"syncer": self.name, "run_id": run_id},
+                )
                 self.metrics.errors.labels(syncer=self.name, kind="not_found").inc()
             else:
                 self.failed.record(run_id, exc)
@@ -201,8 +239,9 @@ class Syncer:
     def _store_all(self, work: list[tuple[RunRef, bool]]) -> int:
         """Collect ``(run, advances_cursor)`` items a few at a time, store them strictly in order."""
         stored = done = 0
-        results = prefetch_in_order(self._collect, work, self.config.collect_concurrency, f"collect-{self.name}",
-                                    stop=self.stop)
+        results = prefetch_in_order(
+            self._collect, work, self.config.collect_concurrency, f"collect-{self.name}", stop=self.stop
+        )
         try:
             for (ref, advances_cursor), outcome in results:
                 if self.stop.is_set():
@@ -214,14 +253,19 @@ class Syncer:
         finally:
             results.close()
         if done < len(work) and self.stop.is_set():
-            log.info("syncer %s: stopping; %d runs left for the next start", self.name, len(work) - done,
-                     extra={"syncer": self.name})
+            log.info(
+                "syncer %s: stopping; %d runs left for the next start",
+                self.name,
+                len(work) - done,
+                extra={"syncer": self.name},
+            )
         return stored
 
     def _collect(self, item: tuple[RunRef, bool]) -> RunReport:
         ref = item[0]
-        return self.tracking.collect(self.client, self.config.account_id, ref.id,
-                                     deadline=self.config.collect_deadline, run=ref.run)
+        return self.tracking.collect(
+            self.client, self.config.account_id, ref.id, deadline=self.config.collect_deadline, run=ref.run
+        )
 
     def _store_one(self, ref: RunRef, outcome: Outcome, *, advances_cursor: bool) -> int:
         """Store one collected run, then move the cursor; returns 1 when stored, 0 when skipped.
@@ -264,10 +308,22 @@ class Syncer:
         counts = " ".join(f"{status}={count}" for status, count in sorted(summary.items())) or "no nodes"
         log.info(
             "tracked run %s of job %s (%s): %s, %s [%s, %s]",
-            report.run_id, report.job_id, report.job_name or "?", report.status, counts,
-            getattr(outcome, "action", "stored"), self.name,
-            extra={"syncer": self.name, "run_id": report.run_id, "job_id": report.job_id, "job_name": report.job_name,
-                   "status": report.status, "counts": summary, "action": getattr(outcome, "action", None)},
+            report.run_id,
+            report.job_id,
+            report.job_name or "?",
+            report.status,
+            counts,
+            getattr(outcome, "action", "stored"),
+            self.name,
+            extra={
+                "syncer": self.name,
+                "run_id": report.run_id,
+                "job_id": report.job_id,
+                "job_name": report.job_name,
+                "status": report.status,
+                "counts": summary,
+                "action": getattr(outcome, "action", None),
+            },
         )
 
     def _sink_failed(self, sink: str, error: BaseException) -> None:
@@ -280,4 +336,3 @@ class Syncer:
     def close(self) -> None:
         if self.lease is not None:
             self.lease.release()
-

@@ -4,6 +4,7 @@ Each parser takes the raw value (a string from INI/env/argv, or a typed TOML val
 the typed value or raises ``ValueError`` with a message that says what is expected; a long
 string is shown only by its length, since a token pasted into the wrong key must not be echoed.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,7 +86,9 @@ def parse_int_list(raw: Any) -> tuple[int, ...]:
     try:
         values = tuple(parse_int(item, minimum=1) for item in items)
     except ValueError:
-        raise ValueError(f"expected a list of positive integer ids such as 1, 2, 3; got {describe_value(raw)}") from None
+        raise ValueError(
+            f"expected a list of positive integer ids such as 1, 2, 3; got {describe_value(raw)}"
+        ) from None
     return tuple(dict.fromkeys(values))
 
 

@@ -1,4 +1,5 @@
 """Airflow operator: trigger a dbt Cloud job like the provider does, then track the run."""
+
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.extras import extra_imports

@@ -1,4 +1,5 @@
 """Trigger a dbt Cloud job, wait for it like the provider does, then track the run."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,11 @@ class DbtCloudRunAndTrackOperator(ReattachMixin, RunTrackingMixin, DbtCloudRunJo
     operator_extra_links = (*DbtCloudRunJobOperator.operator_extra_links, DbtCloudTrackedRunLink())  # type: ignore[assignment]
 
     def __init__(
-        self, *, fail_on_tracking_error: bool = False, tracking_url: str | None = None, reattach: str = "running",
+        self,
+        *,
+        fail_on_tracking_error: bool = False,
+        tracking_url: str | None = None,
+        reattach: str = "running",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

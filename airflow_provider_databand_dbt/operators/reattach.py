@@ -15,6 +15,7 @@ ends normally (success, dbt failure, timeout, ``on_kill``). The next try of the 
 
 ``reattach="never"`` always triggers (the provider's behaviour); the runs are still recorded.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -119,7 +120,9 @@ class ReattachMixin:
             if found is None:
                 self.log.info(
                     "Try %s of this task died before dbt Cloud answered its trigger and no run of job %s carries "
-                    "its token: triggering a new run", previous.try_number, previous.job_id,
+                    "its token: triggering a new run",
+                    previous.try_number,
+                    previous.job_id,
                 )
             return found
         data = self.hook.get_job_run(run_id=previous.dbt_run_id, account_id=self.account_id).json()["data"]  # type: ignore[attr-defined]
@@ -130,12 +133,18 @@ class ReattachMixin:
             self.log.info(
                 "dbt Cloud run %s triggered by try %s finished (%s) while no try watched it: tracking it "
                 "instead of triggering a new run (try %s)",
-                run.run_id, previous.triggered_by_try, status_label(run.status), try_number,
+                run.run_id,
+                previous.triggered_by_try,
+                status_label(run.status),
+                try_number,
             )
         else:
             self.log.info(
                 "Reattached to dbt Cloud run %s triggered by try %s (try %s did not end; this is try %s)",
-                run.run_id, previous.triggered_by_try, previous.try_number, try_number,
+                run.run_id,
+                previous.triggered_by_try,
+                previous.try_number,
+                try_number,
             )
 
     # -- triggering ------------------------------------------------------------------------------
@@ -156,9 +165,13 @@ class ReattachMixin:
             )
 
         return trigger_run(
-            hook, post, account_id=self.account_id, job_id=int(self.job_id),  # type: ignore[attr-defined]
+            hook,
+            post,
+            account_id=self.account_id,
+            job_id=int(self.job_id),  # type: ignore[attr-defined]
             cause=attributed_cause(self.trigger_reason, task_attribution(context)),  # type: ignore[attr-defined]
-            token=token, warn=self.log.warning,
+            token=token,
+            warn=self.log.warning,
         )
 
     # -- the store -------------------------------------------------------------------------------
@@ -175,23 +188,35 @@ class ReattachMixin:
             except Exception as exc:  # noqa: BLE001 - dbt first: run without the crash protection
                 self.log.warning(
                     "Tracking store unavailable (%s): this try cannot reattach to an earlier try's dbt Cloud run "
-                    "and a crash of it cannot be reattached either", exc,
+                    "and a crash of it cannot be reattached either",
+                    exc,
                 )
                 return None
             self._reattach_ledger = ledger
         return ledger
 
     def _record(
-        self, ledger: TaskTriggerLedger | None, key: TaskInstanceKey, try_number: int, token: str,
-        dbt_run_id: int | None, triggered_by_try: int | None,
+        self,
+        ledger: TaskTriggerLedger | None,
+        key: TaskInstanceKey,
+        try_number: int,
+        token: str,
+        dbt_run_id: int | None,
+        triggered_by_try: int | None,
     ) -> int | None:
         if ledger is None:
             return None
         hook = self.hook  # type: ignore[attr-defined]
         try:
             return ledger.begin(
-                key, try_number=try_number, host=hook.api_url, account_id=self._account_id(), job_id=int(self.job_id),
-                token=token, dbt_run_id=dbt_run_id, triggered_by_try=triggered_by_try,
+                key,
+                try_number=try_number,
+                host=hook.api_url,
+                account_id=self._account_id(),
+                job_id=int(self.job_id),
+                token=token,
+                dbt_run_id=dbt_run_id,
+                triggered_by_try=triggered_by_try,
             )
         except Exception as exc:  # noqa: BLE001 - dbt first
             self.log.warning("Could not record this try's dbt Cloud run in the tracking store: %s", exc)

@@ -4,6 +4,7 @@ dbt Cloud keeps at most 255 characters of cause, and the trigger token (``trigge
 fit: the task's fields are dropped from the end (try, map index, run id) before the token or a JSON
 cause's OpenLineage block would be cut; the human text is shortened first.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ def task_attribution(context: Any) -> Optional[Attribution]:
     map_index = getattr(ti, "map_index", None)
     try_number = getattr(ti, "try_number", None)
     return Attribution(
-        dag_id=dag_id, task_id=task_id, airflow_run_id=run_id if isinstance(run_id, str) else None,
+        dag_id=dag_id,
+        task_id=task_id,
+        airflow_run_id=run_id if isinstance(run_id, str) else None,
         map_index=map_index if isinstance(map_index, int) and map_index >= 0 else None,
         try_number=try_number if isinstance(try_number, int) and try_number >= 1 else None,
     )
@@ -55,8 +58,12 @@ def attributed_cause(cause: Optional[str], attribution: Optional[Attribution]) -
     else:
         # The OpenLineage parent block names dag and task already: when the whole object does not fit,
         # the run id alone still may.
-        candidates = [_with_json_marker(data, attribution, fields, ids) for ids in (True, False)
-                      for fields in _FIELD_COUNTS if ids or fields > 2]
+        candidates = [
+            _with_json_marker(data, attribution, fields, ids)
+            for ids in (True, False)
+            for fields in _FIELD_COUNTS
+            if ids or fields > 2
+        ]
     for candidate in candidates:
         if candidate is not None and _survives(candidate, probe_token, data is not None, attribution):
             return candidate

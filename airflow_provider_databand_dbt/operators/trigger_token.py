@@ -5,6 +5,7 @@ again would start a second run (twice the warehouse compute). So the POST is sen
 unique token in the run's ``cause``; after such a failure the job's recent runs are listed, a run
 carrying the token is adopted, and only when none exists is the POST sent again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -114,10 +115,18 @@ def find_run_by_token(hook: Any, account_id: int | None, job_id: int, token: str
     """The job's recent run whose cause carries ``token``, or None (looked at twice, a pause apart)."""
     for pause in LOOKUP_PAUSES_SECONDS:
         time.sleep(pause)
-        runs = hook.get_job_runs(
-            account_id=account_id,
-            payload={"job_definition_id": job_id, "order_by": "-id", "limit": RECENT_RUNS, "include_related": ["trigger"]},
-        ).json()["data"] or []
+        runs = (
+            hook.get_job_runs(
+                account_id=account_id,
+                payload={
+                    "job_definition_id": job_id,
+                    "order_by": "-id",
+                    "limit": RECENT_RUNS,
+                    "include_related": ["trigger"],
+                },
+            ).json()["data"]
+            or []
+        )
         for run in runs:
             if cause_has_token((run.get("trigger") or {}).get("cause"), token):
                 return TriggeredRun(int(run["id"]), run.get("href"), run.get("status"), adopted=True)
@@ -155,12 +164,18 @@ def trigger_run(
                 if found is not None:
                     warn(
                         "The answer to the dbt Cloud trigger was lost (%s); adopted run %s, which carries this "
-                        "try's token, instead of triggering again", _short(error), found.run_id,
+                        "try's token, instead of triggering again",
+                        _short(error),
+                        found.run_id,
                     )
                     return found
             warn(
                 "The dbt Cloud trigger failed (%s) and no run of job %s carries this try's token: triggering "
-                "again (attempt %s of %s)", _short(error), job_id, attempt + 1, MAX_TRIGGER_ATTEMPTS,
+                "again (attempt %s of %s)",
+                _short(error),
+                job_id,
+                attempt + 1,
+                MAX_TRIGGER_ATTEMPTS,
             )
             time.sleep(_RETRY_PAUSE_SECONDS * attempt)
     raise AssertionError("unreachable")

@@ -1,4 +1,5 @@
 """Airflow sensor: wait for an existing dbt Cloud run like the provider does, then track it."""
+
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.extras import extra_imports

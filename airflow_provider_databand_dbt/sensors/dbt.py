@@ -1,4 +1,5 @@
 """Wait for an existing dbt Cloud run like the provider's sensor, then track it."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

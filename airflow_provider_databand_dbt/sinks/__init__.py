@@ -2,6 +2,7 @@
 
 ``tracking()`` for a one-off call, ``TrackingService`` for long-lived callers, ``Sink`` to add one.
 """
+
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.sinks.protocols import RunStore, Sink

@@ -3,6 +3,7 @@
 Typed as ``Protocol``s so the service depends on what it calls, not on ``TrackingStore`` itself:
 an exporter, an alert evaluator or a test's recording sink only has to have ``name`` and ``handle``.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

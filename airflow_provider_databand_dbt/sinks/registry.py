@@ -3,6 +3,7 @@
 Empty today. The OpenLineage exporter and alerts (issue 14) register a factory here, returning a
 sink when they are configured and None otherwise; a factory that fails is logged and skipped.
 """
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ syncers and the coming webhook receiver all track through this class, so a sink 
 (OpenLineage, alerts) works for each of them. The store sink comes first and its errors are the
 tracker's errors, as before; any later sink's failure is logged and counted, never raised.
 """
+
 from __future__ import annotations
 
 import collections
@@ -115,7 +116,11 @@ class TrackingService:
             with self._lock:
                 self._failures[name] += 1
             log.warning(
-                "run %s is tracked, but sink %s failed (%s: %s)", report.run_id, name, type(exc).__name__, _one_line(exc)
+                "run %s is tracked, but sink %s failed (%s: %s)",
+                report.run_id,
+                name,
+                type(exc).__name__,
+                _one_line(exc),
             )
             if self.on_sink_failure is not None:
                 try:

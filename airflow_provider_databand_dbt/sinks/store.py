@@ -3,6 +3,7 @@
 Its failures are tracking failures (``RunNotStorable``, ``TrackingStoreUnavailable``... see
 docs/errors.md) and propagate as before; later sinks run only once the run is saved.
 """
+
 from __future__ import annotations
 
 import contextlib

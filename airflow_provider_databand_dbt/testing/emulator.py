@@ -11,22 +11,30 @@ faults (error statuses, slowness, truncated or corrupt bodies, dropped connectio
 Tests in another process drive the same controls over HTTP under ``/_emulator/``
 (see :mod:`airflow_provider_databand_dbt.testing.emulator_control`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog, RequestRecord
 from airflow_provider_databand_dbt.testing.emulator_http import EmulatorApp, EmulatorServer
-from airflow_provider_databand_dbt.testing.emulator_state import FIRST_RUN_ID, EmulatorState
 from airflow_provider_databand_dbt.testing.emulator_runs import evaluate
+from airflow_provider_databand_dbt.testing.emulator_state import FIRST_RUN_ID, EmulatorState
 from airflow_provider_databand_dbt.testing.scenarios import ARTIFACTS_DIR, ScenarioLibrary
 
 __all__ = [
-    "DEMO_ACCOUNT_ID", "DEMO_TOKEN", "DEMO_PROJECT_ID", "DEMO_ENVIRONMENT_ID", "NIGHTLY_JOB_ID",
-    "HOURLY_JOB_ID", "DbtCloudEmulator", "Fault", "RequestRecord",
+    "DEMO_ACCOUNT_ID",
+    "DEMO_TOKEN",
+    "DEMO_PROJECT_ID",
+    "DEMO_ENVIRONMENT_ID",
+    "NIGHTLY_JOB_ID",
+    "HOURLY_JOB_ID",
+    "DbtCloudEmulator",
+    "Fault",
+    "RequestRecord",
 ]
 
 DEMO_ACCOUNT_ID = 1
@@ -116,22 +124,38 @@ class DbtCloudEmulator:
         self.state.add_project(account_id, project_id, name)
 
     def add_environment(
-        self, account_id: int, environment_id: int, project_id: int, name: str | None = None,
+        self,
+        account_id: int,
+        environment_id: int,
+        project_id: int,
+        name: str | None = None,
         dbt_version: str = "1.10.0-latest",
     ) -> None:
         self.state.add_environment(account_id, environment_id, project_id, name, dbt_version)
 
     def add_job(
-        self, account_id: int, job_id: int, name: str, project_id: int | None = None,
-        environment_id: int | None = None, scenario: str = "healthy_run",
+        self,
+        account_id: int,
+        job_id: int,
+        name: str,
+        project_id: int | None = None,
+        environment_id: int | None = None,
+        scenario: str = "healthy_run",
     ) -> None:
         """Add a job whose runs play ``scenario``; a missing project/environment is created."""
         self.state.add_job(account_id, job_id, name, project_id, environment_id, scenario)
 
     def add_run(
-        self, account_id: int, job_id: int, *, run_id: int | None = None, status: int | str | None = "success",
-        scenario: str | None = None, created_at: datetime | str | float | None = None,
-        artifacts_dir: str | Path | None = None, **options: Any,
+        self,
+        account_id: int,
+        job_id: int,
+        *,
+        run_id: int | None = None,
+        status: int | str | None = "success",
+        scenario: str | None = None,
+        created_at: datetime | str | float | None = None,
+        artifacts_dir: str | Path | None = None,
+        **options: Any,
     ) -> int:
         """Add one run and return its id.
 
@@ -143,8 +167,15 @@ class DbtCloudEmulator:
         :param options: ``cause``, ``git_branch``, ``steps_override``.
         """
         return self.add_runs(
-            account_id, job_id, 1, run_id=run_id, status=status, scenario=scenario,
-            created_at=created_at, artifacts_dir=artifacts_dir, **options,
+            account_id,
+            job_id,
+            1,
+            run_id=run_id,
+            status=status,
+            scenario=scenario,
+            created_at=created_at,
+            artifacts_dir=artifacts_dir,
+            **options,
         )[0]
 
     def add_runs(self, account_id: int, job_id: int, count: int, **options: Any) -> list[int]:
@@ -214,6 +245,11 @@ class DbtCloudEmulator:
         # Ids grow with creation time across jobs, as they do in dbt Cloud.
         for offset, (created, job_id) in enumerate(sorted(planned)):
             run_id = state.add_runs(
-                DEMO_ACCOUNT_ID, job_id, 1, run_id=FIRST_RUN_ID + offset, status=None, created_at=created,
+                DEMO_ACCOUNT_ID,
+                job_id,
+                1,
+                run_id=FIRST_RUN_ID + offset,
+                status=None,
+                created_at=created,
             )[0]
             self.seeded_runs[job_id].append(run_id)

@@ -1,4 +1,5 @@
 """The dbt Cloud API endpoints of the emulator: parsed request in, reply out (no sockets here)."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from airflow_provider_databand_dbt.testing.emulator_listing import RunFilters, list_runs, parse_ids, parse_statuses
 from airflow_provider_databand_dbt.testing.emulator_payloads import (
     account_payload,
     available_artifacts,
@@ -16,7 +18,6 @@ from airflow_provider_databand_dbt.testing.emulator_payloads import (
     project_payload,
     run_payload,
 )
-from airflow_provider_databand_dbt.testing.emulator_listing import RunFilters, list_runs, parse_ids, parse_statuses
 from airflow_provider_databand_dbt.testing.emulator_retries import rerun_job, retry_run
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState, NotFound
 from airflow_provider_databand_dbt.testing.scenarios import artifact_file
@@ -135,16 +136,23 @@ def page_params(req: ApiRequest) -> tuple[int, int]:
 
 
 def listing(items: list[Any], total: int, filters: dict[str, Any]) -> Reply:
-    extra = {"filters": filters, "order_by": filters.get("order_by"),
-             "pagination": {"count": len(items), "total_count": total}}
+    extra = {
+        "filters": filters,
+        "order_by": filters.get("order_by"),
+        "pagination": {"count": len(items), "total_count": total},
+    }
     return envelope(items, extra=extra)
 
 
 def _paged(req: ApiRequest, account_id: int, items: list[dict[str, Any]], **filters: Any) -> Reply:
     limit, offset = page_params(req)
-    shown = {"account_id": account_id, "limit": limit, "offset": offset,
-             **{k: v for k, v in filters.items() if v is not None}}
-    return listing(items[offset:offset + limit], len(items), shown)
+    shown = {
+        "account_id": account_id,
+        "limit": limit,
+        "offset": offset,
+        **{k: v for k, v in filters.items() if v is not None},
+    }
+    return listing(items[offset : offset + limit], len(items), shown)
 
 
 Route = tuple[str, re.Pattern[str], Callable[..., Reply]]
@@ -189,8 +197,7 @@ class DbtCloudApi(Router):
             ("GET", re.compile(v23 + r"/projects/?$"), self.list_projects),
             ("GET", re.compile(v23 + r"/projects/(?P<project>\d+)/?$"), self.get_project),
             ("GET", re.compile(v23 + r"/projects/(?P<project>\d+)/environments/?$"), self.list_environments),
-            ("GET", re.compile(v23 + r"/projects/(?P<project>\d+)/environments/(?P<env>\d+)/?$"),
-             self.get_environment),
+            ("GET", re.compile(v23 + r"/projects/(?P<project>\d+)/environments/(?P<env>\d+)/?$"), self.get_environment),
             ("GET", re.compile(v23 + r"/environments/(?P<env>\d+)/?$"), self.get_environment),
         ]
 
@@ -206,10 +213,15 @@ class DbtCloudApi(Router):
         key = keys.get(order_by.lstrip("-"))
         if key is None:
             raise BadRequest(f"order_by must be one of {', '.join(keys)} (optionally with '-')")
-        jobs = sorted(self.state.list_jobs(int(account), project_id, env_id), key=key,
-                      reverse=order_by.startswith("-"))
-        return _paged(req, int(account), [job_payload(j) for j in jobs],
-                      project_id=project_id, environment_id=env_id, order_by=order_by)
+        jobs = sorted(self.state.list_jobs(int(account), project_id, env_id), key=key, reverse=order_by.startswith("-"))
+        return _paged(
+            req,
+            int(account),
+            [job_payload(j) for j in jobs],
+            project_id=project_id,
+            environment_id=env_id,
+            order_by=order_by,
+        )
 
     def get_job(self, req: ApiRequest, account: str, job: str) -> Reply:
         return envelope(job_payload(self.state.job(int(account), int(job))))
@@ -238,7 +250,12 @@ class DbtCloudApi(Router):
         with state.lock:
             run, snap, now = state.snapshot(account_id, run_id)
             data = run_payload(
-                run, snap, now=now, base_url=req.base_url, related=related, job=state.job_of(run),
+                run,
+                snap,
+                now=now,
+                base_url=req.base_url,
+                related=related,
+                job=state.job_of(run),
                 environment=state.environments.get((run.account_id, run.environment_id)),
             )
         return envelope(data)
@@ -278,16 +295,28 @@ class DbtCloudApi(Router):
             page, total, now = list_runs(state, int(account), filters, order_by, limit, offset)
             items = [
                 run_payload(
-                    run, snap, now=now, base_url=req.base_url, related=related, job=state.job_of(run),
+                    run,
+                    snap,
+                    now=now,
+                    base_url=req.base_url,
+                    related=related,
+                    job=state.job_of(run),
                     environment=state.environments.get((run.account_id, run.environment_id)),
                 )
                 for run, snap in page
             ]
-        shown = {"account_id": int(account), "limit": limit, "offset": offset, "order_by": order_by,
-                 "job_definition_id": filters.job_id, "project_id": filters.project_id,
-                 "environment_id": filters.environment_id,
-                 "status__in": sorted(statuses) if statuses else None, "id__gt": filters.id_gt,
-                 "pk__in": sorted(ids) if ids is not None else None}
+        shown = {
+            "account_id": int(account),
+            "limit": limit,
+            "offset": offset,
+            "order_by": order_by,
+            "job_definition_id": filters.job_id,
+            "project_id": filters.project_id,
+            "environment_id": filters.environment_id,
+            "status__in": sorted(statuses) if statuses else None,
+            "id__gt": filters.id_gt,
+            "pk__in": sorted(ids) if ids is not None else None,
+        }
         return listing(items, total, {k: v for k, v in shown.items() if v is not None})
 
     def cancel_run(self, req: ApiRequest, account: str, run: str) -> Reply:

@@ -3,6 +3,7 @@
 Each route mirrors a :class:`~airflow_provider_databand_dbt.testing.emulator.DbtCloudEmulator`
 method and takes a JSON body with the same argument names.
 """
+
 from __future__ import annotations
 
 import inspect

@@ -3,6 +3,7 @@
 Tests use faults to prove the client retries, times out and reports errors properly, and
 the request log to count how many calls a collection made.
 """
+
 from __future__ import annotations
 
 import collections

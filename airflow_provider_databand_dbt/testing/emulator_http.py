@@ -3,6 +3,7 @@
 Keep-alive HTTP/1.1 so clients reuse connections; artifacts are streamed from disk with
 ``sendfile`` so a 300 MB manifest never sits in memory.
 """
+
 from __future__ import annotations
 
 import logging
@@ -275,8 +276,10 @@ class EmulatorServer:
         self.port = self._server.server_address[1]
         self.app.base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"dbt-cloud-emulator:{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"dbt-cloud-emulator:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         log.debug("dbt Cloud emulator listening on %s", self.url)
@@ -291,4 +294,3 @@ class EmulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         log.debug("dbt Cloud emulator on %s stopped", self.url)
-

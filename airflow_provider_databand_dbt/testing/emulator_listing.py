@@ -3,11 +3,12 @@
 Runs are kept in id order per account and per job, so the common ``order_by=-id`` page is a
 slice; other orderings and filters walk the matching runs once.
 """
+
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from airflow_provider_databand_dbt.testing.emulator_runs import RunRecord, RunSnapshot, evaluate
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState
@@ -30,12 +31,22 @@ class RunFilters:
     @property
     def narrows(self) -> bool:
         """Whether a filter beyond the job applies (the page is then not a plain slice of the id list)."""
-        return (self.project_id is not None or self.environment_id is not None or bool(self.statuses)
-                or self.id_gt is not None or self.ids is not None)
+        return (
+            self.project_id is not None
+            or self.environment_id is not None
+            or bool(self.statuses)
+            or self.id_gt is not None
+            or self.ids is not None
+        )
 
 
 def list_runs(
-    state: EmulatorState, account_id: int, filters: RunFilters, order_by: str, limit: int, offset: int,
+    state: EmulatorState,
+    account_id: int,
+    filters: RunFilters,
+    order_by: str,
+    limit: int,
+    offset: int,
 ) -> tuple[list[tuple[RunRecord, RunSnapshot]], int, float]:
     """One page of runs with their snapshots, the total matching count and the evaluation time."""
     if order_by not in RUN_ORDERINGS:
@@ -66,10 +77,10 @@ def list_runs(
         if order_by in ("id", "-id") and records is None:
             total = len(ids)
             if order_by == "id":
-                page_ids = ids[offset:offset + limit]
+                page_ids = ids[offset : offset + limit]
             else:
                 end = max(total - offset, 0)
-                page_ids = ids[max(end - limit, 0):end][::-1]
+                page_ids = ids[max(end - limit, 0) : end][::-1]
             page = [state.runs[i] for i in page_ids]
         else:
             pool = records if records is not None else [state.runs[i] for i in ids]
@@ -78,14 +89,14 @@ def list_runs(
             elif order_by.endswith("created_at"):
                 pool = sorted(pool, key=lambda r: (r.created_at, r.id), reverse=order_by.startswith("-"))
             total = len(pool)
-            page = pool[offset:offset + limit]
+            page = pool[offset : offset + limit]
         return [(r, snaps.get(r.id) or evaluate(r, now)) for r in page], total, now
 
 
 def _candidate_ids(ids: list[int], filters: RunFilters) -> Iterable[int]:
     """The ids left by the id filters (``id__gt`` by bisection on the sorted list, ``pk__in`` by set)."""
     if filters.id_gt is not None:
-        ids = ids[bisect.bisect_right(ids, filters.id_gt):]
+        ids = ids[bisect.bisect_right(ids, filters.id_gt) :]
     if filters.ids is not None:
         return [rid for rid in ids if rid in filters.ids]
     return ids

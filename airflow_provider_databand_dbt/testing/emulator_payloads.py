@@ -1,4 +1,5 @@
 """JSON objects the emulator answers with, shaped like dbt Cloud's (see docs/dbt_cloud_api.md)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -312,4 +313,3 @@ def available_artifacts(run: RunRecord, snap: RunSnapshot, step_index: int) -> l
                 return []
             return list_step_artifacts(run.artifacts_root, step.source_index)
     return []
-

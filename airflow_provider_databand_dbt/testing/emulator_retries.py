@@ -6,6 +6,7 @@ retries) and a trigger with ``cause_category: "rerun"``. ``jobs/{id}/rerun/`` re
 run when it failed and otherwise starts a normal run. The spec gives no cause text for retries; ours is
 ``Rerun from failure of run #N``.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ Nothing ticks in the background: a run stores when it was created, how long it q
 runs, and any forced status; :func:`evaluate` works out what dbt Cloud would show at a
 given wall-clock time. That keeps 10,000 runs cheap and makes timing exact for tests.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,9 +63,25 @@ class RunRecord:
     """One emulated run. Times are epoch seconds; everything visible is derived from them."""
 
     __slots__ = (
-        "id", "account_id", "job_id", "project_id", "environment_id", "plan", "artifacts_root",
-        "outcome", "status_message", "created_at", "queued_seconds", "running_seconds",
-        "forced", "forced_at", "trigger", "git_branch", "dbt_version", "step_id_base", "final",
+        "id",
+        "account_id",
+        "job_id",
+        "project_id",
+        "environment_id",
+        "plan",
+        "artifacts_root",
+        "outcome",
+        "status_message",
+        "created_at",
+        "queued_seconds",
+        "running_seconds",
+        "forced",
+        "forced_at",
+        "trigger",
+        "git_branch",
+        "dbt_version",
+        "step_id_base",
+        "final",
         "payload",
     )
 
@@ -165,8 +182,15 @@ def _finished_steps(run: RunRecord, start: float, end: float, outcome: int) -> t
         if outcome == ERROR and not failed and position == count - 1:
             status = ERROR
         steps.append(
-            StepSnapshot(p.index, p.name, p.command, status, start + p.start_fraction * span,
-                         start + p.end_fraction * span, p.source_index)
+            StepSnapshot(
+                p.index,
+                p.name,
+                p.command,
+                status,
+                start + p.start_fraction * span,
+                start + p.end_fraction * span,
+                p.source_index,
+            )
         )
     return tuple(steps)
 
@@ -231,4 +255,3 @@ def _evaluate(run: RunRecord, now: float) -> RunSnapshot:
         return RunSnapshot(forced, natural_start, at, at, _finished_steps(run, natural_start, at, forced))
     steps = _finished_steps(run, natural_start, natural_end, forced)
     return RunSnapshot(forced, natural_start, natural_end, max(at, natural_end), steps)
-

@@ -3,6 +3,7 @@
 One lock guards it all; every read evaluates runs at the current wall-clock time. Run ids
 are kept sorted per account (``account_runs``) and per job (``job_runs``) for listing.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -44,12 +45,21 @@ def fresh_run_id_base(now: float) -> int:
     earlier ones (unless one start made more runs than milliseconds passed before the next started).
     """
     return FRESH_RUN_IDS_FROM + int(now * 1000)
+
+
 FIRST_STEP_ID = 190000000
 FINISHED_QUEUE_SECONDS = 3.0
 # What the trigger endpoint keeps from the request body (the rest is ignored, like dbt Cloud).
 TRIGGER_OVERRIDES = (
-    "git_branch", "git_sha", "schema_override", "dbt_version_override", "threads_override",
-    "target_name_override", "generate_docs_override", "timeout_seconds_override", "steps_override",
+    "git_branch",
+    "git_sha",
+    "schema_override",
+    "dbt_version_override",
+    "threads_override",
+    "target_name_override",
+    "generate_docs_override",
+    "timeout_seconds_override",
+    "steps_override",
 )
 
 
@@ -130,22 +140,35 @@ class EmulatorState:
             return project
 
     def add_environment(
-        self, account_id: int, environment_id: int, project_id: int, name: str | None = None,
+        self,
+        account_id: int,
+        environment_id: int,
+        project_id: int,
+        name: str | None = None,
         dbt_version: str = "1.10.0-latest",
     ) -> EnvironmentRecord:
         with self.lock:
             if (account_id, project_id) not in self.projects:
                 self.add_project(account_id, project_id)
             env = EnvironmentRecord(
-                account_id, int(environment_id), int(project_id), name or f"Environment {environment_id}",
-                dbt_version, self.clock(),
+                account_id,
+                int(environment_id),
+                int(project_id),
+                name or f"Environment {environment_id}",
+                dbt_version,
+                self.clock(),
             )
             self.environments[(account_id, env.id)] = env
             return env
 
     def add_job(
-        self, account_id: int, job_id: int, name: str, project_id: int | None = None,
-        environment_id: int | None = None, scenario: str = "healthy_run",
+        self,
+        account_id: int,
+        job_id: int,
+        name: str,
+        project_id: int | None = None,
+        environment_id: int | None = None,
+        scenario: str = "healthy_run",
     ) -> JobRecord:
         """Add a job; a missing project or environment is created with a generic name."""
         with self.lock:
@@ -154,15 +177,25 @@ class EmulatorState:
                 project_id = min((p for a, p in self.projects if a == account_id), default=10)
             if environment_id is None:
                 environment_id = min(
-                    (e.id for e in self.environments.values()
-                     if e.account_id == account_id and e.project_id == project_id), default=20)
+                    (
+                        e.id
+                        for e in self.environments.values()
+                        if e.account_id == account_id and e.project_id == project_id
+                    ),
+                    default=20,
+                )
             if (account_id, environment_id) not in self.environments:
                 self.add_environment(account_id, environment_id, project_id)
             elif (account_id, project_id) not in self.projects:
                 self.add_project(account_id, project_id)
             job = JobRecord(
-                account_id, int(job_id), name, int(project_id), int(environment_id),
-                self.scenarios.get(scenario), self.clock(),
+                account_id,
+                int(job_id),
+                name,
+                int(project_id),
+                int(environment_id),
+                self.scenarios.get(scenario),
+                self.clock(),
             )
             existing = self.jobs.get(job.id)
             if existing is not None and existing.account_id != job.account_id:
@@ -185,11 +218,20 @@ class EmulatorState:
     # ------------------------------------------------------------------ runs
 
     def add_runs(
-        self, account_id: int, job_id: int, count: int = 1, *, run_id: int | None = None,
-        status: int | str | None = "success", scenario: str | None = None,
-        created_at: datetime | str | float | None = None, artifacts_dir: str | Path | None = None,
-        interval_seconds: float = 60.0, cause: str = "Triggered by schedule",
-        git_branch: str = "main", steps_override: list[str] | None = None,
+        self,
+        account_id: int,
+        job_id: int,
+        count: int = 1,
+        *,
+        run_id: int | None = None,
+        status: int | str | None = "success",
+        scenario: str | None = None,
+        created_at: datetime | str | float | None = None,
+        artifacts_dir: str | Path | None = None,
+        interval_seconds: float = 60.0,
+        cause: str = "Triggered by schedule",
+        git_branch: str = "main",
+        steps_override: list[str] | None = None,
     ) -> list[int]:
         """Add ``count`` runs of a job, oldest first, ``interval_seconds`` apart; return their ids.
 
@@ -224,13 +266,32 @@ class EmulatorState:
                 new_id = int(run_id) + i if run_id is not None else self._next_run_id
                 if new_id in self.runs:
                     raise ValueError(f"run {new_id} already exists")
-                outcome = code if code is not None and code >= 10 and code != CANCELLED else (
-                    job.outcome or source.run_status)
+                outcome = (
+                    code
+                    if code is not None and code >= 10 and code != CANCELLED
+                    else (job.outcome or source.run_status)
+                )
                 run = RunRecord(
-                    new_id, account_id, job.id, job.project_id, job.environment_id, plan, root,
-                    outcome, source.status_message, created, queued, running, None, None,
-                    TriggerRecord(self._take_trigger_id(), cause, created), git_branch,
-                    env.dbt_version if env else source.dbt_version, self._take_step_ids(len(plan)), None, None,
+                    new_id,
+                    account_id,
+                    job.id,
+                    job.project_id,
+                    job.environment_id,
+                    plan,
+                    root,
+                    outcome,
+                    source.status_message,
+                    created,
+                    queued,
+                    running,
+                    None,
+                    None,
+                    TriggerRecord(self._take_trigger_id(), cause, created),
+                    git_branch,
+                    env.dbt_version if env else source.dbt_version,
+                    self._take_step_ids(len(plan)),
+                    None,
+                    None,
                 )
                 if code == CANCELLED:  # cancelled half-way through its steps
                     run.forced, run.forced_at = CANCELLED, created + queued + running / 2
@@ -257,12 +318,26 @@ class EmulatorState:
             plan = build_plan(job.scenario, steps_override)
             env = self.environments.get((account_id, job.environment_id))
             run = RunRecord(
-                self._next_run_id, account_id, job.id, job.project_id, job.environment_id, plan,
-                job.scenario.artifacts_root, job.outcome or job.scenario.run_status,
-                job.scenario.status_message, now, self.queued_seconds, self.running_seconds, None, None,
-                TriggerRecord(self._take_trigger_id(), cause, now, overrides), "main",
+                self._next_run_id,
+                account_id,
+                job.id,
+                job.project_id,
+                job.environment_id,
+                plan,
+                job.scenario.artifacts_root,
+                job.outcome or job.scenario.run_status,
+                job.scenario.status_message,
+                now,
+                self.queued_seconds,
+                self.running_seconds,
+                None,
+                None,
+                TriggerRecord(self._take_trigger_id(), cause, now, overrides),
+                "main",
                 body.get("dbt_version_override") or (env.dbt_version if env else None),
-                self._take_step_ids(len(plan)), None, None,
+                self._take_step_ids(len(plan)),
+                None,
+                None,
             )
             self._insert(run)
             return run.id
@@ -318,8 +393,13 @@ class EmulatorState:
     def list_jobs(self, account_id: int, project_id: int | None, environment_id: int | None) -> list[JobRecord]:
         with self.lock:
             return sorted(
-                (j for j in self.jobs.values() if j.account_id == account_id
-                 and project_id in (None, j.project_id) and environment_id in (None, j.environment_id)),
+                (
+                    j
+                    for j in self.jobs.values()
+                    if j.account_id == account_id
+                    and project_id in (None, j.project_id)
+                    and environment_id in (None, j.environment_id)
+                ),
                 key=lambda j: j.id,
             )
 
@@ -330,15 +410,22 @@ class EmulatorState:
     def list_environments(self, account_id: int, project_id: int | None) -> list[EnvironmentRecord]:
         with self.lock:
             return sorted(
-                (e for (a, _), e in self.environments.items() if a == account_id and project_id in (None, e.project_id)),
+                (
+                    e
+                    for (a, _), e in self.environments.items()
+                    if a == account_id and project_id in (None, e.project_id)
+                ),
                 key=lambda e: e.id,
             )
 
     def counts(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "accounts": len(self.accounts), "projects": len(self.projects),
-                "environments": len(self.environments), "jobs": len(self.jobs), "runs": len(self.runs),
+                "accounts": len(self.accounts),
+                "projects": len(self.projects),
+                "environments": len(self.environments),
+                "jobs": len(self.jobs),
+                "runs": len(self.runs),
                 "lifecycle": {"queued_seconds": self.queued_seconds, "running_seconds": self.running_seconds},
             }
 

@@ -5,6 +5,7 @@ scenario's steps; the artifacts of step ``n`` live in ``artifacts/<scenario>/ste
 The loader accepts the generator's document (``{"scenarios": [...]}``), a bare list, or a
 mapping of name to scenario, so a change of layout there does not break the emulator.
 """
+
 from __future__ import annotations
 
 import json
@@ -199,9 +200,7 @@ class ScenarioLibrary:
     def _discover(self, name: str) -> Scenario:
         """A scenario from its folder alone: one dbt step per ``step_<n>`` folder, all successful."""
         folder = self.root / name
-        indices = sorted(
-            int(p.name[5:]) for p in folder.glob("step_*") if p.is_dir() and p.name[5:].isdigit()
-        )
+        indices = sorted(int(p.name[5:]) for p in folder.glob("step_*") if p.is_dir() and p.name[5:].isdigit())
         if not indices:
             steps = tuple(
                 ScenarioStep(i, step_name, command, int(RunStatus.SUCCESS), 2.0)

@@ -5,12 +5,14 @@ save, so ``_encoders`` produces the exact database values ``schema.UtcDateTime``
 would and the rows go to the DB-API's executemany as tuples; the round-trip tests read them back
 through the typed table on both backends.
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import msgspec
 from sqlalchemy.engine import Connection
@@ -27,7 +29,14 @@ NODE_COLUMNS = tuple(c.name for c in node_results.c if c.name != "id")
 NODE_KEY = ("run_pk", "step_index", "node_id")
 # What a node's results artifact says; the definition comes from the manifest.
 NODE_RESULT_COLUMNS = (
-    "status", "execution_time", "rows_affected", "message", "failures", "started_at", "finished_at", "thread_id",
+    "status",
+    "execution_time",
+    "rows_affected",
+    "message",
+    "failures",
+    "started_at",
+    "finished_at",
+    "thread_id",
 )
 
 # insert: a new run. replace: update stored nodes with everything the report says.
@@ -35,9 +44,7 @@ NODE_RESULT_COLUMNS = (
 NodeWrite = Literal["insert", "replace", "results"]
 
 
-def write_nodes(
-    conn: Connection, run_pk: int, scope: str, steps: list[StepReport], mode: NodeWrite = "insert"
-) -> None:
+def write_nodes(conn: Connection, run_pk: int, scope: str, steps: list[StepReport], mode: NodeWrite = "insert") -> None:
     """Insert (or upsert, by step and node) the node results of ``steps``; never deletes a stored node.
 
     Definitions are looked up in bulk for the node's ``scope`` (see ``definitions.py``); only new ones are
@@ -52,7 +59,7 @@ def write_nodes(
     sql = node_write_sql(conn.dialect.paramstyle, mode)
     encode_times = _times_encoder(conn.dialect.name, encode_time)
     for start in range(0, len(kept), INSERT_CHUNK_ROWS):
-        part, part_keys = kept[start:start + INSERT_CHUNK_ROWS], keys[start:start + INSERT_CHUNK_ROWS]
+        part, part_keys = kept[start : start + INSERT_CHUNK_ROWS], keys[start : start + INSERT_CHUNK_ROWS]
         conn.exec_driver_sql(sql, _result_rows(run_pk, part, part_keys, known, encode_times))
 
 
@@ -66,25 +73,27 @@ def _result_rows(
     """The rows of NODE_COLUMNS, built column by column and zipped (C loops rather than one tuple per node)."""
     nodes = [node for _, node in kept]
     node_ids, definition_ids = known.node_ids, known.definition_ids
-    return list(zip(
-        [run_pk] * len(nodes),
-        [index for index, _ in kept],
-        [node_ids[unique_id] for unique_id, _ in keys],
-        [definition_ids[key] for key in keys],
-        [node.status for node in nodes],
-        [node.execution_time for node in nodes],
-        [node.rows_affected for node in nodes],
-        [node.message for node in nodes],
-        [node.failures for node in nodes],
-        encode_times([node.started_at for node in nodes]),
-        encode_times([node.finished_at for node in nodes]),
-        [node.thread_id for node in nodes],
-    ))
+    return list(
+        zip(
+            [run_pk] * len(nodes),
+            [index for index, _ in kept],
+            [node_ids[unique_id] for unique_id, _ in keys],
+            [definition_ids[key] for key in keys],
+            [node.status for node in nodes],
+            [node.execution_time for node in nodes],
+            [node.rows_affected for node in nodes],
+            [node.message for node in nodes],
+            [node.failures for node in nodes],
+            encode_times([node.started_at for node in nodes]),
+            encode_times([node.finished_at for node in nodes]),
+            [node.thread_id for node in nodes],
+        )
+    )
 
 
 # A whole second without a fraction (msgspec leaves it out), and an offset other than UTC.
 _WHOLE_SECOND = re.compile(rb'(T\d\d:\d\d:\d\d)(?=[Z"])')
-_OFFSET = re.compile(rb'T[\d:.]*[+-]')
+_OFFSET = re.compile(rb"T[\d:.]*[+-]")
 
 
 def _times_encoder(

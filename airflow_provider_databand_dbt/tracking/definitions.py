@@ -6,10 +6,12 @@ unchanged node costs one dictionary lookup. New nodes and definitions are insert
 ``ON CONFLICT DO NOTHING`` in sorted order and read back, so concurrent saves of two runs of one
 pipeline never fail on, or deadlock over, the same new node.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
 
 import msgspec
 from sqlalchemy.engine import Connection
@@ -19,8 +21,16 @@ from airflow_provider_databand_dbt.tracking.schema import node_definitions, node
 
 # The definition's columns, in the order of the hashed tuple (every NodeResult field the manifest gives).
 DEFINITION_FIELDS = (
-    "name", "resource_type", "package_name", "materialization", "tags", "depends_on", "code_hash",
-    "database", "schema", "alias",
+    "name",
+    "resource_type",
+    "package_name",
+    "materialization",
+    "tags",
+    "depends_on",
+    "code_hash",
+    "database",
+    "schema",
+    "alias",
 )
 CHUNK_ROWS = 2000
 
@@ -35,8 +45,18 @@ def node_scope(pipeline_id: Optional[int], run_pk: int) -> str:
 def definition_hash(node: NodeResult) -> str:
     """A hash of every definition field: equal exactly when the stored definition can be reused."""
     encoded = msgspec.json.encode(
-        (node.name, node.resource_type, node.package_name, node.materialization, node.tags, node.depends_on,
-         node.code_hash, node.database, node.schema, node.alias)
+        (
+            node.name,
+            node.resource_type,
+            node.package_name,
+            node.materialization,
+            node.tags,
+            node.depends_on,
+            node.code_hash,
+            node.database,
+            node.schema,
+            node.alias,
+        )
     )
     return hashlib.blake2b(encoded, digest_size=16).hexdigest()
 
@@ -60,9 +80,7 @@ class DefinitionIds:
             if definition_id is not None:
                 self.definition_ids[(unique_id, digest)] = definition_id
 
-    def complete(
-        self, wanted: dict[DefinitionKey, NodeResult], now: Any, encode_json: Callable[[Any], str]
-    ) -> None:
+    def complete(self, wanted: dict[DefinitionKey, NodeResult], now: Any, encode_json: Callable[[Any], str]) -> None:
         """Insert the nodes and definitions of ``wanted`` the store lacks, then know all their ids."""
         missing_nodes = sorted({uid for uid, _ in wanted if uid not in self.node_ids})
         if missing_nodes:
@@ -90,8 +108,16 @@ class DefinitionIds:
 def _definition_values(node: NodeResult, encode_json: Callable[[Any], str]) -> tuple[Any, ...]:
     """The values of DEFINITION_FIELDS, in that order (spelled out: this runs once per new definition)."""
     return (
-        node.name, node.resource_type, node.package_name, node.materialization, encode_json(node.tags),
-        encode_json(node.depends_on), node.code_hash, node.database, node.schema, node.alias,
+        node.name,
+        node.resource_type,
+        node.package_name,
+        node.materialization,
+        encode_json(node.tags),
+        encode_json(node.depends_on),
+        node.code_hash,
+        node.database,
+        node.schema,
+        node.alias,
     )
 
 
@@ -109,4 +135,3 @@ def _chunks(rows: Iterable[tuple[Any, ...]]) -> Iterable[list[tuple[Any, ...]]]:
             chunk = []
     if chunk:
         yield chunk
-

@@ -4,6 +4,7 @@ SQLite gets WAL, a busy timeout and foreign keys; writes start with ``BEGIN IMME
 queue on the lock instead of failing half-way. Every SQLAlchemy error leaving this package is turned
 into a :class:`TrackingError` whose one-line message names the (password-masked) URL and what to do.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,13 +14,15 @@ import random
 import sqlite3
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar, cast
+from typing import Callable, TypeVar, cast
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.dialects import postgresql, sqlite as sqlite_dialect
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -140,7 +143,9 @@ def check_sqlite_location(url: URL, *, must_exist: bool = False) -> bool:
     directory_writable = os.access(directory, os.W_OK | os.X_OK)
     if path.exists():
         if not path.is_file():
-            raise TrackingStoreUnavailable(f"the tracking store {display} is not a file: point {ENV_TRACKING_URL} at a file")
+            raise TrackingStoreUnavailable(
+                f"the tracking store {display} is not a file: point {ENV_TRACKING_URL} at a file"
+            )
         if not os.access(path, os.R_OK):
             raise TrackingStoreUnavailable(
                 f"the tracking store {display} cannot be read (permission denied): fix its permissions "
@@ -238,11 +243,17 @@ def _readable_sqlite_engine(engine: Engine, url: URL, display: str) -> Engine:
         return read_only
     except exc.DBAPIError as error:
         read_only.dispose()
-        log.info("Tracking store %s cannot be opened read-only (%s): reading it as immutable", display, first_line(error))
+        log.info(
+            "Tracking store %s cannot be opened read-only (%s): reading it as immutable", display, first_line(error)
+        )
     wal = Path(f"{Path(str(url.database)).absolute()}-wal")
     if wal.exists() and wal.stat().st_size > 0:
-        log.warning("Tracking store %s: its write-ahead log %s cannot be read from here; the latest changes may be "
-                    "missing until a writer checkpoints it", display, wal)
+        log.warning(
+            "Tracking store %s: its write-ahead log %s cannot be read from here; the latest changes may be "
+            "missing until a writer checkpoints it",
+            display,
+            wal,
+        )
     immutable = _create_engine(_sqlite_read_only_url(url, immutable=True), display, read_only=True)
     with guarded("open the store read-only", display), immutable.connect() as conn:
         conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
@@ -315,10 +326,14 @@ def translate_error(error: exc.SQLAlchemyError, action: str, display: str) -> Tr
     orig = getattr(error, "orig", None)
     is_sqlite = isinstance(orig, sqlite3.Error)
     if "readonly" in lowered or "read-only" in lowered:
-        fix = ("make the file and its directory writable" if is_sqlite
-               else "use a user that may write and the primary server, not a read-only standby,")
-        return TrackingStoreUnavailable(f"{prefix} is read-only ({reason}): {fix} or point {ENV_TRACKING_URL} "
-                                        "at a writable location")
+        fix = (
+            "make the file and its directory writable"
+            if is_sqlite
+            else "use a user that may write and the primary server, not a read-only standby,"
+        )
+        return TrackingStoreUnavailable(
+            f"{prefix} is read-only ({reason}): {fix} or point {ENV_TRACKING_URL} at a writable location"
+        )
     if "locked" in lowered or "busy" in lowered:
         return TrackingStoreUnavailable(
             f"{prefix} stayed locked by another process ({reason}): retry, or use PostgreSQL for many writers"

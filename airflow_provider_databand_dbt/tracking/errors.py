@@ -1,4 +1,5 @@
 """One exception tree for the tracking store. Messages never contain passwords or tokens."""
+
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.extras import MissingExtraError

@@ -8,6 +8,7 @@ bits drops that step, and the few indexed columns with a length (node unique_id,
 shortened (a unique_id keeps a hash of its full text, so two long ids never collide). Everything
 else is TEXT and kept whole.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,16 +33,31 @@ NEWEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
 
 
 _RUN_TEXTS = (
-    "job_name", "project_name", "environment_name", "status_message", "trigger_cause", "git_branch", "git_sha",
-    "dbt_version", "url",
+    "job_name",
+    "project_name",
+    "environment_name",
+    "status_message",
+    "trigger_cause",
+    "git_branch",
+    "git_sha",
+    "dbt_version",
+    "url",
 )
 _RUN_IDS = ("job_id", "project_id", "environment_id")
 _RUN_TIMES = ("created_at", "started_at", "finished_at", "collected_at")
 _STEP_TEXTS = ("name", "command")
 _STEP_TIMES = ("started_at", "finished_at")
 _NODE_TEXTS = (
-    "name", "resource_type", "message", "materialization", "package_name", "code_hash", "thread_id", "database",
-    "schema", "alias",
+    "name",
+    "resource_type",
+    "message",
+    "materialization",
+    "package_name",
+    "code_hash",
+    "thread_id",
+    "database",
+    "schema",
+    "alias",
 )
 _NODE_INTS = ("rows_affected", "failures")
 _NODE_TIMES = ("started_at", "finished_at")
@@ -59,8 +75,12 @@ def fit_report(report: RunReport, dialect: str) -> RunReport:
         if value is not None and not INT64_MIN <= value <= INT64_MAX:
             changes[name] = fitter.note(None, f"run {name} beyond the 64-bit integer range, stored as null")
     _keep(changes, "status", report.status, fitter.short(report.status, "run status"))
-    _keep(changes, "duration_seconds", report.duration_seconds,
-          fitter.number(report.duration_seconds, "run duration_seconds"))
+    _keep(
+        changes,
+        "duration_seconds",
+        report.duration_seconds,
+        fitter.number(report.duration_seconds, "run duration_seconds"),
+    )
     steps = [fitted for step in report.steps if (fitted := fitter.step(step)) is not None]
     if any(new is not old for new, old in zip(steps, report.steps)) or len(steps) != len(report.steps):
         changes["steps"] = steps
@@ -150,8 +170,11 @@ class _Fitter:
             try:
                 fitted.encode("utf-8")
             except UnicodeEncodeError:
-                fitted = self.note(fitted.encode("utf-8", "replace").decode("utf-8"),
-                                   f"invalid characters (lone surrogates) replaced in {what}", where)
+                fitted = self.note(
+                    fitted.encode("utf-8", "replace").decode("utf-8"),
+                    f"invalid characters (lone surrogates) replaced in {what}",
+                    where,
+                )
         return fitted
 
     def texts(self, values: list[str], what: str, where: str) -> list[str]:
@@ -186,8 +209,12 @@ class _Fitter:
             return self.note(None, "step index beyond the 32-bit integer range, step not stored", where)
         changes = self.fields(step, "step", _STEP_TEXTS, (), _STEP_TIMES, where)
         _keep(changes, "status", step.status, self.short(step.status, "step status", where))
-        _keep(changes, "duration_seconds", step.duration_seconds,
-              self.number(step.duration_seconds, "step duration_seconds", where))
+        _keep(
+            changes,
+            "duration_seconds",
+            step.duration_seconds,
+            self.number(step.duration_seconds, "step duration_seconds", where),
+        )
         missing = [self.missing(item, where) for item in step.artifacts_missing]
         if any(new is not old for new, old in zip(missing, step.artifacts_missing)):
             changes["artifacts_missing"] = missing
@@ -209,8 +236,12 @@ class _Fitter:
         changes = self.fields(node, "node", _NODE_TEXTS, _NODE_INTS, _NODE_TIMES, where)
         _keep(changes, "unique_id", node.unique_id, self.unique_id(node.unique_id))
         _keep(changes, "status", node.status, self.short(node.status, "node status", where))
-        _keep(changes, "execution_time", node.execution_time,
-              self.number(node.execution_time, "node execution_time", where))
+        _keep(
+            changes,
+            "execution_time",
+            node.execution_time,
+            self.number(node.execution_time, "node execution_time", where),
+        )
         for name in ("depends_on", "tags"):
             values = getattr(node, name)
             _keep(changes, name, values, self.texts(values, f"node {name}", where))

@@ -8,6 +8,7 @@ manifest could not be read, stored node definitions (name, type, depends_on, tag
 only the result columns are updated. The run's ``summary`` and ``node_count`` are then recounted
 from what is stored.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,7 +79,10 @@ def _merged_step(
         return step_row(run_pk, step)
     log.warning(
         "Run %s step %s: could not re-read %s; keeping the %s node results stored earlier",
-        run_id, step.index, ", ".join(item.artifact for item in failed), kept,
+        run_id,
+        step.index,
+        ", ".join(item.artifact for item in failed),
+        kept,
     )
     failure = msgspec.to_builtins(RereadFailure(at=now, artifacts_missing=failed))
     return {**step_row(run_pk, step, failure), "artifacts_missing": stored_missing}
@@ -94,6 +98,4 @@ def _recount(conn: Connection, run_pk: int) -> None:
             ).all()
         )
     )
-    conn.execute(
-        runs.update().where(runs.c.id == run_pk).values(summary=dict(counts), node_count=sum(counts.values()))
-    )
+    conn.execute(runs.update().where(runs.c.id == run_pk).values(summary=dict(counts), node_count=sum(counts.values())))

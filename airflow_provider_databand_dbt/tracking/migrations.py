@@ -16,6 +16,7 @@ How it works:
 
 To change the schema: edit ``schema.py`` and add a revision (see docs: "Adding a migration").
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,7 +57,7 @@ class SchemaState:
     legacy: bool = False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def script_directory() -> ScriptDirectory:
     """The packaged revisions, read once per process."""
     return ScriptDirectory(str(REVISIONS_DIR), version_locations=[str(REVISIONS_DIR / "versions")])
@@ -146,8 +147,7 @@ def _run_revisions(
     pending = reversed(list(script.iterate_revisions(head, current or "base")))
     with Operations.context(context):
         for revision in pending:
-            log.info("Upgrading tracking store %s to revision %s: %s", store.display, revision.revision,
-                     revision.doc)
+            log.info("Upgrading tracking store %s to revision %s: %s", store.display, revision.revision, revision.doc)
             try:
                 revision.module.upgrade()
             except Exception as error:  # any failure, SQL or Python: one line, and the transaction rolls back
@@ -191,6 +191,6 @@ def _known_revisions(script: ScriptDirectory) -> frozenset[str]:
     return frozenset(revision.revision for revision in script.walk_revisions())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _packaged_revisions() -> frozenset[str]:
     return frozenset(revision.revision for revision in script_directory().walk_revisions())

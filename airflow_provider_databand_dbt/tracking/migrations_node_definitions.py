@@ -8,6 +8,7 @@ or constraint name collides with the new table's), creates the v5 tables, rewrit
 through the same bulk writer a save uses (in their stored order, so reports read back identical),
 and drops the copy. Nothing references node_result, so dropping it cascades nowhere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,15 +67,17 @@ def upgrade_node_definitions(conn: Connection) -> None:
         table.create(conn)
     copy = sa.table(V4_COPY, *(sa.column(column.name, column.type) for column in node_results_v4.c))
     runs = conn.execute(
-        sa.select(schema.runs.c.id, schema.runs.c.pipeline_id).where(
-            schema.runs.c.id.in_(sa.select(copy.c.run_pk).distinct())
-        ).order_by(schema.runs.c.id)
+        sa.select(schema.runs.c.id, schema.runs.c.pipeline_id)
+        .where(schema.runs.c.id.in_(sa.select(copy.c.run_pk).distinct()))
+        .order_by(schema.runs.c.id)
     ).all()
     for run_pk, pipeline_id in runs:
         by_step: dict[int, list[NodeResult]] = defaultdict(list)
-        query = sa.select(copy.c.step_index, *(copy.c[name] for name in _V4_FIELDS)).where(
-            copy.c.run_pk == run_pk
-        ).order_by(copy.c.id)
+        query = (
+            sa.select(copy.c.step_index, *(copy.c[name] for name in _V4_FIELDS))
+            .where(copy.c.run_pk == run_pk)
+            .order_by(copy.c.id)
+        )
         for row in conn.execute(query):
             values = row._mapping
             by_step[row.step_index].append(NodeResult(**{name: values[name] for name in _V4_FIELDS}))

@@ -1,4 +1,5 @@
 """Revision r0008: each run remembers the run it retries, so retry chains can be shown and counted once."""
+
 from __future__ import annotations
 
 from sqlalchemy.engine import Connection

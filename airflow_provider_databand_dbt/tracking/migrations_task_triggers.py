@@ -2,6 +2,7 @@
 
 A new table and its index only, so a store of the previous version upgrades with nothing touched.
 """
+
 from __future__ import annotations
 
 from sqlalchemy.engine import Connection

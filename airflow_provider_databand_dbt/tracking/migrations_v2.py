@@ -13,6 +13,7 @@ https://www.sqlite.org/lang_altertable.html#otheralter for changes that leave st
 an upgraded store and a fresh one have the same schema. Dropping and copying the tables instead would
 cascade-delete every step and node on a SQLite store with foreign keys on.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -26,7 +27,13 @@ RETYPED = {
     f"{PREFIX}pipeline": ("name", "project_name", "environment_name"),
     f"{PREFIX}run": ("job_name", "project_name", "environment_name", "git_branch", "git_sha", "dbt_version"),
     f"{PREFIX}node_result": (
-        "name", "resource_type", "failures", "materialization", "package_name", "code_hash", "thread_id",
+        "name",
+        "resource_type",
+        "failures",
+        "materialization",
+        "package_name",
+        "code_hash",
+        "thread_id",
     ),
 }
 ADDED = {f"{PREFIX}run": ("notes",), f"{PREFIX}step": ("reread_failed",)}

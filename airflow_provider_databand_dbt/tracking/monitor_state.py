@@ -1,5 +1,6 @@
 """The monitor's state in the store: one cursor per syncer, leases so only one monitor runs a syncer at a
 time, and the runs a syncer failed to track (skipped, retried with backoff)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -118,8 +119,16 @@ def _one_line(reason: str) -> str:
     return " ".join(text.split())[:MAX_REASON]
 
 
-def record_failed_run(conn: Connection, syncer: str, host: str, account_id: int, run_id: int, kind: str,
-                      reason: str, retry_delay: Callable[[int], Optional[float]]) -> FailedRun:
+def record_failed_run(
+    conn: Connection,
+    syncer: str,
+    host: str,
+    account_id: int,
+    run_id: int,
+    kind: str,
+    reason: str,
+    retry_delay: Callable[[int], Optional[float]],
+) -> FailedRun:
     """Count one more failed attempt at a run; ``retry_delay(attempts)`` says when to retry (None: give up)."""
     now = datetime.now(timezone.utc)
     key = (monitor_failed_runs.c.syncer == syncer) & (monitor_failed_runs.c.run_id == run_id)
@@ -127,17 +136,26 @@ def record_failed_run(conn: Connection, syncer: str, host: str, account_id: int,
     attempts = 1 + (previous.attempts if previous is not None else 0)
     delay = retry_delay(attempts)
     failed = FailedRun(
-        syncer=syncer, run_id=run_id, host=host, account_id=account_id, attempts=attempts, error_kind=kind[:32],
-        reason=_one_line(reason), first_failed_at=now if previous is None else previous.first_failed_at,
-        last_failed_at=now, next_retry_at=None if delay is None else now + timedelta(seconds=delay),
+        syncer=syncer,
+        run_id=run_id,
+        host=host,
+        account_id=account_id,
+        attempts=attempts,
+        error_kind=kind[:32],
+        reason=_one_line(reason),
+        first_failed_at=now if previous is None else previous.first_failed_at,
+        last_failed_at=now,
+        next_retry_at=None if delay is None else now + timedelta(seconds=delay),
     )
     values = asdict(failed)
     # An upsert: two monitors without a lease may record the same run at once.
     stmt = upsert_statement(conn, monitor_failed_runs).values(**values)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=["syncer", "run_id"],
-        set_={col: stmt.excluded[col] for col in values if col not in ("syncer", "run_id", "first_failed_at")},
-    ))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["syncer", "run_id"],
+            set_={col: stmt.excluded[col] for col in values if col not in ("syncer", "run_id", "first_failed_at")},
+        )
+    )
     return failed
 
 
@@ -155,8 +173,11 @@ def due_failed_runs(conn: Connection, syncer: str, limit: int) -> list[int]:
 
 def clear_failed_run(conn: Connection, syncer: str, run_id: int) -> bool:
     """Forget a failed run (it was tracked after all); False when it was not recorded."""
-    result = conn.execute(monitor_failed_runs.delete().where(
-        (monitor_failed_runs.c.syncer == syncer) & (monitor_failed_runs.c.run_id == run_id)))
+    result = conn.execute(
+        monitor_failed_runs.delete().where(
+            (monitor_failed_runs.c.syncer == syncer) & (monitor_failed_runs.c.run_id == run_id)
+        )
+    )
     return bool(result.rowcount)
 
 

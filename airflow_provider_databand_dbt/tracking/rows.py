@@ -1,4 +1,5 @@
 """What the store's read and write APIs return: plain msgspec Structs, timestamps timezone-aware in UTC."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ for up to 10 minutes after a run was committed out of id order on PostgreSQL, an
 each web process. The count now changes in the same transaction as the run row, so every reader sees
 exactly the runs its snapshot holds, at the cost of reading one column.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -22,16 +23,18 @@ def count_move(conn: Connection, before: Optional[int], after: Optional[int]) ->
     for pipeline_pk, step in ((before, -1), (after, 1)):
         if pipeline_pk is not None:
             conn.execute(
-                pipelines.update().where(pipelines.c.id == pipeline_pk)
-                .values(run_count=pipelines.c.run_count + step)
+                pipelines.update().where(pipelines.c.id == pipeline_pk).values(run_count=pipelines.c.run_count + step)
             )
 
 
 def recount(conn: Connection) -> None:
     """Set every pipeline's count from its runs (the upgrade to version 7; also after editing runs by hand)."""
     counted = (
-        sa.select(sa.func.count()).select_from(runs).where(runs.c.pipeline_id == pipelines.c.id)
-        .correlate(pipelines).scalar_subquery()
+        sa.select(sa.func.count())
+        .select_from(runs)
+        .where(runs.c.pipeline_id == pipelines.c.id)
+        .correlate(pipelines)
+        .scalar_subquery()
     )
     conn.execute(pipelines.update().values(run_count=counted))
 

@@ -5,6 +5,7 @@ node = a dbt unique_id within a pipeline; node_definition = one version of its m
 node_result = one node in one step (status and timing, referring to both); source = one sighting of a run by a tracker.
 Changes to these tables go through ``tracking/migrations.py``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -109,8 +110,10 @@ runs = sa.Table(
     sa.Index(f"ix_{PREFIX}run_run_id", "run_id"),
     # r0008: the retries of a run, found from the run they retry (partial: most runs retry nothing).
     sa.Index(
-        f"ix_{PREFIX}run_retry_of", "retry_of_run_id",
-        sqlite_where=sa.text("retry_of_run_id IS NOT NULL"), postgresql_where=sa.text("retry_of_run_id IS NOT NULL"),
+        f"ix_{PREFIX}run_retry_of",
+        "retry_of_run_id",
+        sqlite_where=sa.text("retry_of_run_id IS NOT NULL"),
+        postgresql_where=sa.text("retry_of_run_id IS NOT NULL"),
     ),
 )
 

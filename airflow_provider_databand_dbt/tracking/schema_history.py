@@ -3,6 +3,7 @@
 A revision must not read ``schema.py``: it describes the latest version, and a later revision changing a
 table there would change what an old revision does. Revisions r0001 and r0002 build these instead.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -19,7 +20,8 @@ def tables(version: int) -> sa.MetaData:
     # v2 made every free text from dbt Cloud or an artifact unlimited; v1 gave each a length.
     name, short, tiny = (sa.Text, sa.Text, sa.Text) if v2 else (sa.String(1024), sa.String(255), sa.String(64))
     sa.Table(
-        f"{PREFIX}pipeline", metadata,
+        f"{PREFIX}pipeline",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("host", sa.String(255), nullable=False),
         sa.Column("account_id", sa.BigInteger, nullable=False),
@@ -34,7 +36,8 @@ def tables(version: int) -> sa.MetaData:
         sa.UniqueConstraint("host", "account_id", "job_id", name=f"uq_{PREFIX}pipeline_job"),
     )
     sa.Table(
-        f"{PREFIX}run", metadata,
+        f"{PREFIX}run",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("host", sa.String(255), nullable=False),
         sa.Column("account_id", sa.BigInteger, nullable=False),
@@ -71,7 +74,8 @@ def tables(version: int) -> sa.MetaData:
         sa.Index(f"ix_{PREFIX}run_run_id", "run_id"),
     )
     sa.Table(
-        f"{PREFIX}step", metadata,
+        f"{PREFIX}step",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
         sa.Column("step_index", sa.Integer, nullable=False),
@@ -86,7 +90,8 @@ def tables(version: int) -> sa.MetaData:
         sa.UniqueConstraint("run_pk", "step_index", name=f"uq_{PREFIX}step_index"),
     )
     sa.Table(
-        f"{PREFIX}node_result", metadata,
+        f"{PREFIX}node_result",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
         sa.Column("step_index", sa.Integer, nullable=False),
@@ -111,7 +116,8 @@ def tables(version: int) -> sa.MetaData:
         sa.Index(f"ix_{PREFIX}node_result_run_status", "run_pk", "status"),
     )
     sa.Table(
-        f"{PREFIX}source", metadata,
+        f"{PREFIX}source",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
@@ -126,7 +132,8 @@ def tables(version: int) -> sa.MetaData:
         sa.Index(f"ix_{PREFIX}source_run", "run_pk"),
     )
     sa.Table(
-        f"{PREFIX}monitor_cursor", metadata,
+        f"{PREFIX}monitor_cursor",
+        metadata,
         sa.Column("syncer", sa.String(255), primary_key=True),
         sa.Column("host", sa.String(255), nullable=False),
         sa.Column("account_id", sa.BigInteger, nullable=False),
@@ -136,14 +143,16 @@ def tables(version: int) -> sa.MetaData:
         sa.Column("updated_at", Timestamp, nullable=False),
     )
     sa.Table(
-        f"{PREFIX}monitor_lease", metadata,
+        f"{PREFIX}monitor_lease",
+        metadata,
         sa.Column("syncer", sa.String(255), primary_key=True),
         sa.Column("owner", sa.String(255), nullable=False),
         sa.Column("expires_at", Timestamp, nullable=False),
     )
     # The legacy version table; since Alembic it only holds LEGACY_FENCE, so older code refuses the store.
     sa.Table(
-        f"{PREFIX}schema_version", metadata,
+        f"{PREFIX}schema_version",
+        metadata,
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("applied_at", Timestamp, nullable=False),
     )

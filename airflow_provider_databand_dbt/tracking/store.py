@@ -5,6 +5,7 @@ schema is created or upgraded when the store is opened. Every public method rais
 :class:`~airflow_provider_databand_dbt.tracking.errors.TrackingError` subclasses, with one-line
 messages that name the store (password masked) and what to do.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,9 +15,8 @@ import msgspec
 from sqlalchemy.engine import URL, Engine
 
 from airflow_provider_databand_dbt.model.report import RunReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import monitor_state, writes
-from airflow_provider_databand_dbt.tracking.read import nodes, pipelines, report, runs
-from airflow_provider_databand_dbt.tracking.read.filters import Bound, RunFilter, StatusFilter
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
 from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
 from airflow_provider_databand_dbt.tracking.migrations import (
@@ -26,6 +26,8 @@ from airflow_provider_databand_dbt.tracking.migrations import (
     script_directory,
     upgrade,
 )
+from airflow_provider_databand_dbt.tracking.read import nodes, pipelines, report, runs
+from airflow_provider_databand_dbt.tracking.read.filters import Bound, RunFilter, StatusFilter
 from airflow_provider_databand_dbt.tracking.rows import (
     MonitorCursor,
     NodeHistoryRow,
@@ -33,7 +35,6 @@ from airflow_provider_databand_dbt.tracking.rows import (
     RunRow,
     SaveOutcome,
 )
-from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.url import (
     choose_tracking_url,
     masked_url,
@@ -119,7 +120,9 @@ class TrackingStore:
                 f"{self.display_url}: a value cannot be stored ({type(error).__name__}: {first_line(error)})"
             ) from error
 
-    def get_report(self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None) -> Optional[RunReport]:
+    def get_report(
+        self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
+    ) -> Optional[RunReport]:
         """The stored report of a run, exactly as saved (datetimes in UTC), or None when it is not tracked.
 
         When the same run id exists for several hosts or accounts and they are not given, the run
@@ -129,7 +132,9 @@ class TrackingStore:
             run_pk = runs.find_run_pk(conn, run_id, account_id, host)
             return None if run_pk is None else report.load_report(conn, run_pk)
 
-    def list_sources(self, run_id: int, account_id: Optional[int] = None, host: Optional[str] = None) -> list[TrackingSource]:
+    def list_sources(
+        self, run_id: int, account_id: Optional[int] = None, host: Optional[str] = None
+    ) -> list[TrackingSource]:
         """Every sighting of a run (Airflow task, monitor, CLI...), oldest first; empty when it is not tracked.
 
         The run is chosen as in :meth:`get_report`.
@@ -212,9 +217,11 @@ class TrackingStore:
             return self._db.transact(lambda conn: monitor_state.save_cursor(conn, cursor))
 
     def try_acquire_lease(self, syncer: str, owner: str, ttl_seconds: float) -> bool:
-        """Claim a syncer for ``owner`` for ``ttl_seconds``; True when it is ours (new, taken over when expired, or renewed).
+        """Claim a syncer for ``owner`` for ``ttl_seconds``.
 
         Call it again before the lease expires to keep it. Another owner's unexpired lease makes it False.
+
+        :return: True when it is ours (new, taken over when expired, or renewed).
         """
         with guarded(f"acquire the lease of syncer {syncer}", self.display_url):
             return self._db.transact(lambda conn: monitor_state.try_acquire_lease(conn, syncer, owner, ttl_seconds))
@@ -236,12 +243,19 @@ class TrackingStore:
         with guarded(f"release the lease of syncer {syncer}", self.display_url):
             return self._db.transact(lambda conn: monitor_state.release_lease(conn, syncer, owner))
 
-    def record_failed_run(self, syncer: str, host: str, account_id: int, run_id: int, kind: str, reason: str,
-                          retry_delay) -> monitor_state.FailedRun:
-        """Record a failed attempt of a monitor syncer at a run; ``retry_delay(attempts)`` -> seconds or None (give up)."""
+    def record_failed_run(
+        self, syncer: str, host: str, account_id: int, run_id: int, kind: str, reason: str, retry_delay
+    ) -> monitor_state.FailedRun:
+        """Record a failed attempt of a monitor syncer at a run.
+
+        :param retry_delay: ``retry_delay(attempts)`` -> seconds until the next attempt, or None to give up.
+        """
         with guarded(f"record failed run {run_id} of syncer {syncer}", self.display_url):
-            return self._db.transact(lambda conn: monitor_state.record_failed_run(
-                conn, syncer, host, account_id, run_id, kind, reason, retry_delay))
+            return self._db.transact(
+                lambda conn: monitor_state.record_failed_run(
+                    conn, syncer, host, account_id, run_id, kind, reason, retry_delay
+                )
+            )
 
     def due_failed_runs(self, syncer: str, limit: int = 20) -> list[int]:
         """Failed runs of a syncer whose next retry is due."""

@@ -4,6 +4,7 @@ The operator writes a row before it triggers (token known, run id not yet), fill
 before it waits, and ends the row when the try ends normally. A row left open means the try died
 (SIGKILL, eviction, lost worker): the next try reads it to reattach instead of triggering again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,24 +64,54 @@ def last_trigger(conn: Connection, key: TaskInstanceKey) -> TaskTrigger | None:
     c = task_triggers.c
     row = conn.execute(
         sa.select(
-            c.id, c.try_number, c.host, c.account_id, c.job_id, c.token, c.dbt_run_id,
-            c.triggered_by_try, c.started_at, c.ended_at, c.outcome,
-        ).where(key.where()).order_by(c.id.desc()).limit(1)
+            c.id,
+            c.try_number,
+            c.host,
+            c.account_id,
+            c.job_id,
+            c.token,
+            c.dbt_run_id,
+            c.triggered_by_try,
+            c.started_at,
+            c.ended_at,
+            c.outcome,
+        )
+        .where(key.where())
+        .order_by(c.id.desc())
+        .limit(1)
     ).first()
     return TaskTrigger(**row._asdict()) if row is not None else None
 
 
 def begin_trigger(
-    conn: Connection, key: TaskInstanceKey, *, try_number: int, host: str, account_id: int, job_id: int,
-    token: str, dbt_run_id: int | None = None, triggered_by_try: int | None = None,
+    conn: Connection,
+    key: TaskInstanceKey,
+    *,
+    try_number: int,
+    host: str,
+    account_id: int,
+    job_id: int,
+    token: str,
+    dbt_run_id: int | None = None,
+    triggered_by_try: int | None = None,
 ) -> int:
     """Add this try's row; returns its id."""
-    result = conn.execute(task_triggers.insert().values(
-        dag_id=key.dag_id, task_id=key.task_id, airflow_run_id=key.airflow_run_id, map_index=key.map_index,
-        try_number=try_number, host=host, account_id=account_id, job_id=job_id, token=token,
-        dbt_run_id=dbt_run_id, triggered_by_try=try_number if triggered_by_try is None else triggered_by_try,
-        started_at=datetime.now(timezone.utc),
-    ))
+    result = conn.execute(
+        task_triggers.insert().values(
+            dag_id=key.dag_id,
+            task_id=key.task_id,
+            airflow_run_id=key.airflow_run_id,
+            map_index=key.map_index,
+            try_number=try_number,
+            host=host,
+            account_id=account_id,
+            job_id=job_id,
+            token=token,
+            dbt_run_id=dbt_run_id,
+            triggered_by_try=try_number if triggered_by_try is None else triggered_by_try,
+            started_at=datetime.now(timezone.utc),
+        )
+    )
     key_values = result.inserted_primary_key
     assert key_values is not None  # an INSERT of one row always has its key
     return int(key_values[0])
@@ -94,8 +125,11 @@ def end_open_triggers(conn: Connection, key: TaskInstanceKey, outcome: str) -> i
     """End every open row of the task instance (this try's, and any a dead try left); returns how many."""
     c = task_triggers.c
     result = conn.execute(
-        task_triggers.update().where(key.where() & c.ended_at.is_(None)).values(
-            ended_at=datetime.now(timezone.utc), outcome=outcome[:32],
+        task_triggers.update()
+        .where(key.where() & c.ended_at.is_(None))
+        .values(
+            ended_at=datetime.now(timezone.utc),
+            outcome=outcome[:32],
         )
     )
     return int(result.rowcount or 0)
@@ -106,9 +140,20 @@ def list_triggers(conn: Connection, key: TaskInstanceKey) -> list[TaskTrigger]:
     c = task_triggers.c
     rows = conn.execute(
         sa.select(
-            c.id, c.try_number, c.host, c.account_id, c.job_id, c.token, c.dbt_run_id,
-            c.triggered_by_try, c.started_at, c.ended_at, c.outcome,
-        ).where(key.where()).order_by(c.id)
+            c.id,
+            c.try_number,
+            c.host,
+            c.account_id,
+            c.job_id,
+            c.token,
+            c.dbt_run_id,
+            c.triggered_by_try,
+            c.started_at,
+            c.ended_at,
+            c.outcome,
+        )
+        .where(key.where())
+        .order_by(c.id)
     ).all()
     return [TaskTrigger(**row._asdict()) for row in rows]
 

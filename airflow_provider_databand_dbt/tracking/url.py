@@ -1,4 +1,5 @@
 """Where the tracking store lives: resolve its URL from settings, normalise it, and show it without a password."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,9 @@ _SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
 # The same two masks as patterns, for strings SQLAlchemy cannot parse: "scheme://user:password@"
 # and "?password=..." / "&sslpassword=...".
 _USERINFO_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)[^@\s]*(?P<tail>@)")
-_SECRET_PARAM = re.compile(r"(?P<head>[?&;][^=&;#\s]*(?:pass|pwd|secret|token|key|credential)[^=&;#\s]*=)[^&;#\s]*",
-                           re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"(?P<head>[?&;][^=&;#\s]*(?:pass|pwd|secret|token|key|credential)[^=&;#\s]*=)[^&;#\s]*", re.IGNORECASE
+)
 
 
 def resolve_tracking_url(explicit: Optional[str] = None) -> str:
@@ -155,7 +157,8 @@ def is_sqlite_memory(url: URL) -> bool:
 
 PRECEDENCE = (
     f"--tracking-url, then ${ENV_TRACKING_URL}, then ${ENV_AIRFLOW_TRACKING_URL}, then "
-    f"$AIRFLOW_HOME/{AIRFLOW_DIR_NAME}/{DB_FILE_NAME} when AIRFLOW_HOME is set, else ~/{DEFAULT_DIR_NAME}/{DB_FILE_NAME}"
+    f"$AIRFLOW_HOME/{AIRFLOW_DIR_NAME}/{DB_FILE_NAME} when AIRFLOW_HOME is set, "
+    f"else ~/{DEFAULT_DIR_NAME}/{DB_FILE_NAME}"
 )
 
 
@@ -176,7 +179,9 @@ class TrackingUrlChoice(NamedTuple):
         return f"{display_url(self.url)} ({self.reason})"
 
 
-def choose_tracking_url(explicit: Optional[str] = None, explicit_origin: str = "the tracking_url setting") -> TrackingUrlChoice:
+def choose_tracking_url(
+    explicit: Optional[str] = None, explicit_origin: str = "the tracking_url setting"
+) -> TrackingUrlChoice:
     """The store URL :func:`resolve_tracking_url` would use and the rule that chose it; creates nothing.
 
     :param explicit: a URL that wins over every other setting (a CLI flag, Airflow's config); blank is unset.
@@ -193,10 +198,14 @@ def choose_tracking_url(explicit: Optional[str] = None, explicit_origin: str = "
     airflow_home = os.environ.get("AIRFLOW_HOME", "").strip()
     if airflow_home:
         directory = Path(airflow_home).expanduser() / AIRFLOW_DIR_NAME
-        reason = (f"default under $AIRFLOW_HOME={airflow_home}: neither ${ENV_TRACKING_URL} "
-                  f"nor ${ENV_AIRFLOW_TRACKING_URL} is set")
+        reason = (
+            f"default under $AIRFLOW_HOME={airflow_home}: neither ${ENV_TRACKING_URL} "
+            f"nor ${ENV_AIRFLOW_TRACKING_URL} is set"
+        )
     else:
         directory = Path("~").expanduser() / DEFAULT_DIR_NAME
-        reason = (f"default ~/{DEFAULT_DIR_NAME}: none of ${ENV_TRACKING_URL}, ${ENV_AIRFLOW_TRACKING_URL} "
-                  "or $AIRFLOW_HOME is set")
+        reason = (
+            f"default ~/{DEFAULT_DIR_NAME}: none of ${ENV_TRACKING_URL}, ${ENV_AIRFLOW_TRACKING_URL} "
+            "or $AIRFLOW_HOME is set"
+        )
     return TrackingUrlChoice(f"sqlite:///{directory / DB_FILE_NAME}", reason, directory)

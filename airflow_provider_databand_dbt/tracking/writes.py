@@ -7,6 +7,7 @@ that with ``ON CONFLICT DO UPDATE ... WHERE``, and concurrent saves of one run a
 Values are first fitted to the columns (``fit.py``), and a later snapshot never removes stored
 nodes (``merge.py``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.model.report import RunReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
 from airflow_provider_databand_dbt.tracking.bulk import step_row, unique_steps, write_nodes
 from airflow_provider_databand_dbt.tracking.definitions import node_scope
@@ -27,7 +29,6 @@ from airflow_provider_databand_dbt.tracking.merge import merge_steps_and_nodes
 from airflow_provider_databand_dbt.tracking.rows import SaveAction, SaveOutcome
 from airflow_provider_databand_dbt.tracking.run_counts import count_move
 from airflow_provider_databand_dbt.tracking.schema import pipelines, runs, sources, steps
-from airflow_provider_databand_dbt.model.source import TrackingSource
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,9 @@ def save_report(conn: Connection, report: RunReport, source: TrackingSource) -> 
         assert existing is not None  # "kept_newer" is only chosen for an existing row
         run_pk = existing.id
     conn.execute(sources.insert().values(run_pk=run_pk, **msgspec.structs.asdict(source)))
-    log.debug("Run %s of account %s on %s: %s (run_pk %s)", report.run_id, report.account_id, report.host,
-              action, run_pk)
+    log.debug(
+        "Run %s of account %s on %s: %s (run_pk %s)", report.run_id, report.account_id, report.host, action, run_pk
+    )
     return SaveOutcome(run_pk=run_pk, action=action)
 
 
@@ -138,7 +140,11 @@ def _upsert_run(
     conn: Connection, report: RunReport, pipeline_id: Optional[int], now: datetime, notes: list[str]
 ) -> None:
     values = {
-        **run_values(report), "pipeline_id": pipeline_id, "notes": notes, "first_tracked_at": now, "updated_at": now,
+        **run_values(report),
+        "pipeline_id": pipeline_id,
+        "notes": notes,
+        "first_tracked_at": now,
+        "updated_at": now,
     }
     stmt = upsert_statement(conn, runs).values(**values)
     updated = {col: stmt.excluded[col] for col in values if col not in _RUN_KEY and col != "first_tracked_at"}

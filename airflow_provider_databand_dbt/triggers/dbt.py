@@ -5,11 +5,13 @@ can reach neither a scheme-carrying Host nor our retries; this subclass keeps it
 events (``success``, ``error``, ``cancelled``, ``timeout``) and polls with our hook. It never
 collects: collection happens on the worker, in the task's ``execute_complete``.
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunStatus
 from airflow.providers.dbt.cloud.triggers.dbt import DbtCloudRunJobTrigger

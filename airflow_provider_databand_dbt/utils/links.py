@@ -1,4 +1,5 @@
 """Extra link from a task to the tracked run's page in the tracking web view."""
+
 from __future__ import annotations
 
 from typing import Any

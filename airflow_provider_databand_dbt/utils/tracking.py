@@ -3,6 +3,7 @@
 Tracking never changes the dbt outcome: a tracking failure is a warning (unless the user asked
 for ``fail_on_tracking_error`` and dbt itself succeeded), and the dbt error is raised afterwards.
 """
+
 from __future__ import annotations
 
 import sys

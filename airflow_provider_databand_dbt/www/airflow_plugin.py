@@ -5,6 +5,7 @@ who may see the Airflow website may see the tracked runs), and reads the store c
 ``[databand_dbt] tracking_url`` (else ``DATABAND_DBT_TRACKING_URL``, else the SQLite default under
 ``$AIRFLOW_HOME``). Task-instance links point back into the same Airflow.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,10 +30,9 @@ def _airflow_base_url() -> str:
 
 def _login_required() -> list[Any]:
     """A dependency that admits only users Airflow's auth manager lets see the website."""
-    from fastapi import Depends
-
     from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
     from airflow.api_fastapi.core_api.security import requires_access_view
+    from fastapi import Depends
 
     return [Depends(requires_access_view(AccessView.WEBSITE))]
 

@@ -3,6 +3,7 @@
 Same lookups and filters as the pages; unknown ids answer 404 ``{"detail": ...}``, ids shared by
 several hosts or accounts answer 409 with the ``matches`` to choose from (pass ``account``/``host``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -22,7 +23,11 @@ from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, NodeWindow, Paging, Ref
 from airflow_provider_databand_dbt.www.render import page_url, root_of
 from airflow_provider_databand_dbt.www.streaming import (
-    json_groups, json_with_arrays, placeholder, read_connection, streamed_json,
+    json_groups,
+    json_with_arrays,
+    placeholder,
+    read_connection,
+    streamed_json,
 )
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
 
@@ -77,9 +82,12 @@ def api_runs(
 
 
 @router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
-def api_run(request: Request, ref: Ref = Depends(params.run_ref),
-            window: NodeWindow = Depends(params.node_window),
-            conn: Connection = Depends(read_connection)) -> Response:
+def api_run(
+    request: Request,
+    ref: Ref = Depends(params.run_ref),
+    window: NodeWindow = Depends(params.node_window),
+    conn: Connection = Depends(read_connection),
+) -> Response:
     """The run report (``RunReport.as_dict()``) plus who tracked it, with at most ``limit`` nodes per page.
 
     Steps are always all listed; their ``nodes`` hold this page's share. ``next`` (also the ``Link:
@@ -88,18 +96,20 @@ def api_run(request: Request, ref: Ref = Depends(params.run_ref),
     settings = request.app.state.settings
     run_pk = views.resolve_run(conn, ref)
     detail = run_reader.run_detail(
-        conn, run_pk, airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
+        conn,
+        run_pk,
+        airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
     )
     page = report_page(conn, run_pk, detail, after=window.cursor, limit=window.limit, placeholder=placeholder)
     data = page.data
     data["sources"] = msgspec.to_builtins(detail.sources)
     data["triggered_by"] = msgspec.to_builtins(detail.triggered_by)
     data["retry_chain"] = msgspec.to_builtins(detail.retry_chain)
-    data["page_url"] = Urls(root_of(request), qualify=True).run(detail.run_id, account_id=detail.account_id,
-                                                                host=detail.host)
+    data["page_url"] = Urls(root_of(request), qualify=True).run(
+        detail.run_id, account_id=detail.account_id, host=detail.host
+    )
     data["nodes_total"] = detail.node_count
-    data["next"] = None if page.next_cursor is None else page_url(request, cursor=page.next_cursor,
-                                                                  limit=window.limit)
+    data["next"] = None if page.next_cursor is None else page_url(request, cursor=page.next_cursor, limit=window.limit)
     return streamed_json(json_with_arrays(data, page.nodes), next_url=data["next"])
 
 
@@ -123,9 +133,12 @@ def api_run_lineage(request: Request, ref: Ref = Depends(params.run_ref)) -> Res
 
 
 @router.get("/runs/{run_id}/timeline", dependencies=[Depends(heavy_slot)])
-def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref),
-                     window: NodeWindow = Depends(params.node_window),
-                     conn: Connection = Depends(read_connection)) -> Response:
+def api_run_timeline(
+    request: Request,
+    ref: Ref = Depends(params.run_ref),
+    window: NodeWindow = Depends(params.node_window),
+    conn: Connection = Depends(read_connection),
+) -> Response:
     """Node executions with start/end times and dbt thread, grouped by step (the Gantt's data), paged:
     at most ``limit`` executions, the next page in the ``Link: rel="next"`` header. Streamed."""
     run_pk = views.resolve_run(conn, ref)
@@ -133,8 +146,11 @@ def api_run_timeline(request: Request, ref: Ref = Depends(params.run_ref),
     end = window.cursor + window.limit
     next_url = page_url(request, cursor=end, limit=window.limit) if end < total else None
     executions = node_reader.iter_timed_nodes(conn, run_pk, offset=window.cursor, limit=window.limit)
-    return streamed_json(json_groups(executions, key="step_index", items_name="nodes"), next_url=next_url,
-                         headers={"X-Total-Count": str(total)})
+    return streamed_json(
+        json_groups(executions, key="step_index", items_name="nodes"),
+        next_url=next_url,
+        headers={"X-Total-Count": str(total)},
+    )
 
 
 @router.get("/nodes/{unique_id:path}")

@@ -3,13 +3,15 @@
 The app only reads: it opens the tracking store lazily on the first request (so importing the
 Airflow plugin never touches a database) and never writes to it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from airflow_provider_databand_dbt import __version__
 from airflow_provider_databand_dbt.extras import extra_imports
@@ -72,7 +74,10 @@ class StoreHandle:
         return self._shown_url(public_url)
 
     def _shown_url(self, mask: Callable[[str], str]) -> str:
-        """The open store's URL, else the configured one, through ``mask``; a setting still to be called is not named."""
+        """The open store's URL, else the configured one, through ``mask``.
+
+        A setting still to be called is not named.
+        """
         if self._store is not None:
             return mask(self._store.url)
         if isinstance(self._setting, str):
@@ -80,7 +85,7 @@ class StoreHandle:
         return "(default tracking store)"
 
     @contextlib.contextmanager
-    def read(self) -> Iterator["Connection"]:
+    def read(self) -> Iterator[Connection]:
         """A connection inside one read transaction: every query of a page sees the same snapshot."""
         from airflow_provider_databand_dbt.tracking.engine import guarded
 

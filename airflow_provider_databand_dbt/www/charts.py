@@ -3,15 +3,17 @@
 No script and no external asset: a page is readable as soon as it arrives, and in a screenshot.
 Every text that comes from the store goes through ``escape``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 from markupsafe import Markup, escape
 
-from airflow_provider_databand_dbt.www.format import duration, short_time, status_tone
 from airflow_provider_databand_dbt.tracking.read.models import DurationPoint, TimedNode
+from airflow_provider_databand_dbt.www.format import duration, short_time, status_tone
 
 Link = Callable[[DurationPoint], str]
 
@@ -33,7 +35,9 @@ def nice_step(span: float, target: int = 4) -> float:
 
 
 def _point_title(point: DurationPoint, noun: str) -> str:
-    return f"{noun} {point.run_id} · {point.status} · {duration(point.duration_seconds)} · {short_time(point.created_at)}"
+    return (
+        f"{noun} {point.run_id} · {point.status} · {duration(point.duration_seconds)} · {short_time(point.created_at)}"
+    )
 
 
 def sparkline(points: Sequence[DurationPoint], *, width: int = 140, height: int = 30) -> Markup:
@@ -53,8 +57,7 @@ def sparkline(points: Sequence[DurationPoint], *, width: int = 140, height: int 
     parts = [
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="durations of the last {len(points)} runs">',
-        '<polyline fill="none" class="spark-line" points="'
-        + " ".join(f"{_f(x)},{_f(yy)}" for x, yy in coords) + '"/>',
+        '<polyline fill="none" class="spark-line" points="' + " ".join(f"{_f(x)},{_f(yy)}" for x, yy in coords) + '"/>',
     ]
     for i, point in enumerate(points):
         tone = status_tone(point.status)
@@ -104,8 +107,7 @@ def trend_chart(
         if status_tone(point.status) == "bad":
             band = min(max(step * 0.6, 6), 24)
             parts.append(
-                f'<rect class="fail-band" x="{_f(x_of(i) - band / 2)}" y="{top}" '
-                f'width="{_f(band)}" height="{plot_h}"/>'
+                f'<rect class="fail-band" x="{_f(x_of(i) - band / 2)}" y="{top}" width="{_f(band)}" height="{plot_h}"/>'
             )
     segment: list[str] = []
     segments = []
@@ -135,7 +137,9 @@ def trend_chart(
         parts.append(f'<a href="{escape(link(point))}">{mark}</a>' if link else mark)
     labels = sorted({0, len(points) // 2, len(points) - 1})
     for i in labels:
-        anchor = "start" if i == 0 and len(points) > 1 else ("end" if i == len(points) - 1 and len(points) > 1 else "middle")
+        anchor = (
+            "start" if i == 0 and len(points) > 1 else ("end" if i == len(points) - 1 and len(points) > 1 else "middle")
+        )
         parts.append(
             f'<text class="axis" x="{_f(x_of(i))}" y="{height - 8}" text-anchor="{anchor}">'
             f"{escape(short_time(points[i].created_at))}</text>"

@@ -1,4 +1,5 @@
 """What the web view answers when something is missing or wrong: a clear page (or JSON), never a traceback."""
+
 from __future__ import annotations
 
 import logging
@@ -64,7 +65,7 @@ class Ambiguous(Exception):
 
 
 def is_api(request: Request) -> bool:
-    path = request.url.path[len(request.scope.get("root_path", "")):]
+    path = request.url.path[len(request.scope.get("root_path", "")) :]
     return path.startswith("/api/") or path == "/api"
 
 
@@ -73,8 +74,7 @@ def _answer(request: Request, status_code: int, title: str, message: str) -> Res
         return JSONResponse({"detail": message}, status_code=status_code)
     from airflow_provider_databand_dbt.www.render import render
 
-    return render(request, "error.html", status_code=status_code, error_title=title, message=message,
-                  code=status_code)
+    return render(request, "error.html", status_code=status_code, error_title=title, message=message, code=status_code)
 
 
 async def _web_error(request: Request, error: WebError) -> Response:
@@ -86,8 +86,10 @@ async def _web_error(request: Request, error: WebError) -> Response:
 
 async def _ambiguous(request: Request, ambiguous: Ambiguous) -> Response:
     if is_api(request):
-        body = {"detail": f"several {ambiguous.what} share this id: pass account and host",
-                "matches": ambiguous.matches}
+        body = {
+            "detail": f"several {ambiguous.what} share this id: pass account and host",
+            "matches": ambiguous.matches,
+        }
         return Response(msgspec.json.encode(body), status_code=409, media_type="application/json")
     from airflow_provider_databand_dbt.www.render import render
 
@@ -100,8 +102,12 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> Respon
         message = "There is no page at this address. Pipelines are at /pipelines/JOB_ID, runs at /runs/RUN_ID."
         return _answer(request, 404, "Page not found", message)
     if error.status_code in (401, 403):
-        return _answer(request, error.status_code, "Log in to Airflow first",
-                       f"{error.detail}. This view is part of Airflow: log in to Airflow, then open it again.")
+        return _answer(
+            request,
+            error.status_code,
+            "Log in to Airflow first",
+            f"{error.detail}. This view is part of Airflow: log in to Airflow, then open it again.",
+        )
     return _answer(request, error.status_code, "Request not accepted", str(error.detail))
 
 
@@ -121,7 +127,9 @@ async def _tracking_error(request: Request, error: TrackingError) -> Response:
     log.warning("Tracking store error on %s: %s", request.url.path, error)
     unavailable = isinstance(error, TrackingStoreUnavailable)
     response = _answer(
-        request, 503 if unavailable else 500, "Tracking store unavailable",
+        request,
+        503 if unavailable else 500,
+        "Tracking store unavailable",
         "The tracking store cannot be read right now: it may be down, unreachable or misconfigured. "
         "The server log says why; retry in a moment.",
     )
@@ -131,9 +139,8 @@ async def _tracking_error(request: Request, error: TrackingError) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
-    log.exception("Web view failed on %s", request.url.path)
-    return _answer(request, 500, "Something went wrong",
-                   "The page could not be built; the server log has the details.")
+    log.error("Web view failed on %s", request.url.path)
+    return _answer(request, 500, "Something went wrong", "The page could not be built; the server log has the details.")
 
 
 def install(app: FastAPI) -> None:

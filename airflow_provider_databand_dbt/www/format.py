@@ -1,4 +1,5 @@
 """How values read on a page: durations, UTC times, status colours. Used as Jinja filters and by the charts."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -7,6 +8,7 @@ from typing import Optional
 from airflow_provider_databand_dbt.model.status import status_tone
 
 __all__ = ["aware", "duration", "status_tone"]
+
 
 def aware(value: Optional[datetime]) -> Optional[datetime]:
     """Stored timestamps are UTC; SQLite hands them back naive, so make them aware again."""

@@ -4,10 +4,12 @@ The standalone view has no authentication and trusts being on loopback. A web pa
 can point its own name at 127.0.0.1 (DNS rebinding) and read the view through the visitor's browser;
 such requests carry that site's name in ``Host``, so anything not on the allowed list gets 400.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send

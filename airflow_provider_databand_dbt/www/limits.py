@@ -4,13 +4,14 @@ Each one reads up to a page of a run's nodes and builds them in memory; eight at
 used to take the server past a gigabyte. Excess requests wait briefly for a slot, then get 503 with
 ``Retry-After``.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import Request
 

@@ -3,6 +3,7 @@
 Query parameters arrive as raw strings and are parsed in ``params`` so that a bad value reads as a
 clear 400/404 page. Every page opens one read transaction and never writes.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -51,8 +52,17 @@ def pipeline_page(
     chart = charts.trend_chart(
         data.trend, link=lambda point: urls.run(point.run_id, account_id=p.account_id, host=p.host)
     )
-    return render(request, "pipeline.html", urls=urls, data=data, p=p, chart=chart, run_filter=run_filter,
-                  statuses=params.RUN_STATUSES, window=pipeline_reader.WINDOW)
+    return render(
+        request,
+        "pipeline.html",
+        urls=urls,
+        data=data,
+        p=p,
+        chart=chart,
+        run_filter=run_filter,
+        statuses=params.RUN_STATUSES,
+        window=pipeline_reader.WINDOW,
+    )
 
 
 @router.get("/runs")
@@ -65,8 +75,15 @@ def runs_page(
         urls = _urls(request, conn)
         data = run_reader.runs_page(conn, run_filter=run_filter, page=paging.page, page_size=paging.size)
         show_host = views.several_hosts(conn)
-    return render(request, "runs.html", urls=urls, data=data, run_filter=run_filter,
-                  statuses=params.RUN_STATUSES, show_host=show_host)
+    return render(
+        request,
+        "runs.html",
+        urls=urls,
+        data=data,
+        run_filter=run_filter,
+        statuses=params.RUN_STATUSES,
+        show_host=show_host,
+    )
 
 
 @router.get("/runs/{run_id}", dependencies=[Depends(heavy_slot)])
@@ -80,21 +97,28 @@ def run_page(
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
         data = views.run_view(
-            conn, ref, nodes, Paging(params.page_number(page), params.NODE_PAGE_SIZE),
+            conn,
+            ref,
+            nodes,
+            Paging(params.page_number(page), params.NODE_PAGE_SIZE),
             airflow_link=lambda source: airflow_task_url(settings.airflow_url, source),
             cache=request.app.state.run_cache,
         )
     run = data.run
-    pipeline_url = (urls.pipeline(run.job_id, account_id=run.account_id, host=run.host)
-                    if run.job_id else None)
+    pipeline_url = urls.pipeline(run.job_id, account_id=run.account_id, host=run.host) if run.job_id else None
     node_link = urls.node_link(job_id=run.job_id)
     timelines = [
-        (step.step_index, charts.gantt(step.nodes, link=node_link), step.left_out,
-         len(step.nodes) + step.left_out)
+        (step.step_index, charts.gantt(step.nodes, link=node_link), step.left_out, len(step.nodes) + step.left_out)
         for step in data.timeline
     ]
     return render(
-        request, "run.html", urls=urls, run=run, nodes=data.nodes, lineage=data.lineage, timelines=timelines,
+        request,
+        "run.html",
+        urls=urls,
+        run=run,
+        nodes=data.nodes,
+        lineage=data.lineage,
+        timelines=timelines,
         pipeline_url=pipeline_url,
         filters={"status": nodes.status, "type": nodes.resource_type, "q": nodes.search, "step": nodes.step_index},
     )

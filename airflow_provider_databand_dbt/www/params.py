@@ -3,6 +3,7 @@
 Pages take raw strings and parse them here, so a bad value gets a readable 400/404 page instead of a
 framework validation dump.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
@@ -10,8 +11,8 @@ from typing import NamedTuple, Optional
 from fastapi import Request
 
 from airflow_provider_databand_dbt.model.status import RUN_LABELS
-from airflow_provider_databand_dbt.www.errors import BadRequest, NotFound
 from airflow_provider_databand_dbt.tracking.read.filters import BadBound, RunFilter
+from airflow_provider_databand_dbt.www.errors import BadRequest, NotFound
 
 RUN_STATUSES = RUN_LABELS
 MAX_PAGE_SIZE = 500
@@ -89,6 +90,7 @@ def text(value: Optional[str], limit: int = 200) -> Optional[str]:
 
 # --- query parameters shared by the pages and the JSON API (FastAPI dependencies) ---------------
 
+
 class Ref(NamedTuple):
     """A dbt Cloud id from the address, with the ``account``/``host`` that pick one when several share it."""
 
@@ -129,8 +131,9 @@ def job_ref(job_id: Optional[str] = None, account: Optional[str] = None, host: O
     return Ref(optional_int(job_id, "job_id"), optional_int(account, "account"), host)
 
 
-def node_filter(status: Optional[str] = None, type: Optional[str] = None, q: Optional[str] = None,
-                step: Optional[str] = None) -> NodeFilter:
+def node_filter(
+    status: Optional[str] = None, type: Optional[str] = None, q: Optional[str] = None, step: Optional[str] = None
+) -> NodeFilter:
     """The Run page's node table filters: status, resource type, free text, step."""
     return NodeFilter(text(status), text(type), text(q), optional_int(step, "step"))
 

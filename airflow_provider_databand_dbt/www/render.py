@@ -1,4 +1,5 @@
 """Jinja2 rendering for the pages: autoescaped templates, our filters, and links relative to the mount point."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -56,13 +57,17 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     settings = request.app.state.settings
-    html = environment().get_template(template).render(
-        request=request,
-        u=urls or Urls(root_of(request)),
-        settings=settings,
-        store_display=request.app.state.store.public_url,
-        now=datetime.now(timezone.utc),
-        page_url=lambda **changes: page_url(request, **changes),
-        **context,
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            u=urls or Urls(root_of(request)),
+            settings=settings,
+            store_display=request.app.state.store.public_url,
+            now=datetime.now(timezone.utc),
+            page_url=lambda **changes: page_url(request, **changes),
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status_code)

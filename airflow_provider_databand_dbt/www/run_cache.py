@@ -4,11 +4,13 @@ The failure lineage walks the run's whole dependency graph and the Gantt ranks e
 few seconds on a run of 100,000 nodes. Both are kept for the few most recently viewed runs, keyed by
 the run's row and its ``updated_at`` (re-tracking a run changes it, so a stale entry is never used).
 """
+
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, TypeVar
+from collections.abc import Hashable
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 

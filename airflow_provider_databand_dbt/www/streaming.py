@@ -8,13 +8,15 @@ come out of the store, in chunks of about ``CHUNK_BYTES``. The bytes parse to th
 The read transaction is a request-scoped FastAPI dependency: FastAPI closes it after the response has
 been sent (also when the client goes away), so the stream reads one consistent snapshot.
 """
+
 from __future__ import annotations
 
 import itertools
 import logging
 import operator
 import secrets
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Optional
 
 import msgspec
 from fastapi import Request
@@ -81,8 +83,9 @@ def json_groups(items: Iterable[Any], *, key: str, items_name: str) -> Iterator[
     yield b"]"
 
 
-def streamed_json(chunks: Iterable[bytes], *, next_url: Optional[str] = None,
-                  headers: Optional[Mapping[str, str]] = None) -> StreamingResponse:
+def streamed_json(
+    chunks: Iterable[bytes], *, next_url: Optional[str] = None, headers: Optional[Mapping[str, str]] = None
+) -> StreamingResponse:
     """A ``200 application/json`` response sending ``chunks`` as they come (``Link: rel="next"`` when paged)."""
     all_headers = dict(headers or {})
     if next_url:
@@ -98,8 +101,11 @@ def _until_error(chunks: Iterable[bytes]) -> Iterator[bytes]:
     try:
         yield from chunks
     except Exception as error:  # noqa: BLE001 - any failure midway ends the body the same way
-        log.error("Stopped sending a JSON answer midway (%s): the client gets an incomplete body. "
-                  "Check that the tracking store is reachable.", type(error).__name__)
+        log.error(
+            "Stopped sending a JSON answer midway (%s): the client gets an incomplete body. "
+            "Check that the tracking store is reachable.",
+            type(error).__name__,
+        )
 
 
 def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:

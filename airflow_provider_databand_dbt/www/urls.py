@@ -4,9 +4,11 @@ Pages live at addresses people can guess and paste: ``/pipelines/{job_id}``, ``/
 ``/nodes/{unique_id}``. When the store holds several dbt Cloud hosts or accounts, links also carry
 ``?account=&host=`` so they never land on a disambiguation page.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
 from urllib.parse import quote, urlencode
 
 from airflow_provider_databand_dbt.airflow_links import airflow_task_url  # noqa: F401 - pages and API import it here
@@ -40,12 +42,12 @@ class Urls:
     def _key(self, host: Optional[str], account_id: Optional[int]) -> dict[str, Any]:
         return {"account": account_id, "host": host} if self.qualify else {}
 
-    def pipeline(self, job_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None,
-                 **params: Any) -> str:
+    def pipeline(
+        self, job_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None, **params: Any
+    ) -> str:
         return self.path(f"/pipelines/{int(job_id)}", **self._key(host, account_id), **params)
 
-    def run(self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None,
-            **params: Any) -> str:
+    def run(self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None, **params: Any) -> str:
         return self.path(f"/runs/{int(run_id)}", **self._key(host, account_id), **params)
 
     def runs(self, **params: Any) -> str:

@@ -3,11 +3,13 @@
 Lookups by the ids people paste (job id, run id) raise :class:`NotFound` with a helpful message, or
 :class:`Ambiguous` listing the matches when several hosts or accounts share the id.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
 
 import msgspec
+
 from airflow_provider_databand_dbt.tracking.read import Connection
 from airflow_provider_databand_dbt.tracking.read import history as history_reader
 from airflow_provider_databand_dbt.tracking.read import lineage as lineage_reader
@@ -15,7 +17,6 @@ from airflow_provider_databand_dbt.tracking.read import nodes as node_reader
 from airflow_provider_databand_dbt.tracking.read import pipelines as pipeline_reader
 from airflow_provider_databand_dbt.tracking.read import runs as run_reader
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
-from airflow_provider_databand_dbt.www.errors import Ambiguous, NotFound
 from airflow_provider_databand_dbt.tracking.read.models import (
     DurationPoint,
     FailureLineage,
@@ -27,6 +28,7 @@ from airflow_provider_databand_dbt.tracking.read.models import (
     SourceRow,
     TimedNode,
 )
+from airflow_provider_databand_dbt.www.errors import Ambiguous, NotFound
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
 from airflow_provider_databand_dbt.www.run_cache import RunCache
 
@@ -85,25 +87,40 @@ def pipeline_view(conn: Connection, ref: Ref, run_filter: RunFilter, paging: Pag
     return PipelineView(
         pipeline=summary,
         trend=pipeline_reader.recent_runs(conn, row.id, TREND_RUNS, run_filter),
-        runs=run_reader.runs_page(conn, pipeline_pk=row.id, run_filter=run_filter, page=paging.page,
-                               page_size=paging.size, total=summary.run_count if unfiltered else None),
+        runs=run_reader.runs_page(
+            conn,
+            pipeline_pk=row.id,
+            run_filter=run_filter,
+            page=paging.page,
+            page_size=paging.size,
+            total=summary.run_count if unfiltered else None,
+        ),
     )
 
 
 def runs_page(conn: Connection, job: Ref, run_filter: RunFilter, paging: Paging) -> RunsPage:
     """Runs newest first, of one job when ``job.id`` is set, filtered and paged."""
     pipeline_pk = resolve_pipeline(conn, job).id if job.id is not None else None
-    return run_reader.runs_page(conn, pipeline_pk=pipeline_pk, run_filter=run_filter, page=paging.page,
-                             page_size=paging.size)
+    return run_reader.runs_page(
+        conn, pipeline_pk=pipeline_pk, run_filter=run_filter, page=paging.page, page_size=paging.size
+    )
 
 
 def node_history(conn: Connection, unique_id: str, job: Ref, paging: Paging) -> NodeHistory:
     """One node across runs (of one job when ``job.id`` is set); unknown nodes are not found."""
-    found = history_reader.node_history(conn, unique_id, job_id=job.id, account_id=job.account_id, host=job.host,
-                                   page=paging.page, page_size=paging.size)
+    found = history_reader.node_history(
+        conn,
+        unique_id,
+        job_id=job.id,
+        account_id=job.account_id,
+        host=job.host,
+        page=paging.page,
+        page_size=paging.size,
+    )
     if not found.total:
         raise NotFound(
-            f"No results for node {unique_id!r}" + (f" in runs of job {job.id}" if job.id else "")
+            f"No results for node {unique_id!r}"
+            + (f" in runs of job {job.id}" if job.id else "")
             + " in this tracking store. Node ids look like model.my_project.orders; search them at /nodes.",
             title="Unknown node",
         )
@@ -112,8 +129,14 @@ def node_history(conn: Connection, unique_id: str, job: Ref, paging: Paging) -> 
 
 def nodes_page(conn: Connection, run_pk: int, nodes: NodeFilter, paging: Paging) -> NodesPage:
     return node_reader.nodes_page(
-        conn, run_pk, status=nodes.status, resource_type=nodes.resource_type, search=nodes.search,
-        step_index=nodes.step_index, page=paging.page, page_size=paging.size,
+        conn,
+        run_pk,
+        status=nodes.status,
+        resource_type=nodes.resource_type,
+        search=nodes.search,
+        step_index=nodes.step_index,
+        page=paging.page,
+        page_size=paging.size,
     )
 
 

@@ -7,6 +7,7 @@ needs (Airflow 3: api-server, dag-processor, scheduler, triggerer; Airflow 2: sc
 triggerer), each in its own process group so teardown kills everything they spawned.
 State is read from the metadata DB, which is cheaper than a CLI start-up per poll.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -85,11 +86,17 @@ class AirflowHome:
         """``airflow db migrate`` and the README's ``airflow connections add dbt_cloud_default ...``."""
         self.cli("db", "migrate", timeout=300)
         self.cli(
-            "connections", "add", "dbt_cloud_default",
-            "--conn-type", "dbt_cloud",
-            "--conn-login", str(account_id),
-            "--conn-password", token,
-            "--conn-host", emulator_url,
+            "connections",
+            "add",
+            "dbt_cloud_default",
+            "--conn-type",
+            "dbt_cloud",
+            "--conn-login",
+            str(account_id),
+            "--conn-password",
+            token,
+            "--conn-host",
+            emulator_url,
         )
         return self
 
@@ -192,7 +199,10 @@ class AirflowHome:
 
         rows = self.query(
             "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
-            dag_id, run_id, task_id, key,
+            dag_id,
+            run_id,
+            task_id,
+            key,
         )
         assert rows, f"no XCom {key!r} from {dag_id}.{task_id} in {run_id}"
         value = rows[0][0]

@@ -4,6 +4,7 @@ and a minimal task context for calling ``execute`` directly (as the provider's o
 Airflow must not be imported before ``AIRFLOW_HOME`` points at a temp directory, so nothing here
 imports it at module level; the test modules skip themselves when Airflow is not installed.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from dbt_airflow_helpers import FakeTaskInstance, connection_json
 
 if "airflow" not in sys.modules:

@@ -1,4 +1,5 @@
 """Helpers shared by the Airflow tests (importable because pytest puts this directory on sys.path)."""
+
 from __future__ import annotations
 
 import json

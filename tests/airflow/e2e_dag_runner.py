@@ -7,6 +7,7 @@ Protocol: one JSON object per stdin line ``{"dag_id", "conf", "env"}``; ``env`` 
 pick it up. One result per request on stdout: ``@@RESULT {"dag_id", "state", "tasks": [...]}``.
 Airflow's own logging goes to stderr.
 """
+
 from __future__ import annotations
 
 import json

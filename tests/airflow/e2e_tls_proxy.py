@@ -4,6 +4,7 @@
 127.0.0.1 and forwards bytes to the emulator. Clients trust it through ``REQUESTS_CA_BUNDLE``
 (requests) and ``SSL_CERT_FILE`` (OpenSSL, aiohttp) pointing at :attr:`cert_path`.
 """
+
 from __future__ import annotations
 
 import datetime

@@ -5,6 +5,7 @@
 - the hook retries through the dbt Cloud client's policy: no second, tenacity-based one;
 - one tracking-URL resolver for every Airflow entry point (hook, operator, sensor, plugin).
 """
+
 from __future__ import annotations
 
 import ast

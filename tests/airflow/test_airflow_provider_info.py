@@ -1,4 +1,5 @@
 """get_provider_info() is valid for Airflow and matches what the package really exports."""
+
 from __future__ import annotations
 
 import importlib
@@ -30,7 +31,11 @@ def test_matches_airflow_schema(info):
 def test_entry_point_airflow_loads_returns_it(info):
     from importlib.metadata import entry_points
 
-    (entry_point,) = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_databand_dbt")]
+    (entry_point,) = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_databand_dbt")
+    ]
     assert entry_point.load()() == info
 
 

@@ -2,6 +2,7 @@
 
 A failing sink is not a tracking failure: even with ``fail_on_tracking_error=True`` the task keeps dbt's outcome.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,11 @@ from airflow_provider_databand_dbt.testing.emulator import HOURLY_JOB_ID, NIGHTL
 @pytest.fixture()
 def sinks():
     """A sink that is down (500) registered before one that works."""
-    with SinkEndpoint(status=500) as down, SinkEndpoint() as up, \
-            registered(HttpSink("alerts", down.url), HttpSink("lineage", up.url)):
+    with (
+        SinkEndpoint(status=500) as down,
+        SinkEndpoint() as up,
+        registered(HttpSink("alerts", down.url), HttpSink("lineage", up.url)),
+    ):
         yield down, up
 
 

@@ -4,6 +4,7 @@ cause and its OpenLineage JSON cause) and through ours, against the emulator; th
 the web page and the JSON API of ``databand-dbt ui`` (real HTTP), with the Airflow link present or absent
 as configured.
 """
+
 from __future__ import annotations
 
 import html
@@ -31,10 +32,11 @@ RUN_ID = "scheduled__2026-12-06T10:00:00+00:00"
 ENCODED_RUN = "scheduled__2026-12-06T10%3A00%3A00%2B00%3A00"
 # As the OpenLineage macros name them: job "<dag_id>.<task_id>", root job "<dag_id>", UUID run ids.
 OPENLINEAGE_FACET = {
-    "parent": {"run": {"runId": "01938f5e-6c1d-7bb8-a2c5-0d4e5f6a7b8c"},
-               "job": {"namespace": "default", "name": f"{DAG_ID}.lineage_task"}},
-    "root": {"run": {"runId": "01938f5e-6c1d-7bb8-a2c5-0d4e5f6a7b8d"},
-             "job": {"namespace": "default", "name": DAG_ID}},
+    "parent": {
+        "run": {"runId": "01938f5e-6c1d-7bb8-a2c5-0d4e5f6a7b8c"},
+        "job": {"namespace": "default", "name": f"{DAG_ID}.lineage_task"},
+    },
+    "root": {"run": {"runId": "01938f5e-6c1d-7bb8-a2c5-0d4e5f6a7b8d"}, "job": {"namespace": "default", "name": DAG_ID}},
 }
 
 
@@ -73,18 +75,32 @@ def triggered(sales_dag, dbt_cloud_conn, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_DBT_CLOUD_TLS", connection_json(dbt_cloud_conn, host=proxy.host))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(proxy.cert_path))
     runs = {}
-    plain = DbtCloudRunJobOperator(task_id="plain_task", job_id=HOURLY_JOB_ID, wait_for_termination=False,
-                                   dbt_cloud_conn_id="dbt_cloud_tls", openlineage_inject_parent_job_info=False)
+    plain = DbtCloudRunJobOperator(
+        task_id="plain_task",
+        job_id=HOURLY_JOB_ID,
+        wait_for_termination=False,
+        dbt_cloud_conn_id="dbt_cloud_tls",
+        openlineage_inject_parent_job_info=False,
+    )
     runs["provider"] = plain.execute(_context("plain_task"))
     # The provider's own cause builder; only the OpenLineage provider (not installed here) is replaced by
     # the facet its macros would give for this task.
     monkeypatch.setattr(provider_openlineage, "_get_openlineage_parent_facet_dict", lambda ti: OPENLINEAGE_FACET)
-    lineage = DbtCloudRunJobOperator(task_id="lineage_task", job_id=HOURLY_JOB_ID, wait_for_termination=False,
-                                     dbt_cloud_conn_id="dbt_cloud_tls", openlineage_inject_parent_job_info=True)
+    lineage = DbtCloudRunJobOperator(
+        task_id="lineage_task",
+        job_id=HOURLY_JOB_ID,
+        wait_for_termination=False,
+        dbt_cloud_conn_id="dbt_cloud_tls",
+        openlineage_inject_parent_job_info=True,
+    )
     runs["openlineage"] = lineage.execute(_context("lineage_task"))
     proxy.stop()
-    ours = make_operator(task_id="grp.load_orders", job_id=HOURLY_JOB_ID, wait_for_termination=False,
-                         tracking_url=f"sqlite:///{tmp_path / 'operator.db'}")
+    ours = make_operator(
+        task_id="grp.load_orders",
+        job_id=HOURLY_JOB_ID,
+        wait_for_termination=False,
+        tracking_url=f"sqlite:///{tmp_path / 'operator.db'}",
+    )
     runs["ours"] = ours.execute(_context("grp.load_orders", map_index=2))
     deadline = time.monotonic() + 30
     while any(dbt_cloud_conn.run_status(run) not in (10, 20, 30) for run in runs.values()):
@@ -126,8 +142,10 @@ def test_the_cli_shows_who_triggered_each_run(monitored, tracking_url):
     unlinked = _env(tracking_url)
     shown = _cli("show", str(monitored["ours"]), env=unlinked).stdout
     assert "triggered by: Airflow DAG" in shown and "airflow: http" not in shown
-    assert json.loads(_cli("show", str(monitored["ours"]), "--json", env=unlinked).stdout)[
-        "triggered_by"]["airflow_url"] is None
+    assert (
+        json.loads(_cli("show", str(monitored["ours"]), "--json", env=unlinked).stdout)["triggered_by"]["airflow_url"]
+        is None
+    )
 
     listed = _cli("runs", "--job-id", str(HOURLY_JOB_ID), env=unlinked).stdout
     assert "triggered by" in listed
@@ -145,8 +163,13 @@ def _free_port() -> int:
 
 def _serve(tracking_url: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    process = subprocess.Popen([*CLI, "ui", "--port", str(port), "--tracking-url", tracking_url], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*CLI, "ui", "--port", str(port), "--tracking-url", tracking_url],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -5,6 +5,7 @@ One AIRFLOW_HOME (``airflow db migrate`` once) and one long-lived Airflow proces
 Airflow's start-up costs ~25 s on 2 cores, a DAG run afterwards a few seconds.
 The emulator runs in this process; faults and lifecycles are set here between DAG runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,7 +78,7 @@ class AirflowSession:
             except queue.Empty:
                 raise AssertionError(f"{dag_id} did not finish within {DAG_RUN_TIMEOUT}s") from None
             if line.startswith("@@RESULT "):
-                result = json.loads(line[len("@@RESULT "):])
+                result = json.loads(line[len("@@RESULT ") :])
                 break
         self._log.flush()
         with self.log_path.open("rb") as log:
@@ -269,7 +270,9 @@ def _inject_after_first_poll(emulator, fault: Fault) -> threading.Thread:
 
 def test_deferrable_polls_in_the_trigger_through_429s_and_tracks_on_resume(e2e, emulator, store):
     emulator.set_lifecycle(1.0, 4.0)
-    watcher = _inject_after_first_poll(emulator, Fault(RUN_PATH.pattern, status=429, retry_after=0.5, times=2, method="GET"))
+    watcher = _inject_after_first_poll(
+        emulator, Fault(RUN_PATH.pattern, status=429, retry_after=0.5, times=2, method="GET")
+    )
     result = e2e["session"].run("example_dbt_cloud_run_and_track_deferrable")
     watcher.join()
 
@@ -291,7 +294,9 @@ def test_provider_operator_then_our_sensor_over_https(e2e, emulator, store):
     _assert_matches_scenario(store.get_report(run_id), "healthy_run")
     (source,) = store.list_sources(run_id)
     _assert_airflow_source(source, result, "wait_and_track")
-    assert any(r.method == "POST" and r.path.endswith(f"/jobs/{HOURLY_JOB_ID}/run/") for r in emulator.requests[before:])
+    assert any(
+        r.method == "POST" and r.path.endswith(f"/jobs/{HOURLY_JOB_ID}/run/") for r in emulator.requests[before:]
+    )
 
 
 def test_tracked_by_the_operator_and_again_by_the_sensor_is_one_run_with_two_sources(e2e, emulator, store):
@@ -339,13 +344,21 @@ def test_mapped_task_tracks_each_job(e2e, emulator, store):
 def test_airflow_cli_knows_the_provider_and_its_config(e2e):
     providers = subprocess.run(
         [str(BIN / "airflow"), "providers", "list", "-o", "json"],
-        env=e2e["env"], check=True, capture_output=True, text=True, timeout=120,
+        env=e2e["env"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    listed = {p["package_name"] for p in json.loads(providers.stdout[providers.stdout.index("["):])}
+    listed = {p["package_name"] for p in json.loads(providers.stdout[providers.stdout.index("[") :])}
     assert "airflow-provider-databand-dbt" in listed
     value = subprocess.run(
         [str(BIN / "airflow"), "config", "get-value", "databand_dbt", "web_url"],
-        env=e2e["env"], check=True, capture_output=True, text=True, timeout=120,
+        env=e2e["env"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert value.stdout.strip().splitlines()[-1] == WEB_URL
 
@@ -356,7 +369,10 @@ def test_databand_dbt_show_lists_a_run_tracked_from_airflow(e2e, emulator):
     shown = subprocess.run(
         [str(BIN / "databand-dbt"), "show", str(run_id)],
         env={**e2e["env"], "DATABAND_DBT_TRACKING_URL": e2e["tracking_url"]},
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert str(run_id) in shown.stdout
     assert "error" in shown.stdout

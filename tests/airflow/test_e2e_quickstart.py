@@ -6,6 +6,7 @@ metadata DB, not an ``AIRFLOW_CONN_*`` variable), example DAGs copied into the D
 ``airflow dags test`` for each, then ``databand-dbt runs`` reading the default store under
 $AIRFLOW_HOME.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,10 @@ def _start_emulator(port: int) -> tuple[subprocess.Popen, str]:
     """``databand-dbt emulator --port PORT`` with its default (quick start) run lifecycle; returns its banner."""
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "emulator", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     banner = []
     for line in process.stdout:

@@ -17,6 +17,7 @@ Runs are counted from the emulator's request log and its runs, never from our st
 Airflow 2.11, whose SequentialExecutor runs one task at a time); the random seed is
 printed and can be replayed with ``E2E_REATTACH_SEED``.
 """
+
 from __future__ import annotations
 
 import os
@@ -101,7 +102,10 @@ def _kill_after_post(emulator, pid_dir: Path, rnd: Round) -> None:
 def _ti(home: AirflowHome, airflow_run_id: str, rnd: Round) -> tuple[str | None, int]:
     rows = home.query(
         "SELECT state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?",
-        DAG_ID, airflow_run_id, rnd.task_id, rnd.map_index,
+        DAG_ID,
+        airflow_run_id,
+        rnd.task_id,
+        rnd.map_index,
     )
     return rows[0] if rows else (None, 0)
 
@@ -144,8 +148,14 @@ def test_exactly_one_dbt_cloud_run_per_task_instance_across_sigkill(tmp_path):
     rng = random.Random(SEED)
     print(f"\nreattach e2e: {ROUNDS} rounds, seed {SEED} (replay with E2E_REATTACH_SEED={SEED})")
     rounds = [
-        Round("sync", i, FIRST_JOB_ID + i, kill_delay=round(rng.uniform(0, MAX_KILL_DELAY), 3),
-              hold=rng.random() < 0.5, outcome="error" if i == 1 else "success")
+        Round(
+            "sync",
+            i,
+            FIRST_JOB_ID + i,
+            kill_delay=round(rng.uniform(0, MAX_KILL_DELAY), 3),
+            hold=rng.random() < 0.5,
+            outcome="error" if i == 1 else "success",
+        )
         for i in range(ROUNDS)
     ]
     deferrable = Round("deferrable", -1, FIRST_JOB_ID + ROUNDS, kill_delay=0.0, hold=True)
@@ -160,19 +170,28 @@ def test_exactly_one_dbt_cloud_run_per_task_instance_across_sigkill(tmp_path):
     _EMULATOR[:] = [emulator]
     emulator.set_lifecycle(1.0, 2.0)
     for rnd in every:
-        emulator.add_job(DEMO_ACCOUNT_ID, rnd.job_id, f"reattach {rnd.task_id} {rnd.map_index}",
-                         project_id=DEMO_PROJECT_ID, environment_id=DEMO_ENVIRONMENT_ID)
+        emulator.add_job(
+            DEMO_ACCOUNT_ID,
+            rnd.job_id,
+            f"reattach {rnd.task_id} {rnd.map_index}",
+            project_id=DEMO_PROJECT_ID,
+            environment_id=DEMO_ENVIRONMENT_ID,
+        )
         emulator.set_run_outcome(rnd.job_id, rnd.outcome)
     emulator.inject_fault(Fault(lost.trigger_path, kind="drop_after", method="POST", times=1))
     tracking_url = f"sqlite:///{tmp_path / 'tracking.db'}"
-    home = AirflowHome(tmp_path, dags, {
-        "AIRFLOW__DATABAND_DBT__TRACKING_URL": tracking_url,
-        "AIRFLOW__CORE__PARALLELISM": "16",
-        "E2E_REATTACH_PID_DIR": str(pid_dir),
-        "E2E_REATTACH_SYNC_JOBS": ",".join(str(r.job_id) for r in rounds),
-        "E2E_REATTACH_DEFERRABLE_JOB": str(deferrable.job_id),
-        "E2E_REATTACH_LOST_RESPONSE_JOB": str(lost.job_id),
-    })
+    home = AirflowHome(
+        tmp_path,
+        dags,
+        {
+            "AIRFLOW__DATABAND_DBT__TRACKING_URL": tracking_url,
+            "AIRFLOW__CORE__PARALLELISM": "16",
+            "E2E_REATTACH_PID_DIR": str(pid_dir),
+            "E2E_REATTACH_SYNC_JOBS": ",".join(str(r.job_id) for r in rounds),
+            "E2E_REATTACH_DEFERRABLE_JOB": str(deferrable.job_id),
+            "E2E_REATTACH_LOST_RESPONSE_JOB": str(lost.job_id),
+        },
+    )
     started = time.monotonic()
     try:
         home.setup(emulator_url=emulator.url, account_id=DEMO_ACCOUNT_ID, token=DEMO_TOKEN)
@@ -191,22 +210,30 @@ def test_exactly_one_dbt_cloud_run_per_task_instance_across_sigkill(tmp_path):
             state = rows[0][0] if rows else None
             time.sleep(0.5)
         tis = {(r.task_id, r.map_index): _ti(home, airflow_run_id, r) for r in every}
-        assert state == "failed", f"DAG run {state} (one job fails on purpose); tasks {tis}\n{home.log_tail('scheduler')}"
+        assert state == "failed", (
+            f"DAG run {state} (one job fails on purpose); tasks {tis}\n{home.log_tail('scheduler')}"
+        )
     finally:
         home.stop()
         emulator.stop()
-        print(f"reattach e2e took {time.monotonic() - started:.0f}s; kills: "
-              f"{[(r.task_id, r.map_index, r.kill_delay, r.hold, r.killed) for r in every]}")
+        print(
+            f"reattach e2e took {time.monotonic() - started:.0f}s; kills: "
+            f"{[(r.task_id, r.map_index, r.kill_delay, r.hold, r.killed) for r in every]}"
+        )
 
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     assert restarted[0], "the triggerer was never restarted under the deferred try 2"
     with TrackingStore(tracking_url) as store:
         for rnd in every:
-            where = f"{rnd.task_id}[{rnd.map_index}] (kill after {rnd.kill_delay}s, held {rnd.hold}, killed {rnd.killed})"
+            where = (
+                f"{rnd.task_id}[{rnd.map_index}] (kill after {rnd.kill_delay}s, held {rnd.hold}, killed {rnd.killed})"
+            )
             posts = _posts(emulator, rnd.job_id)
             assert len(posts) == 1, f"{where}: {len(posts)} trigger POSTs"
-            assert len(emulator.state.job_runs[rnd.job_id]) == 1, f"{where}: dbt Cloud runs {emulator.state.job_runs[rnd.job_id]}"
+            assert len(emulator.state.job_runs[rnd.job_id]) == 1, (
+                f"{where}: dbt Cloud runs {emulator.state.job_runs[rnd.job_id]}"
+            )
             run_id = emulator.state.job_runs[rnd.job_id][0]
             ti_state, try_number = tis[(rnd.task_id, rnd.map_index)]
             expected_tries = 2 if rnd.killed else 1

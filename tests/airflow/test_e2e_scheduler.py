@@ -6,6 +6,7 @@ reschedules; this module covers what only the real components do: the triggerer 
 deferred task, a sensor in reschedule mode, and a retry with try_number 2. One Airflow
 installation serves all tests; the three DAG runs are triggered together and run concurrently.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -80,7 +81,9 @@ def _finished(airflow, dag_id: str) -> str:
     home = airflow["home"]
     run_id = airflow["runs"][dag_id]
     state = home.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
-    assert state == "success", f"{dag_id}: {state}, tasks {home.task_states(dag_id, run_id)}\n{home.log_tail('scheduler')}"
+    assert state == "success", (
+        f"{dag_id}: {state}, tasks {home.task_states(dag_id, run_id)}\n{home.log_tail('scheduler')}"
+    )
     return run_id
 
 
@@ -96,7 +99,10 @@ def test_deferrable_operator_completes_through_the_triggerer(airflow, store):
     assert store.get_report(run_id).status == "success"
     (source,) = _airflow_sources(store, run_id)
     assert (source.dag_id, source.task_id, source.airflow_run_id, source.try_number) == (
-        DEFERRABLE, "run_and_track", airflow_run_id, 1,
+        DEFERRABLE,
+        "run_and_track",
+        airflow_run_id,
+        1,
     )
     assert home.xcom(DEFERRABLE, airflow_run_id, "run_and_track", "tracking_summary")["status"] == "success"
     # The wait happened in the triggerer: it writes its own log next to the task's, ending in our event.
@@ -114,7 +120,8 @@ def test_sensor_in_reschedule_mode_completes(airflow, store):
     assert store.get_report(run_id).status == "success"
     first, second = _airflow_sources(store, run_id)  # triggered (queued), then waited for (finished)
     assert [(s.task_id, s.airflow_run_id) for s in (first, second)] == [
-        ("trigger_job", airflow_run_id), ("wait_and_track", airflow_run_id),
+        ("trigger_job", airflow_run_id),
+        ("wait_and_track", airflow_run_id),
     ]
     assert home.query("SELECT COUNT(*) FROM task_reschedule")[0][0] >= 1  # it gave its slot back at least once
 

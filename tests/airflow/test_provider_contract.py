@@ -1,4 +1,5 @@
 """The installed dbt Cloud provider still has every internal we override or call (see provider_contract.py)."""
+
 from __future__ import annotations
 
 import inspect
@@ -52,7 +53,9 @@ def test_every_override_is_in_the_contract(ours, owner):
         for name in vars(klass)
         if (not name.startswith(("__", "_abc_")) or name == "__init__") and hasattr(provider_class, name)
     }
-    assert overridden - pinned == set(), f"{ours.__name__} overrides {sorted(overridden - pinned)} of {owner}: add them to CONTRACT"
+    assert overridden - pinned == set(), (
+        f"{ours.__name__} overrides {sorted(overridden - pinned)} of {owner}: add them to CONTRACT"
+    )
 
 
 class _ChangedHook:
@@ -70,7 +73,7 @@ class _ChangedHook:
         return None
 
     def get_job_details(self):
-        return [attempt for attempt in range(3)]  # no longer iterates our attempts
+        return list(range(3))  # no longer iterates our attempts
 
 
 @pytest.mark.parametrize(
@@ -88,7 +91,9 @@ def test_a_changed_provider_fails_naming_the_member(name, expected, monkeypatch)
     import provider_contract
 
     (member,) = [m for m in CONTRACT if m.owner == HOOK and m.name == name]
-    changed = type("DbtCloudHook", (), {k: v for k, v in vars(_ChangedHook).items() if not k.startswith("__") or k == "__init__"})
+    changed = type(
+        "DbtCloudHook", (), {k: v for k, v in vars(_ChangedHook).items() if not k.startswith("__") or k == "__init__"}
+    )
     monkeypatch.setattr(provider_contract, "_instance", lambda cls: cls("dbt_cloud_default"))
     found = problems(member, changed)
     text = message(member, found)

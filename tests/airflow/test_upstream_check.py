@@ -1,4 +1,5 @@
 """scripts/upstream_provider_tests.py: how it reads pytest's report and the allow-list."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def check():
-    spec = importlib.util.spec_from_file_location("upstream_provider_tests", ROOT / "scripts" / "upstream_provider_tests.py")
+    spec = importlib.util.spec_from_file_location(
+        "upstream_provider_tests", ROOT / "scripts" / "upstream_provider_tests.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -20,12 +23,13 @@ def check():
 def test_report_gives_pytest_node_ids(check, tmp_path):
     junit = tmp_path / "junit.xml"
     junit.write_text(
-        '<testsuites><testsuite>'
-        '<testcase classname="tests.unit.dbt.cloud.hooks.test_dbt.TestDbtCloudHook" name="test_a[x-1]"><failure/></testcase>'
+        "<testsuites><testsuite>"
+        '<testcase classname="tests.unit.dbt.cloud.hooks.test_dbt.TestDbtCloudHook" name="test_a[x-1]">'
+        "<failure/></testcase>"
         '<testcase classname="tests.unit.dbt.cloud.sensors.test_dbt.TestSensor" name="test_b"><error/></testcase>'
         '<testcase classname="tests.unit.dbt.cloud.operators.test_dbt.TestOp" name="test_c"><skipped/></testcase>'
         '<testcase classname="tests.unit.dbt.cloud.triggers.test_dbt" name="test_d"/>'
-        '</testsuite></testsuites>'
+        "</testsuite></testsuites>"
     )
     failed, skipped, total = check.results(junit)
     assert failed == [

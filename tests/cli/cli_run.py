@@ -1,4 +1,5 @@
 """Run ``databand-dbt`` as a user would: a real subprocess with its own environment."""
+
 from __future__ import annotations
 
 import os
@@ -29,12 +30,23 @@ def cli_env(token: str | None = DEMO_TOKEN, tracking_url: str | None = None, **e
     return env
 
 
-def databand_dbt(*args: str, token: str | None = DEMO_TOKEN, tracking_url: str | None = None, timeout=120,
-                 prefix: list[str] | None = None, env: dict[str, str] | None = None, **kwargs):
+def databand_dbt(
+    *args: str,
+    token: str | None = DEMO_TOKEN,
+    tracking_url: str | None = None,
+    timeout=120,
+    prefix: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    **kwargs,
+):
     return subprocess.run(
         [*(prefix or []), *CLI, *args],
         env=env if env is not None else cli_env(token, tracking_url),
-        capture_output=True, text=True, timeout=timeout, check=False, **kwargs,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
     )
 
 

@@ -1,4 +1,5 @@
 """The ``databand-dbt`` command as a user runs it: a real subprocess against the emulator and a real store."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ def test_collect_then_show_and_runs(emulator, nightly_run, sqlite_url):
 
     shown = databand_dbt("show", str(nightly_run), tracking_url=sqlite_url)
     assert shown.returncode == 0, shown.stderr
-    node_lines = [line for line in shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
-                  if not line.startswith(" ")]  # whole messages are indented under their node
+    node_lines = [
+        line
+        for line in shown.stdout.split("Nodes (failures first)")[1].strip().splitlines()[1:]
+        if not line.startswith(" ")
+    ]  # whole messages are indented under their node
     statuses = [line.split()[0] for line in node_lines]
     assert statuses[0] == "error" and "skipped" in statuses and "fail" in statuses
     assert statuses.index("fail") < statuses.index("warn") < statuses.index("skipped") < statuses.index("success")
@@ -60,8 +64,9 @@ def test_collect_json_without_store(emulator, sqlite_url):
 def test_token_from_file(emulator, nightly_run, sqlite_url, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(DEMO_TOKEN + "\n")
-    result = databand_dbt(*collect_args(emulator, nightly_run, "--token-file", str(token_file)), token=None,
-                          tracking_url=sqlite_url)
+    result = databand_dbt(
+        *collect_args(emulator, nightly_run, "--token-file", str(token_file)), token=None, tracking_url=sqlite_url
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -1,4 +1,5 @@
 """Rough edges of the CLI: each gives one clear line and a documented exit code, never a traceback."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ def test_a_reader_that_closes_the_pipe_stops_the_command_quietly(collected, sqli
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        result = subprocess.run([*CLI, *args], env=cli_env(tracking_url=sqlite_url), stdout=write_end,
-                                stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [*CLI, *args],
+            env=cli_env(tracking_url=sqlite_url),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert result.returncode == 141, result.stderr
@@ -39,8 +47,14 @@ def test_a_reader_that_closes_the_pipe_stops_the_command_quietly(collected, sqli
 def test_head_reads_the_first_lines(collected, sqlite_url):
     """The pipeline users type: the first lines arrive, the pipeline succeeds without a traceback."""
     command = " ".join([*CLI, "runs"]) + " | head -n 2"
-    result = subprocess.run(["bash", "-c", command], env=cli_env(tracking_url=sqlite_url), capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        ["bash", "-c", command],
+        env=cli_env(tracking_url=sqlite_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0 and result.stdout.splitlines()[0].startswith("Pipelines")
     assert "Traceback" not in result.stderr
 

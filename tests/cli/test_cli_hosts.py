@@ -1,4 +1,5 @@
 """Runs from different dbt Cloud hosts are told apart: real emulators on different ports, one real store."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """What the CLI prints: hostile names escaped, whole node messages, UTC times; JSON stays exact."""
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,17 @@ def hostile_run(emulator, tmp_path) -> int:
             result["message"] = HOSTILE_MESSAGE
     results_path.write_text(json.dumps(results))
     emulator.add_project(emu.DEMO_ACCOUNT_ID, 11, HOSTILE_PROJECT)
-    emulator.add_job(emu.DEMO_ACCOUNT_ID, 300, HOSTILE_JOB, project_id=11, environment_id=emu.DEMO_ENVIRONMENT_ID,
-                     scenario="nightly_build")
-    return emulator.add_run(emu.DEMO_ACCOUNT_ID, 300, status="error", artifacts_dir=artifacts,
-                            git_branch=f"main{ESC}[8m")
+    emulator.add_job(
+        emu.DEMO_ACCOUNT_ID,
+        300,
+        HOSTILE_JOB,
+        project_id=11,
+        environment_id=emu.DEMO_ENVIRONMENT_ID,
+        scenario="nightly_build",
+    )
+    return emulator.add_run(
+        emu.DEMO_ACCOUNT_ID, 300, status="error", artifacts_dir=artifacts, git_branch=f"main{ESC}[8m"
+    )
 
 
 def test_names_from_dbt_cloud_are_escaped_on_the_terminal(emulator, hostile_run, sqlite_url):
@@ -113,8 +121,9 @@ def test_monitor_log_lines_cannot_be_forged(emulator, hostile_run, sqlite_url, t
         f"[dbt_monitor.syncer.main]\naccount_id = {emu.DEMO_ACCOUNT_ID}\napi_url = {emulator.url}\n"
         "api_token_env = DBT_CLOUD_API_TOKEN\nbackfill = 1d\njob_ids = 300\n"
     )
-    result = databand_dbt("monitor", "--config", str(config), "--log-format", log_format, tracking_url=sqlite_url,
-                          timeout=180)
+    result = databand_dbt(
+        "monitor", "--config", str(config), "--log-format", log_format, tracking_url=sqlite_url, timeout=180
+    )
     assert result.returncode == 0, result.stderr
     tracked = [line for line in result.stderr.splitlines() if f"tracked run {hostile_run}" in line]
     assert len(tracked) == 1, result.stderr

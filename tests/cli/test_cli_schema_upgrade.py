@@ -1,4 +1,5 @@
 """A legacy store upgraded by a CLI command: real subprocesses; the output says nothing of Alembic's internals."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Which store the CLI reads, and reading it without creating or writing anything: real subprocesses, real stores."""
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,10 @@ def collected(emulator, sqlite_url) -> tuple[str, int]:
 # -- read commands never create a store ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["runs"], ["show", "42"], ["runs", "--json"],
-                                     pytest.param(["ui", "--port", "0"], marks=needs_extra("ui"))])
+@pytest.mark.parametrize(
+    "command",
+    [["runs"], ["show", "42"], ["runs", "--json"], pytest.param(["ui", "--port", "0"], marks=needs_extra("ui"))],
+)
 def test_read_commands_never_create_a_sqlite_store(command, tmp_path):
     if command[0] == "ui":
         command = ["ui", "--port", str(free_port())]
@@ -108,7 +111,8 @@ def closed_cleanly(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "folder_too, clean", [(True, True), (True, False), (False, True)],
+    "folder_too, clean",
+    [(True, True), (True, False), (False, True)],
     ids=["read-only-folder", "read-only-folder-with-wal-files", "read-only-file"],
 )
 def test_a_store_the_user_cannot_write_can_be_read(collected, emulator, no_write_prefix, folder_too, clean):
@@ -126,8 +130,9 @@ def test_a_store_the_user_cannot_write_can_be_read(collected, emulator, no_write
         assert "customer_ltv_forecast" in shown.stdout
         assert "readonly" not in runs.stderr + shown.stderr
         # Writing still fails, with one clear line.
-        message = one_line_error(databand_dbt(*collect_args(emulator, run_id), tracking_url=url,
-                                              prefix=no_write_prefix), 1)
+        message = one_line_error(
+            databand_dbt(*collect_args(emulator, run_id), tracking_url=url, prefix=no_write_prefix), 1
+        )
         assert "read-only" in message
     assert path.read_bytes() == before
 
@@ -140,8 +145,11 @@ def test_ui_serves_a_store_the_user_cannot_write(collected, no_write_prefix):
     port = free_port()
     with read_only(path, folder_too=True):
         proc = subprocess.Popen(
-            [*no_write_prefix, *CLI, "ui", "--port", str(port)], env=cli_env(tracking_url=url),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [*no_write_prefix, *CLI, "ui", "--port", str(port)],
+            env=cli_env(tracking_url=url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             body = _get_json(f"http://127.0.0.1:{port}/api/runs/{run_id}", proc)
@@ -234,9 +242,11 @@ def test_default_store_under_airflow_home_says_so(tmp_path):
     assert result.returncode == 0
     version, store = result.stdout.splitlines()
     assert version.startswith("databand-dbt ")
-    assert store == (f"tracking store: sqlite:///{tmp_path / 'airflow' / 'databand_dbt' / 'tracking.db'} "
-                     f"(default under $AIRFLOW_HOME={tmp_path / 'airflow'}: neither $DATABAND_DBT_TRACKING_URL "
-                     "nor $AIRFLOW__DATABAND_DBT__TRACKING_URL is set)")
+    assert store == (
+        f"tracking store: sqlite:///{tmp_path / 'airflow' / 'databand_dbt' / 'tracking.db'} "
+        f"(default under $AIRFLOW_HOME={tmp_path / 'airflow'}: neither $DATABAND_DBT_TRACKING_URL "
+        "nor $AIRFLOW__DATABAND_DBT__TRACKING_URL is set)"
+    )
     assert not (tmp_path / "airflow").exists()
 
 
@@ -282,10 +292,12 @@ def test_monitor_says_which_store_and_why(tmp_path, emulator, sqlite_url):
     assert f"tracking store: {SHOWN_URL} (set by --tracking-url)" in flagged.stdout and "s3cret" not in flagged.stdout
     env = cli_env(DBND__DBT_MONITOR__TRACKING_URL=SECRET_URL)
     from_env = databand_dbt("monitor", "--config", str(config), "--check-config", env=env)
-    assert (f"tracking store: {SHOWN_URL} (set by environment variable DBND__DBT_MONITOR__TRACKING_URL)"
-            in from_env.stdout)
-    unset = databand_dbt("monitor", "--config", str(monitor_config(tmp_path, emulator, None)), "--check-config",
-                         tracking_url=SECRET_URL)
+    assert (
+        f"tracking store: {SHOWN_URL} (set by environment variable DBND__DBT_MONITOR__TRACKING_URL)" in from_env.stdout
+    )
+    unset = databand_dbt(
+        "monitor", "--config", str(monitor_config(tmp_path, emulator, None)), "--check-config", tracking_url=SECRET_URL
+    )
     assert f"tracking store: {SHOWN_URL} (set by $DATABAND_DBT_TRACKING_URL)" in unset.stdout
     # The start-up log line of a real run.
     started = databand_dbt("monitor", "--config", str(config), tracking_url=SECRET_URL, timeout=180)
@@ -296,10 +308,13 @@ def test_monitor_says_which_store_and_why(tmp_path, emulator, sqlite_url):
 
 def test_naming_the_store_in_help_does_not_slow_every_command():
     """The store is worked out when help is printed: building the parser must not import SQLAlchemy."""
-    code = ("import sys; from airflow_provider_databand_dbt.cli.main import build_parser; build_parser(); "
-            "print('sqlalchemy' in sys.modules)")
-    result = subprocess.run([CLI[0], "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60,
-                            check=False)
+    code = (
+        "import sys; from airflow_provider_databand_dbt.cli.main import build_parser; build_parser(); "
+        "print('sqlalchemy' in sys.modules)"
+    )
+    result = subprocess.run(
+        [CLI[0], "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.stdout.strip() == "False", result.stderr
 
 

@@ -1,4 +1,5 @@
 """Collector fixtures: a client on the emulator with quick retries, and the scenarios' expected results."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """collect_run over real HTTP against the emulator, with the real dbt artifacts."""
+
 from __future__ import annotations
 
 import logging
@@ -8,15 +9,15 @@ from collections import Counter
 import pytest
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
-from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudNotFoundError
+from airflow_provider_databand_dbt.model.source import TrackingSource
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
     HOURLY_JOB_ID,
     NIGHTLY_JOB_ID,
     Fault,
 )
-from airflow_provider_databand_dbt.model.source import TrackingSource
 
 ARTIFACT_PATH = "/artifacts/"
 
@@ -177,7 +178,9 @@ def test_run_in_progress_then_finished(emulator, client, store, expected):
     emulator.set_run_status(run_id, "running")  # hold it at the last step
     time.sleep(0.5)
 
-    first = TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id, source=TrackingSource(kind="monitor", name="m"))
+    first = TrackingService(store, []).track(
+        client, DEMO_ACCOUNT_ID, run_id, source=TrackingSource(kind="monitor", name="m")
+    )
     assert first.status == "running" and not first.is_finished
     assert _step(first, 4).status == "success"
     assert len(_step(first, 4).nodes) == exp["steps"]["4"]["total"]
@@ -224,8 +227,12 @@ def test_collecting_never_turns_the_cycle_collector_off(emulator, client):
     import gc
 
     seen = []
-    collect_run(client, DEMO_ACCOUNT_ID, emulator.seeded_runs[NIGHTLY_JOB_ID][-1],
-                progress=lambda message: seen.append(gc.isenabled()))
+    collect_run(
+        client,
+        DEMO_ACCOUNT_ID,
+        emulator.seeded_runs[NIGHTLY_JOB_ID][-1],
+        progress=lambda message: seen.append(gc.isenabled()),
+    )
     assert seen and all(seen)
     assert gc.isenabled()
 

@@ -1,4 +1,5 @@
 """Collecting runs whose artifacts differ from what dbt-core 1.10 wrote: served from modified copies."""
+
 from __future__ import annotations
 
 import json

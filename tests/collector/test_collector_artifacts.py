@@ -1,4 +1,5 @@
 """Decoding real dbt artifacts and variants other dbt versions write."""
+
 from __future__ import annotations
 
 import hashlib
@@ -64,12 +65,23 @@ def test_real_results_decode():
 
 def test_manifest_of_another_dbt_version_with_unknown_and_missing_fields(tmp_path):
     manifest = {
-        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v99.json", "dbt_version": "2.0.0-fusion"},
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v99.json",
+            "dbt_version": "2.0.0-fusion",
+        },
         "fusion_only_block": {"anything": [1, 2, {"deep": True}]},
         "nodes": {
             "model.p.a": {"name": "a", "resource_type": "model", "new_field": {"x": 1}, "compiled_code": "select 1"},
-            "model.p.b": {"resource_type": "model", "tags": "single", "depends_on": {"nodes": ["model.p.a"], "macros": []}},
-            "test.p.t": {"name": "t", "config": {"materialized": "test", "severity": "warn"}, "checksum": {"name": "none"}},
+            "model.p.b": {
+                "resource_type": "model",
+                "tags": "single",
+                "depends_on": {"nodes": ["model.p.a"], "macros": []},
+            },
+            "test.p.t": {
+                "name": "t",
+                "config": {"materialized": "test", "severity": "warn"},
+                "checksum": {"name": "none"},
+            },
         },
     }
     decoded = decode_manifest(_write(tmp_path, "manifest.json", manifest))
@@ -103,7 +115,9 @@ def test_empty_results_are_fine(tmp_path):
 
 
 def test_timestamps_are_aware_utc():
-    assert parse_timestamp("2026-11-26T00:16:12.245236Z") == datetime(2026, 11, 26, 0, 16, 12, 245236, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-11-26T00:16:12.245236Z") == datetime(
+        2026, 11, 26, 0, 16, 12, 245236, tzinfo=timezone.utc
+    )
     assert parse_timestamp("2026-11-26 00:16:12") == datetime(2026, 11, 26, 0, 16, 12, tzinfo=timezone.utc)
     assert parse_timestamp("yesterday") is None
     assert parse_timestamp(None) is None

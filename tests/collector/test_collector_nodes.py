@@ -1,4 +1,5 @@
 """Joining results with the manifest into NodeResult objects, on the real nightly_build artifacts."""
+
 from __future__ import annotations
 
 import json
@@ -11,16 +12,26 @@ from airflow_provider_databand_dbt.collector.artifacts import (
     decode_run_results,
     decode_sources,
 )
-from airflow_provider_databand_dbt.collector.nodes import describe_age, freshness_message, freshness_nodes, run_result_nodes
+from airflow_provider_databand_dbt.collector.nodes import (
+    describe_age,
+    freshness_message,
+    freshness_nodes,
+    run_result_nodes,
+)
 from airflow_provider_databand_dbt.testing.scenarios import ARTIFACTS_DIR, SCENARIOS_FILE
 
 NIGHTLY = ARTIFACTS_DIR / "nightly_build"
-EXPECTED = next(s for s in json.loads(SCENARIOS_FILE.read_text())["scenarios"] if s["name"] == "nightly_build")["expected"]
+EXPECTED = next(s for s in json.loads(SCENARIOS_FILE.read_text())["scenarios"] if s["name"] == "nightly_build")[
+    "expected"
+]
 
 
 def test_run_results_join_the_manifest():
     manifest = decode_manifest(NIGHTLY / "step_5" / "manifest.json")
-    nodes = {n.unique_id: n for n in run_result_nodes(decode_run_results(NIGHTLY / "step_5" / "run_results.json").results, manifest)}
+    nodes = {
+        n.unique_id: n
+        for n in run_result_nodes(decode_run_results(NIGHTLY / "step_5" / "run_results.json").results, manifest)
+    }
     assert len(nodes) == EXPECTED["steps"]["5"]["total"]
     error = nodes[EXPECTED["erroring_model"]]
     assert error.status == "error" and "predicted_growth_rate" in error.message
@@ -53,7 +64,9 @@ def test_without_manifest_nodes_keep_what_results_say():
 
 def test_freshness_results():
     manifest = decode_manifest(NIGHTLY / "step_4" / "manifest.json")
-    nodes = {n.unique_id: n for n in freshness_nodes(decode_sources(NIGHTLY / "step_4" / "sources.json").results, manifest)}
+    nodes = {
+        n.unique_id: n for n in freshness_nodes(decode_sources(NIGHTLY / "step_4" / "sources.json").results, manifest)
+    }
     for status, unique_ids in EXPECTED["freshness"].items():
         for unique_id in unique_ids:
             assert nodes[unique_id].status == status
@@ -81,7 +94,10 @@ def test_freshness_message_for_errors_and_missing_criteria():
 def test_nodes_say_where_they_build():
     """database, schema and alias (a source's identifier) come from the manifest, for the store's definitions."""
     manifest = decode_manifest(NIGHTLY / "step_5" / "manifest.json")
-    nodes = {n.unique_id: n for n in run_result_nodes(decode_run_results(NIGHTLY / "step_5" / "run_results.json").results, manifest)}
+    nodes = {
+        n.unique_id: n
+        for n in run_result_nodes(decode_run_results(NIGHTLY / "step_5" / "run_results.json").results, manifest)
+    }
     model = nodes["model.tiny_shop.dim_customers"]
     assert (model.database, model.schema, model.alias) == ("tiny_shop", "main", "dim_customers")
     source_id = next(iter(manifest.sources))

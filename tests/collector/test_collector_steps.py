@@ -1,9 +1,16 @@
 """Which step ran which dbt command, and which results file we fetch for it."""
+
 from __future__ import annotations
 
 import pytest
 
-from airflow_provider_databand_dbt.collector.steps import MAX_STEP_TEXT, manifest_step, plan_step, results_artifact, step_command
+from airflow_provider_databand_dbt.collector.steps import (
+    MAX_STEP_TEXT,
+    manifest_step,
+    plan_step,
+    results_artifact,
+    step_command,
+)
 
 
 @pytest.mark.parametrize(
@@ -23,13 +30,21 @@ from airflow_provider_databand_dbt.collector.steps import MAX_STEP_TEXT, manifes
         ("Invoke dbt with `dbt compile`", "dbt compile", "run_results.json"),
         ("Invoke dbt with `dbt docs generate`", "dbt docs generate", "run_results.json"),
         ("Invoke dbt with `dbt docs serve`", "dbt docs serve", None),
-        ("Invoke dbt with `dbt run-operation grant --args '{a: 1}'`", "dbt run-operation grant --args '{a: 1}'", "run_results.json"),
+        (
+            "Invoke dbt with `dbt run-operation grant --args '{a: 1}'`",
+            "dbt run-operation grant --args '{a: 1}'",
+            "run_results.json",
+        ),
         ("Invoke dbt with `dbt retry`", "dbt retry", "run_results.json"),
         ("Invoke dbt with `dbt clone --state x`", "dbt clone --state x", "run_results.json"),
         ("Invoke `dbt source freshness`", "dbt source freshness", "sources.json"),
         ("Invoke dbt with `dbt source snapshot-freshness`", "dbt source snapshot-freshness", "sources.json"),
         ("Invoke dbt with `dbt --warn-error build`", "dbt --warn-error build", "run_results.json"),
-        ("Invoke dbt run-operation stage_external_sources", "dbt run-operation stage_external_sources", "run_results.json"),
+        (
+            "Invoke dbt run-operation stage_external_sources",
+            "dbt run-operation stage_external_sources",
+            "run_results.json",
+        ),
         ("Invoke dbt with something else", None, None),
     ],
 )

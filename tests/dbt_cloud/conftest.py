@@ -1,4 +1,5 @@
 """Clients wired to the emulator with retry settings small enough to keep the suite fast."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 Each behaviour writes raw bytes to the socket, so the client under test meets exactly what a
 broken proxy or a hostile host would send. Real sockets, real HTTP; loopback only.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,7 +40,7 @@ def trickle_headers(every: float = 0.5) -> Behaviour:
     return behave
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gzip_bomb(inflated: int = 1024**3) -> bytes:
     """A gzip body of about 1 MB that inflates to ``inflated`` bytes of JSON whitespace.
 

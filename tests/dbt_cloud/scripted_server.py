@@ -2,6 +2,7 @@
 emulator does not model (a lying ``total_count``, an HTML login page, HTTP-date Retry-After)
 and for checking the headers the client sends. Real sockets, real HTTP.
 """
+
 from __future__ import annotations
 
 import json

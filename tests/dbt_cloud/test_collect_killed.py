@@ -1,5 +1,6 @@
 """A ``databand-dbt collect`` killed mid-download leaves nothing in the temp folder: SIGTERM cleans up at
 once, and what a SIGKILL left is swept by the next collection. Real subprocesses, real downloads."""
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,24 @@ def start_collect(api_url: str, run_id: int, tmpdir: Path, *extra: str) -> subpr
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_CLOUD")}
     env.update(DBT_CLOUD_API_TOKEN=DEMO_TOKEN, TMPDIR=str(tmpdir))
     return subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "collect", "--account-id", str(DEMO_ACCOUNT_ID),
-         "--run-id", str(run_id), "--api-url", api_url, "--no-store", *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_databand_dbt.cli",
+            "collect",
+            "--account-id",
+            str(DEMO_ACCOUNT_ID),
+            "--run-id",
+            str(run_id),
+            "--api-url",
+            api_url,
+            "--no-store",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -1,14 +1,14 @@
 """Artifact downloads: streamed to a temp file, checked for truncation and size, never left half-written."""
+
 from __future__ import annotations
 
 import pytest
+from scripted_server import Canned, ScriptedServer
 
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.errors import ArtifactError, DbtCloudNotFoundError, DbtCloudTimeoutError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, Fault
-
-from scripted_server import Canned, ScriptedServer
 
 ACCOUNT = DEMO_ACCOUNT_ID
 MANIFEST = r"/artifacts/manifest.json$"

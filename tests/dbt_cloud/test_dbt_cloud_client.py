@@ -1,4 +1,5 @@
 """Every client method against the emulator over real HTTP: the happy paths."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,12 @@ def test_get_run_with_related_objects(client, emulator):
     run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]
     run = client.get_run(str(ACCOUNT), str(run_id))
     assert isinstance(run, ApiRun)
-    assert (run.id, run.account_id, run.job_id, run.job_definition_id) == (run_id, ACCOUNT, NIGHTLY_JOB_ID, NIGHTLY_JOB_ID)
+    assert (run.id, run.account_id, run.job_id, run.job_definition_id) == (
+        run_id,
+        ACCOUNT,
+        NIGHTLY_JOB_ID,
+        NIGHTLY_JOB_ID,
+    )
     assert run.status == 20 and run.status_label == "error" and run.is_terminal
     assert run.project_id == DEMO_PROJECT_ID and run.environment_id == DEMO_ENVIRONMENT_ID
     assert run.job.name == "Nightly build" and run.job.execute_steps
@@ -105,8 +111,11 @@ def test_jobs(client, emulator):
     assert (job.id, job.name, job.project_id, job.environment_id) == (NIGHTLY_JOB_ID, "Nightly build", 10, 20)
     assert job.execute_steps
     assert [j.id for j in client.list_jobs(ACCOUNT)] == [NIGHTLY_JOB_ID, HOURLY_JOB_ID]
-    assert [j.id for j in client.list_jobs(ACCOUNT, project_id=DEMO_PROJECT_ID, environment_id=DEMO_ENVIRONMENT_ID)] == [
-        NIGHTLY_JOB_ID, HOURLY_JOB_ID,
+    assert [
+        j.id for j in client.list_jobs(ACCOUNT, project_id=DEMO_PROJECT_ID, environment_id=DEMO_ENVIRONMENT_ID)
+    ] == [
+        NIGHTLY_JOB_ID,
+        HOURLY_JOB_ID,
     ]
     assert last_request(emulator).query["project_id"] == str(DEMO_PROJECT_ID)
 
@@ -144,7 +153,9 @@ def test_artifacts_list_and_download(client, emulator, tmp_path):
 
 def test_trigger_cancel_and_rerun(client, emulator):
     emulator.set_lifecycle(queued_seconds=30, running_seconds=30)
-    run = client.trigger_job_run(ACCOUNT, HOURLY_JOB_ID, "Triggered by a test", git_branch="feature/x", schema_override=None)
+    run = client.trigger_job_run(
+        ACCOUNT, HOURLY_JOB_ID, "Triggered by a test", git_branch="feature/x", schema_override=None
+    )
     assert run.status_label == "queued" and run.job_id == HOURLY_JOB_ID
     assert run.trigger.cause == "Triggered by a test" and run.trigger.git_branch == "feature/x"
     cancelled = client.cancel_run(ACCOUNT, run.id)
@@ -178,8 +189,15 @@ def test_client_properties_and_repr(emulator):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"timeout": 0}, {"timeout": (1, -1)}, {"timeout": "5"}, {"retry": 3}, {"max_requests_per_minute": 0},
-               {"max_artifact_bytes": 0}],
+    "kwargs",
+    [
+        {"timeout": 0},
+        {"timeout": (1, -1)},
+        {"timeout": "5"},
+        {"retry": 3},
+        {"max_requests_per_minute": 0},
+        {"max_artifact_bytes": 0},
+    ],
 )
 def test_constructor_validates(kwargs):
     with pytest.raises(DbtCloudConfigError):

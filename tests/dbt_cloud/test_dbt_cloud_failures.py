@@ -1,4 +1,5 @@
 """Failures over real HTTP: retries, budgets, timeouts, typed errors with useful messages."""
+
 from __future__ import annotations
 
 import logging
@@ -144,7 +145,8 @@ def test_unknown_run(client, emulator):
     with pytest.raises(DbtCloudNotFoundError) as info:
         client.get_run(ACCOUNT, 123)
     assert str(info.value).startswith(
-        f"run 123 not found in account 1 on {emulator.url}: check the run id and that the token belongs to this account."
+        f"run 123 not found in account 1 on {emulator.url}: "
+        "check the run id and that the token belongs to this account."
     )
     assert client.request_count == 1
 

@@ -1,4 +1,5 @@
 """Bounded decompression: every piece is at most the asked size, and real encodings decode exactly."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """No request outlives its deadline and no JSON answer outgrows its cap, against real misbehaving servers."""
+
 from __future__ import annotations
 
 import json
@@ -152,9 +153,27 @@ def test_cli_collect_gives_up_at_the_collect_deadline(tmp_path):
     with MisbehavingServer(trickle_body()) as server:
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "collect", "--account-id", "1", "--run-id", "5",
-             "--api-url", server.url, "--no-store", "--collect-deadline", "2", "--request-deadline", "100"],
-            env=env, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_databand_dbt.cli",
+                "collect",
+                "--account-id",
+                "1",
+                "--run-id",
+                "5",
+                "--api-url",
+                server.url,
+                "--no-store",
+                "--collect-deadline",
+                "2",
+                "--request-deadline",
+                "100",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
@@ -168,7 +187,10 @@ def test_gzip_json_answers_still_decode_and_count_inflated_bytes():
     with MisbehavingServer(gzipped(body)) as server:
         with client_for(server, max_response_bytes=4 * 1024**2) as client:
             assert client.get_account(1).name == "n" * (3 * 1024**2)
-        with client_for(server, max_response_bytes=2 * 1024**2) as client, pytest.raises(DbtCloudInvalidResponseError) as info:
+        with (
+            client_for(server, max_response_bytes=2 * 1024**2) as client,
+            pytest.raises(DbtCloudInvalidResponseError) as info,
+        ):
             client.get_account(1)
     assert "once decompressed" in str(info.value)
 
@@ -196,7 +218,10 @@ print(json.dumps({"outcome": outcome, "max_rss_mb": peak_rss_mb()}))
 def test_a_gzip_bomb_artifact_stops_at_max_artifact_bytes_with_small_memory(tmp_path):
     with MisbehavingServer(serve_gzip_bomb) as server:
         result = subprocess.run(
-            [sys.executable, "-c", ARTIFACT_PROBE, server.url, str(tmp_path)], capture_output=True, text=True, timeout=120
+            [sys.executable, "-c", ARTIFACT_PROBE, server.url, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     probe = json.loads(result.stdout)
     assert probe["outcome"].startswith(ArtifactError.__name__) and "too large" in probe["outcome"], probe

@@ -1,9 +1,9 @@
 """Decoding dbt Cloud answers: only our fields, unknown ones ignored, every timestamp form."""
+
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import List
 
 import msgspec
 import pytest
@@ -66,5 +66,5 @@ def test_wrong_type_names_the_field():
 
 def test_list_envelope_with_pagination():
     body = {"data": [{"id": 1, "status": 1}], "extra": {"pagination": {"count": 1, "total_count": 7}, "filters": {}}}
-    envelope = msgspec.json.decode(json.dumps(body), type=Envelope[List[ApiRun]])
+    envelope = msgspec.json.decode(json.dumps(body), type=Envelope[list[ApiRun]])
     assert envelope.extra.pagination.total_count == 7 and envelope.data[0].status_label == "queued"

@@ -1,4 +1,5 @@
 """The per-minute ceiling: burst, steady rate, and fairness across threads."""
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@ The emulator is written by us from the API docs; these payloads are what dbt Clo
 sent (nulls for job/trigger/environment, ``run_steps: []``, a redacted ``href``, dozens of fields
 we never read, both ``job_id`` and ``job_definition_id``).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ REAL = Path(__file__).parent / "data" / "real"
 TOKEN = "dbtc_real_fixture_token"
 FAST = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.01)
 ACCOUNT = 123456
-NOT_FOUND = Canned(404, b'{"status": {"code": 404, "is_success": false, "user_message": "Not found"}, "data": null}',
-                   {"Content-Type": "application/json"})
+NOT_FOUND = Canned(
+    404,
+    b'{"status": {"code": 404, "is_success": false, "user_message": "Not found"}, "data": null}',
+    {"Content-Type": "application/json"},
+)
 
 
 def _body(name: str) -> bytes:
@@ -81,7 +85,10 @@ def test_account(client):
 def test_project_with_nested_connection_and_repository(client):
     project = client.get_project(ACCOUNT, 123457)
     assert (project.id, project.account_id, project.name, project.dbt_project_subdirectory) == (
-        123457, 123456, "jaffle_shop", None,
+        123457,
+        123456,
+        "jaffle_shop",
+        None,
     )
 
 
@@ -94,7 +101,11 @@ def test_environment_without_type_fields(client):
 def test_job_with_null_dbt_version_and_extra_objects(client):
     job = client.get_job(ACCOUNT, 43167)
     assert (job.id, job.name, job.execute_steps, job.dbt_version, job.state) == (
-        43167, "Do nothing!", ["dbt run -s not_a_model"], None, 1,
+        43167,
+        "Do nothing!",
+        ["dbt run -s not_a_model"],
+        None,
+        1,
     )
     assert job.created_at == datetime(2021, 11, 18, 15, 19, 3, 185668, tzinfo=timezone.utc)
 
@@ -139,7 +150,11 @@ def test_collector_builds_and_stores_a_report_from_real_payloads(store):
 def test_a_run_answer_without_id_or_status_fails_in_one_clear_line():
     """The provider's test payload (airflow_provider_job_run) keeps only job and steps: not a trackable run."""
     server = ScriptedServer(real_api("airflow_provider_job_run"))
-    with server, DbtCloudClient(TOKEN, server.url, retry=FAST) as api, pytest.raises(DbtCloudInvalidResponseError) as raised:
+    with (
+        server,
+        DbtCloudClient(TOKEN, server.url, retry=FAST) as api,
+        pytest.raises(DbtCloudInvalidResponseError) as raised,
+    ):
         api.get_run(194246, 1, include_related=("run_steps", "job"))
     message = str(raised.value)
     assert "missing required field `id`" in message and "\n" not in message and TOKEN not in message

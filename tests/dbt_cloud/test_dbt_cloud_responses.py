@@ -1,4 +1,5 @@
 """API misbehaviour the emulator does not model, served by a scripted loopback server."""
+
 from __future__ import annotations
 
 import json
@@ -6,13 +7,16 @@ from email.utils import formatdate
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from scripted_server import Canned, ScriptedServer
 
 from airflow_provider_databand_dbt import __version__
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
-from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudAuthError, DbtCloudError, DbtCloudInvalidResponseError
+from airflow_provider_databand_dbt.dbt_cloud.errors import (
+    DbtCloudAuthError,
+    DbtCloudError,
+    DbtCloudInvalidResponseError,
+)
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
-
-from scripted_server import Canned, ScriptedServer
 
 TOKEN = "dbtc_scripted_server_token"
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.01)
@@ -73,7 +77,10 @@ def test_iter_runs_without_total_count_stops_at_a_short_page():
         (Canned(200, b'{"status": {"code": 200}}', {}), "unexpected shape"),
         (Canned.envelope({"id": "one", "status": 10}), "unexpected shape (Expected `int`, got `str` - at `$.data.id`)"),
         (Canned.envelope(None), "unexpected shape"),
-        (Canned(200, json.dumps({"status": {"is_success": False}, "data": run(1)}).encode(), {}), "says the request failed"),
+        (
+            Canned(200, json.dumps({"status": {"is_success": False}, "data": run(1)}).encode(), {}),
+            "says the request failed",
+        ),
     ],
 )
 def test_unusable_answers(reply, words):

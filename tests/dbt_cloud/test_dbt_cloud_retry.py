@@ -1,4 +1,5 @@
 """The retry policy's decisions, with a fake clock so budgets and waits are exact and fast."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The API token never shows up: not in errors, their chains, tracebacks, pickles, reprs or logs."""
+
 from __future__ import annotations
 
 import logging

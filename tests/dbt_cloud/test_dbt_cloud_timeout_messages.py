@@ -3,6 +3,7 @@
 Both are built by one helper in ``failures.py``; these pin what the user reads so sharing it changed nothing.
 Real HTTP against a loopback server; one attempt each.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,10 @@ def _silent(handler) -> None:
 
 
 def _error(server: MisbehavingServer, **options) -> DbtCloudTimeoutError:
-    with DbtCloudClient(TOKEN, server.url, retry=ONE_TRY, **options) as client, \
-            pytest.raises(DbtCloudTimeoutError) as info:
+    with (
+        DbtCloudClient(TOKEN, server.url, retry=ONE_TRY, **options) as client,
+        pytest.raises(DbtCloudTimeoutError) as info,
+    ):
         client.get_account(1)
     return info.value
 

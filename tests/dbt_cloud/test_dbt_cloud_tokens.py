@@ -1,5 +1,6 @@
 """A token pasted where a URL, file or variable name belongs is refused without being echoed or looked up,
 and "loopback" is judged by address, by one helper used everywhere."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,15 @@ TOKENS = [SERVICE_TOKEN, "dbtu_personal0token0LEAKPROBE42", HEX_KEY, BASE64_SECR
 
 @pytest.mark.parametrize(
     "value",
-    [*TOKENS, f"Token {SERVICE_TOKEN}", f"Bearer {HEX_KEY}", f"https://{HEX_KEY}", f"https://{SERVICE_TOKEN}/",
-     f"'{BASE64_SECRET}'", f"postgresql://u:{SERVICE_TOKEN}@db/x"],
+    [
+        *TOKENS,
+        f"Token {SERVICE_TOKEN}",
+        f"Bearer {HEX_KEY}",
+        f"https://{HEX_KEY}",
+        f"https://{SERVICE_TOKEN}/",
+        f"'{BASE64_SECRET}'",
+        f"postgresql://u:{SERVICE_TOKEN}@db/x",
+    ],
 )
 def test_token_shaped_values_are_recognised(value):
     assert looks_like_token(value)
@@ -30,23 +38,37 @@ def test_token_shaped_values_are_recognised(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["cloud.getdbt.com", "https://ab123.us1.dbt.com", "http://127.0.0.1:8787", "emea.dbt.com", "DBT_CLOUD_API_TOKEN",
-     "MY_COMPANY_DBT_CLOUD_PRODUCTION_API_TOKEN_2024", "/run/secrets/dbt_cloud_token", "~/.dbt/token.txt",
-     "3f2a1b4c-1234-5678-9abc-def012345678", "sqlite:////var/lib/databand/tracking.db",
-     "postgresql+psycopg://user:password@db.internal:5432/tracking", "", None, 12345],
+    [
+        "cloud.getdbt.com",
+        "https://ab123.us1.dbt.com",
+        "http://127.0.0.1:8787",
+        "emea.dbt.com",
+        "DBT_CLOUD_API_TOKEN",
+        "MY_COMPANY_DBT_CLOUD_PRODUCTION_API_TOKEN_2024",
+        "/run/secrets/dbt_cloud_token",
+        "~/.dbt/token.txt",
+        "3f2a1b4c-1234-5678-9abc-def012345678",
+        "sqlite:////var/lib/databand/tracking.db",
+        "postgresql+psycopg://user:password@db.internal:5432/tracking",
+        "",
+        None,
+        12345,
+    ],
 )
 def test_urls_paths_and_names_are_not_tokens(value):
     assert not looks_like_token(value)
 
 
-@pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "::1%lo",
-                                  "[::1%1]"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "::1%lo", "[::1%1]"]
+)
 def test_loopback_is_an_address(host):
     assert is_loopback(host)
 
 
-@pytest.mark.parametrize("host", ["foo.localhost", "localhost.evil.com", "127.0.0.1.nip.io", "10.0.0.1", "::2", "fe80::1%lo", "%",
-                                  "", None])
+@pytest.mark.parametrize(
+    "host", ["foo.localhost", "localhost.evil.com", "127.0.0.1.nip.io", "10.0.0.1", "::2", "fe80::1%lo", "%", "", None]
+)
 def test_names_ending_in_localhost_are_not_loopback(host):
     assert not is_loopback(host)
 
@@ -69,7 +91,10 @@ def databand_dbt(*args: str, env_extra: dict | None = None) -> subprocess.Comple
     env.update({"DBT_CLOUD_API_TOKEN": "dbtc_the_real_one_is_fine_0000", **(env_extra or {})})
     return subprocess.run(
         [sys.executable, "-m", "airflow_provider_databand_dbt.cli", *args],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -85,8 +110,15 @@ def assert_refused_unseen(result: subprocess.CompletedProcess, token: str) -> No
 def test_cli_refuses_a_token_as_api_url_without_echo_or_dns_lookup(token, tmp_path):
     started = time.monotonic()
     result = databand_dbt(
-        "collect", "--account-id", "1", "--run-id", "2", "--api-url", token,
-        "--tracking-url", f"sqlite:///{tmp_path / 't.db'}",
+        "collect",
+        "--account-id",
+        "1",
+        "--run-id",
+        "2",
+        "--api-url",
+        token,
+        "--tracking-url",
+        f"sqlite:///{tmp_path / 't.db'}",
     )
     assert_refused_unseen(result, token)
     assert "does not resolve" not in result.stderr  # refused before any lookup or request
@@ -119,8 +151,12 @@ def test_monitor_refuses_a_token_as_api_token_env(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "url", [f"https://cloud.getdbt.com/{HEX_KEY}", f"https://cloud.getdbt.com/?token={BASE64_SECRET}",
-            f"https://me:{HEX_KEY}@cloud.getdbt.com"],
+    "url",
+    [
+        f"https://cloud.getdbt.com/{HEX_KEY}",
+        f"https://cloud.getdbt.com/?token={BASE64_SECRET}",
+        f"https://me:{HEX_KEY}@cloud.getdbt.com",
+    ],
 )
 def test_a_token_inside_an_api_url_is_not_echoed(url):
     with pytest.raises(DbtCloudConfigError) as info:

@@ -1,4 +1,5 @@
 """What users may pass as API URL, ids and token, and the messages they get otherwise."""
+
 from __future__ import annotations
 
 import json
@@ -125,7 +126,9 @@ def test_non_ascii_token_is_rejected():
         validate_token("dbtc_é")
 
 
-@pytest.mark.parametrize(("path", "quoted"), [("manifest.json", "manifest.json"), ("compiled/a b.sql", "compiled/a%20b.sql")])
+@pytest.mark.parametrize(
+    ("path", "quoted"), [("manifest.json", "manifest.json"), ("compiled/a b.sql", "compiled/a%20b.sql")]
+)
 def test_artifact_path_is_quoted(path, quoted):
     assert validate_artifact_path(path) == quoted
 

@@ -3,6 +3,7 @@
 Malformed entries only exist on the list page; "mutant" runs are copies of a real run (same steps and
 artifacts) under another id whose detail answer is broken in a chosen way.
 """
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 The benchmark imports this module too (``benchmarks/bench_monitor.py`` puts this folder on sys.path).
 """
+
 from __future__ import annotations
 
 import json
@@ -105,9 +106,12 @@ class MonitorProcess:
         self._log.close()
 
 
-def run_monitor(config: Path, *args: str, timeout: float = 120, env: Optional[dict] = None) -> subprocess.CompletedProcess:
-    return subprocess.run(monitor_command(config, *args), capture_output=True, text=True, timeout=timeout,
-                          env=env or monitor_env())
+def run_monitor(
+    config: Path, *args: str, timeout: float = 120, env: Optional[dict] = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        monitor_command(config, *args), capture_output=True, text=True, timeout=timeout, env=env or monitor_env()
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition", every: float = 0.1) -> Any:

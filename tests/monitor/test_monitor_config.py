@@ -1,4 +1,5 @@
 """Monitor configuration: INI and TOML files, env and flag layers, precedence, and errors that name the key."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,7 +68,12 @@ def write(tmp_path, name, text):
 def test_ini_file_with_two_syncers(tmp_path, token_file):
     path = write(tmp_path, "monitor.cfg", INI.format(token_file=token_file))
     config = load_config(path, environ={"PROD_TOKEN": TOKEN})
-    assert (config.prometheus_port, config.interval, config.number_of_iterations, config.stop_after) == (9100, 45, 3, 7200)
+    assert (config.prometheus_port, config.interval, config.number_of_iterations, config.stop_after) == (
+        9100,
+        45,
+        3,
+        7200,
+    )
     prod, staging = config.syncers
     assert (prod.name, prod.account_id, prod.api_url) == ("prod", 12, "https://emea.dbt.com")
     assert prod.job_ids == (1, 2, 3) and prod.runs_page_size == 50
@@ -88,8 +94,12 @@ def test_toml_file(tmp_path):
 
 def test_precedence_flags_over_env_over_file_over_defaults(tmp_path, token_file):
     path = write(tmp_path, "monitor.cfg", INI.format(token_file=token_file))
-    environ = {"PROD_TOKEN": TOKEN, "DBND__DBT_MONITOR__INTERVAL": "12", "DBND__DBT_MONITOR__STOP_AFTER": "30",
-               "DBND__DBT_MONITOR__SYNCER__PROD__RUNS_PAGE_SIZE": "20"}
+    environ = {
+        "PROD_TOKEN": TOKEN,
+        "DBND__DBT_MONITOR__INTERVAL": "12",
+        "DBND__DBT_MONITOR__STOP_AFTER": "30",
+        "DBND__DBT_MONITOR__SYNCER__PROD__RUNS_PAGE_SIZE": "20",
+    }
     config = load_config(path, flags={"interval": "3", "number_of_iterations": None}, environ=environ)
     assert config.interval == 3  # flag beats env and file
     assert config.stop_after == 30  # env beats file
@@ -99,9 +109,13 @@ def test_precedence_flags_over_env_over_file_over_defaults(tmp_path, token_file)
 
 
 def test_syncer_from_environment_only(tmp_path):
-    environ = {"DATABAND_DBT_CONFIG": "", "HOME": str(tmp_path), "DBT_CLOUD_API_TOKEN": TOKEN,
-               "DBND__DBT_MONITOR__SYNCER__MAIN__ACCOUNT_ID": "7",
-               "DBND__DBT_MONITOR__PROMETHEUS_PORT": "0"}
+    environ = {
+        "DATABAND_DBT_CONFIG": "",
+        "HOME": str(tmp_path),
+        "DBT_CLOUD_API_TOKEN": TOKEN,
+        "DBND__DBT_MONITOR__SYNCER__MAIN__ACCOUNT_ID": "7",
+        "DBND__DBT_MONITOR__PROMETHEUS_PORT": "0",
+    }
     config = load_config(None, environ=environ)
     assert config.config_path is None
     assert [(s.name, s.account_id, s.token) for s in config.syncers] == [("main", 7, TOKEN)]
@@ -121,10 +135,16 @@ def test_config_path_from_env_var(tmp_path):
         ("dbt_monitor", "intervall = 5", "[dbt_monitor] intervall: unknown key"),
         ("dbt_monitor.syncer.prod", "runs_page_size = 500", "[dbt_monitor.syncer.prod] runs_page_size: must be <= 100"),
         ("dbt_monitor.syncer.prod", "job_ids = 1, x", "[dbt_monitor.syncer.prod] job_ids: expected a list"),
-        ("dbt_monitor.syncer.prod", "api_url = http://example.com",
-         "[dbt_monitor.syncer.prod] api_url: invalid dbt Cloud API URL"),
-        ("dbt_monitor.syncer.prod", "api_token_env = MISSING_VAR",
-         "[dbt_monitor.syncer.prod] api_token_env: environment variable MISSING_VAR is not set"),
+        (
+            "dbt_monitor.syncer.prod",
+            "api_url = http://example.com",
+            "[dbt_monitor.syncer.prod] api_url: invalid dbt Cloud API URL",
+        ),
+        (
+            "dbt_monitor.syncer.prod",
+            "api_token_env = MISSING_VAR",
+            "[dbt_monitor.syncer.prod] api_token_env: environment variable MISSING_VAR is not set",
+        ),
         ("dbt_monitor.syncer.prod", "backfill = -1d", "[dbt_monitor.syncer.prod] backfill: expected a duration"),
     ],
 )
@@ -150,7 +170,9 @@ def test_missing_account_id_and_no_syncer(tmp_path):
 
 def test_bad_env_and_flag_values_name_their_origin(tmp_path):
     path = write(tmp_path, "monitor.toml", TOML)
-    with pytest.raises(MonitorConfigError, match="environment variable DBND__DBT_MONITOR__INTERVAL: expected a duration"):
+    with pytest.raises(
+        MonitorConfigError, match="environment variable DBND__DBT_MONITOR__INTERVAL: expected a duration"
+    ):
         load_config(path, environ={"PROD_TOKEN": TOKEN, "DBND__DBT_MONITOR__INTERVAL": "often"})
     with pytest.raises(MonitorConfigError, match="--number-of-iterations: must be >= 1"):
         load_config(path, flags={"number_of_iterations": "0"}, environ={"PROD_TOKEN": TOKEN})
@@ -166,8 +188,11 @@ def test_plain_token_in_file_warns_without_echoing_it(tmp_path, caplog):
 
 
 def test_two_token_keys_are_refused(tmp_path, token_file):
-    path = write(tmp_path, "monitor.cfg",
-                 f"[dbt_monitor.syncer.prod]\naccount_id = 1\napi_token_env = X\napi_token_file = {token_file}\n")
+    path = write(
+        tmp_path,
+        "monitor.cfg",
+        f"[dbt_monitor.syncer.prod]\naccount_id = 1\napi_token_env = X\napi_token_file = {token_file}\n",
+    )
     with pytest.raises(MonitorConfigError, match="set only one of api_token_env, api_token_file"):
         load_config(path, environ={"X": TOKEN})
 
@@ -189,8 +214,11 @@ def test_token_in_the_wrong_key_is_not_echoed(tmp_path):
 
 def test_bad_config_exits_2_and_starts_nothing(tmp_path):
     """The real command: exit code 2, one message naming file, section and key, no token, no server."""
-    path = write(tmp_path, "monitor.cfg", f"[dbt_monitor]\nprometheus_port = 1\n\n"
-                                          f"[dbt_monitor.syncer.prod]\naccount_id = one\napi_token = {TOKEN}\n")
+    path = write(
+        tmp_path,
+        "monitor.cfg",
+        f"[dbt_monitor]\nprometheus_port = 1\n\n[dbt_monitor.syncer.prod]\naccount_id = one\napi_token = {TOKEN}\n",
+    )
     proc = run_monitor(path, timeout=60)
     assert proc.returncode == 2
     assert f"{path} [dbt_monitor.syncer.prod] account_id: expected an integer, got 'one'" in proc.stderr
@@ -231,7 +259,9 @@ def test_deploy_kubernetes_config_map_and_alerts_are_valid(tmp_path):
     documents = list(yaml.safe_load_all((root / "deploy" / "kubernetes.yaml").read_text()))
     config_map = next(d for d in documents if d["kind"] == "ConfigMap")
     (tmp_path / "k8s.toml").write_text(config_map["data"]["monitor.toml"])
-    assert load_config(str(tmp_path / "k8s.toml"), environ={"DBT_CLOUD_TOKEN_PROD": TOKEN}).syncers[0].account_id == 12345
+    assert (
+        load_config(str(tmp_path / "k8s.toml"), environ={"DBT_CLOUD_TOKEN_PROD": TOKEN}).syncers[0].account_id == 12345
+    )
     assert yaml.safe_load((root / "deploy" / "prometheus-alerts.yaml").read_text())["groups"]
 
 
@@ -242,10 +272,14 @@ def test_metrics_port_in_use_exits_2_before_polling(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        path = write(tmp_path, "monitor.cfg", f"[dbt_monitor]\nprometheus_port = {port}\nprometheus_host = 127.0.0.1\n"
-                                              f"tracking_url = sqlite:///{tmp_path / 't.db'}\n\n"
-                                              "[dbt_monitor.syncer.prod]\naccount_id = 1\napi_url = http://127.0.0.1:9\n"
-                                              "api_token_env = PROD_TOKEN\n")
+        path = write(
+            tmp_path,
+            "monitor.cfg",
+            f"[dbt_monitor]\nprometheus_port = {port}\nprometheus_host = 127.0.0.1\n"
+            f"tracking_url = sqlite:///{tmp_path / 't.db'}\n\n"
+            "[dbt_monitor.syncer.prod]\naccount_id = 1\napi_url = http://127.0.0.1:9\n"
+            "api_token_env = PROD_TOKEN\n",
+        )
         proc = run_monitor(path, timeout=60, env={"PROD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2, proc.stderr
     assert f"cannot serve metrics on 127.0.0.1:{port}" in proc.stderr

@@ -1,17 +1,18 @@
 """Crash safety and coexistence: kill -9 mid catch-up, SIGTERM, two monitors on one store, Airflow + monitor."""
+
 from __future__ import annotations
 
 import signal
 
 import pytest
 import sqlalchemy as sa
+from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
 
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.schema import runs, sources
-from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +23,11 @@ def small_dir(tmp_path_factory):
 def run_counts(store: TrackingStore) -> dict[int, tuple[int, int]]:
     """run id -> (rows with that id, monitor source rows), straight from the tables."""
     query = (
-        sa.select(runs.c.run_id, sa.func.count(sa.distinct(runs.c.id)),
-                  sa.func.count(sources.c.id).filter(sources.c.kind == "monitor"))
+        sa.select(
+            runs.c.run_id,
+            sa.func.count(sa.distinct(runs.c.id)),
+            sa.func.count(sources.c.id).filter(sources.c.kind == "monitor"),
+        )
         .select_from(runs.outerjoin(sources, sources.c.run_pk == runs.c.id))
         .group_by(runs.c.run_id)
     )
@@ -40,8 +44,9 @@ def start_cursor(config) -> None:
 def test_kill_9_mid_catch_up_then_restart_tracks_each_run_once(emulator, tmp_path, sqlite_url, small_dir):
     config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, interval=0.2)
     start_cursor(config)
-    new_ids = emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 200, status="success", artifacts_dir=str(small_dir),
-                                interval_seconds=1)
+    new_ids = emulator.add_runs(
+        DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 200, status="success", artifacts_dir=str(small_dir), interval_seconds=1
+    )
     with TrackingStore(sqlite_url) as store:
         with MonitorProcess(config) as monitor:
             wait_for(lambda: store.count_runs() >= 40, 60, "40 runs of the catch-up")
@@ -80,8 +85,14 @@ def test_signal_finishes_the_current_run_and_exits_0(emulator, tmp_path, sqlite_
 @pytest.mark.parametrize("lease_seconds", [30, 0], ids=["lease", "no-lease"])
 def test_two_monitors_on_one_store_do_not_double_track(emulator, tmp_path, tracking_url, small_dir, lease_seconds):
     emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 30, status="success", artifacts_dir=str(small_dir))
-    config = write_config(tmp_path / "monitor.cfg", emulator.url, tracking_url, interval=0.2,
-                          lease_seconds=lease_seconds, syncers={"main": {"backfill": "30d"}})
+    config = write_config(
+        tmp_path / "monitor.cfg",
+        emulator.url,
+        tracking_url,
+        interval=0.2,
+        lease_seconds=lease_seconds,
+        syncers={"main": {"backfill": "30d"}},
+    )
     TrackingStore(tracking_url).close()  # create the schema once, before the race
     first = MonitorProcess(config, "--number-of-iterations", "3", log_path=tmp_path / "first.log")
     second = MonitorProcess(config, "--number-of-iterations", "3", log_path=tmp_path / "second.log")
@@ -101,12 +112,14 @@ def test_two_monitors_on_one_store_do_not_double_track(emulator, tmp_path, track
 
 def test_airflow_and_monitor_on_the_same_run_make_one_run_with_two_sources(emulator, tmp_path, sqlite_url):
     before, after = sorted(emulator.state.runs)[:2]
-    airflow = TrackingSource(kind="airflow", dag_id="dbt_cloud", task_id="run_job", airflow_run_id="manual__1",
-                             try_number=1)
+    airflow = TrackingSource(
+        kind="airflow", dag_id="dbt_cloud", task_id="run_job", airflow_run_id="manual__1", try_number=1
+    )
 
     def operator_collect(run_id):  # what DbtCloudRunAndTrackOperator does after the run finished
-        collect_data_from_dbt_cloud(DEMO_ACCOUNT_ID, DEMO_TOKEN, run_id, emulator.url, tracking_url=sqlite_url,
-                                    source=airflow)
+        collect_data_from_dbt_cloud(
+            DEMO_ACCOUNT_ID, DEMO_TOKEN, run_id, emulator.url, tracking_url=sqlite_url, source=airflow
+        )
 
     operator_collect(before)
     config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, syncers={"main": {"backfill": "30d"}})

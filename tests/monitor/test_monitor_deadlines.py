@@ -5,6 +5,7 @@ syncer's backoff, the cursor stays before the stuck run, and once the host answe
 the later ones are all tracked. Without the deadlines the syncer would wait on the trickle for ever.
 An answer announced over ``max_response_bytes`` is the run's own problem: recorded as failed, skipped.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,10 @@ from airflow_provider_databand_dbt.testing.emulator import (
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 # Which key is set to 2 s, and the words of the timeout it causes (the other limit stays at its default).
-LIMITS = {"request_deadline": "request deadline of 2 s (request_deadline)",
-          "collect_deadline": "deadline of 2 s for collecting run"}
+LIMITS = {
+    "request_deadline": "request deadline of 2 s (request_deadline)",
+    "collect_deadline": "deadline of 2 s for collecting run",
+}
 
 
 def _start(emulator, tmp_path, tracking_url, proxy: TrickleProxy, **syncer) -> tuple:

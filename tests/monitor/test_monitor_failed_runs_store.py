@@ -1,4 +1,5 @@
 """The failed-runs table (schema version 3): a v1 store upgrades with nothing lost; attempts, backoff, give-up."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -15,8 +16,14 @@ def _make_v2_store_with_a_cursor(url: str) -> None:
     db = open_connection(parse_tracking_url(url))
     try:
         upgrade(db, target="r0002")  # fresh: revisions r0001 and r0002, as version 2 really was
-        db.transact(lambda conn: monitor_state.save_cursor(conn, MonitorCursor(
-            syncer="main", host="h", account_id=1, last_run_id=42, active_run_ids=[7], backfill_done=True)))
+        db.transact(
+            lambda conn: monitor_state.save_cursor(
+                conn,
+                MonitorCursor(
+                    syncer="main", host="h", account_id=1, last_run_id=42, active_run_ids=[7], backfill_done=True
+                ),
+            )
+        )
     finally:
         db.dispose()
 

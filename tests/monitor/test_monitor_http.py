@@ -1,19 +1,22 @@
 """Metrics and /health of a running monitor, scraped over real HTTP; the health rules on their own."""
+
 from __future__ import annotations
 
 import time
+
+from monitor_helpers import MonitorProcess, free_port, health, http_get, scrape, wait_for, write_config
 
 from airflow_provider_databand_dbt.monitor.health import HealthBoard
 from airflow_provider_databand_dbt.monitor.state import ActiveRuns
 from airflow_provider_databand_dbt.testing.emulator import Fault
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-from monitor_helpers import MonitorProcess, free_port, health, http_get, scrape, wait_for, write_config
 
 
 def test_metrics_endpoint_scraped_and_parsed(emulator, tmp_path, sqlite_url):
     port = free_port()
-    config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, prometheus_port=port,
-                          syncers={"main": {"backfill": "30d"}})
+    config = write_config(
+        tmp_path / "monitor.cfg", emulator.url, sqlite_url, prometheus_port=port, syncers={"main": {"backfill": "30d"}}
+    )
     total = len(emulator.state.runs)
     with TrackingStore(sqlite_url) as store, MonitorProcess(config) as monitor:
         wait_for(lambda: store.count_runs() == total, 30, "the backfill")
@@ -47,8 +50,9 @@ def _after_an_iteration(port):
 
 def test_health_flips_to_503_on_server_errors_and_back(emulator, tmp_path, sqlite_url):
     port = free_port()
-    config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, prometheus_port=port,
-                          interval=0.3, max_backoff=1)
+    config = write_config(
+        tmp_path / "monitor.cfg", emulator.url, sqlite_url, prometheus_port=port, interval=0.3, max_backoff=1
+    )
     with MonitorProcess(config) as monitor:
         wait_for(lambda: _health_or_none(port) and health(port)[0] == 200, 30, "healthy")
         emulator.inject_fault(Fault(path_pattern=r"/runs/$", status=500))
@@ -90,7 +94,10 @@ def test_health_board_rules():
     now[0] = 160
     ok, body = board.snapshot()
     assert not ok
-    assert body["reason"] == "syncer b: last successful iteration 35.0 s ago (limit 30 s), last error: auth: Invalid token."
+    assert (
+        body["reason"]
+        == "syncer b: last successful iteration 35.0 s ago (limit 30 s), last error: auth: Invalid token."
+    )
     assert body["syncers"]["a"]["healthy"] and not body["syncers"]["b"]["healthy"]
 
 

@@ -4,6 +4,7 @@ At most ``collect_concurrency`` runs are collected or waiting to be stored at on
 so catching up four times as many big runs must peak about as high as catching up a few. Measured one run at
 a time, so the comparison does not hang on how two runs happen to overlap.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from monitor_helpers import monitor_command, monitor_env, run_monitor, write_config
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-from monitor_helpers import monitor_command, monitor_env, run_monitor, write_config
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 MANIFEST_MB = 50  # big enough that one more run held in memory stands out from the noise
@@ -34,15 +35,22 @@ def big_dir():
         from bench_collect import generate
     finally:
         sys.path.remove(str(BENCHMARKS))
-    return generate(MANIFEST_MB, "3step")  # the Hourly job's three steps; cached in benchmarks/.data while the fixture manifest is unchanged
+    return generate(
+        MANIFEST_MB, "3step"
+    )  # the Hourly job's three steps; cached in benchmarks/.data while the fixture manifest is unchanged
 
 
 def peak_rss_mb_catching_up(emulator, tmp_path: Path, big_dir: Path, runs: int) -> float:
     """Start a cursor, add ``runs`` big runs, run one monitor iteration; its peak RSS in MB (``wait4``)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{tmp_path / f'tracking-{runs}.db'}"
-    config = write_config(tmp_path / f"monitor-{runs}.cfg", emulator.url, url, number_of_iterations=1,
-                          syncers={"main": {"collect_concurrency": CONCURRENCY}})
+    config = write_config(
+        tmp_path / f"monitor-{runs}.cfg",
+        emulator.url,
+        url,
+        number_of_iterations=1,
+        syncers={"main": {"collect_concurrency": CONCURRENCY}},
+    )
     assert run_monitor(config).returncode == 0
     emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, runs, status="success", artifacts_dir=str(big_dir))
     log = tmp_path / f"monitor-{runs}.log"

@@ -6,6 +6,7 @@
 - Where a host does not do what dbt Cloud's spec says (no steps on the list, ``pk__in`` or
   ``id__gt`` ignored), the syncer falls back to the old requests and still tracks every run exactly.
 """
+
 from __future__ import annotations
 
 import urllib.parse
@@ -46,8 +47,9 @@ def _iterate(config, iterations: int = 1) -> str:
 def _add(emulator, tmp_path, count: int, status: str = "success") -> list[int]:
     """``count`` one-step runs; ``running`` ones stay running until the test changes them."""
     small = small_artifacts(tmp_path / "small")
-    run_ids = emulator.add_runs(ACCOUNT_ID, JOB_ID, count, status=status, artifacts_dir=str(small),
-                                steps_override=ONE_STEP)
+    run_ids = emulator.add_runs(
+        ACCOUNT_ID, JOB_ID, count, status=status, artifacts_dir=str(small), steps_override=ONE_STEP
+    )
     if status == "running":
         for run_id in run_ids:
             emulator.set_run_status(run_id, "running")
@@ -177,8 +179,9 @@ class DroppingProxy(LoopbackServer):
 
     def handle(self, handler) -> None:
         parts = urllib.parse.urlsplit(handler.path)
-        query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-                 if k not in self.dropped]
+        query = [
+            (k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k not in self.dropped
+        ]
         path = urllib.parse.urlunsplit(("", "", parts.path, urllib.parse.urlencode(query), ""))
         status, content_type, body = fetch(self.upstream, handler, path)
         send(handler, status, body, {"Content-Type": content_type or "application/json"})

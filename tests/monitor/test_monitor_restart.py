@@ -1,4 +1,5 @@
 """A monitor SIGKILLed mid catch-up and restarted on the same host takes its dead lease over at once."""
+
 from __future__ import annotations
 
 import os
@@ -6,12 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
+from test_monitor_crash_safety import run_counts
 
 from airflow_provider_databand_dbt.monitor.owner import holder_is_dead, lease_owner
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
-from test_monitor_crash_safety import run_counts
 
 RUNS = 300
 
@@ -25,8 +26,9 @@ def test_restart_after_kill_9_resumes_at_once_and_tracks_each_run_once(emulator,
     # The default 60 s lease: without the take-over, each restart would stand by for a minute.
     config = write_config(tmp_path / "monitor.cfg", emulator.url, tracking_url, interval=0.2, lease_seconds=60)
     assert run_monitor(config, "--number-of-iterations", "1").returncode == 0
-    new_ids = emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, RUNS, status="success", artifacts_dir=str(small_dir),
-                                interval_seconds=1)
+    new_ids = emulator.add_runs(
+        DEMO_ACCOUNT_ID, HOURLY_JOB_ID, RUNS, status="success", artifacts_dir=str(small_dir), interval_seconds=1
+    )
     with TrackingStore(tracking_url) as store:
         for share in (0.2, 0.6):
             with MonitorProcess(config, log_path=tmp_path / f"kill-{share}.log") as monitor:

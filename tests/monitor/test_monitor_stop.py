@@ -1,14 +1,15 @@
 """The monitor stops within a few seconds of SIGTERM or stop_after, even while a dbt Cloud request hangs."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
+from trickle_server import TrickleProxy
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
-from trickle_server import TrickleProxy
 
 STOP_TIMEOUT = 2
 # Where the request hangs: the runs list (on the syncer thread) or one run's artifact (on a collect worker
@@ -20,8 +21,9 @@ HANGS = {"list": r"/runs/$", "collect": r"/runs/\d+/artifacts/"}
 def test_sigterm_stops_on_time_while_a_request_trickles(emulator, tmp_path, sqlite_url, hang):
     small = small_artifacts(tmp_path / "small")
     with TrickleProxy(emulator.url, None) as proxy:
-        config = write_config(tmp_path / "monitor.cfg", proxy.url, sqlite_url, stop_timeout=STOP_TIMEOUT,
-                              lease_seconds=60)
+        config = write_config(
+            tmp_path / "monitor.cfg", proxy.url, sqlite_url, stop_timeout=STOP_TIMEOUT, lease_seconds=60
+        )
         assert run_monitor(config, "--number-of-iterations", "1").returncode == 0  # cursor at the newest run
         emulator.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 3, status="success", artifacts_dir=str(small))
         proxy.pattern = HANGS[hang]
@@ -39,8 +41,7 @@ def test_sigterm_stops_on_time_while_a_request_trickles(emulator, tmp_path, sqli
 
 def test_stop_after_is_honoured_while_a_request_trickles(emulator, tmp_path, sqlite_url):
     with TrickleProxy(emulator.url, HANGS["list"]) as proxy:
-        config = write_config(tmp_path / "monitor.cfg", proxy.url, sqlite_url, stop_timeout=STOP_TIMEOUT,
-                              stop_after=2)
+        config = write_config(tmp_path / "monitor.cfg", proxy.url, sqlite_url, stop_timeout=STOP_TIMEOUT, stop_after=2)
         started = time.monotonic()
         proc = run_monitor(config, timeout=60)
         took = time.monotonic() - started

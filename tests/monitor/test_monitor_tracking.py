@@ -1,4 +1,5 @@
 """``databand-dbt monitor`` as a real subprocess against the emulator over real HTTP, asserting the store."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,11 @@ import sys
 import time
 
 import pytest
+from monitor_helpers import MonitorProcess, monitor_env, run_monitor, wait_for, write_config
 
 from airflow_provider_databand_dbt.model.status import status_label
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID, NIGHTLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-from monitor_helpers import MonitorProcess, monitor_env, run_monitor, wait_for, write_config
 
 THIRD_JOB_ID = 102
 
@@ -37,8 +38,7 @@ def stored_runs(store: TrackingStore) -> dict[int, str]:
 
 
 def test_backfill_tracks_runs_in_every_state(emulator3, tmp_path, sqlite_url):
-    config = write_config(tmp_path / "monitor.cfg", emulator3.url, sqlite_url,
-                          syncers={"main": {"backfill": "30d"}})
+    config = write_config(tmp_path / "monitor.cfg", emulator3.url, sqlite_url, syncers={"main": {"backfill": "30d"}})
     proc = run_monitor(config, "--number-of-iterations", "2")
     assert proc.returncode == 0, proc.stderr
     expected = emulator_runs(emulator3)
@@ -57,7 +57,10 @@ def test_backfill_tracks_runs_in_every_state(emulator3, tmp_path, sqlite_url):
     # One log line per tracked run, with the job, run id, status and counts.
     tracked = [line for line in proc.stderr.splitlines() if "tracked run" in line]
     assert len(tracked) == len(expected)
-    assert any(f"tracked run {nightly} of job {NIGHTLY_JOB_ID} (Nightly build): error, error=1 fail=1" in l for l in tracked)
+    assert any(
+        f"tracked run {nightly} of job {NIGHTLY_JOB_ID} (Nightly build): error, error=1 fail=1" in line
+        for line in tracked
+    )
 
 
 def test_first_start_without_backfill_skips_history_but_tracks_runs_in_progress(emulator3, tmp_path, sqlite_url):
@@ -79,14 +82,18 @@ def test_new_runs_and_status_changes_while_running(emulator3, tmp_path, sqlite_u
         new_ids = emulator3.add_runs(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, 3, status="success")
         emulator3.set_run_status(running, "success")
         emulator3.set_run_status(queued, "running")
-        wait_for(lambda: all(stored_runs(store).get(r) == "success" for r in [*new_ids, running]), 30,
-                 "new runs and the finished run")
+        wait_for(
+            lambda: all(stored_runs(store).get(r) == "success" for r in [*new_ids, running]),
+            30,
+            "new runs and the finished run",
+        )
         wait_for(lambda: stored_runs(store).get(queued) == "running", 30, "queued -> running")
         assert monitor.terminate() == 0, monitor.log()
         finished = store.get_report(running)
         assert finished.status == "success" and finished.summary.get("success")
-        assert stored_runs(store) == {r: s for r, s in emulator_runs(emulator3).items()
-                                      if r in (queued, running, *new_ids)}
+        assert stored_runs(store) == {
+            r: s for r, s in emulator_runs(emulator3).items() if r in (queued, running, *new_ids)
+        }
         cursor = store.get_cursor("main")
         assert cursor.last_run_id == max(new_ids) and cursor.active_run_ids == [queued]
     assert "received SIGTERM" in monitor.log()
@@ -104,12 +111,18 @@ def test_stop_after_is_honoured_within_one_interval(emulator, tmp_path, sqlite_u
 
 
 def test_one_failing_account_does_not_stop_the_others(emulator, tmp_path, sqlite_url):
-    config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, syncers={
-        "good": {"backfill": "30d"},
-        "bad": {"api_token_env": "BAD_TOKEN"},
-    })
-    proc = run_monitor(config, "--number-of-iterations", "3",
-                       env=monitor_env(BAD_TOKEN="dbtc_wrong_token_for_this_test_12345"))
+    config = write_config(
+        tmp_path / "monitor.cfg",
+        emulator.url,
+        sqlite_url,
+        syncers={
+            "good": {"backfill": "30d"},
+            "bad": {"api_token_env": "BAD_TOKEN"},
+        },
+    )
+    proc = run_monitor(
+        config, "--number-of-iterations", "3", env=monitor_env(BAD_TOKEN="dbtc_wrong_token_for_this_test_12345")
+    )
     assert proc.returncode == 1, proc.stderr  # the last iteration of a syncer failed
     with TrackingStore(sqlite_url) as store:
         assert set(stored_runs(store)) == set(emulator.state.runs)
@@ -130,8 +143,12 @@ def test_idle_iterations_cost_one_list_request(emulator, tmp_path, sqlite_url):
 
 
 def test_job_filters_list_once_per_job(emulator, tmp_path, sqlite_url):
-    config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url,
-                          syncers={"main": {"job_ids": f"{NIGHTLY_JOB_ID}", "backfill": "30d"}})
+    config = write_config(
+        tmp_path / "monitor.cfg",
+        emulator.url,
+        sqlite_url,
+        syncers={"main": {"job_ids": f"{NIGHTLY_JOB_ID}", "backfill": "30d"}},
+    )
     proc = run_monitor(config, "--number-of-iterations", "2")
     assert proc.returncode == 0, proc.stderr
     with TrackingStore(sqlite_url) as store:
@@ -192,8 +209,11 @@ def test_monitor_never_imports_airflow(emulator, tmp_path, sqlite_url):
         assert store.count_runs() == len(emulator.state.runs)
 
 
-@pytest.mark.parametrize(("fault", "kind"), [({"status": 404}, "not_found"), ({"kind": "corrupt"}, "invalid_response")],
-                         ids=["deleted", "corrupt"])
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [({"status": 404}, "not_found"), ({"kind": "corrupt"}, "invalid_response")],
+    ids=["deleted", "corrupt"],
+)
 def test_a_run_that_cannot_be_read_is_skipped_not_blocking(emulator, tmp_path, sqlite_url, fault, kind):
     from airflow_provider_databand_dbt.testing.emulator import Fault
 

@@ -2,6 +2,7 @@
 
 A per-chunk read timeout never fires on such a host: the monitor must stop without waiting for it.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,9 @@ class TrickleProxy(LoopbackServer):
 
     http11 = False
 
-    def __init__(self, upstream: str, pattern: str | None, every: float = 2.0,
-                 announced_bytes: int = 20_000_000) -> None:
+    def __init__(
+        self, upstream: str, pattern: str | None, every: float = 2.0, announced_bytes: int = 20_000_000
+    ) -> None:
         self.upstream = upstream
         self.pattern = pattern  # None: forward everything
         self.every = every

@@ -1,4 +1,5 @@
 """Sink test fixtures: a dbt Cloud client on the emulator with quick retries."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Long-lived trackers: the monitor keeps its store open and hands every stored run to the sinks."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -31,9 +32,21 @@ def test_the_monitor_stores_every_run_and_counts_a_failing_sink(emulator, tracki
 
     finished = sorted(emulator.state.runs)
     config = MonitorConfig(
-        syncers=(SyncerConfig(name="prod", account_id=DEMO_ACCOUNT_ID, api_url=emulator.url, token=DEMO_TOKEN,
-                              backfill_seconds=30 * 86400, collect_concurrency=2),),
-        prometheus_port=0, interval=0.05, number_of_iterations=1, lease_seconds=0, tracking_url=tracking_url,
+        syncers=(
+            SyncerConfig(
+                name="prod",
+                account_id=DEMO_ACCOUNT_ID,
+                api_url=emulator.url,
+                token=DEMO_TOKEN,
+                backfill_seconds=30 * 86400,
+                collect_concurrency=2,
+            ),
+        ),
+        prometheus_port=0,
+        interval=0.05,
+        number_of_iterations=1,
+        lease_seconds=0,
+        tracking_url=tracking_url,
     )
     with SinkEndpoint(status=500) as down, SinkEndpoint() as up, TrackingStore(tracking_url) as store:
         with registered(HttpSink("alerts", down.url), HttpSink("lineage", up.url)):

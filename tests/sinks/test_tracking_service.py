@@ -1,4 +1,5 @@
 """The tracking service over real HTTP (emulator), real stores (SQLite and PostgreSQL) and real failing sinks."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,11 @@ def test_a_failing_sink_never_fails_tracking_nor_the_sinks_after_it(emulator, cl
 def test_the_store_fails_first_and_later_sinks_see_only_stored_runs(emulator, client, sqlite_url):
     TrackingStore(sqlite_url).close()
     run_id = emulator.seeded_runs[HOURLY_JOB_ID][-1]
-    with SinkEndpoint() as up, TrackingStore(sqlite_url, read_only=True) as read_only, \
-            pytest.raises(TrackingError) as raised:
+    with (
+        SinkEndpoint() as up,
+        TrackingStore(sqlite_url, read_only=True) as read_only,
+        pytest.raises(TrackingError) as raised,
+    ):
         TrackingService(read_only, [HttpSink("lineage", up.url)]).track(client, DEMO_ACCOUNT_ID, run_id)
     assert isinstance(raised.value, TrackingStoreUnavailable)  # the store's own error, as before the service
     assert "is read-only" in str(raised.value)
@@ -79,13 +83,16 @@ def test_the_api_function_tracks_through_the_registered_sinks(emulator, tracking
     run_id = emulator.seeded_runs[HOURLY_JOB_ID][-1]
     with SinkEndpoint(status=503) as down, SinkEndpoint() as up:
         with registered(HttpSink("down", down.url), HttpSink("lineage", up.url)):
-            report = collect_data_from_dbt_cloud(DEMO_ACCOUNT_ID, DEMO_TOKEN, run_id, emulator.url,
-                                                 tracking_url=tracking_url)
+            report = collect_data_from_dbt_cloud(
+                DEMO_ACCOUNT_ID, DEMO_TOKEN, run_id, emulator.url, tracking_url=tracking_url
+            )
         # Unregistered: the next call has no sink after the store.
         collect_data_from_dbt_cloud(DEMO_ACCOUNT_ID, DEMO_TOKEN, run_id, emulator.url, tracking_url=tracking_url)
     assert report.run_id == run_id
     assert len(down.received) == 1
-    assert [(body["run_id"], body["action"], body["source_kind"]) for body in up.received] == [(run_id, "created", "api")]
+    assert [(body["run_id"], body["action"], body["source_kind"]) for body in up.received] == [
+        (run_id, "created", "api")
+    ]
     with TrackingStore(tracking_url) as store:
         assert len(store.list_sources(run_id)) == 2
 
@@ -103,8 +110,13 @@ def test_a_sink_factory_that_fails_is_skipped(emulator, sqlite_url, caplog):
     register_sink_factory(misconfigured)
     try:
         with caplog.at_level(logging.WARNING, logger="airflow_provider_databand_dbt.sinks"):
-            report = collect_data_from_dbt_cloud(DEMO_ACCOUNT_ID, DEMO_TOKEN, emulator.seeded_runs[HOURLY_JOB_ID][-1],
-                                                 emulator.url, tracking_url=sqlite_url)
+            report = collect_data_from_dbt_cloud(
+                DEMO_ACCOUNT_ID,
+                DEMO_TOKEN,
+                emulator.seeded_runs[HOURLY_JOB_ID][-1],
+                emulator.url,
+                tracking_url=sqlite_url,
+            )
     finally:
         unregister_sink_factory(misconfigured)
     assert report.status == "success"

@@ -1,4 +1,5 @@
 """Helpers for the emulator tests: plain ``requests`` against the running emulator (not our client)."""
+
 from __future__ import annotations
 
 import time

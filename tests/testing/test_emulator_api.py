@@ -1,4 +1,5 @@
 """Shapes of every dbt Cloud endpoint the emulator serves, auth, pagination and filters (real HTTP)."""
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,35 @@ ACCOUNT = f"/api/v2/accounts/{DEMO_ACCOUNT_ID}"
 V3 = f"/api/v3/accounts/{DEMO_ACCOUNT_ID}"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00$")
 RUN_KEYS = {
-    "id", "trigger_id", "account_id", "environment_id", "project_id", "job_definition_id", "job_id",
-    "status", "status_humanized", "status_message", "dbt_version", "git_branch", "git_sha", "created_at",
-    "updated_at", "dequeued_at", "started_at", "finished_at", "in_progress", "is_complete", "is_success",
-    "is_error", "is_cancelled", "duration", "run_duration", "href", "artifacts_saved",
-    "has_docs_generated", "has_sources_generated",
+    "id",
+    "trigger_id",
+    "account_id",
+    "environment_id",
+    "project_id",
+    "job_definition_id",
+    "job_id",
+    "status",
+    "status_humanized",
+    "status_message",
+    "dbt_version",
+    "git_branch",
+    "git_sha",
+    "created_at",
+    "updated_at",
+    "dequeued_at",
+    "started_at",
+    "finished_at",
+    "in_progress",
+    "is_complete",
+    "is_success",
+    "is_error",
+    "is_cancelled",
+    "duration",
+    "run_duration",
+    "href",
+    "artifacts_saved",
+    "has_docs_generated",
+    "has_sources_generated",
 }
 
 
@@ -151,7 +176,9 @@ def test_list_runs_id_filters_of_the_spec(emulator, api):
     listed = ",".join(map(str, picked))
     for form in (f"[{listed}]", listed):
         assert [r["id"] for r in api.data(f"{ACCOUNT}/runs/", params={"pk__in": form})] == picked
-    assert [r["id"] for r in api.data(f"{ACCOUNT}/runs/", params={"pk__in": str(picked), "id__gt": ids[1]})] == picked[1:]
+    assert [r["id"] for r in api.data(f"{ACCOUNT}/runs/", params={"pk__in": str(picked), "id__gt": ids[1]})] == picked[
+        1:
+    ]
     assert [r["id"] for r in api.data(f"{ACCOUNT}/runs/", params={"pk": ids[2]})] == [ids[2]]
     assert len(api.data(f"{ACCOUNT}/runs/", params={"id__in": str(picked)})) == len(ids)
     assert api.get(f"{ACCOUNT}/runs/", params={"pk__in": "[1,x]"}).status_code == 400
@@ -206,8 +233,14 @@ def test_account_projects_environments(api):
 
 @pytest.mark.parametrize(
     "path",
-    [f"{ACCOUNT}/runs/1/", f"{ACCOUNT}/jobs/999/", f"{V3}/projects/999/", f"{V3}/environments/999/",
-     f"{ACCOUNT}/nothing/", "/api/v2/elsewhere/"],
+    [
+        f"{ACCOUNT}/runs/1/",
+        f"{ACCOUNT}/jobs/999/",
+        f"{V3}/projects/999/",
+        f"{V3}/environments/999/",
+        f"{ACCOUNT}/nothing/",
+        "/api/v2/elsewhere/",
+    ],
 )
 def test_not_found(api, check_envelope, path):
     response = api.get(path)
@@ -255,6 +288,4 @@ def test_other_account_403_and_isolation(emulator, api, check_envelope):
 def test_error_bodies_never_echo_the_token(emulator):
     response = requests.get(f"{emulator.url}{ACCOUNT}/runs/", headers={"Authorization": "Token dbtc_LEAK"}, timeout=10)
     assert "dbtc_LEAK" not in response.text
-    assert DEMO_TOKEN not in json.dumps(
-        requests.get(f"{emulator.url}/_emulator/state", timeout=10).json()
-    )
+    assert DEMO_TOKEN not in json.dumps(requests.get(f"{emulator.url}/_emulator/state", timeout=10).json())

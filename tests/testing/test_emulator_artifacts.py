@@ -1,4 +1,5 @@
 """Artifacts are served raw, byte for byte, with the right Content-Length, from the right step."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,14 @@ def test_without_step_the_last_step_having_the_file(emulator, api):
 
 @pytest.mark.parametrize(
     "name, params",
-    [("manifest.json", {"step": 1}), ("run_results.json", {"step": 4}), ("catalog.json", {}),
-     ("manifest.json", {"step": 99}), ("%2E%2E%2Fscenarios.json", {}), ("step_5%2Fmanifest.json", {})],
+    [
+        ("manifest.json", {"step": 1}),
+        ("run_results.json", {"step": 4}),
+        ("catalog.json", {}),
+        ("manifest.json", {"step": 99}),
+        ("%2E%2E%2Fscenarios.json", {}),
+        ("step_5%2Fmanifest.json", {}),
+    ],
 )
 def test_missing_artifacts_404(emulator, api, check_envelope, name, params):
     run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]

@@ -1,4 +1,5 @@
 """``databand-dbt emulator`` as a real subprocess: answers on its port, stops cleanly on signals."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,9 @@ COMMAND = [sys.executable, "-m", "airflow_provider_databand_dbt.cli"]
 def start(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     proc = subprocess.Popen(
         [*COMMAND, "emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     first = proc.stdout.readline()
@@ -55,8 +58,9 @@ def test_serves_then_exits_0_on_signal(sig):
 
 
 def test_refuses_remote_host_without_flag():
-    result = subprocess.run([*COMMAND, "emulator", "--host", "0.0.0.0", "--port", "0"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*COMMAND, "emulator", "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "--allow-remote" in result.stderr
 

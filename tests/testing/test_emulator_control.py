@@ -1,4 +1,5 @@
 """The /_emulator/ control plane, used by tests that run the emulator in another process."""
+
 from __future__ import annotations
 
 import time
@@ -37,13 +38,34 @@ def test_build_an_account_over_http(emulator, control, account7):
     assert control("POST", "accounts", 201, json={"account_id": 7, "token": TOKEN, "name": "Seven"})["id"] == 7
     control("POST", "projects", 201, json={"account_id": 7, "project_id": 70, "name": "Seven's project"})
     control("POST", "environments", 201, json={"account_id": 7, "environment_id": 71, "project_id": 70})
-    job = control("POST", "jobs", 201, json={"account_id": 7, "job_id": 700, "name": "Seven's job",
-                                             "project_id": 70, "environment_id": 71, "scenario": "nightly_build"})
+    job = control(
+        "POST",
+        "jobs",
+        201,
+        json={
+            "account_id": 7,
+            "job_id": 700,
+            "name": "Seven's job",
+            "project_id": 70,
+            "environment_id": 71,
+            "scenario": "nightly_build",
+        },
+    )
     assert job == {"id": 700, "account_id": 7, "scenario": "nightly_build"}
     added = control("POST", "runs", 201, json={"account_id": 7, "job_id": 700, "count": 150, "status": "error"})
     assert added["count"] == 150 and len(set(added["run_ids"])) == 150
-    single = control("POST", "runs", 201, json={"account_id": 7, "job_id": 700, "run_id": 90_000_000_000_001,
-                                                "status": "success", "created_at": "2026-01-02 03:04:05.000000+00:00"})
+    single = control(
+        "POST",
+        "runs",
+        201,
+        json={
+            "account_id": 7,
+            "job_id": 700,
+            "run_id": 90_000_000_000_001,
+            "status": "success",
+            "created_at": "2026-01-02 03:04:05.000000+00:00",
+        },
+    )
     assert single["run_ids"] == [90_000_000_000_001]
 
     page = account7.get(f"{account7.base}/runs/", params={"order_by": "-id"}, timeout=10).json()
@@ -67,7 +89,9 @@ def test_status_lifecycle_and_outcome_over_http(emulator, control, account7):
     assert account7.get(f"{account7.base}/runs/{run_id}/", timeout=10).json()["data"]["status"] == 3
 
     assert control("POST", "lifecycle", json={"queued_seconds": 0.05, "running_seconds": 0.05}) == {
-        "queued_seconds": 0.05, "running_seconds": 0.05}
+        "queued_seconds": 0.05,
+        "running_seconds": 0.05,
+    }
     control("POST", "jobs/700/outcome", json={"status": "cancelled"})
     run = account7.post(f"{account7.base}/jobs/700/run/", json={"cause": "http"}, timeout=10).json()["data"]
     time.sleep(0.2)
@@ -75,8 +99,12 @@ def test_status_lifecycle_and_outcome_over_http(emulator, control, account7):
 
 
 def test_faults_and_request_log_over_http(emulator, control):
-    fault = control("POST", "faults", 201, json={"path_pattern": "/accounts/1/$", "kind": "status",
-                                                 "status": 503, "retry_after": 1, "times": 1})
+    fault = control(
+        "POST",
+        "faults",
+        201,
+        json={"path_pattern": "/accounts/1/$", "kind": "status", "status": 503, "retry_after": 1, "times": 1},
+    )
     assert fault["kind"] == "status" and fault["times"] == 1
     assert len(control("GET", "faults")) == 1
     control("DELETE", "requests")

@@ -1,4 +1,5 @@
 """Each injected fault kind, as a plain HTTP client experiences it, and the request log."""
+
 from __future__ import annotations
 
 import time
@@ -52,11 +53,11 @@ def test_slow_fault(emulator, api):
 def test_truncate_fault_json_and_artifact(emulator, api):
     emulator.inject_fault(Fault(r"/runs/$", kind="truncate", times=1))
     with pytest.raises(BROKEN_BODY):
-        api.get(f"{ACCOUNT}/runs/").content
+        _ = api.get(f"{ACCOUNT}/runs/").content
     run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]
     emulator.inject_fault(Fault(r"manifest\.json$", kind="truncate", times=1))
     with pytest.raises(BROKEN_BODY):
-        api.get(f"{ACCOUNT}/runs/{run_id}/artifacts/manifest.json").content
+        _ = api.get(f"{ACCOUNT}/runs/{run_id}/artifacts/manifest.json").content
     assert api.get(f"{ACCOUNT}/runs/{run_id}/artifacts/manifest.json").status_code == 200
 
 

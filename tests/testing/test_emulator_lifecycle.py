@@ -1,4 +1,5 @@
 """Triggered runs move queued → running → final by wall-clock time; cancel, forced statuses, overrides."""
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,17 @@ def trigger(api, job_id: int, **body) -> dict:
 
 def test_trigger_accepts_the_airflow_provider_payload(emulator, api):
     # DbtCloudHook.trigger_job_run sends a JSON string body with None overrides.
-    payload = json.dumps({"cause": "Triggered via Apache Airflow by task 'run' in the dag DAG.",
-                          "steps_override": None, "schema_override": "dbt_ci", "git_branch": "feature/x"})
-    response = api.post(f"{ACCOUNT}/jobs/{NIGHTLY_JOB_ID}/run/", data=payload,
-                        headers={"Content-Type": "application/json"})
+    payload = json.dumps(
+        {
+            "cause": "Triggered via Apache Airflow by task 'run' in the dag DAG.",
+            "steps_override": None,
+            "schema_override": "dbt_ci",
+            "git_branch": "feature/x",
+        }
+    )
+    response = api.post(
+        f"{ACCOUNT}/jobs/{NIGHTLY_JOB_ID}/run/", data=payload, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200
     run = response.json()["data"]
     assert run["status"] == 1 and run["status_humanized"] == "Queued" and run["in_progress"] is True
@@ -83,6 +91,7 @@ def test_steps_and_artifacts_while_running(emulator, api, wait_for):
         def check():
             run = api.data(f"{run_path}/", params=STEPS)
             return run if run["run_steps"] and run["run_steps"][-1]["index"] == index else None
+
         return check
 
     run = wait_for(at_step(4), timeout=5)

@@ -1,4 +1,5 @@
 """Retry from failure in the emulator, as the v2 spec describes it: runs/{id}/retry/ and jobs/{id}/rerun/."""
+
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID

@@ -1,4 +1,5 @@
 """Reading scenarios: the committed scenarios.json and the other layouts the loader accepts."""
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,22 @@ ENTRY = {
     "run_status": "error",
     "status_message": "Step 2 failed",
     "steps": [
-        {"index": 1, "name": "Clone git repository", "command": None, "status": "success",
-         "duration_seconds": 1.5, "artifacts": []},
-        {"index": 2, "name": "Invoke `dbt build`", "command": "dbt build", "status": "error",
-         "duration_seconds": 3, "artifacts": ["run_results.json"]},
+        {
+            "index": 1,
+            "name": "Clone git repository",
+            "command": None,
+            "status": "success",
+            "duration_seconds": 1.5,
+            "artifacts": [],
+        },
+        {
+            "index": 2,
+            "name": "Invoke `dbt build`",
+            "command": "dbt build",
+            "status": "error",
+            "duration_seconds": 3,
+            "artifacts": ["run_results.json"],
+        },
     ],
     "expected": {"dbt_version": "1.10.9"},
 }

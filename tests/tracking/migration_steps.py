@@ -1,4 +1,5 @@
 """Schema steps written as plain functions, as a helper branch writes them, and test revisions that call them."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Small builders for RunReports and sources, so store tests do not depend on the collector."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

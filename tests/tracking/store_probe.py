@@ -1,4 +1,5 @@
 """Reading a store's schema from outside the package, as the migration and upgrade tests check it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -55,14 +56,19 @@ def schema_shape(url: str) -> dict:
                     for c in inspector.get_columns(table)
                 ],
                 "pk": inspector.get_pk_constraint(table)["constrained_columns"],
-                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                                  for i in inspector.get_indexes(table)),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+                ),
                 "unique": sorted(
                     (u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)
                 ),
                 "foreign_keys": sorted(
-                    (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]),
-                     str(f.get("options", {}).get("ondelete")))
+                    (
+                        tuple(f["constrained_columns"]),
+                        f["referred_table"],
+                        tuple(f["referred_columns"]),
+                        str(f.get("options", {}).get("ondelete")),
+                    )
                     for f in inspector.get_foreign_keys(table)
                 ),
             }

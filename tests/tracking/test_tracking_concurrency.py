@@ -1,4 +1,5 @@
 """Several trackers saving the same run at once (processes and threads): one run, no duplicate rows."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -9,9 +10,9 @@ import tracking_workers
 from report_factory import make_report
 from store_probe import legacy_versions, load_legacy_fixture, schema_revisions
 
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.migrations import LEGACY_FENCE, VERSION_TABLE, head_revision
-from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 RUN_ID = 91000
@@ -23,9 +24,18 @@ def _counts(url: str) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             return {
-                table.name.removeprefix(schema.PREFIX): conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                for table in (schema.runs, schema.steps, schema.node_results, schema.sources, schema.pipelines,
-                              schema.schema_version, sa.table(VERSION_TABLE))
+                table.name.removeprefix(schema.PREFIX): conn.execute(
+                    sa.select(sa.func.count()).select_from(table)
+                ).scalar_one()
+                for table in (
+                    schema.runs,
+                    schema.steps,
+                    schema.node_results,
+                    schema.sources,
+                    schema.pipelines,
+                    schema.schema_version,
+                    sa.table(VERSION_TABLE),
+                )
                 if sa.inspect(conn).has_table(table.name)
             }
     finally:

@@ -1,4 +1,5 @@
 """Stores that cannot be used fail with one clear TrackingError line, never a raw SQLAlchemy traceback."""
+
 from __future__ import annotations
 
 import multiprocessing

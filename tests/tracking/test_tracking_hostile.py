@@ -3,6 +3,7 @@
 Every test collects through the real client and collector from a real loopback server
 (``tests/hostile_dbt_cloud.py``) into a real store.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,7 +86,10 @@ def test_a_missing_manifest_keeps_the_stored_definitions_and_updates_results(sto
 
     node = stored_nodes(store, 7016)[node_id(1)]
     assert (node.status, node.materialization, node.tags, node.depends_on) == (
-        "error", "table", ["nightly"], [node_id(0)]
+        "error",
+        "table",
+        ["nightly"],
+        [node_id(0)],
     )
     step = store.get_report(7016).steps[1]
     assert [item.artifact for item in step.reread_failed.artifacts_missing] == [MANIFEST]
@@ -195,8 +199,15 @@ def test_show_prints_the_notes_and_the_failed_reread(tracking_url):
         collect(cloud, 7022, store)
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "show", "7022", "--tracking-url",
-               tracking_url]
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_databand_dbt.cli",
+        "show",
+        "7022",
+        "--tracking-url",
+        tracking_url,
+    ]
     text = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
     data = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=120, check=False)
 

@@ -8,6 +8,7 @@ server answers them, and the real collector stores them. Two properties:
 - a run is either stored (readable back, with notes for what was clamped) or refused with a
   tracking error or a bad-response error, never a crash of another kind.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,24 +42,48 @@ integers = st.one_of(
     st.sampled_from([2**31, 2**31 - 1, 2**63 - 1, 2**63, 2**64, -(2**63) - 1]),
 )
 dates = st.one_of(
-    st.sampled_from([
-        "0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00", "2026-13-45T00:00:00Z",
-        "not a date", "", "2026-11-20 08:00:00",
-    ]),
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00+05:00",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59-05:00",
+            "2026-13-45T00:00:00Z",
+            "not a date",
+            "",
+            "2026-11-20 08:00:00",
+        ]
+    ),
     st.datetimes(timezones=st.timezones()).map(lambda value: value.isoformat()),
 )
 anything = st.one_of(
-    st.none(), st.booleans(), texts, integers, st.floats(allow_nan=False), st.lists(st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    texts,
+    integers,
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 RUN_FIELDS = {
-    "git_branch": texts, "git_sha": texts, "dbt_version": texts, "status_message": texts, "href": texts,
-    "created_at": dates, "started_at": dates, "finished_at": dates,
-    "job_definition_id": integers, "project_id": integers, "environment_id": integers, "status": anything,
+    "git_branch": texts,
+    "git_sha": texts,
+    "dbt_version": texts,
+    "status_message": texts,
+    "href": texts,
+    "created_at": dates,
+    "started_at": dates,
+    "finished_at": dates,
+    "job_definition_id": integers,
+    "project_id": integers,
+    "environment_id": integers,
+    "status": anything,
 }
 NODE_FIELDS = {
-    "unique_id": texts, "status": texts, "message": texts, "thread_id": texts,
+    "unique_id": texts,
+    "status": texts,
+    "message": texts,
+    "thread_id": texts,
     "failures": st.one_of(integers, anything),
     "execution_time": st.one_of(st.floats(allow_nan=True, allow_infinity=True), anything),
 }
@@ -79,10 +104,18 @@ node_changes = st.lists(
 names = st.one_of(st.none(), texts)
 results_replies = st.one_of(
     st.none(),  # the generated artifact, with the node changes
-    st.sampled_from([
-        Reply.json({}), Reply.json([]), Reply.json(None), Reply.envelope(None, 200), Reply.envelope(None, 404),
-        Reply.envelope(None, 503), Reply(200, b"<html>moved</html>", "text/html"), Reply(200, b'{"results": [{"uni'),
-    ]),
+    st.sampled_from(
+        [
+            Reply.json({}),
+            Reply.json([]),
+            Reply.json(None),
+            Reply.envelope(None, 200),
+            Reply.envelope(None, 404),
+            Reply.envelope(None, 503),
+            Reply(200, b"<html>moved</html>", "text/html"),
+            Reply(200, b'{"results": [{"uni'),
+        ]
+    ),
 )
 
 

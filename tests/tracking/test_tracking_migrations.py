@@ -1,4 +1,5 @@
 """Schema revisions: created on first open, untouched on re-open, upgraded revision by revision, unknown refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -125,8 +126,10 @@ def test_batch_mode_re_creating_a_parent_table_keeps_the_rows_that_refer_to_it(t
         db.dispose()
 
     with engine_for(tracking_url) as engine, engine.connect() as conn:
-        counts = [conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                  for table in (schema.runs, schema.steps, schema.node_results, schema.sources)]
+        counts = [
+            conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in (schema.runs, schema.steps, schema.node_results, schema.sources)
+        ]
         flags = conn.exec_driver_sql("SELECT test_flag FROM dbt_tracking_run").scalars().all()
     report = make_report()
     # SQLite's DROP TABLE of the old run table would cascade-delete every step, node and source with foreign keys on.

@@ -1,4 +1,5 @@
 """Monitor cursors survive restarts; leases let exactly one monitor run a syncer until they expire."""
+
 from __future__ import annotations
 
 import threading
@@ -9,8 +10,14 @@ from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
 
 def test_cursor_is_none_until_saved_then_round_trips(store):
     assert store.get_cursor("prod") is None
-    cursor = MonitorCursor(syncer="prod", host="cloud.getdbt.com", account_id=1, last_run_id=70010,
-                           active_run_ids=[70008, 70009], backfill_done=False)
+    cursor = MonitorCursor(
+        syncer="prod",
+        host="cloud.getdbt.com",
+        account_id=1,
+        last_run_id=70010,
+        active_run_ids=[70008, 70009],
+        backfill_done=False,
+    )
 
     saved = store.save_cursor(cursor)
     loaded = store.get_cursor("prod")
@@ -21,10 +28,14 @@ def test_cursor_is_none_until_saved_then_round_trips(store):
 
 
 def test_saving_a_cursor_again_replaces_it(store):
-    store.save_cursor(MonitorCursor(syncer="prod", host="cloud.getdbt.com", account_id=1, last_run_id=1,
-                                    active_run_ids=[1]))
-    store.save_cursor(MonitorCursor(syncer="prod", host="cloud.getdbt.com", account_id=1, last_run_id=5,
-                                    active_run_ids=[], backfill_done=True))
+    store.save_cursor(
+        MonitorCursor(syncer="prod", host="cloud.getdbt.com", account_id=1, last_run_id=1, active_run_ids=[1])
+    )
+    store.save_cursor(
+        MonitorCursor(
+            syncer="prod", host="cloud.getdbt.com", account_id=1, last_run_id=5, active_run_ids=[], backfill_done=True
+        )
+    )
     store.save_cursor(MonitorCursor(syncer="staging", host="emea.dbt.com", account_id=2))
 
     prod = store.get_cursor("prod")

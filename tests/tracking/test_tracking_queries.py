@@ -1,4 +1,5 @@
 """Read APIs used by the CLI, the monitor and the web view: pipelines, runs (filters, paging), node history."""
+
 from __future__ import annotations
 
 import re
@@ -82,7 +83,10 @@ def test_list_pipelines_counts_runs_and_shows_last_run(filled):
     pipelines = filled.list_pipelines()
 
     assert all(isinstance(p, PipelineRow) for p in pipelines)
-    assert [(p.job_id, p.name, p.run_count) for p in pipelines] == [(101, "Hourly models", 3), (100, "Nightly build", 3)]
+    assert [(p.job_id, p.name, p.run_count) for p in pipelines] == [
+        (101, "Hourly models", 3),
+        (100, "Nightly build", 3),
+    ]
     hourly, nightly = pipelines
     assert (hourly.last_run_id, hourly.last_status, hourly.last_run_at) == (80005, "running", BASE_TIME + 5 * DAY)
     assert (nightly.last_run_id, nightly.last_status) == (80004, "error")

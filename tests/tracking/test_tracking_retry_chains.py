@@ -1,4 +1,5 @@
 """Revision r0008 (the run a retry retries) on SQLite and PostgreSQL: upgrade keeps rows, links survive re-tracking."""
+
 from __future__ import annotations
 
 import msgspec
@@ -41,11 +42,13 @@ def test_a_store_at_r0007_upgrades_with_its_runs_kept(tracking_url):
     engine = sa.create_engine(tracking_url)
     try:
         with engine.begin() as conn:  # a run written by the previous version, without the column
-            conn.execute(sa.text(
-                f"INSERT INTO {schema.runs.name} (host, account_id, run_id, status, node_count, summary,"
-                " first_tracked_at, updated_at, notes) VALUES ('h', 1, 5, 'error', 0, '{}',"
-                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '[]')"
-            ))
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {schema.runs.name} (host, account_id, run_id, status, node_count, summary,"
+                    " first_tracked_at, updated_at, notes) VALUES ('h', 1, 5, 'error', 0, '{}',"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '[]')"
+                )
+            )
     finally:
         engine.dispose()
     with TrackingStore(tracking_url) as store:

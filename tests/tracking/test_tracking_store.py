@@ -1,4 +1,5 @@
 """Saving and reading back runs: round trips, updates in place, finished runs kept, sources, volume."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -10,9 +11,9 @@ import msgspec
 import sqlalchemy as sa
 from report_factory import BASE_TIME, airflow_source, make_report, monitor_source
 
+from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import schema
 from airflow_provider_databand_dbt.tracking.rows import MonitorCursor
-from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 CET = timezone(timedelta(hours=1))

@@ -1,4 +1,5 @@
-"""Store v2: a node's definition is stored once per pipeline and version; each result row holds only the step's outcome."""
+"""Store v2: a node's definition is stored once per pipeline and version; each result row holds only its outcome."""
+
 from __future__ import annotations
 
 import msgspec
@@ -30,8 +31,10 @@ def test_unchanged_nodes_of_later_runs_reuse_their_definitions(store):
 
 def test_a_definition_change_without_a_code_change_is_a_new_version(store):
     store.save_report(make_report(70001, node_count=4))
-    retagged = _with_nodes(make_report(70002, node_count=4),
-                           lambda node: msgspec.structs.replace(node, tags=["hourly"]) if node.name == "node_1" else node)
+    retagged = _with_nodes(
+        make_report(70002, node_count=4),
+        lambda node: msgspec.structs.replace(node, tags=["hourly"]) if node.name == "node_1" else node,
+    )
     store.save_report(retagged)
 
     assert (_count(store, schema.nodes), _count(store, schema.node_definitions)) == (4, 5)
@@ -40,8 +43,10 @@ def test_a_definition_change_without_a_code_change_is_a_new_version(store):
 
 
 def test_relation_fields_round_trip(store):
-    report = _with_nodes(make_report(node_count=3), lambda node: msgspec.structs.replace(
-        node, database="analytics", schema="dbt_prod", alias=f"{node.name}_v2"))
+    report = _with_nodes(
+        make_report(node_count=3),
+        lambda node: msgspec.structs.replace(node, database="analytics", schema="dbt_prod", alias=f"{node.name}_v2"),
+    )
     store.save_report(report)
     assert store.get_report(report.run_id) == report
 
@@ -72,9 +77,17 @@ def test_timestamps_encoded_in_bulk_match_one_by_one():
 
     encode_time, _ = _encoders("sqlite")
     encode_times = _times_encoder("sqlite", encode_time)
-    utc = [datetime(2026, 11, 20, 8, 0, 1, 123456, tzinfo=timezone.utc), datetime(2026, 11, 20, 8, 0, 1),
-           datetime(2, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc), datetime(9998, 12, 31, 23, 59, 59), None]
+    utc = [
+        datetime(2026, 11, 20, 8, 0, 1, 123456, tzinfo=timezone.utc),
+        datetime(2026, 11, 20, 8, 0, 1),
+        datetime(2, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc),
+        datetime(9998, 12, 31, 23, 59, 59),
+        None,
+    ]
     assert encode_times(utc) == [encode_time(value) for value in utc]
-    mixed = [*utc, datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2))),
-             datetime(2026, 11, 20, 6, 0, tzinfo=timezone(timedelta(hours=-2)))]
+    mixed = [
+        *utc,
+        datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 11, 20, 6, 0, tzinfo=timezone(timedelta(hours=-2))),
+    ]
     assert encode_times(mixed) == [encode_time(value) for value in mixed]

@@ -1,4 +1,5 @@
 """The record of dbt Cloud runs per Airflow task instance try (revision r0005), on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -48,7 +49,8 @@ def test_rows_of_a_task_instance_and_their_end(tracking_url):
         assert ledger.end(KEY, "success") == 2  # the dead try's row and this try's
         rows = ledger.all(KEY)
         assert [(r.try_number, r.dbt_run_id, r.triggered_by_try, r.outcome) for r in rows] == [
-            (1, 2**40, 1, "success"), (2, 2**40, 1, "success"),
+            (1, 2**40, 1, "success"),
+            (2, 2**40, 1, "success"),
         ]
         assert not ledger.last(other).ended
         with store.engine.connect() as conn:

@@ -5,6 +5,7 @@ The fixtures in ``data/`` come from ``scripts/make_v1_store.py``, which runs old
 version 4). ``<prefix>_store.db`` is its SQLite store, ``<prefix>_store.json`` what it read back, and
 ``<prefix>_postgresql.sql`` its DDL for PostgreSQL (the rows are copied over from the SQLite file).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,8 @@ from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import migrations, schema
 from airflow_provider_databand_dbt.tracking.engine import open_connection
-from airflow_provider_databand_dbt.tracking.migrations import LEGACY_FENCE, VERSION_TABLE, head_revision
 from airflow_provider_databand_dbt.tracking.errors import TrackingSchemaOutdated
+from airflow_provider_databand_dbt.tracking.migrations import LEGACY_FENCE, VERSION_TABLE, head_revision
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from airflow_provider_databand_dbt.tracking.url import parse_tracking_url
 
@@ -114,9 +115,13 @@ def test_upgraded_store_has_the_schema_of_a_fresh_one(legacy_url, tmp_path):
 def _differences(url: str) -> list:
     """What Alembic's autogenerate finds between the database and ``schema.metadata`` (defaults: schema_shape)."""
     with engine_for(url) as engine, engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True, "version_table": VERSION_TABLE,
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "version_table": VERSION_TABLE,
+            },
+        )
         return compare_metadata(context, schema.metadata)
 
 
@@ -156,8 +161,6 @@ def test_upgraded_store_takes_hostile_runs_and_keeps_nodes(v1_url):
         cloud.add_run(8001, nodes=3)
         cloud.node(8001, 0)["failures"] = 2**40
         cloud.run(8001)["git_branch"] = "b" * 3000
-        collect_data_from_dbt_cloud(ACCOUNT_ID, TOKEN, 8001, cloud.url, store=store,
-                                    source=TrackingSource(kind="cli"))
+        collect_data_from_dbt_cloud(ACCOUNT_ID, TOKEN, 8001, cloud.url, store=store, source=TrackingSource(kind="cli"))
         report = store.get_report(8001)
     assert report.git_branch == "b" * 3000 and report.steps[1].nodes[0].failures == 2**40
-

@@ -1,4 +1,5 @@
 """Which store URL is used, how it is normalised, and how it is shown without its password."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,14 +64,24 @@ def test_uncreatable_default_directory_is_reported(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "url",
-    ["postgres://u:pw@db:5432/tracking", "postgresql://u:pw@db:5432/tracking", "postgresql+psycopg://u:pw@db:5432/tracking"],
+    [
+        "postgres://u:pw@db:5432/tracking",
+        "postgresql://u:pw@db:5432/tracking",
+        "postgresql+psycopg://u:pw@db:5432/tracking",
+    ],
 )
 def test_postgres_urls_use_psycopg3_or_on_sqlalchemy_1_its_default_driver(url):
     parsed = parse_tracking_url(url)
 
     # SQLAlchemy 1.4 (beside Airflow 2) has no psycopg 3 dialect: there "postgresql" means psycopg2.
     assert parsed.drivername == ("postgresql" if sa.__version__.startswith("1.") else "postgresql+psycopg")
-    assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database) == ("u", "pw", "db", 5432, "tracking")
+    assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database) == (
+        "u",
+        "pw",
+        "db",
+        5432,
+        "tracking",
+    )
 
 
 def test_tilde_in_sqlite_path_is_expanded(monkeypatch, tmp_path):

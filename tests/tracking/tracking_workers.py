@@ -1,4 +1,5 @@
 """Functions run in spawned processes by the concurrency tests (importable by name, so spawn can find them)."""
+
 from __future__ import annotations
 
 import traceback
@@ -19,7 +20,9 @@ def save_same_run(url: str, barrier, results, kind: str, run_id: int, rounds: in
         for round_number in range(rounds):
             for status in ("running", "success"):
                 report = make_report(run_id, status=status, node_count=300 if status == "success" else 50)
-                actions.append(store.save_report(report, TrackingSource(kind=kind, name=f"{kind}-{round_number}")).action)
+                actions.append(
+                    store.save_report(report, TrackingSource(kind=kind, name=f"{kind}-{round_number}")).action
+                )
         store.close()
         results.put((kind, actions, None))
     except BaseException:  # the parent asserts on it, with the child's traceback

@@ -4,6 +4,7 @@
 
 The run goes through ``TrackingStore.save_report`` like every tracker's does, so the rows are real.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,16 @@ def big_report(nodes: int, run_id: int = BIG_RUN_ID) -> RunReport:
     results = []
     for i in range(nodes):
         unique_id = f"model.big_project.model_{i:06d}"
-        results.append(node(
-            unique_id, STATUSES[i % len(STATUSES)], message=f"SELECT {i} rows " + "x" * 120,
-            depends_on=(f"model.big_project.model_{i - 1:06d}",) if i else (), offset=i * 0.01, seconds=0.5,
-        ))
+        results.append(
+            node(
+                unique_id,
+                STATUSES[i % len(STATUSES)],
+                message=f"SELECT {i} rows " + "x" * 120,
+                depends_on=(f"model.big_project.model_{i - 1:06d}",) if i else (),
+                offset=i * 0.01,
+                seconds=0.5,
+            )
+        )
     run = report(run_id, status="error", nodes=tuple(results), job_name="Big build")
     run.finished_at = T0 + timedelta(hours=2)
     return run

@@ -1,4 +1,5 @@
 """Fixtures for the web view: a store filled through the emulator + collector, once per module and backend."""
+
 from __future__ import annotations
 
 import os

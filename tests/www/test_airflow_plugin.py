@@ -3,6 +3,7 @@
 One temporary AIRFLOW_HOME with a migrated SQLite metadata DB, the simple auth manager with one user,
 and ``airflow api-server`` as a subprocess on a free loopback port (its start dominates the run time).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,21 @@ def api_server(airflow_env):
     log_path = Path(env["AIRFLOW_HOME"]) / "api-server.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1", "--apps", "core"],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).with_name("airflow")),
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--apps",
+                "core",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -121,8 +134,9 @@ def test_view_answers_under_the_plugin_prefix(api_server):
     # Task links point into this same Airflow (no base_url configured: same server).
     assert 'href="/dags/dbt_nightly/runs/' in run.text and 'target="_top"' in run.text
 
-    api = httpx.get(f"{base}{PREFIX}/api/runs/{filled.latest_failed_run}",
-                    headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    api = httpx.get(
+        f"{base}{PREFIX}/api/runs/{filled.latest_failed_run}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     assert api.status_code == 200 and api.json()["status"] == "error"
     missing = httpx.get(f"{base}{PREFIX}/runs/1", cookies={"_token": token}, timeout=10)
     assert missing.status_code == 404 and "Run 1 is not in this tracking store" in missing.text

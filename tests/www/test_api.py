@@ -1,4 +1,5 @@
 """The JSON API over a store filled by the emulator + collector, through FastAPI's test client."""
+
 from __future__ import annotations
 
 from web_fill import ERROR_MODEL_ID, FAILING_TEST_ID, HEALTHY_MODEL_ID, SKIPPED_MODEL_ID
@@ -136,8 +137,14 @@ def test_node_history_says_since_when_it_fails(client, filled):
 
 
 def test_unknown_ids_answer_404_json(client):
-    for path in ("/api/runs/1", "/api/pipelines/999999", "/api/nodes/model.nope.nothing", "/api/runs/abc",
-                 "/api/runs/1/nodes", "/api/nope"):
+    for path in (
+        "/api/runs/1",
+        "/api/pipelines/999999",
+        "/api/nodes/model.nope.nothing",
+        "/api/runs/abc",
+        "/api/runs/1/nodes",
+        "/api/nope",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"].startswith("application/json")
@@ -152,8 +159,13 @@ def test_bad_filters_answer_400(client):
 
 
 def test_no_token_in_any_answer(client, filled):
-    paths = ["/api/pipelines", f"/api/pipelines/{NIGHTLY_JOB_ID}", "/api/runs",
-             f"/api/runs/{filled.latest_failed_run}", f"/api/runs/{filled.latest_failed_run}/nodes",
-             f"/api/nodes/{FAILING_TEST_ID}"]
+    paths = [
+        "/api/pipelines",
+        f"/api/pipelines/{NIGHTLY_JOB_ID}",
+        "/api/runs",
+        f"/api/runs/{filled.latest_failed_run}",
+        f"/api/runs/{filled.latest_failed_run}/nodes",
+        f"/api/nodes/{FAILING_TEST_ID}",
+    ]
     for path in paths:
         assert DEMO_TOKEN not in client.get(path).text, path

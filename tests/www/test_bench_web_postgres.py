@@ -4,6 +4,7 @@ The builder drops node_result's keys and indexes for ``COPY`` and puts them back
 constraints differ from a fresh TrackingStore's, or whose rows differ from the SQLite build, would
 make the PostgreSQL timings meaningless.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,10 +78,16 @@ def test_same_rows_and_counts_as_the_sqlite_build(built):
         with TrackingStore(url) as store, store.engine.connect() as conn:
             return (
                 conn.execute(sa.text("SELECT id, run_count FROM dbt_tracking_pipeline ORDER BY id")).all(),
-                conn.execute(sa.text("SELECT status, count(*), round(sum(execution_time)) "
-                                     "FROM dbt_tracking_node_result GROUP BY status ORDER BY status")).all(),
-                [conn.execute(sa.text(f"SELECT count(*) FROM dbt_tracking_{table}")).scalar()
-                 for table in ("run", "step", "source")],
+                conn.execute(
+                    sa.text(
+                        "SELECT status, count(*), round(sum(execution_time)) "
+                        "FROM dbt_tracking_node_result GROUP BY status ORDER BY status"
+                    )
+                ).all(),
+                [
+                    conn.execute(sa.text(f"SELECT count(*) FROM dbt_tracking_{table}")).scalar()
+                    for table in ("run", "step", "source")
+                ],
             )
 
     postgres, sqlite = read(built[0]), read(built[1])

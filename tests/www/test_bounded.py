@@ -1,6 +1,7 @@
 """The web view stays bounded on huge runs: whole-run endpoints are paged with a cursor, a few heavy
 requests are served at once (the rest wait, then get 503 + Retry-After), and a real ``databand-dbt ui``
 keeps its memory flat under parallel requests for a big run."""
+
 from __future__ import annotations
 
 import msgspec
@@ -16,9 +17,17 @@ def two_step_run(nodes: int):
     """A run of ``nodes`` node results split over two steps (a seed step, then the build)."""
     run = big_report(nodes)
     build = run.steps[0]
-    seed = StepReport(index=0, name="dbt seed", command="dbt seed", status="success", started_at=build.started_at,
-                      finished_at=build.finished_at, duration_seconds=1.0, nodes=build.nodes[: nodes // 3])
-    build.nodes = build.nodes[nodes // 3:]
+    seed = StepReport(
+        index=0,
+        name="dbt seed",
+        command="dbt seed",
+        status="success",
+        started_at=build.started_at,
+        finished_at=build.finished_at,
+        duration_seconds=1.0,
+        nodes=build.nodes[: nodes // 3],
+    )
+    build.nodes = build.nodes[nodes // 3 :]
     run.steps = [seed, build]
     return run
 
@@ -83,8 +92,12 @@ def test_heavy_requests_beyond_the_slots_get_503_with_retry_after(store, trackin
     slots.wait_seconds = 0.2
     slots._semaphore.acquire()  # a heavy request in flight
     try:
-        for path in (f"/api/runs/{BIG_RUN_ID}", f"/runs/{BIG_RUN_ID}", f"/api/runs/{BIG_RUN_ID}/timeline",
-                     f"/api/runs/{BIG_RUN_ID}/lineage"):
+        for path in (
+            f"/api/runs/{BIG_RUN_ID}",
+            f"/runs/{BIG_RUN_ID}",
+            f"/api/runs/{BIG_RUN_ID}/timeline",
+            f"/api/runs/{BIG_RUN_ID}/lineage",
+        ):
             response = client.get(path)
             assert response.status_code == 503, path
             assert int(response.headers["retry-after"]) > 0

@@ -5,6 +5,7 @@ content checked, and a screenshot saved to .cache/screenshots/, or to the folder
 ``DATABAND_DBT_SCREENSHOTS`` (``DATABAND_DBT_SCREENSHOTS=docs/screenshots`` refreshes the README's).
 Without chromium or selenium the tests skip, or fail under CI (see required_services.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -75,7 +76,9 @@ def server(tmp_path_factory):
     port = free_port()
     process = subprocess.Popen(
         ui_command("--port", str(port), "--tracking-url", url, "--airflow-url", "http://airflow.example:8080"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -94,9 +97,19 @@ def browser():
     profile = tempfile.mkdtemp(prefix="databand-dbt-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", f"--window-size={WIDTH},1000", f"--user-data-dir={profile}", "--lang=en-GB"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--window-size={WIDTH},1000",
+        f"--user-data-dir={profile}",
+        "--lang=en-GB",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -110,12 +123,17 @@ def browser():
 def screenshot(driver, name: str) -> Path:
     """The whole page (up to MAX_HEIGHT px), WIDTH px wide, as SCREENSHOTS/<name>.png."""
     bottom = driver.execute_script(
-        "return Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY)")
+        "return Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY)"
+    )
     height = min(bottom + 8, MAX_HEIGHT)
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1},
-    })
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1},
+        },
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
@@ -127,11 +145,17 @@ def screenshot_section(driver, css: str, name: str) -> Path:
     """One section of a long page (e.g. the run's timeline) as SCREENSHOTS/<name>.png."""
     top, height = driver.execute_script(
         "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
-        "return [r.top + window.scrollY, r.height];", css)
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": max(top - 12, 0), "width": WIDTH, "height": min(height + 24, MAX_HEIGHT), "scale": 1},
-    })
+        "return [r.top + window.scrollY, r.height];",
+        css,
+    )
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": max(top - 12, 0), "width": WIDTH, "height": min(height + 24, MAX_HEIGHT), "scale": 1},
+        },
+    )
     path = SCREENSHOTS / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path

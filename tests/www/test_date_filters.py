@@ -1,9 +1,10 @@
-""""Runs since/until X" gives the same runs in the CLI, the web pages' API and the Python API.
+""" "Runs since/until X" gives the same runs in the CLI, the web pages' API and the Python API.
 
 One rule (tracking/read/filters.py): ``since <= created_at < until``; a day given as ``since`` starts at
 its 00:00 UTC, a day given as ``until`` is included whole; an instant without offset is UTC. Runs sit
 on every boundary of 2026-03-10 to the microsecond.
 """
+
 from __future__ import annotations
 
 import json

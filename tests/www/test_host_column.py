@@ -3,6 +3,7 @@
 Two dbt Cloud hosts can have the same job names and run ids (two tenants, the demo emulator on two
 ports): without the host the rows look identical. A single-host store keeps its pages as they were.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,10 +14,14 @@ from web_reports import cli_source, report
 HOSTS = ("cloud.getdbt.com", "127.0.0.1:8787")
 HEADER = "<th>Host</th>"
 # A host cell, then the row's link, whose ?host= says which host the row really is.
-PIPELINE_ROW = re.compile(r'<td class="mono host">([^<]*)</td>\s*<td>\s*<a class="strong" href="/pipelines/(\d+)'
-                          r'\?account=1&amp;host=([^"]*)"')
-RUN_ROW = re.compile(r'<td class="mono host">([^<]*)</td>\s*<td><a class="strong mono" href="/runs/(\d+)'
-                     r'\?account=1&amp;host=([^"]*)"')
+PIPELINE_ROW = re.compile(
+    r'<td class="mono host">([^<]*)</td>\s*<td>\s*<a class="strong" href="/pipelines/(\d+)'
+    r'\?account=1&amp;host=([^"]*)"'
+)
+RUN_ROW = re.compile(
+    r'<td class="mono host">([^<]*)</td>\s*<td><a class="strong mono" href="/runs/(\d+)'
+    r'\?account=1&amp;host=([^"]*)"'
+)
 
 
 def test_single_host_store_has_no_host_column(app_for, store, tracking_url):

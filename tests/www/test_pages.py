@@ -1,4 +1,5 @@
 """The HTML pages over the emulator-filled store: content, clear errors, no tracebacks, no secrets."""
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,7 @@ def _html(client, path: str, expect: int = 200, **params) -> str:
 
 def _node_table(html: str) -> str:
     start = html.index('<table class="grid nodes">')
-    return html[start:html.index("</table>", start)]
+    return html[start : html.index("</table>", start)]
 
 
 def test_pipelines_page_lists_jobs_with_health(client, filled):
@@ -39,7 +40,7 @@ def test_pipeline_page_has_trend_with_failures_marked_and_runs(client, filled):
     for run_id in filled.nightly_runs:
         assert f"/runs/{run_id}" in html
     filtered = _html(client, f"/pipelines/{NIGHTLY_JOB_ID}", status="success")
-    table = filtered[filtered.index('<table class="grid runs">'):]
+    table = filtered[filtered.index('<table class="grid runs">') :]
     assert f">{filled.latest_failed_run}<" not in table
     assert f">{filled.nightly_runs[0]}<" in table
     assert "1–4 of 4 runs" in filtered
@@ -53,15 +54,15 @@ def test_runs_page_lists_every_pipeline(client, filled):
 
 def test_run_page_shows_header_steps_nodes_lineage_and_timeline(client, filled):
     html = _html(client, f"/runs/{filled.latest_failed_run}")
-    assert "Run <span class=\"mono\">%d</span>" % filled.latest_failed_run in html
+    assert f'Run <span class="mono">{filled.latest_failed_run}</span>' in html
     for fact in ("Triggered by schedule", "main", "1.10", "open run"):
         assert fact in html
     assert 'href="http://airflow.example:8080/dags/dbt_nightly/runs/' in html  # the Airflow task link
     assert "Invoke dbt with `dbt build`" in html
     assert FAILING_TEST in html and SKIPPED_MODEL in html
-    lineage = html[html.index('id="lineage"'):html.index('id="steps"')]
+    lineage = html[html.index('id="lineage"') : html.index('id="steps"')]
     assert "customer_ltv_forecast" in lineage and SKIPPED_MODEL in lineage
-    nodes = html[html.index('id="nodes"'):html.index('id="timeline"')]
+    nodes = html[html.index('id="nodes"') : html.index('id="timeline"')]
     first_rows = re.findall(r'<tr class="row-(\w+)">', nodes)[:4]
     assert first_rows == ["bad", "bad", "warn", "warn"]  # failures and warnings first
     assert html.count('class="chart gantt"') == 2  # one Gantt per step with node timings
@@ -95,7 +96,7 @@ def test_node_history_page(client, filled):
     html = _html(client, f"/nodes/{FAILING_TEST_ID}")
     assert "Failing since run" in html and str(filled.nightly_runs[4]) in html
     assert 'class="chart trend"' in html
-    assert html.count("<tr class=\"row-bad\">") == 3
+    assert html.count('<tr class="row-bad">') == 3
     redirected = client.get("/nodes", params={"unique_id": ERROR_MODEL_ID}, follow_redirects=False)
     assert redirected.status_code == 303
     assert redirected.headers["location"] == f"/nodes/{ERROR_MODEL_ID}"
@@ -124,8 +125,15 @@ def test_bad_filter_values_get_a_400_page(client):
 
 
 def test_no_token_on_any_page(client, filled):
-    pages = ["/", f"/pipelines/{NIGHTLY_JOB_ID}", f"/pipelines/{HOURLY_JOB_ID}", "/runs",
-             f"/runs/{filled.latest_failed_run}", f"/runs/{filled.running_run}", f"/nodes/{FAILING_TEST_ID}"]
+    pages = [
+        "/",
+        f"/pipelines/{NIGHTLY_JOB_ID}",
+        f"/pipelines/{HOURLY_JOB_ID}",
+        "/runs",
+        f"/runs/{filled.latest_failed_run}",
+        f"/runs/{filled.running_run}",
+        f"/nodes/{FAILING_TEST_ID}",
+    ]
     for path in pages:
         assert DEMO_TOKEN not in _html(client, path), path
 

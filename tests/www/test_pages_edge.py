@@ -1,4 +1,5 @@
 """Edge cases on their own stores: empty store, hostile text, ids shared by two hosts, broken store URL."""
+
 from __future__ import annotations
 
 from web_reports import HOSTILE_MESSAGE, HOSTILE_NAME, T0, cli_source, node, report
@@ -34,8 +35,15 @@ def test_names_and_messages_are_shown_as_text(app_for, store, tracking_url):
         cli_source(),
     )
     client = app_for(tracking_url)
-    pages = ["/", "/pipelines/500", "/runs", "/runs/9001", "/runs/9001?q=<script>",
-             f"/nodes/{hostile_id}", "/nodes?q=evil"]
+    pages = [
+        "/",
+        "/pipelines/500",
+        "/runs",
+        "/runs/9001",
+        "/runs/9001?q=<script>",
+        f"/nodes/{hostile_id}",
+        "/nodes?q=evil",
+    ]
     for path in pages:
         html = client.get(path).text
         assert "<script>alert" not in html, path
@@ -112,8 +120,9 @@ def test_links_stay_under_the_mount_prefix(store, tracking_url):
     from airflow_provider_databand_dbt.www.app import create_app
 
     for i in range(3):
-        store.save_report(report(8000 + i, status="error" if i else "success", created_at=T0.replace(hour=i)),
-                          cli_source())
+        store.save_report(
+            report(8000 + i, status="error" if i else "success", created_at=T0.replace(hour=i)), cli_source()
+        )
     parent = FastAPI()
     child = create_app(tracking_url, page_size=2)
     parent.mount("/tracking", child)

@@ -1,4 +1,5 @@
 """Every query the pages and the API send is served by an index: checked with SQLite's EXPLAIN QUERY PLAN."""
+
 from __future__ import annotations
 
 import re
@@ -40,11 +41,23 @@ def test_pages_and_api_use_indexes(app_for, sqlite_web):
     seen = _record_selects(client.app.state.store.store.engine)
 
     run = filled.latest_failed_run
-    for path in ("/", f"/pipelines/{NIGHTLY_JOB_ID}?status=error&since=2020-01-01&until=2999-01-01", "/runs",
-                 "/runs?status=success", f"/runs/{run}", f"/runs/{run}?type=model&status=error&q=ltv&step=5",
-                 f"/nodes/{FAILING_TEST_ID}", f"/nodes/{FAILING_TEST_ID}?job_id={NIGHTLY_JOB_ID}", "/nodes?q=orders",
-                 "/api/pipelines", f"/api/pipelines/{NIGHTLY_JOB_ID}", f"/api/nodes/{FAILING_TEST_ID}",
-                 f"/api/runs/{run}", f"/api/runs/{run}/lineage", f"/api/runs/{run}/timeline"):
+    for path in (
+        "/",
+        f"/pipelines/{NIGHTLY_JOB_ID}?status=error&since=2020-01-01&until=2999-01-01",
+        "/runs",
+        "/runs?status=success",
+        f"/runs/{run}",
+        f"/runs/{run}?type=model&status=error&q=ltv&step=5",
+        f"/nodes/{FAILING_TEST_ID}",
+        f"/nodes/{FAILING_TEST_ID}?job_id={NIGHTLY_JOB_ID}",
+        "/nodes?q=orders",
+        "/api/pipelines",
+        f"/api/pipelines/{NIGHTLY_JOB_ID}",
+        f"/api/nodes/{FAILING_TEST_ID}",
+        f"/api/runs/{run}",
+        f"/api/runs/{run}/lineage",
+        f"/api/runs/{run}/timeline",
+    ):
         assert client.get(path).status_code == 200, path
     assert len(seen) > 20
     _assert_indexed(url, seen)
@@ -92,8 +105,9 @@ def test_run_counts_are_read_from_the_pipeline_rows(app_for, sqlite_url):
         store.save_report(report(9, created_at=T0 + timedelta(hours=9)), cli_source())
         for path in ("/", "/api/pipelines", "/pipelines/500", "/api/pipelines/500?status=success"):
             assert client.get(path).status_code == 200, path
-    assert not any("count(" in statement.lower() and "dbt_tracking_run.pipeline_id IN" in statement
-                   for statement, _ in seen)
+    assert not any(
+        "count(" in statement.lower() and "dbt_tracking_run.pipeline_id IN" in statement for statement, _ in seen
+    )
     assert client.get("/api/pipelines").json()["items"][0]["run_count"] == 4
     _assert_indexed(sqlite_url, seen)
 
@@ -103,4 +117,6 @@ def test_plan_checker_flags_full_scans():
     assert _plan_problems(["SCAN dbt_tracking_run"])
     assert _plan_problems(["SCAN dbt_tracking_source USING INDEX ix_dbt_tracking_source_run"])
     assert not _plan_problems(["SCAN dbt_tracking_run USING COVERING INDEX ix_dbt_tracking_run_created"])
-    assert not _plan_problems(["SEARCH dbt_tracking_node_result USING INDEX ix (run_pk=?)", "SCAN dbt_tracking_pipeline"])
+    assert not _plan_problems(
+        ["SEARCH dbt_tracking_node_result USING INDEX ix (run_pk=?)", "SCAN dbt_tracking_pipeline"]
+    )

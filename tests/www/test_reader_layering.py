@@ -1,4 +1,5 @@
 """The web view reads through the one reader in ``tracking/read/``: no SQL, no SQLAlchemy in ``www/``."""
+
 from __future__ import annotations
 
 import ast
@@ -26,4 +27,3 @@ def test_www_modules_import_neither_sqlalchemy_nor_the_tables():
         for path in sorted(WWW.glob("*.py"))
     }
     assert not {name: found for name, found in offenders.items() if found}
-

@@ -4,6 +4,7 @@ A run that failed and was retried twice (the second retry passed) is one chain: 
 "Retry 2 of run N, which failed at step S", the JSON API gives the chain, and the pipeline's success
 rate counts the chain once, by its last run.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,9 @@ ACCOUNT = f"/api/v2/accounts/{DEMO_ACCOUNT_ID}"
 
 
 def _post(emulator, path: str, body: dict | None = None) -> int:
-    response = httpx.post(f"{emulator.url}{ACCOUNT}{path}", json=body or {},
-                          headers={"Authorization": f"Token {DEMO_TOKEN}"})
+    response = httpx.post(
+        f"{emulator.url}{ACCOUNT}{path}", json=body or {}, headers={"Authorization": f"Token {DEMO_TOKEN}"}
+    )
     assert response.status_code == 200, response.text
     return response.json()["data"]["id"]
 
@@ -46,8 +48,12 @@ def chain(emulator, tracking_url):
 @pytest.fixture()
 def web(tracking_url):
     port = free_port()
-    process = subprocess.Popen(ui_command("--port", str(port), "--tracking-url", tracking_url),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        ui_command("--port", str(port), "--tracking-url", tracking_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(process, f"{base}/api/health")
@@ -63,8 +69,11 @@ def test_run_page_and_api_show_the_chain(chain, web):
     assert api["retry_of_run_id"] == first
     links = api["retry_chain"]
     assert links["first_run_id"] == failed and links["position"] == 2
-    assert [(r["run_id"], r["status"]) for r in links["runs"]] == [(failed, "error"), (first, "error"),
-                                                                    (second, "success")]
+    assert [(r["run_id"], r["status"]) for r in links["runs"]] == [
+        (failed, "error"),
+        (first, "error"),
+        (second, "success"),
+    ]
     step = links["failed_step"]
     assert step is not None and step >= 1
 
@@ -88,7 +97,19 @@ def test_cli_show_names_the_run_retried(chain, tracking_url):
     import sys
 
     failed, first, second = chain
-    result = subprocess.run([sys.executable, "-m", "airflow_provider_databand_dbt.cli", "show", str(second),
-                             "--tracking-url", tracking_url], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_databand_dbt.cli",
+            "show",
+            str(second),
+            "--tracking-url",
+            tracking_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert f"retry of run: {first}" in result.stdout

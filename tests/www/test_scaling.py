@@ -4,6 +4,7 @@ Cost is measured as SQLite virtual-machine instructions (a progress handler), wh
 time, does not move with the load of a shared machine. The stores are built by the web benchmark's
 own builder (4 pipelines, one tracker row per run).
 """
+
 from __future__ import annotations
 
 import sys
@@ -74,8 +75,10 @@ def test_pipelines_cost_does_not_grow_with_the_store(app_for, stores, path):
 
 def _save(store: TrackingStore, first: int, count: int, kind: str, job_id: int = 500) -> None:
     for run_id in range(first, first + count):
-        store.save_report(report(run_id, job_id=job_id, created_at=T0 + timedelta(hours=run_id)),
-                          TrackingSource(kind=kind, name="test"))
+        store.save_report(
+            report(run_id, job_id=job_id, created_at=T0 + timedelta(hours=run_id)),
+            TrackingSource(kind=kind, name="test"),
+        )
 
 
 def _pipeline(client, job_id: int = 500) -> dict:
@@ -120,7 +123,9 @@ def test_run_counts_are_stored_with_the_runs(app_for, tracking_url):
         assert _pipeline(first)["run_count"] == 6
         _save(store, 7, 1, "cli")
         with store.engine.connect() as conn:
-            stored = conn.execute(sa.text("SELECT run_count FROM dbt_tracking_pipeline WHERE job_id = 500")).scalar_one()
+            stored = conn.execute(
+                sa.text("SELECT run_count FROM dbt_tracking_pipeline WHERE job_id = 500")
+            ).scalar_one()
     assert stored == 7
     assert _pipeline(first)["run_count"] == _pipeline(second)["run_count"] == 7
 

@@ -1,6 +1,7 @@
 """Large JSON answers (a page of a run's report, of its timeline) are streamed: the bytes parse to the same
 JSON as the whole-body answers did, arrive in bounded chunks, and the heavy-request slot and the read
 transaction are held until the last chunk is sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,7 @@ def _expected_report_pages(store) -> list[dict]:
         page = msgspec.json.decode(msgspec.json.encode(whole))
         for step in page["steps"]:
             step["nodes"] = []
-        for position, node in stored[start:start + PAGE]:
+        for position, node in stored[start : start + PAGE]:
             page["steps"][position]["nodes"].append(node)
         pages.append(page)
     return pages
@@ -52,7 +53,7 @@ def test_streamed_report_pages_are_the_same_json(store, tracking_url, app_for):
     expected = _expected_report_pages(store)
     assert len(bodies) == len(expected) == 3
     for number, (body, want) in enumerate(zip(bodies, expected)):
-        assert list(body)[:len(want)] == list(want)  # same keys, same order
+        assert list(body)[: len(want)] == list(want)  # same keys, same order
         assert {key: body[key] for key in want} == want
         assert body["nodes_total"] == NODES and body["sources"][0]["kind"] == "cli"
         assert f"/runs/{BIG_RUN_ID}?" in body["page_url"]
@@ -83,16 +84,27 @@ def _run_pk(store) -> int:
     import sqlalchemy as sa
 
     with store.engine.connect() as conn:
-        return conn.execute(sa.text("SELECT id FROM dbt_tracking_run WHERE run_id = :r"), {"r": BIG_RUN_ID}).scalar_one()
+        return conn.execute(
+            sa.text("SELECT id FROM dbt_tracking_run WHERE run_id = :r"), {"r": BIG_RUN_ID}
+        ).scalar_one()
 
 
 async def _drive(app, path: str) -> tuple[list[bytes], list[tuple[int, int]]]:
     """Serve one GET through the ASGI app; for every body chunk, note (free heavy slots, open connections)."""
     url = urlsplit(path)
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": url.path, "raw_path": url.path.encode(), "query_string": url.query.encode(), "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")], "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": url.path,
+        "raw_path": url.path.encode(),
+        "query_string": url.query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
     }
     requested, chunks, seen = False, [], []
     never = asyncio.Event()
@@ -183,6 +195,8 @@ def test_a_failure_midway_ends_the_body_with_one_log_line(caplog):
     except msgspec.DecodeError:
         pass
     assert [r.getMessage() for r in caplog.records] == [
-        ("Stopped sending a JSON answer midway (ConnectionError): the client gets an incomplete body. "
-         "Check that the tracking store is reachable.")
+        (
+            "Stopped sending a JSON answer midway (ConnectionError): the client gets an incomplete body. "
+            "Check that the tracking store is reachable."
+        )
     ]

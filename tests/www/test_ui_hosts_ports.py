@@ -1,5 +1,6 @@
 """``databand-dbt ui`` as a real subprocess: it answers only to its own names (DNS rebinding) and a busy
 port is one clear usage error before anything says "listening"."""
+
 from __future__ import annotations
 
 import http.client
@@ -33,14 +34,30 @@ def empty_store(sqlite_url):
 
 def test_answers_only_its_own_hosts(empty_store, monkeypatch):
     monkeypatch.setenv("DATABAND_DBT_UI_ALLOWED_HOSTS", "from-env.example")
-    with UiServer(empty_store, "--allowed-host", "tracking.example.com,proxy.example:8443",
-                  "--allowed-host", "other.example") as server:
+    with UiServer(
+        empty_store, "--allowed-host", "tracking.example.com,proxy.example:8443", "--allowed-host", "other.example"
+    ) as server:
         port = server.port
-        for good in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost.:{port}", f"[::1]:{port}",
-                     "tracking.example.com", "tracking.example.com:443", "proxy.example:8443", f"other.example:{port}"):
+        for good in (
+            f"127.0.0.1:{port}",
+            f"localhost:{port}",
+            f"LocalHost.:{port}",
+            f"[::1]:{port}",
+            "tracking.example.com",
+            "tracking.example.com:443",
+            "proxy.example:8443",
+            f"other.example:{port}",
+        ):
             assert get_with_host(port, good) == 200, good
-        for bad in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1:{port + 1}", "proxy.example:80",
-                    "from-env.example", f"localhost.attacker.example:{port}", ""):
+        for bad in (
+            f"attacker.example:{port}",
+            "attacker.example",
+            f"127.0.0.1:{port + 1}",
+            "proxy.example:80",
+            "from-env.example",
+            f"localhost.attacker.example:{port}",
+            "",
+        ):
             assert get_with_host(port, bad) == 400, bad
             assert get_with_host(port, bad, "/runs/1") == 400, bad
 
@@ -64,9 +81,19 @@ def test_busy_port_is_one_usage_error_before_listening(empty_store):
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "ui", "--port", str(port),
-             "--tracking-url", empty_store],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_databand_dbt.cli",
+                "ui",
+                "--port",
+                str(port),
+                "--tracking-url",
+                empty_store,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2, result.stderr
     assert "listening" not in result.stdout + result.stderr

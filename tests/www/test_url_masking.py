@@ -1,5 +1,6 @@
 """Store credentials never reach a viewer: ``?password=`` style URLs are masked everywhere they are printed,
 and the web view's error pages do not name the database user or host (every viewer is anonymous)."""
+
 from __future__ import annotations
 
 import logging
@@ -22,15 +23,20 @@ SECRET = "s3cret-Query-pw"
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        (f"postgresql+psycopg://bob@db:5432/t?password={SECRET}",
-         "postgresql+psycopg://bob@db:5432/t?password=***"),
-        (f"postgresql://bob:{SECRET}@db/t?sslpassword={SECRET}&sslmode=require&passfile=/home/bob/.pgpass",
-         "postgresql://bob:***@db/t?sslpassword=***&sslmode=require&passfile=***"),
-        (f"postgresql://db/t?sslkey=/k.pem&application_name=x&PASSWORD={SECRET}",
-         "postgresql://db/t?sslkey=***&application_name=x&PASSWORD=***"),
+        (f"postgresql+psycopg://bob@db:5432/t?password={SECRET}", "postgresql+psycopg://bob@db:5432/t?password=***"),
+        (
+            f"postgresql://bob:{SECRET}@db/t?sslpassword={SECRET}&sslmode=require&passfile=/home/bob/.pgpass",
+            "postgresql://bob:***@db/t?sslpassword=***&sslmode=require&passfile=***",
+        ),
+        (
+            f"postgresql://db/t?sslkey=/k.pem&application_name=x&PASSWORD={SECRET}",
+            "postgresql://db/t?sslkey=***&application_name=x&PASSWORD=***",
+        ),
         # Unparsable (bad port): masked by pattern, never echoed raw.
-        (f"postgresql://bob:{SECRET}@db:port/t?password={SECRET}&sslmode=x",
-         "postgresql://bob:***@db:port/t?password=***&sslmode=x"),
+        (
+            f"postgresql://bob:{SECRET}@db:port/t?password={SECRET}&sslmode=x",
+            "postgresql://bob:***@db:port/t?password=***&sslmode=x",
+        ),
         ("sqlite:////var/lib/tracking.db", "sqlite:////var/lib/tracking.db"),
     ],
 )
@@ -40,8 +46,10 @@ def test_display_url_masks_every_credential(url, shown):
 
 
 def test_public_url_names_no_user_host_or_options():
-    assert public_url(f"postgresql+psycopg://bob:{SECRET}@db.internal:5432/t?password={SECRET}") == \
-        "postgresql+psycopg://…/t"
+    assert (
+        public_url(f"postgresql+psycopg://bob:{SECRET}@db.internal:5432/t?password={SECRET}")
+        == "postgresql+psycopg://…/t"
+    )
     assert public_url("sqlite:////var/lib/tracking.db") == "sqlite:////var/lib/tracking.db"
 
 
@@ -69,8 +77,12 @@ def test_ui_banner_and_health_mask_a_query_password(tracking_url):
 
 def test_cli_error_masks_a_query_password(tmp_path):
     url = f"postgresql+psycopg://bob@127.0.0.1:{free_port()}/nodb?password={SECRET}&connect_timeout=2"
-    result = subprocess.run([sys.executable, "-m", "airflow_provider_databand_dbt.cli", "runs", "--tracking-url", url],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "runs", "--tracking-url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stderr
     assert "password=***" in result.stderr
     assert SECRET not in result.stderr + result.stdout

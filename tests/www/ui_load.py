@@ -4,6 +4,7 @@
 
 Used by test_bounded.py with a smaller run and by hand with the 116,000-node one (see big_run.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,20 @@ class UiServer:
     def __init__(self, url: str, *extra: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "ui", "--port", str(self.port),
-                   "--tracking-url", url, *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "airflow_provider_databand_dbt.cli",
+            "ui",
+            "--port",
+            str(self.port),
+            "--tracking-url",
+            url,
+            *extra,
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def __enter__(self) -> "UiServer":
+    def __enter__(self) -> UiServer:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -88,8 +98,13 @@ class UiServer:
 
         with ThreadPoolExecutor(parallel) as pool:
             results = list(pool.map(one, range(parallel)))
-        return Load(idle, peak_rss_mb(self.process.pid), [r[0] for r in results], [r[1] for r in results],
-                    [r[2] for r in results])
+        return Load(
+            idle,
+            peak_rss_mb(self.process.pid),
+            [r[0] for r in results],
+            [r[1] for r in results],
+            [r[2] for r in results],
+        )
 
 
 def main(argv=None) -> None:
@@ -101,8 +116,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     with UiServer(args.url) as server:
         load = server.load(args.path, args.parallel, follow_next=args.follow_next)
-    print(f"idle {load.idle_mb:.0f} MB, peak {load.peak_mb:.0f} MB; statuses {load.statuses}; "
-          f"seconds {min(load.seconds):.1f}-{max(load.seconds):.1f}; bytes {max(load.sizes)}")
+    print(
+        f"idle {load.idle_mb:.0f} MB, peak {load.peak_mb:.0f} MB; statuses {load.statuses}; "
+        f"seconds {min(load.seconds):.1f}-{max(load.seconds):.1f}; bytes {max(load.sizes)}"
+    )
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ fails (a model errors, its downstream model is skipped, a test fails, a test war
 "Hourly models" that passes, a run still in progress, and a run whose run_results.json was missing.
 Runs are tracked by Airflow tasks and by the monitor, some by both.
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
+from airflow_provider_databand_dbt.model.source import TrackingSource
+from airflow_provider_databand_dbt.sinks.service import TrackingService
 from airflow_provider_databand_dbt.testing.emulator import (
     DEMO_ACCOUNT_ID,
     DEMO_TOKEN,
@@ -20,7 +22,6 @@ from airflow_provider_databand_dbt.testing.emulator import (
     DbtCloudEmulator,
     Fault,
 )
-from airflow_provider_databand_dbt.model.source import TrackingSource
 
 FAILING_TEST = "assert_revenue_by_payment_method_is_positive"
 FAILING_TEST_ID = "test.tiny_shop.assert_revenue_by_payment_method_is_positive"
@@ -45,8 +46,13 @@ class Filled:
 
 def airflow_source(dag_id: str = "dbt_nightly", try_number: int = 1) -> TrackingSource:
     return TrackingSource(
-        kind="airflow", name=f"{dag_id}.run_nightly", dag_id=dag_id, task_id="run_nightly",
-        airflow_run_id="scheduled__2026-11-25T02:00:00+00:00", try_number=try_number, map_index=-1,
+        kind="airflow",
+        name=f"{dag_id}.run_nightly",
+        dag_id=dag_id,
+        task_id="run_nightly",
+        airflow_run_id="scheduled__2026-11-25T02:00:00+00:00",
+        try_number=try_number,
+        map_index=-1,
     )
 
 
@@ -61,9 +67,15 @@ def fill_store(store, emulator: DbtCloudEmulator, *, extra_nightly: int = 4) -> 
     # Lower ids than the seeded runs: dbt Cloud run ids grow with time.
     first_seeded = min(min(ids) for ids in emulator.seeded_runs.values())
     older = [
-        emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, run_id=first_seeded - extra_nightly + i,
-                         status="success", scenario="healthy_run",
-                         created_at=now - (4 + extra_nightly - i) * DAY, cause="Triggered by schedule")
+        emulator.add_run(
+            DEMO_ACCOUNT_ID,
+            NIGHTLY_JOB_ID,
+            run_id=first_seeded - extra_nightly + i,
+            status="success",
+            scenario="healthy_run",
+            created_at=now - (4 + extra_nightly - i) * DAY,
+            cause="Triggered by schedule",
+        )
         for i in range(extra_nightly)
     ]
     filled = Filled(host="")
@@ -72,8 +84,9 @@ def fill_store(store, emulator: DbtCloudEmulator, *, extra_nightly: int = 4) -> 
         nightly = sorted(older + emulator.seeded_runs[NIGHTLY_JOB_ID])
         hourly = sorted(emulator.seeded_runs[HOURLY_JOB_ID])
         for i, run_id in enumerate(nightly):
-            TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, run_id,
-                        source=airflow_source() if i % 2 == 0 else monitor_source())
+            TrackingService(store, []).track(
+                client, DEMO_ACCOUNT_ID, run_id, source=airflow_source() if i % 2 == 0 else monitor_source()
+            )
         # The newest nightly run was seen by both trackers (one record, two sources).
         TrackingService(store, []).track(client, DEMO_ACCOUNT_ID, nightly[-1], source=monitor_source())
         for run_id in hourly:

@@ -5,6 +5,7 @@ Modules by subject: ``pipelines``, ``runs``, ``nodes`` (every query on node resu
 the msgspec structs of ``models`` (or ``tracking.rows`` for the Python API). Callers hold a
 :data:`Connection` from the store and never build SQL themselves: ``www/`` does not import SQLAlchemy.
 """
+
 from __future__ import annotations
 
 from sqlalchemy.engine import Connection

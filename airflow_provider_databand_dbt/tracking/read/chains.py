@@ -3,6 +3,7 @@
 A retry stores the dbt Cloud id of the run it retries (``retry_of_run_id``, same host and account);
 a chain is followed both ways from any of its runs, one indexed lookup per link.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,8 +20,9 @@ from airflow_provider_databand_dbt.tracking.schema import runs, steps
 MAX_CHAIN = 100
 
 
-def retry_chain(conn: Connection, host: str, account_id: int, run_id: int,
-                retry_of_run_id: Optional[int]) -> Optional[RetryChain]:
+def retry_chain(
+    conn: Connection, host: str, account_id: int, run_id: int, retry_of_run_id: Optional[int]
+) -> Optional[RetryChain]:
     """The chain the run belongs to, or None when it neither retries nor was retried by a stored run."""
     account = (runs.c.host == host, runs.c.account_id == account_id)
     earlier: list[ChainRun] = []
@@ -37,9 +39,10 @@ def retry_chain(conn: Connection, host: str, account_id: int, run_id: int,
     current = run_id
     while len(seen) < MAX_CHAIN:
         row = conn.execute(
-            sa.select(runs.c.run_id, runs.c.status).where(
-                *account, runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id == current)
-            .order_by(runs.c.run_id).limit(1)
+            sa.select(runs.c.run_id, runs.c.status)
+            .where(*account, runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id == current)
+            .order_by(runs.c.run_id)
+            .limit(1)
         ).first()
         if row is None or row.run_id in seen:
             break
@@ -51,8 +54,12 @@ def retry_chain(conn: Connection, host: str, account_id: int, run_id: int,
     status = conn.execute(sa.select(runs.c.status).where(*account, runs.c.run_id == run_id)).scalar()
     chain = [*reversed(earlier), ChainRun(run_id=run_id, status=status), *later]
     first = chain[0]
-    return RetryChain(first_run_id=first.run_id, position=len(earlier),
-                      failed_step=_failed_step(conn, host, account_id, first.run_id), runs=chain)
+    return RetryChain(
+        first_run_id=first.run_id,
+        position=len(earlier),
+        failed_step=_failed_step(conn, host, account_id, first.run_id),
+        runs=chain,
+    )
 
 
 def _failed_step(conn: Connection, host: str, account_id: int, run_id: int) -> Optional[int]:
@@ -60,8 +67,12 @@ def _failed_step(conn: Connection, host: str, account_id: int, run_id: int) -> O
     return conn.execute(
         sa.select(sa.func.min(steps.c.step_index))
         .select_from(steps.join(runs, runs.c.id == steps.c.run_pk))
-        .where(runs.c.host == host, runs.c.account_id == account_id, runs.c.run_id == run_id,
-               steps.c.status == RunStatus.ERROR.label)
+        .where(
+            runs.c.host == host,
+            runs.c.account_id == account_id,
+            runs.c.run_id == run_id,
+            steps.c.status == RunStatus.ERROR.label,
+        )
     ).scalar()
 
 
@@ -72,11 +83,15 @@ def retried_run_pks(conn: Connection, run_pks: Iterable[int]) -> set[int]:
         return set()
     # Two lookups by index (the runs by id, their retries by retry_of_run_id) instead of a correlated
     # EXISTS, which SQLite may answer by walking the account's runs: the cost stays that of the window.
-    window = conn.execute(sa.select(runs.c.id, runs.c.host, runs.c.account_id, runs.c.run_id)
-                          .where(runs.c.id.in_(pks))).all()
+    window = conn.execute(
+        sa.select(runs.c.id, runs.c.host, runs.c.account_id, runs.c.run_id).where(runs.c.id.in_(pks))
+    ).all()
     run_ids = sorted({row.run_id for row in window})
-    retried = set(conn.execute(
-        sa.select(runs.c.host, runs.c.account_id, runs.c.retry_of_run_id)
-        .where(runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id.in_(run_ids))
-    ).tuples())
+    retried = set(
+        conn.execute(
+            sa.select(runs.c.host, runs.c.account_id, runs.c.retry_of_run_id).where(
+                runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id.in_(run_ids)
+            )
+        ).tuples()
+    )
     return {row.id for row in window if (row.host, row.account_id, row.run_id) in retried}

@@ -1,9 +1,11 @@
 """Column lists derived from the structs the reader returns, and the small conversions every reader needs."""
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Iterator, Mapping, Optional
+from typing import Optional
 
 import msgspec
 import sqlalchemy as sa
@@ -18,14 +20,16 @@ def field_names(struct: type, *, skip: tuple[str, ...] = ()) -> list[str]:
     return [field.name for field in msgspec.structs.fields(struct) if field.name not in skip]
 
 
-def columns(table: sa.FromClause, struct: type, *, skip: tuple[str, ...] = (),
-            renamed: Optional[Mapping[str, sa.ColumnElement]] = None) -> list[sa.ColumnElement]:
+def columns(
+    table: sa.FromClause,
+    struct: type,
+    *,
+    skip: tuple[str, ...] = (),
+    renamed: Optional[Mapping[str, sa.ColumnElement]] = None,
+) -> list[sa.ColumnElement]:
     """One labelled column per field of ``struct``: ``table.c[field]``, or ``renamed[field]`` for the others."""
     renamed = renamed or {}
-    return [
-        renamed[name].label(name) if name in renamed else table.c[name]
-        for name in field_names(struct, skip=skip)
-    ]
+    return [renamed[name].label(name) if name in renamed else table.c[name] for name in field_names(struct, skip=skip)]
 
 
 def aware(value: Optional[datetime]) -> Optional[datetime]:
@@ -35,11 +39,12 @@ def aware(value: Optional[datetime]) -> Optional[datetime]:
     return value.replace(tzinfo=timezone.utc)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _defaulted(struct: type) -> frozenset[str]:
     """Fields whose default is not None (a NULL column then takes the default: ``[]``, ``{}``, ``0``)."""
     return frozenset(
-        field.name for field in msgspec.structs.fields(struct)
+        field.name
+        for field in msgspec.structs.fields(struct)
         if field.default_factory is not msgspec.NODEFAULT
         or (field.default is not msgspec.NODEFAULT and field.default is not None)
     )

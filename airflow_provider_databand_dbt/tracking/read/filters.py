@@ -9,10 +9,12 @@ A run matches when ``start <= created_at < end`` (half-open, UTC):
 So ``since=2026-11-25&until=2026-11-25`` is that whole UTC day, and ``until=2026-11-25T12:00`` stops just
 before noon. Runs without ``created_at`` never match a date filter.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import sqlalchemy as sa
 

@@ -1,8 +1,10 @@
 """One node across runs: the Node history page, with a chart of its newest results and a trend verdict."""
+
 from __future__ import annotations
 
 import statistics
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from sqlalchemy.engine import Connection
 
@@ -14,9 +16,16 @@ from airflow_provider_databand_dbt.tracking.read.runs import offset_of
 TREND_POINTS = 200
 
 
-def node_history(conn: Connection, unique_id: str, *, job_id: Optional[int] = None,
-                 account_id: Optional[int] = None, host: Optional[str] = None, page: int = 1,
-                 page_size: int = 50) -> NodeHistory:
+def node_history(
+    conn: Connection,
+    unique_id: str,
+    *,
+    job_id: Optional[int] = None,
+    account_id: Optional[int] = None,
+    host: Optional[str] = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> NodeHistory:
     """One node across runs, newest first, with a chart of its newest results and a trend verdict.
 
     :param job_id: only runs of this dbt Cloud job (with ``account_id`` / ``host`` to narrow further).
@@ -24,21 +33,34 @@ def node_history(conn: Connection, unique_id: str, *, job_id: Optional[int] = No
     total = nodes.count_history(conn, unique_id, job_id=job_id, account_id=account_id, host=host)
 
     def newest_first(limit: int, offset: int = 0) -> list[NodeRun]:
-        return nodes.history(conn, unique_id, job_id=job_id, account_id=account_id, host=host, limit=limit,
-                             offset=offset)
+        return nodes.history(
+            conn, unique_id, job_id=job_id, account_id=account_id, host=host, limit=limit, offset=offset
+        )
 
     items = newest_first(page_size, offset_of(page, page_size))
     newest = items if page == 1 and total <= page_size else newest_first(TREND_POINTS)
     latest = newest[0] if newest else None
     chart = [
-        DurationPoint(run_id=n.run_id, status=n.status, created_at=n.run_created_at,
-                      duration_seconds=n.execution_time, account_id=n.account_id, host=n.host)
+        DurationPoint(
+            run_id=n.run_id,
+            status=n.status,
+            created_at=n.run_created_at,
+            duration_seconds=n.execution_time,
+            account_id=n.account_id,
+            host=n.host,
+        )
         for n in reversed(newest)
     ]
     return NodeHistory(
-        unique_id=unique_id, name=latest.name if latest else None,
-        resource_type=latest.resource_type if latest else None, items=items, total=total, page=page,
-        page_size=page_size, trend=node_trend(newest), chart=chart,
+        unique_id=unique_id,
+        name=latest.name if latest else None,
+        resource_type=latest.resource_type if latest else None,
+        items=items,
+        total=total,
+        page=page,
+        page_size=page_size,
+        trend=node_trend(newest),
+        chart=chart,
     )
 
 
@@ -63,7 +85,7 @@ def node_trend(newest_first: Sequence[NodeRun]) -> NodeTrend:
     if len(timed) >= 6:
         recent_size = min(10, len(timed) // 2)
         recent = statistics.median(timed[:recent_size])
-        earlier = statistics.median(timed[recent_size:recent_size + 20])
+        earlier = statistics.median(timed[recent_size : recent_size + 20])
         trend.recent_median_seconds = recent
         trend.earlier_median_seconds = earlier
         trend.slowdown_ratio = recent / earlier if earlier > 0 else None

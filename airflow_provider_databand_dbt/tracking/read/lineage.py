@@ -1,4 +1,5 @@
 """A run's failures with the failed nodes upstream of each and the nodes skipped downstream of it."""
+
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -40,7 +41,8 @@ def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
         downstream = sorted(d for d in downs if status_of.get(d) == "skipped")
         found.append((unique_id, upstream, downstream, ups_cut or downs_cut))
     wanted = {
-        listed for failure, ups, downs, _ in found
+        listed
+        for failure, ups, downs, _ in found
         for listed in (failure, *ups[:MAX_LINEAGE_LIST], *downs[:MAX_LINEAGE_LIST])
     }
     details = nodes.node_details(conn, run_pk, sorted(wanted))
@@ -51,10 +53,13 @@ def failure_lineage(conn: Connection, run_pk: int) -> list[FailureLineage]:
 
     return [
         FailureLineage(
-            node=lineage_node(uid), message=details[uid].message,
+            node=lineage_node(uid),
+            message=details[uid].message,
             failed_upstream=[lineage_node(u) for u in upstream[:MAX_LINEAGE_LIST]],
             skipped_downstream=[lineage_node(d) for d in downstream[:MAX_LINEAGE_LIST]],
-            failed_upstream_total=len(upstream), skipped_downstream_total=len(downstream), truncated=cut,
+            failed_upstream_total=len(upstream),
+            skipped_downstream_total=len(downstream),
+            truncated=cut,
         )
         for uid, upstream, downstream, cut in found
     ]

@@ -2,6 +2,7 @@
 
 Datetimes are aware UTC; the API encodes them as ISO 8601.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,10 +3,12 @@
 All per-run queries are bounded by ``run_pk`` and served by the ``(run_pk, status)`` and
 ``(run_pk, step_index, unique_id)`` indexes; a node across runs by ``(unique_id, run_pk)``.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,7 +19,12 @@ from airflow_provider_databand_dbt.tracking.read.columns import build, columns, 
 from airflow_provider_databand_dbt.tracking.read.models import NodeRow, NodeRun, NodesPage, TimedNode
 from airflow_provider_databand_dbt.tracking.rows import NodeHistoryRow
 from airflow_provider_databand_dbt.tracking.schema import (
-    node_definitions, node_result_view, node_results, nodes, pipelines, runs,
+    node_definitions,
+    node_result_view,
+    node_results,
+    nodes,
+    pipelines,
+    runs,
 )
 
 # Store v2: results with their node's unique_id and definition, under the v1 column names.
@@ -51,9 +58,17 @@ def count_nodes(conn: Connection, run_pk: int) -> int:
     ).scalar_one()
 
 
-def nodes_page(conn: Connection, run_pk: int, *, status: Optional[str] = None, resource_type: Optional[str] = None,
-               search: Optional[str] = None, step_index: Optional[int] = None, page: int = 1,
-               page_size: int = 100) -> NodesPage:
+def nodes_page(
+    conn: Connection,
+    run_pk: int,
+    *,
+    status: Optional[str] = None,
+    resource_type: Optional[str] = None,
+    search: Optional[str] = None,
+    step_index: Optional[int] = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> NodesPage:
     """Node results of a run, failures and warnings first, filtered and paged, with facet counts."""
     by_status: dict[str, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
@@ -65,23 +80,31 @@ def nodes_page(conn: Connection, run_pk: int, *, status: Optional[str] = None, r
         by_status[node_status] += count
         by_type[node_type] += count
     where = [view.c.run_pk == run_pk]
-    for column, value in ((view.c.status, status or None), (view.c.resource_type, resource_type or None),
-                          (view.c.step_index, step_index)):
+    for column, value in (
+        (view.c.status, status or None),
+        (view.c.resource_type, resource_type or None),
+        (view.c.step_index, step_index),
+    ):
         if value is not None:
             where.append(column == value)
     if search:
         pattern = f"%{search.lower()}%"
-        where.append(sa.or_(sa.func.lower(view.c.name).like(pattern),
-                            sa.func.lower(view.c.unique_id).like(pattern)))
+        where.append(sa.or_(sa.func.lower(view.c.name).like(pattern), sa.func.lower(view.c.unique_id).like(pattern)))
     total = conn.execute(sa.select(sa.func.count()).select_from(view).where(*where)).scalar_one()
     query = (
-        sa.select(*columns(view, NodeRow)).where(*where)
+        sa.select(*columns(view, NodeRow))
+        .where(*where)
         .order_by(_STATUS_RANK, view.c.step_index, view.c.name, view.c.unique_id)
-        .limit(page_size).offset((max(page, 1) - 1) * page_size)
+        .limit(page_size)
+        .offset((max(page, 1) - 1) * page_size)
     )
     return NodesPage(
-        items=[build(NodeRow, row) for row in conn.execute(query)], total=total, page=page, page_size=page_size,
-        by_status=dict(sorted(by_status.items())), by_resource_type=dict(sorted(by_type.items())),
+        items=[build(NodeRow, row) for row in conn.execute(query)],
+        total=total,
+        page=page,
+        page_size=page_size,
+        by_status=dict(sorted(by_status.items())),
+        by_resource_type=dict(sorted(by_type.items())),
     )
 
 
@@ -93,8 +116,9 @@ def _epoch(conn: Connection, column) -> sa.ColumnElement:
     return sa.extract("epoch", column)
 
 
-def iter_timed_nodes(conn: Connection, run_pk: int, *, offset: int = 0,
-                     limit: Optional[int] = None) -> Iterator[TimedNode]:
+def iter_timed_nodes(
+    conn: Connection, run_pk: int, *, offset: int = 0, limit: Optional[int] = None
+) -> Iterator[TimedNode]:
     """Node executions of the run with their timing, step after step, longest first, read as used."""
     start, end = _epoch(conn, view.c.started_at), _epoch(conn, view.c.finished_at)
     query = (
@@ -111,8 +135,9 @@ def iter_timed_nodes(conn: Connection, run_pk: int, *, offset: int = 0,
         yield timed
 
 
-def timed_nodes(conn: Connection, run_pk: int, *, per_step: Optional[int] = None, offset: int = 0,
-                limit: Optional[int] = None) -> dict[int, tuple[list[TimedNode], int]]:
+def timed_nodes(
+    conn: Connection, run_pk: int, *, per_step: Optional[int] = None, offset: int = 0, limit: Optional[int] = None
+) -> dict[int, tuple[list[TimedNode], int]]:
     """:func:`iter_timed_nodes` per step: ``{step_index: (nodes, left_out)}``.
 
     :param per_step: keep only the longest executions of each step (a Gantt of thousands of bars
@@ -130,7 +155,8 @@ def timed_nodes(conn: Connection, run_pk: int, *, per_step: Optional[int] = None
 
 def failed_count(conn: Connection, run_pk: int) -> int:
     return conn.execute(
-        sa.select(sa.func.count()).select_from(node_results)
+        sa.select(sa.func.count())
+        .select_from(node_results)
         .where(node_results.c.run_pk == run_pk, node_results.c.status.in_(tuple(NODE_FAILED)))
     ).scalar_one()
 
@@ -140,7 +166,8 @@ def dependency_graph(conn: Connection, run_pk: int) -> Iterator[tuple[str, str, 
     (JSON text on SQLite, read raw as it is faster; a list from psycopg)."""
     yield from conn.execute(
         sa.select(view.c.unique_id, view.c.status, sa.type_coerce(view.c.depends_on, sa.Text))
-        .where(view.c.run_pk == run_pk).order_by(view.c.step_index)
+        .where(view.c.run_pk == run_pk)
+        .order_by(view.c.step_index)
     )
 
 
@@ -149,16 +176,16 @@ def node_details(conn: Connection, run_pk: int, unique_ids: list[str]) -> dict[s
     return {
         row.unique_id: row
         for row in conn.execute(
-            sa.select(view.c.unique_id, view.c.name, view.c.resource_type,
-                      view.c.status, view.c.message)
+            sa.select(view.c.unique_id, view.c.name, view.c.resource_type, view.c.status, view.c.message)
             .where(view.c.run_pk == run_pk, view.c.unique_id.in_(sorted(unique_ids)))
             .order_by(view.c.step_index)
         )
     }
 
 
-def _history_where(unique_id: str, job_id: Optional[int], account_id: Optional[int],
-                   host: Optional[str]) -> list[sa.ColumnElement]:
+def _history_where(
+    unique_id: str, job_id: Optional[int], account_id: Optional[int], host: Optional[str]
+) -> list[sa.ColumnElement]:
     where = [nodes.c.unique_id == unique_id]
     for column, value in ((runs.c.job_id, job_id), (runs.c.account_id, account_id), (runs.c.host, host or None)):
         if value is not None:
@@ -175,8 +202,14 @@ def _history_joins(conn: Connection) -> tuple[sa.FromClause, sa.FromClause]:
     return node_rows, node_rows.join(runs, run_pk == node_results.c.run_pk)
 
 
-def count_history(conn: Connection, unique_id: str, *, job_id: Optional[int] = None,
-                  account_id: Optional[int] = None, host: Optional[str] = None) -> int:
+def count_history(
+    conn: Connection,
+    unique_id: str,
+    *,
+    job_id: Optional[int] = None,
+    account_id: Optional[int] = None,
+    host: Optional[str] = None,
+) -> int:
     """How many results of the node the store holds (of one job, account or host when given)."""
     where = _history_where(unique_id, job_id, account_id, host)
     node_rows, joined = _history_joins(conn)
@@ -185,28 +218,43 @@ def count_history(conn: Connection, unique_id: str, *, job_id: Optional[int] = N
     return conn.execute(sa.select(sa.func.count()).select_from(counted).where(*where)).scalar_one()
 
 
-def history(conn: Connection, unique_id: str, *, job_id: Optional[int] = None, account_id: Optional[int] = None,
-            host: Optional[str] = None, limit: int, offset: int = 0) -> list[NodeRun]:
+def history(
+    conn: Connection,
+    unique_id: str,
+    *,
+    job_id: Optional[int] = None,
+    account_id: Optional[int] = None,
+    host: Optional[str] = None,
+    limit: int,
+    offset: int = 0,
+) -> list[NodeRun]:
     """The node's results, newest run first (every step of each run, last step first).
 
     Names come from the definitions of the rows returned only: sorting all of a node's runs reads none.
     """
     run_fields = {"run_id", "host", "account_id", "job_id", "job_name"}
-    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at,
-               **{f: runs.c[f] for f in run_fields}}
+    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at, **{f: runs.c[f] for f in run_fields}}
     query = (
-        sa.select(node_results.c.definition_id,
-                  *columns(node_results, NodeRun, skip=("name", "resource_type"), renamed=renamed))
+        sa.select(
+            node_results.c.definition_id,
+            *columns(node_results, NodeRun, skip=("name", "resource_type"), renamed=renamed),
+        )
         .select_from(_history_joins(conn)[1])
         .where(*_history_where(unique_id, job_id, account_id, host))
         .order_by(*_NEWEST_RUN_FIRST, node_results.c.step_index.desc())
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     )
     rows = conn.execute(query).all()
     names = _definition_names(conn, {row.definition_id for row in rows})
     return [
-        build(NodeRun, row, skip=("definition_id",), name=names[row.definition_id][0],
-              resource_type=names[row.definition_id][1])
+        build(
+            NodeRun,
+            row,
+            skip=("definition_id",),
+            name=names[row.definition_id][0],
+            resource_type=names[row.definition_id][1],
+        )
         for row in rows
     ]
 
@@ -227,16 +275,19 @@ def history_rows(conn: Connection, unique_id: str, *, job_id: Optional[int], lim
     last_step = (
         sa.select(sa.func.max(other.c.step_index))
         .where((other.c.node_id == view.c.node_id) & (other.c.run_pk == view.c.run_pk))
-        .correlate(view).scalar_subquery()
+        .correlate(view)
+        .scalar_subquery()
     )
     run_fields = {"host", "account_id", "run_id", "job_id"}
-    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at,
-               **{f: runs.c[f] for f in run_fields}}
+    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at, **{f: runs.c[f] for f in run_fields}}
     query = (
         sa.select(*columns(view, NodeHistoryRow, renamed=renamed))
         .select_from(view.join(runs, runs.c.id == view.c.run_pk))
-        .where(view.c.unique_id == unique_id, view.c.step_index == last_step,
-               *(() if job_id is None else (runs.c.job_id == job_id,)))
+        .where(
+            view.c.unique_id == unique_id,
+            view.c.step_index == last_step,
+            *(() if job_id is None else (runs.c.job_id == job_id,)),
+        )
         .order_by(*_NEWEST_RUN_FIRST, runs.c.id.desc())
         .limit(max(0, int(limit)))
     )
@@ -258,22 +309,31 @@ def search_nodes(conn: Connection, text: str, *, limit: int = 50) -> list[tuple[
     query = (
         sa.select(view.c.unique_id, view.c.name, view.c.resource_type)
         .where(view.c.run_pk.in_(latest), sa.func.lower(view.c.unique_id).like(f"%{text.lower()}%"))
-        .distinct().order_by(view.c.unique_id).limit(limit)
+        .distinct()
+        .order_by(view.c.unique_id)
+        .limit(limit)
     )
     return [tuple(row) for row in conn.execute(query)]
 
 
 def page_bounds(conn: Connection, run_pk: int, *, after: int, limit: int) -> Optional[int]:
     """The cursor of the page after this one (the last result id of this page), None on the last page."""
-    ids = conn.execute(
-        sa.select(node_results.c.id).where(node_results.c.run_pk == run_pk, node_results.c.id > after)
-        .order_by(node_results.c.id).limit(limit + 1)
-    ).scalars().all()
+    ids = (
+        conn.execute(
+            sa.select(node_results.c.id)
+            .where(node_results.c.run_pk == run_pk, node_results.c.id > after)
+            .order_by(node_results.c.id)
+            .limit(limit + 1)
+        )
+        .scalars()
+        .all()
+    )
     return ids[limit - 1] if len(ids) > limit else None
 
 
-def results(conn: Connection, run_pk: int, *, step_index: Optional[int] = None, after: int = 0,
-            last: Optional[int] = None) -> Iterator[tuple[int, NodeResult]]:
+def results(
+    conn: Connection, run_pk: int, *, step_index: Optional[int] = None, after: int = 0, last: Optional[int] = None
+) -> Iterator[tuple[int, NodeResult]]:
     """``(step_index, result)`` of the run in stored order, optionally of one step and a cursor range, streamed."""
     where = [view.c.run_pk == run_pk, view.c.id > after]
     if step_index is not None:
@@ -282,7 +342,8 @@ def results(conn: Connection, run_pk: int, *, step_index: Optional[int] = None, 
         where.append(view.c.id <= last)
     query = (
         sa.select(view.c.step_index.label("step_of_result"), *columns(view, NodeResult))
-        .where(*where).order_by(view.c.id)
+        .where(*where)
+        .order_by(view.c.id)
     )
     for row in streamed(conn, query):
         values = row._mapping

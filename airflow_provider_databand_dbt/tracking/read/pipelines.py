@@ -4,10 +4,12 @@ Health figures (and who tracks the pipeline) are computed over the newest ``WIND
 pipeline with one small indexed query per pipeline of the page. Run counts are exact and stored on the
 pipeline row by the writes, so they cost the same whatever the number of runs.
 """
+
 from __future__ import annotations
 
 import statistics
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,14 +18,21 @@ from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
 from airflow_provider_databand_dbt.tracking.read.chains import retried_run_pks
 from airflow_provider_databand_dbt.tracking.read.columns import aware, build, columns
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
-from airflow_provider_databand_dbt.tracking.read.models import DurationPoint, PipelineSummary, PipelinesPage
+from airflow_provider_databand_dbt.tracking.read.models import DurationPoint, PipelinesPage, PipelineSummary
 from airflow_provider_databand_dbt.tracking.read.runs import NEWEST_FIRST, offset_of, trackers_of_runs
 from airflow_provider_databand_dbt.tracking.rows import PipelineRow
 from airflow_provider_databand_dbt.tracking.schema import pipelines, runs
 
 WINDOW = 30
 _IDENTITY = (
-    "host", "account_id", "job_id", "name", "project_id", "project_name", "environment_id", "environment_name",
+    "host",
+    "account_id",
+    "job_id",
+    "name",
+    "project_id",
+    "project_name",
+    "environment_id",
+    "environment_name",
 )
 
 
@@ -51,12 +60,18 @@ def list_pipelines(conn: Connection, *, page: int = 1, page_size: int = 50) -> P
     orphans = conn.execute(
         sa.select(sa.func.count()).select_from(runs).where(runs.c.pipeline_id.is_(None))
     ).scalar_one()
-    return PipelinesPage(items=summarize_pipelines(conn, rows), total=total, page=page, page_size=page_size,
-                         runs_without_pipeline=orphans)
+    return PipelinesPage(
+        items=summarize_pipelines(conn, rows),
+        total=total,
+        page=page,
+        page_size=page_size,
+        runs_without_pipeline=orphans,
+    )
 
 
-def find_pipelines(conn: Connection, job_id: int, *, account_id: Optional[int] = None,
-                   host: Optional[str] = None) -> list[sa.Row]:
+def find_pipelines(
+    conn: Connection, job_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
+) -> list[sa.Row]:
     """Pipeline rows for a job id (several when hosts or accounts share it); ``row.id`` is the pipeline's key."""
     query = sa.select(*_identity_columns()).where(pipelines.c.job_id == job_id)
     if account_id is not None:
@@ -88,29 +103,33 @@ def summarize_pipelines(conn: Connection, rows: Sequence[sa.Row]) -> list[Pipeli
         finished = [p for pk, p in windows[row.id] if p.status in TERMINAL_LABELS and pk not in retried]
         durations = [p.duration_seconds for p in finished if p.duration_seconds is not None]
         last = recent[-1] if recent else None
-        summaries.append(PipelineSummary(
-            **{name: getattr(row, name) for name in _IDENTITY},
-            run_count=counts.get(row.id, 0),
-            last_run_id=last.run_id if last else None,
-            last_status=last.status if last else None,
-            last_run_at=last.created_at if last else None,
-            window_runs=len(recent),
-            success_rate=sum(p.status == "success" for p in finished) / len(finished) if finished else None,
-            median_duration_seconds=statistics.median(durations) if durations else None,
-            trackers=sorted(trackers),
-            recent=recent,
-        ))
+        summaries.append(
+            PipelineSummary(
+                **{name: getattr(row, name) for name in _IDENTITY},
+                run_count=counts.get(row.id, 0),
+                last_run_id=last.run_id if last else None,
+                last_status=last.status if last else None,
+                last_run_at=last.created_at if last else None,
+                window_runs=len(recent),
+                success_rate=sum(p.status == "success" for p in finished) / len(finished) if finished else None,
+                median_duration_seconds=statistics.median(durations) if durations else None,
+                trackers=sorted(trackers),
+                recent=recent,
+            )
+        )
     return summaries
 
 
-def recent_runs(conn: Connection, pipeline_pk: int, limit: int,
-                run_filter: Optional[RunFilter] = None) -> list[DurationPoint]:
+def recent_runs(
+    conn: Connection, pipeline_pk: int, limit: int, run_filter: Optional[RunFilter] = None
+) -> list[DurationPoint]:
     """The newest ``limit`` runs of a pipeline, oldest first (the order a chart reads)."""
     return [point for _, point in _recent(conn, pipeline_pk, limit, run_filter)]
 
 
-def _recent(conn: Connection, pipeline_pk: int, limit: int,
-            run_filter: Optional[RunFilter] = None) -> list[tuple[int, DurationPoint]]:
+def _recent(
+    conn: Connection, pipeline_pk: int, limit: int, run_filter: Optional[RunFilter] = None
+) -> list[tuple[int, DurationPoint]]:
     """``(run pk, point)`` of the newest ``limit`` runs of a pipeline, oldest first."""
     query = (
         sa.select(runs.c.id, *columns(runs, DurationPoint, skip=("account_id", "host")))
@@ -118,8 +137,15 @@ def _recent(conn: Connection, pipeline_pk: int, limit: int,
         .order_by(*NEWEST_FIRST)
         .limit(limit)
     )
-    points = [(r.id, DurationPoint(run_id=r.run_id, status=r.status, created_at=aware(r.created_at),
-                                   duration_seconds=r.duration_seconds)) for r in conn.execute(query)]
+    points = [
+        (
+            r.id,
+            DurationPoint(
+                run_id=r.run_id, status=r.status, created_at=aware(r.created_at), duration_seconds=r.duration_seconds
+            ),
+        )
+        for r in conn.execute(query)
+    ]
     points.reverse()
     return points
 
@@ -139,15 +165,28 @@ def several_hosts(conn: Connection) -> bool:
 def pipeline_rows(conn: Connection) -> list[PipelineRow]:
     """Every pipeline with its run count and latest run (the CLI's table and ``TrackingStore.list_pipelines``)."""
     latest_run = (
-        sa.select(runs.c.id).where(runs.c.pipeline_id == pipelines.c.id)
-        .order_by(*NEWEST_FIRST, runs.c.id.desc()).limit(1).correlate(pipelines).scalar_subquery()
+        sa.select(runs.c.id)
+        .where(runs.c.pipeline_id == pipelines.c.id)
+        .order_by(*NEWEST_FIRST, runs.c.id.desc())
+        .limit(1)
+        .correlate(pipelines)
+        .scalar_subquery()
     )
     last = runs.alias("last_run")
     query = (
-        sa.select(*columns(pipelines, PipelineRow, renamed={
-            "pipeline_id": pipelines.c.id, "last_run_id": last.c.run_id,
-            "last_status": last.c.status, "last_run_at": last.c.created_at, "last_finished_at": last.c.finished_at,
-        }))
+        sa.select(
+            *columns(
+                pipelines,
+                PipelineRow,
+                renamed={
+                    "pipeline_id": pipelines.c.id,
+                    "last_run_id": last.c.run_id,
+                    "last_status": last.c.status,
+                    "last_run_at": last.c.created_at,
+                    "last_finished_at": last.c.finished_at,
+                },
+            )
+        )
         .select_from(pipelines.outerjoin(last, last.c.id == latest_run))
         .order_by(pipelines.c.host, pipelines.c.account_id, pipelines.c.job_id)
     )

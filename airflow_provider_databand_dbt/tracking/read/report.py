@@ -4,10 +4,12 @@ A run can hold 100,000+ node results; building all of them for one request took 
 request. ``/api/runs/{id}`` therefore returns the run and every step, with the nodes of this page only
 (in their stored order) and a cursor to the next page. The nodes are read while the answer is streamed.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import msgspec
 import sqlalchemy as sa
@@ -32,10 +34,18 @@ def load_report(conn: Connection, run_pk: int) -> RunReport:
     for step_index, result in nodes.results(conn, run_pk):
         by_step[step_index].append(result)
     step_reports = [
-        StepReport(index=row.step_index, name=row.name, command=row.command, status=row.status,
-                   started_at=row.started_at, finished_at=row.finished_at, duration_seconds=row.duration_seconds,
-                   artifacts_missing=artifacts_missing(row.artifacts_missing),
-                   reread_failed=reread_failed(row.reread_failed), nodes=by_step.get(row.step_index, []))
+        StepReport(
+            index=row.step_index,
+            name=row.name,
+            command=row.command,
+            status=row.status,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            duration_seconds=row.duration_seconds,
+            artifacts_missing=artifacts_missing(row.artifacts_missing),
+            reread_failed=reread_failed(row.reread_failed),
+            nodes=by_step.get(row.step_index, []),
+        )
         for row in step_rows(conn, run_pk)
     ]
     values = dict(run._mapping)
@@ -55,8 +65,15 @@ class ReportPage(msgspec.Struct, kw_only=True):
     next_cursor: Optional[int]
 
 
-def report_page(conn: Connection, run_pk: int, detail: RunDetail, *, after: int = 0,
-                limit: int = DEFAULT_NODES_PER_PAGE, placeholder=str) -> ReportPage:
+def report_page(
+    conn: Connection,
+    run_pk: int,
+    detail: RunDetail,
+    *,
+    after: int = 0,
+    limit: int = DEFAULT_NODES_PER_PAGE,
+    placeholder=str,
+) -> ReportPage:
     """``RunReport.as_dict()`` of the run with the nodes stored after node ``after``, at most ``limit`` of them.
 
     Every step is listed on every page (with the nodes of this page that belong to it), so clients
@@ -68,9 +85,16 @@ def report_page(conn: Connection, run_pk: int, detail: RunDetail, *, after: int 
         **{name: getattr(detail, name) for name in _RUN_FIELDS},
         collected_at=detail.collected_at,
         steps=[
-            StepReport(index=step.index, name=step.name, command=step.command, status=step.status,
-                       started_at=step.started_at, finished_at=step.finished_at,
-                       duration_seconds=step.duration_seconds, artifacts_missing=step.artifacts_missing)
+            StepReport(
+                index=step.index,
+                name=step.name,
+                command=step.command,
+                status=step.status,
+                started_at=step.started_at,
+                finished_at=step.finished_at,
+                duration_seconds=step.duration_seconds,
+                artifacts_missing=step.artifacts_missing,
+            )
             for step in detail.steps
         ],
     )

@@ -3,10 +3,12 @@
 Every list sorts newest first by ``(created_at, run_id)``, the end of every run index of
 ``tracking/schema.py``, and filters through :class:`~.filters.RunFilter` (one date semantics).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
 
 import msgspec
 import sqlalchemy as sa
@@ -20,7 +22,13 @@ from airflow_provider_databand_dbt.tracking.read.chains import retry_chain
 from airflow_provider_databand_dbt.tracking.read.columns import build, columns
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
 from airflow_provider_databand_dbt.tracking.read.models import (
-    RunDetail, RunMatch, RunRow, RunsPage, SourceRow, StepRow, TriggeredBy,
+    RunDetail,
+    RunMatch,
+    RunRow,
+    RunsPage,
+    SourceRow,
+    StepRow,
+    TriggeredBy,
 )
 from airflow_provider_databand_dbt.tracking.rows import RunRow as StoredRun
 from airflow_provider_databand_dbt.tracking.schema import runs, sources, steps
@@ -32,11 +40,22 @@ def offset_of(page: int, page_size: int) -> int:
     return (max(page, 1) - 1) * page_size
 
 
-def key_clauses(*, run_id: Optional[int] = None, account_id: Optional[int] = None, host: Optional[str] = None,
-                job_id: Optional[int] = None, pipeline_pk: Optional[int] = None) -> list[sa.ColumnElement]:
+def key_clauses(
+    *,
+    run_id: Optional[int] = None,
+    account_id: Optional[int] = None,
+    host: Optional[str] = None,
+    job_id: Optional[int] = None,
+    pipeline_pk: Optional[int] = None,
+) -> list[sa.ColumnElement]:
     """WHERE clauses for the parts of a run's identity that are given."""
-    given = ((runs.c.run_id, run_id), (runs.c.account_id, account_id), (runs.c.host, host or None),
-             (runs.c.job_id, job_id), (runs.c.pipeline_id, pipeline_pk))
+    given = (
+        (runs.c.run_id, run_id),
+        (runs.c.account_id, account_id),
+        (runs.c.host, host or None),
+        (runs.c.job_id, job_id),
+        (runs.c.pipeline_id, pipeline_pk),
+    )
     return [column == value for column, value in given if value is not None]
 
 
@@ -44,8 +63,15 @@ def count_runs(conn: Connection, clauses: Iterable[sa.ColumnElement] = ()) -> in
     return conn.execute(sa.select(sa.func.count()).select_from(runs).where(*clauses)).scalar_one()
 
 
-def runs_page(conn: Connection, *, pipeline_pk: Optional[int] = None, run_filter: Optional[RunFilter] = None,
-              page: int = 1, page_size: int = 50, total: Optional[int] = None) -> RunsPage:
+def runs_page(
+    conn: Connection,
+    *,
+    pipeline_pk: Optional[int] = None,
+    run_filter: Optional[RunFilter] = None,
+    page: int = 1,
+    page_size: int = 50,
+    total: Optional[int] = None,
+) -> RunsPage:
     """Runs newest first, optionally of one pipeline, filtered and paged (the Runs and Pipeline pages).
 
     :param total: how many runs match, when the caller already knows (else they are counted).
@@ -55,7 +81,10 @@ def runs_page(conn: Connection, *, pipeline_pk: Optional[int] = None, run_filter
         total = count_runs(conn, where)
     query = (
         sa.select(runs.c.id.label("run_pk"), *columns(runs, RunRow, skip=("trackers",)))
-        .where(*where).order_by(*NEWEST_FIRST).limit(page_size).offset(offset_of(page, page_size))
+        .where(*where)
+        .order_by(*NEWEST_FIRST)
+        .limit(page_size)
+        .offset(offset_of(page, page_size))
     )
     rows = conn.execute(query).all()
     kinds = trackers_of_runs(conn, [r.run_pk for r in rows])
@@ -63,15 +92,22 @@ def runs_page(conn: Connection, *, pipeline_pk: Optional[int] = None, run_filter
     return RunsPage(items=items, total=total, page=page, page_size=page_size)
 
 
-def run_rows(conn: Connection, run_filter: Optional[RunFilter] = None, *, clauses: Iterable[sa.ColumnElement] = (),
-             limit: int, offset: int = 0) -> list[StoredRun]:
+def run_rows(
+    conn: Connection,
+    run_filter: Optional[RunFilter] = None,
+    *,
+    clauses: Iterable[sa.ColumnElement] = (),
+    limit: int,
+    offset: int = 0,
+) -> list[StoredRun]:
     """Runs newest first as ``TrackingStore.list_runs`` returns them (the CLI's ``runs``)."""
     renamed = {"run_pk": runs.c.id}
     query = (
         sa.select(*columns(runs, StoredRun, skip=("source_kinds",), renamed=renamed))
         .where(*(run_filter.clauses() if run_filter else ()), *clauses)
         .order_by(*NEWEST_FIRST, runs.c.id.desc())
-        .limit(max(0, int(limit))).offset(max(0, int(offset)))
+        .limit(max(0, int(limit)))
+        .offset(max(0, int(offset)))
     )
     rows = conn.execute(query).all()
     kinds = trackers_of_runs(conn, [row.run_pk for row in rows])
@@ -90,8 +126,9 @@ def trackers_of_runs(conn: Connection, run_pks: Iterable[int]) -> dict[int, list
     return {pk: sorted(kinds) for pk, kinds in found.items()}
 
 
-def find_runs(conn: Connection, run_id: int, *, account_id: Optional[int] = None,
-              host: Optional[str] = None) -> list[tuple[int, RunMatch]]:
+def find_runs(
+    conn: Connection, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
+) -> list[tuple[int, RunMatch]]:
     """``(run_pk, match)`` for every stored run with this dbt Cloud run id."""
     query = (
         sa.select(runs.c.id.label("run_pk"), *columns(runs, RunMatch))
@@ -101,8 +138,9 @@ def find_runs(conn: Connection, run_id: int, *, account_id: Optional[int] = None
     return [(row.run_pk, build(RunMatch, row, skip=("run_pk",))) for row in conn.execute(query)]
 
 
-def find_run_pk(conn: Connection, run_id: int, account_id: Optional[int] = None,
-                host: Optional[str] = None) -> Optional[int]:
+def find_run_pk(
+    conn: Connection, run_id: int, account_id: Optional[int] = None, host: Optional[str] = None
+) -> Optional[int]:
     """The row id of a tracked run; when several hosts or accounts share the run id, the most recently updated."""
     query = sa.select(runs.c.id).where(*key_clauses(run_id=run_id, account_id=account_id, host=host))
     return conn.execute(query.order_by(runs.c.updated_at.desc(), runs.c.id.desc()).limit(1)).scalar()
@@ -116,7 +154,8 @@ def updated_at(conn: Connection, run_pk: int):
 def list_sources(conn: Connection, run_pk: int) -> list[TrackingSource]:
     """Who tracked the run, oldest sighting first."""
     query = (
-        sa.select(*columns(sources, TrackingSource)).where(sources.c.run_pk == run_pk)
+        sa.select(*columns(sources, TrackingSource))
+        .where(sources.c.run_pk == run_pk)
         .order_by(sources.c.tracked_at, sources.c.id)
     )
     return [build(TrackingSource, row) for row in conn.execute(query)]
@@ -130,7 +169,8 @@ def step_rows(conn: Connection, run_pk: int) -> list[sa.Row]:
 def artifacts_missing(items) -> list[ArtifactMissing]:
     return [
         ArtifactMissing(artifact=str(item.get("artifact", "?")), reason=str(item.get("reason", "")))
-        if isinstance(item, dict) else ArtifactMissing(artifact=str(item), reason="")
+        if isinstance(item, dict)
+        else ArtifactMissing(artifact=str(item), reason="")
         for item in (items or [])
     ]
 
@@ -148,10 +188,18 @@ def run_detail(conn: Connection, run_pk: int, *, airflow_link: Optional[AirflowL
     run = conn.execute(sa.select(*header).where(runs.c.id == run_pk)).one()
     counts = nodes.status_counts_by_step(conn, run_pk)
     found_steps = [
-        StepRow(index=s.step_index, name=s.name, command=s.command, status=s.status, started_at=s.started_at,
-                finished_at=s.finished_at, duration_seconds=s.duration_seconds,
-                artifacts_missing=artifacts_missing(s.artifacts_missing), reread_failed=reread_failed(s.reread_failed),
-                node_counts=counts.get(s.step_index, {}))
+        StepRow(
+            index=s.step_index,
+            name=s.name,
+            command=s.command,
+            status=s.status,
+            started_at=s.started_at,
+            finished_at=s.finished_at,
+            duration_seconds=s.duration_seconds,
+            artifacts_missing=artifacts_missing(s.artifacts_missing),
+            reread_failed=reread_failed(s.reread_failed),
+            node_counts=counts.get(s.step_index, {}),
+        )
         for s in step_rows(conn, run_pk)
     ]
     found_sources = [SourceRow(**msgspec.structs.asdict(source)) for source in list_sources(conn, run_pk)]
@@ -159,8 +207,14 @@ def run_detail(conn: Connection, run_pk: int, *, airflow_link: Optional[AirflowL
         if airflow_link is not None and source.kind == "airflow":
             source.airflow_url = airflow_link(source)
     chain = retry_chain(conn, run.host, run.account_id, run.run_id, run.retry_of_run_id)
-    return build(RunDetail, run, steps=found_steps, sources=found_sources, retry_chain=chain,
-                 triggered_by=triggered_by(run.trigger_cause, airflow_link))
+    return build(
+        RunDetail,
+        run,
+        steps=found_steps,
+        sources=found_sources,
+        retry_chain=chain,
+        triggered_by=triggered_by(run.trigger_cause, airflow_link),
+    )
 
 
 def triggered_by(cause: Optional[str], airflow_link: Optional[AirflowLink] = None) -> Optional[TriggeredBy]:

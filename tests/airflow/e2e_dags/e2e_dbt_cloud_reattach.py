@@ -4,6 +4,7 @@ Each task writes its process id to ``$E2E_REATTACH_PID_DIR/<task>.<map index>.<t
 starts, so the test can kill exactly that try. Job ids come from the environment (one emulator job
 per task instance, so the emulator's request log counts each one's trigger POSTs).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,17 @@ def write_pid(context) -> None:
     (pid_dir / f"{ti.task_id}.{ti.map_index}.{ti.try_number}.pid").write_text(str(os.getpid()))
 
 
-COMMON = {"check_interval": 1, "timeout": 120, "retries": 1, "retry_delay": timedelta(seconds=1), "on_execute_callback": write_pid}
+COMMON = {
+    "check_interval": 1,
+    "timeout": 120,
+    "retries": 1,
+    "retry_delay": timedelta(seconds=1),
+    "on_execute_callback": write_pid,
+}
 
-with DAG(dag_id="e2e_dbt_cloud_reattach", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
-         max_active_tasks=16):
+with DAG(
+    dag_id="e2e_dbt_cloud_reattach", schedule=None, start_date=datetime(2024, 1, 1), catchup=False, max_active_tasks=16
+):
     DbtCloudRunAndTrackOperator.partial(task_id="sync", **COMMON).expand(job_id=_jobs("E2E_REATTACH_SYNC_JOBS"))
     for job_id in _jobs("E2E_REATTACH_DEFERRABLE_JOB"):
         DbtCloudRunAndTrackOperator(task_id="deferrable", job_id=job_id, deferrable=True, **COMMON)

@@ -3,6 +3,7 @@
 (``example_dbt_cloud_trigger_then_sense`` triggers with the provider's own operator, which cannot
 reach an ``http://`` Host such as the emulator's; the e2e tests run it through a TLS proxy.)
 """
+
 from __future__ import annotations
 
 from datetime import datetime

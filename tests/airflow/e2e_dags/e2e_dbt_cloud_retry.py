@@ -3,6 +3,7 @@
 Try 1 runs job 100 (the emulator's failing "Nightly build"), try 2 job 101 ("Hourly models"):
 the store must keep each run with the try number that tracked it.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

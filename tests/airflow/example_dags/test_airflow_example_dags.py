@@ -1,4 +1,5 @@
 """The example DAGs parse without import errors and use the classes they advertise."""
+
 from __future__ import annotations
 
 import inspect

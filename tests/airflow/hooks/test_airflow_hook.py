@@ -1,4 +1,5 @@
 """DbtCloudTrackingHook against the emulator over real HTTP: URLs, retries, errors, test_connection, collect_run."""
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 Each test reproduces a failure of the provider's own unit tests run with our hook substituted
 (scripts/upstream_provider_tests.py), here with real connections (``AIRFLOW_CONN_*``) and the emulator.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """DbtCloudRunAndTrackOperator: the provider's behaviour plus tracking, over real HTTP and a real store."""
+
 from __future__ import annotations
 
 import asyncio
@@ -75,7 +76,10 @@ class TestRunAndTrack:
         assert report.status == "success" and len(report.steps) > 0
         (source,) = default_store.list_sources(run_id)
         assert (source.kind, source.name, source.dag_id, source.task_id) == (
-            "airflow", "test_dag.test_task", "test_dag", "test_task"
+            "airflow",
+            "test_dag.test_task",
+            "test_dag",
+            "test_task",
         )
         assert (source.airflow_run_id, source.try_number, source.map_index) == ("manual__test", 1, None)
 

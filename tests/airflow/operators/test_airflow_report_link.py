@@ -1,4 +1,5 @@
 """The task log's report link says how to open it: ``databand-dbt ui`` when no web view is configured."""
+
 from __future__ import annotations
 
 import re
@@ -15,9 +16,9 @@ HINT = "start the web view with `databand-dbt ui`"
 def _tracked_line(capfd, caplog, dag, task_context) -> str:
     from airflow_provider_databand_dbt.operators import DbtCloudRunAndTrackOperator
 
-    run_id = DbtCloudRunAndTrackOperator(task_id="run_and_track", job_id=HOURLY_JOB_ID, check_interval=0.1, timeout=30).execute(
-        task_context
-    )
+    run_id = DbtCloudRunAndTrackOperator(
+        task_id="run_and_track", job_id=HOURLY_JOB_ID, check_interval=0.1, timeout=30
+    ).execute(task_context)
     out, err = capfd.readouterr()
     # Airflow 2 logs through the standard library (caplog) and prints it too; Airflow 3 only prints.
     lines = [record.getMessage() for record in caplog.records] + (out + err).splitlines()
@@ -27,7 +28,9 @@ def _tracked_line(capfd, caplog, dag, task_context) -> str:
     return line
 
 
-def test_without_a_web_url_the_log_says_how_to_start_the_web_view(dag, dbt_cloud_conn, task_context, capfd, caplog, monkeypatch):
+def test_without_a_web_url_the_log_says_how_to_start_the_web_view(
+    dag, dbt_cloud_conn, task_context, capfd, caplog, monkeypatch
+):
     monkeypatch.delenv("AIRFLOW__DATABAND_DBT__WEB_URL", raising=False)
     line = _tracked_line(capfd, caplog, dag, task_context)
     assert "report: http://127.0.0.1:8788/runs/" in line

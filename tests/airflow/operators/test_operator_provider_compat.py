@@ -3,6 +3,7 @@
 Each test reproduces a failure of the provider's own unit tests run with our operator substituted
 (scripts/upstream_provider_tests.py), here over real HTTP (the emulator) and a real store.
 """
+
 from __future__ import annotations
 
 import pytest

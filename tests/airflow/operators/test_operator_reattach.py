@@ -3,6 +3,7 @@
 A try that "died" is one that recorded its run (``_get_or_trigger_run``, what execute does before
 waiting) and never reached the end of execute. Runs are counted from the emulator's request log.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,9 @@ def _context(try_number: int) -> dict:
 
 
 def _trigger_posts(emulator) -> list:
-    return [r for r in emulator.requests if r.method == "POST" and r.path.rstrip("/").endswith(f"/jobs/{HOURLY_JOB_ID}/run")]
+    return [
+        r for r in emulator.requests if r.method == "POST" and r.path.rstrip("/").endswith(f"/jobs/{HOURLY_JOB_ID}/run")
+    ]
 
 
 def _runs_of_job(emulator, since: set[int]) -> set[int]:
@@ -56,7 +59,9 @@ def _ledger_rows(tracking_url):
 
 
 class TestReattachRule:
-    def test_a_died_try_with_a_running_run_is_reattached(self, dag, dbt_cloud_conn, existing, tracking_url, capfd, caplog):
+    def test_a_died_try_with_a_running_run_is_reattached(
+        self, dag, dbt_cloud_conn, existing, tracking_url, capfd, caplog
+    ):
         dbt_cloud_conn.set_lifecycle(0.5, 2.0)
         first = _died_after_trigger(tracking_url)
         caplog.set_level("INFO")
@@ -72,7 +77,9 @@ class TestReattachRule:
         assert [(r.try_number, r.dbt_run_id, r.triggered_by_try) for r in rows] == [(1, first, 1), (2, first, 1)]
         assert all(r.ended for r in rows) and rows[-1].outcome == "success"
 
-    def test_a_died_try_whose_run_failed_meanwhile_fails_without_a_new_run(self, dag, dbt_cloud_conn, existing, tracking_url):
+    def test_a_died_try_whose_run_failed_meanwhile_fails_without_a_new_run(
+        self, dag, dbt_cloud_conn, existing, tracking_url
+    ):
         from airflow.providers.dbt.cloud.hooks.dbt import DbtCloudJobRunException
 
         dbt_cloud_conn.set_run_outcome(HOURLY_JOB_ID, "error")
@@ -107,7 +114,9 @@ class TestReattachRule:
 
 
 class TestLostTriggerResponse:
-    def test_a_processed_post_whose_answer_is_lost_is_adopted(self, dag, dbt_cloud_conn, existing, sqlite_url, capfd, caplog):
+    def test_a_processed_post_whose_answer_is_lost_is_adopted(
+        self, dag, dbt_cloud_conn, existing, sqlite_url, capfd, caplog
+    ):
         dbt_cloud_conn.inject_fault(Fault(TRIGGER_PATH, kind="drop_after", method="POST", times=1))
         caplog.set_level("WARNING")
         result = make_operator(job_id=HOURLY_JOB_ID, tracking_url=sqlite_url).execute(_context(1))
@@ -138,8 +147,14 @@ class TestLostTriggerResponse:
         dbt_cloud_conn.set_lifecycle(0.5, 2.0)
         key = TaskInstanceKey("test_dag", "test_task", "manual__test", -1)
         with TrackingStore(sqlite_url) as store:  # try 1 recorded its token, then died during the POST
-            TaskTriggerLedger(store).begin(key, try_number=1, host="h", account_id=1, job_id=HOURLY_JOB_ID, token="t0k3n")
-        first = DbtCloudTrackingHook().trigger_job_run(job_id=HOURLY_JOB_ID, cause=cause_with_token("x", "t0k3n")).json()["data"]["id"]
+            TaskTriggerLedger(store).begin(
+                key, try_number=1, host="h", account_id=1, job_id=HOURLY_JOB_ID, token="t0k3n"
+            )
+        first = (
+            DbtCloudTrackingHook()
+            .trigger_job_run(job_id=HOURLY_JOB_ID, cause=cause_with_token("x", "t0k3n"))
+            .json()["data"]["id"]
+        )
 
         result = make_operator(job_id=HOURLY_JOB_ID, tracking_url=sqlite_url).execute(_context(2))
         assert result == first and len(_trigger_posts(dbt_cloud_conn)) == 1

@@ -1,4 +1,5 @@
 """DbtCloudRunAndTrackSensor: the provider's sensor plus tracking, in poke and deferrable modes, over real HTTP."""
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 The provider's code and tests call ``poke({})`` and ``execute_complete(context={}, ...)``; each test
 reproduces a failure of its unit tests run with our sensor substituted, over real HTTP and a real store.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """DbtCloudTrackingRunJobTrigger: pure data (serialize round-trip) and real async polling of the emulator."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,15 @@ def test_serialize_round_trips_through_its_classpath():
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
     assert kwargs["hook_params"] == {"retry_limit": 3, "retry_delay": 0.5}  # not-JSON values dropped
-    assert set(kwargs) == {"run_id", "account_id", "conn_id", "end_time", "execution_deadline", "poll_interval", "hook_params"}
+    assert set(kwargs) == {
+        "run_id",
+        "account_id",
+        "conn_id",
+        "end_time",
+        "execution_deadline",
+        "poll_interval",
+        "hook_params",
+    }
     module_name, class_name = classpath.rsplit(".", 1)
     rebuilt = getattr(importlib.import_module(module_name), class_name)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)

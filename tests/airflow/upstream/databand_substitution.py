@@ -9,6 +9,7 @@ and ``mock.patch("airflow.providers.dbt.cloud.operators.dbt.DbtCloudHook.run")``
 Our trigger is not substituted: it differs from the provider's on purpose where those tests look
 (its own serialized classpath, its own clock), and tests/airflow/triggers checks its events.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -100,4 +101,3 @@ def pytest_configure(config) -> None:
 
 def pytest_report_header(config) -> list[str]:
     return ["databand substitution: " + line for line in config.stash.get(_LINES, [])]
-

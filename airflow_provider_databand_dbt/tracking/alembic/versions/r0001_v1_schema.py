@@ -2,6 +2,7 @@
 
 Revision ID: r0001
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -3,6 +3,7 @@
 Revision ID: r0002
 Revises: r0001
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -3,6 +3,7 @@
 Revision ID: r0003
 Revises: r0002
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -3,6 +3,7 @@
 Revision ID: r0004
 Revises: r0003
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -3,6 +3,7 @@
 Revision ID: r0005
 Revises: r0004
 """
+
 from __future__ import annotations
 
 from alembic import op

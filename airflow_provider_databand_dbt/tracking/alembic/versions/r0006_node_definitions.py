@@ -3,6 +3,7 @@
 Revision ID: r0006
 Revises: r0005
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -3,6 +3,7 @@
 Revision ID: r0007
 Revises: r0006
 """
+
 from __future__ import annotations
 
 from alembic import op

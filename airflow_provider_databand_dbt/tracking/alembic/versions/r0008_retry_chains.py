@@ -3,6 +3,7 @@
 Revision ID: r0008
 Revises: r0007
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -9,6 +9,7 @@
   (all the provider's ``db_test`` tests need); on Airflow 2 the ``db_test`` tests are skipped
   (the upstream check reports them as skipped, never as passed).
 """
+
 from __future__ import annotations
 
 from unittest import mock
@@ -96,8 +97,15 @@ def create_task_instance_of_operator(dag_maker, mock_supervisor_comms):
             task = operator_class(task_id=task_id, **operator_kwargs)
         dag_maker.dag = dag
         return _KeyedRuntimeTaskInstance.model_construct(
-            id=uuid.uuid4(), task_id=task_id, dag_id=dag_id, run_id="test", try_number=1, map_index=-1,
-            task=task, max_tries=0, dag_version_id=uuid.uuid4(),
+            id=uuid.uuid4(),
+            task_id=task_id,
+            dag_id=dag_id,
+            run_id="test",
+            try_number=1,
+            map_index=-1,
+            task=task,
+            max_tries=0,
+            dag_version_id=uuid.uuid4(),
         )
 
     return create

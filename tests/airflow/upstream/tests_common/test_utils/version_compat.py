@@ -1,4 +1,5 @@
 """``tests_common.test_utils.version_compat``: the Airflow version flags the provider's tests branch on."""
+
 from __future__ import annotations
 
 from importlib.metadata import version
