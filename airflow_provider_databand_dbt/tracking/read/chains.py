@@ -87,11 +87,12 @@ def retried_run_pks(conn: Connection, run_pks: Iterable[int]) -> set[int]:
         sa.select(runs.c.id, runs.c.host, runs.c.account_id, runs.c.run_id).where(runs.c.id.in_(pks))
     ).all()
     run_ids = sorted({row.run_id for row in window})
-    retried = set(
-        conn.execute(
+    retried = {
+        (row.host, row.account_id, row.retry_of_run_id)
+        for row in conn.execute(
             sa.select(runs.c.host, runs.c.account_id, runs.c.retry_of_run_id).where(
                 runs.c.retry_of_run_id.isnot(None), runs.c.retry_of_run_id.in_(run_ids)
             )
-        ).tuples()
-    )
+        )
+    }
     return {row.id for row in window if (row.host, row.account_id, row.run_id) in retried}
