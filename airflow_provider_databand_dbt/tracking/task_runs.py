@@ -7,6 +7,7 @@ before it waits, and ends the row when the try ends normally. A row left open me
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -59,27 +60,15 @@ class TaskTrigger:
         return self.ended_at is not None
 
 
+def _trigger_columns() -> list[sa.Column]:
+    """The columns a ``TaskTrigger`` is read from, named by its fields (one list for every reader)."""
+    return [task_triggers.c[f.name] for f in dataclasses.fields(TaskTrigger)]
+
+
 def last_trigger(conn: Connection, key: TaskInstanceKey) -> TaskTrigger | None:
     """The latest row of the task instance, or None when no try of it triggered anything."""
-    c = task_triggers.c
-    row = conn.execute(
-        sa.select(
-            c.id,
-            c.try_number,
-            c.host,
-            c.account_id,
-            c.job_id,
-            c.token,
-            c.dbt_run_id,
-            c.triggered_by_try,
-            c.started_at,
-            c.ended_at,
-            c.outcome,
-        )
-        .where(key.where())
-        .order_by(c.id.desc())
-        .limit(1)
-    ).first()
+    latest_first = task_triggers.c.id.desc()
+    row = conn.execute(sa.select(*_trigger_columns()).where(key.where()).order_by(latest_first).limit(1)).first()
     return TaskTrigger(**row._asdict()) if row is not None else None
 
 
@@ -137,24 +126,7 @@ def end_open_triggers(conn: Connection, key: TaskInstanceKey, outcome: str) -> i
 
 def list_triggers(conn: Connection, key: TaskInstanceKey) -> list[TaskTrigger]:
     """Every row of the task instance, oldest first (for ``show``-style readers and tests)."""
-    c = task_triggers.c
-    rows = conn.execute(
-        sa.select(
-            c.id,
-            c.try_number,
-            c.host,
-            c.account_id,
-            c.job_id,
-            c.token,
-            c.dbt_run_id,
-            c.triggered_by_try,
-            c.started_at,
-            c.ended_at,
-            c.outcome,
-        )
-        .where(key.where())
-        .order_by(c.id)
-    ).all()
+    rows = conn.execute(sa.select(*_trigger_columns()).where(key.where()).order_by(task_triggers.c.id)).all()
     return [TaskTrigger(**row._asdict()) for row in rows]
 
 
