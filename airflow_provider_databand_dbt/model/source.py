@@ -8,14 +8,14 @@ from typing import Literal, Optional
 
 import msgspec
 
-SourceKind = Literal["airflow", "monitor", "cli", "api"]
+SourceKind = Literal["airflow", "monitor", "webhook", "cli", "api"]
 
 
 class TrackingSource(msgspec.Struct, kw_only=True):
     """One sighting of a run by a tracker; the store keeps one row per sighting.
 
-    :param kind: airflow, monitor, cli or api.
-    :param name: syncer name for the monitor, ``dag_id.task_id`` for Airflow, free text otherwise.
+    :param kind: airflow, monitor, webhook (a dbt Cloud webhook delivery), cli or api.
+    :param name: syncer name for the monitor and webhooks, ``dag_id.task_id`` for Airflow, free text otherwise.
     """
 
     kind: SourceKind
