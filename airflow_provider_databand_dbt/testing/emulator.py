@@ -23,6 +23,8 @@ from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBo
 from airflow_provider_databand_dbt.testing.emulator_http import EmulatorApp, EmulatorServer
 from airflow_provider_databand_dbt.testing.emulator_runs import evaluate
 from airflow_provider_databand_dbt.testing.emulator_state import FIRST_RUN_ID, EmulatorState
+from airflow_provider_databand_dbt.testing.emulator_webhook_dispatch import WebhookDispatcher
+from airflow_provider_databand_dbt.testing.emulator_webhooks import DeliveryRecord, WebhookFault, WebhookSubscription
 from airflow_provider_databand_dbt.testing.scenarios import ARTIFACTS_DIR, ScenarioLibrary
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "DbtCloudEmulator",
     "Fault",
     "RequestRecord",
+    "WebhookFault",
+    "WebhookSubscription",
 ]
 
 DEMO_ACCOUNT_ID = 1
@@ -78,7 +82,9 @@ class DbtCloudEmulator:
         self.state = EmulatorState(self.scenarios)
         self._faults = FaultBook()
         self._requests = RequestLog(request_log_limit)
-        self._server = EmulatorServer(EmulatorApp(self.state, self._faults, self._requests), host, port)
+        self.webhooks = WebhookDispatcher(self.state)
+        app = EmulatorApp(self.state, self._faults, self._requests, self.webhooks)
+        self._server = EmulatorServer(app, host, port)
         self.seeded_runs: dict[int, list[int]] = {}
         if seed:
             self._seed(runs_per_job)
@@ -100,9 +106,11 @@ class DbtCloudEmulator:
 
     def start(self) -> DbtCloudEmulator:
         self._server.start()
+        self.webhooks.start()
         return self
 
     def stop(self) -> None:
+        self.webhooks.stop()
         self._server.stop()
 
     def __enter__(self) -> DbtCloudEmulator:
@@ -226,6 +234,40 @@ class DbtCloudEmulator:
 
     def reset_request_log(self) -> None:
         self._requests.clear()
+
+    # ------------------------------------------------------------------ webhooks
+
+    def add_webhook(
+        self,
+        url: str,
+        secret: str,
+        *,
+        account_id: int = DEMO_ACCOUNT_ID,
+        event_types: Iterable[str] | None = None,
+        job_ids: Iterable[int] = (),
+        name: str = "emulator webhook",
+    ) -> WebhookSubscription:
+        """Send signed ``job.run.*`` events of ``account_id``'s runs to ``url`` (loopback only), like dbt Cloud.
+
+        Runs starting, erroring and completing from now on are announced; retries, deactivation and the
+        delivery log are in :attr:`webhooks` (see docs/emulator.md).
+
+        :param secret: the key of the ``Authorization`` HMAC-SHA256 signature.
+        :param event_types: some of ``job.run.started``, ``job.run.completed``, ``job.run.errored`` (default: all).
+        :param job_ids: only these jobs' runs (default: every job of the account).
+        """
+        return self.webhooks.subscribe(
+            url, secret, account_id=account_id, event_types=event_types, job_ids=job_ids, name=name
+        )
+
+    def inject_webhook_fault(self, fault: WebhookFault) -> WebhookFault:
+        """Duplicate, redeliver, reorder, mis-sign or drop the matching events (see :class:`WebhookFault`)."""
+        return self.webhooks.add_fault(fault)
+
+    @property
+    def webhook_deliveries(self) -> list[DeliveryRecord]:
+        """Every delivery attempt so far, oldest first, with the receiver's answer."""
+        return self.webhooks.delivery_log()
 
     # ------------------------------------------------------------------ seed
 

@@ -13,6 +13,8 @@ from typing import Any, Callable
 from airflow_provider_databand_dbt.testing.emulator_api import ApiRequest, BadRequest, Reply, Route, Router, envelope
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState
+from airflow_provider_databand_dbt.testing.emulator_webhook_control import WebhookControl
+from airflow_provider_databand_dbt.testing.emulator_webhook_dispatch import WebhookDispatcher
 
 PREFIX = "/_emulator/"
 
@@ -32,7 +34,13 @@ def _call(func: Callable[..., Any], body: dict[str, Any]) -> Any:
 class ControlPlane(Router):
     """Routes under ``/_emulator/`` over the emulator's state, faults and request log."""
 
-    def __init__(self, state: EmulatorState, faults: FaultBook, requests: RequestLog) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        faults: FaultBook,
+        requests: RequestLog,
+        webhooks: WebhookDispatcher | None = None,
+    ) -> None:
         self.state = state
         self.faults = faults
         self.requests = requests
@@ -52,6 +60,8 @@ class ControlPlane(Router):
             ("POST", re.compile(r"^/_emulator/lifecycle/?$"), self.set_lifecycle),
             ("GET", re.compile(r"^/_emulator/state/?$"), self.get_state),
         ]
+        if webhooks is not None:
+            self.routes.extend(WebhookControl(webhooks).routes)
 
     def add_fault(self, req: ApiRequest) -> Reply:
         try:

@@ -26,6 +26,7 @@ from airflow_provider_databand_dbt.testing.emulator_api import (
 from airflow_provider_databand_dbt.testing.emulator_control import PREFIX, ControlPlane
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog, RequestRecord
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState, NotFound
+from airflow_provider_databand_dbt.testing.emulator_webhook_dispatch import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,18 @@ def _retry_after(seconds: float) -> str:
 class EmulatorApp:
     """Turns one parsed request into a reply: control plane, faults, auth, then the dbt Cloud API."""
 
-    def __init__(self, state: EmulatorState, faults: FaultBook, requests: RequestLog) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        faults: FaultBook,
+        requests: RequestLog,
+        webhooks: WebhookDispatcher | None = None,
+    ) -> None:
         self.state = state
         self.faults = faults
         self.requests = requests
         self.api = DbtCloudApi(state)
-        self.control = ControlPlane(state, faults, requests)
+        self.control = ControlPlane(state, faults, requests, webhooks)
         self.base_url = ""
 
     def answer(self, req: ApiRequest, authorization: str | None) -> Reply:

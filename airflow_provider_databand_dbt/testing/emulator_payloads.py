@@ -265,7 +265,7 @@ def _build_run_payload(run: RunRecord, snap: RunSnapshot, now: float, base_url: 
         "job_id": run.job_id,
         "status": status,
         "status_humanized": _HUMANIZED.get(status, "Unknown"),
-        "status_message": _status_message(run, status),
+        "status_message": run_status_message(run, status),
         "dbt_version": run.dbt_version,
         "git_branch": run.trigger.override("git_branch") or run.git_branch,
         "git_sha": sha,
@@ -297,7 +297,8 @@ def _build_run_payload(run: RunRecord, snap: RunSnapshot, now: float, base_url: 
     return data
 
 
-def _status_message(run: RunRecord, status: int) -> str | None:
+def run_status_message(run: RunRecord, status: int) -> str | None:
+    """The message dbt Cloud shows for a run in ``status`` (None while it has none)."""
     if status == ERROR:
         return run.status_message or "Job run failed."
     if status == CANCELLED:
