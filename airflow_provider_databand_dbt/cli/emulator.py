@@ -6,6 +6,7 @@ import argparse
 import signal
 import threading
 
+from airflow_provider_databand_dbt.cli import emulator_webhooks
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
 
@@ -43,6 +44,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="allow a non-loopback --host (anyone who can reach it can use the demo token)",
     )
+    emulator_webhooks.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         )
     emulator = DbtCloudEmulator(args.host.strip("[]"), args.port, runs_per_job=args.runs_per_job)
     emulator.set_lifecycle(args.queued_seconds, args.running_seconds)
+    webhook_lines = emulator_webhooks.subscribe(emulator, args)
     try:
         emulator.start()
     except OSError as exc:
@@ -110,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"try: databand-dbt collect --account-id {DEMO_ACCOUNT_ID} --run-id {latest} --api-url {emulator.url}"
             )
+        for line in webhook_lines:
+            print(line)
         print("control plane: GET/POST/DELETE under /_emulator/ ; Ctrl+C to stop", flush=True)
         while not stop.wait(0.5):
             pass

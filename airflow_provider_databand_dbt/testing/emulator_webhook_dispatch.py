@@ -15,7 +15,14 @@ from dataclasses import replace
 from typing import Any
 
 from airflow_provider_databand_dbt.testing.emulator_payloads import run_status_message
-from airflow_provider_databand_dbt.testing.emulator_runs import ERROR, RUNNING, SUCCESS, RunRecord, RunSnapshot, evaluate
+from airflow_provider_databand_dbt.testing.emulator_runs import (
+    ERROR,
+    RUNNING,
+    SUCCESS,
+    RunRecord,
+    RunSnapshot,
+    evaluate,
+)
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState
 from airflow_provider_databand_dbt.testing.emulator_webhook_events import (
     COMPLETED,
@@ -213,7 +220,9 @@ class WebhookDispatcher:
 
     def _emit(self, event_type: str, run: RunRecord, snap: RunSnapshot) -> None:
         with self._lock:
-            senders = [s for s in self._senders.values() if s.subscription.wants(event_type, run.account_id, run.job_id)]
+            senders = [
+                s for s in self._senders.values() if s.subscription.wants(event_type, run.account_id, run.job_id)
+            ]
         if not senders:
             return
         state = self.state

@@ -159,7 +159,9 @@ class SubscriptionSender:
                     sub.active = False
                     sub.deactivated_at = time.time()
                     log.info(
-                        "webhook %s deactivated after %s consecutive failed deliveries", sub.id, DEACTIVATE_AFTER_FAILURES
+                        "webhook %s deactivated after %s consecutive failed deliveries",
+                        sub.id,
+                        DEACTIVATE_AFTER_FAILURES,
                     )
         self._record(delivery, status, problem or (None if ok else f"HTTP {status}"), outcome, sent_at, elapsed)
         if outcome == "retrying":
