@@ -80,7 +80,8 @@ class SubscriptionSender:
             self._stopped = True
             self._wake.notify_all()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=self.timing.timeout_seconds + 1)
+            # A send in flight may wait out its timeout; the thread is a daemon, so do not wait that long.
+            self._thread.join(timeout=2)
         self._session.close()
 
     def put(self, delivery: Delivery, delay: float = 0.0) -> None:
