@@ -227,11 +227,9 @@ class WebhookDispatcher:
             return
         state = self.state
         with state.lock:
-            context = {
-                "job": state.jobs.get(run.job_id),
-                "environment": state.environments.get((run.account_id, run.environment_id)),
-                "project": state.projects.get((run.account_id, run.project_id)),
-            }
+            job = state.jobs.get(run.job_id)
+            environment = state.environments.get((run.account_id, run.environment_id))
+            project = state.projects.get((run.account_id, run.project_id))
         delay = self.timing.completed_delay_seconds if event_type == COMPLETED else 0.0
         for sender in senders:
             sub = sender.subscription
@@ -241,8 +239,10 @@ class WebhookDispatcher:
                 webhook_name=sub.name,
                 run=run,
                 snap=snap,
+                job=job,
+                environment=environment,
+                project=project,
                 status_message=run_status_message(run, snap.status),
-                **context,
             )
             delivery = Delivery(body["eventId"], event_type, run.id, encode(body))
             self._queue(sender, delivery, delay)
