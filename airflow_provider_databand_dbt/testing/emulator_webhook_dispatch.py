@@ -253,22 +253,8 @@ class WebhookDispatcher:
         if fault is None:
             sender.put(delivery, delay)
         elif fault.kind == "drop":
-            sender.deliveries.add(
-                DeliveryRecord(
-                    sender.subscription.id,
-                    delivery.event_id,
-                    delivery.event_type,
-                    delivery.run_id,
-                    0,
-                    delivery.copy,
-                    0,
-                    "dropped by a fault",
-                    delivery.signature,
-                    "dropped",
-                    self.state.clock(),
-                    0.0,
-                )
-            )
+            dropped = replace(delivery, attempt=0)
+            sender.record(dropped, 0, "dropped by a fault", "dropped", self.state.clock(), 0.0)
         elif fault.kind in _SIGNATURE_FAULTS:
             sender.put(replace(delivery, signature=_SIGNATURE_FAULTS[fault.kind]), delay)
         elif fault.kind == "out_of_order":

@@ -27,6 +27,8 @@ from airflow_provider_databand_dbt.testing.emulator_webhooks import (
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# How much of the receiver's answer the delivery log keeps.
+ANSWER_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class SubscriptionSender:
     def _deliver(self, delivery: Delivery) -> None:
         sub = self.subscription
         if not sub.active:
-            self._record(delivery, 0, "subscription deactivated", "skipped", time.time(), 0.0)
+            self.record(delivery, 0, "subscription deactivated", "skipped", time.time(), 0.0)
             return
         headers = {"Content-Type": "application/json", "User-Agent": "dbt-cloud-emulator-webhooks/1.0"}
         if delivery.signature == "valid":
@@ -126,7 +128,7 @@ class SubscriptionSender:
         elif delivery.signature == "tampered":
             headers["Authorization"] = sign(delivery.body, sub.secret + "-tampered")
         sent_at, started = time.time(), time.monotonic()
-        status, problem = 0, None
+        status, problem, answer = 0, None, ""
         try:
             response = self._session.post(
                 sub.url,
@@ -136,6 +138,7 @@ class SubscriptionSender:
                 allow_redirects=False,
             )
             status = response.status_code
+            answer = response.text[:ANSWER_CHARS]
             response.close()
         except requests.Timeout:
             problem = f"no answer within {self.timing.timeout_seconds:g} s"
@@ -164,24 +167,36 @@ class SubscriptionSender:
                         sub.id,
                         DEACTIVATE_AFTER_FAILURES,
                     )
-        self._record(delivery, status, problem or (None if ok else f"HTTP {status}"), outcome, sent_at, elapsed)
+        error = problem or (None if ok else f"HTTP {status}")
+        self.record(delivery, status, error, outcome, sent_at, elapsed, answer)
         if outcome == "retrying":
             self.put(replace(delivery, attempt=delivery.attempt + 1), self.timing.backoff(delivery.attempt))
 
-    def _record(self, delivery: Delivery, status: int, error: str | None, outcome: str, at: float, secs: float) -> None:
+    def record(
+        self,
+        delivery: Delivery,
+        status: int,
+        error: str | None,
+        outcome: str,
+        at: float,
+        seconds: float,
+        answer: str = "",
+    ) -> None:
+        """Add one line to the delivery log (the control plane and tests read it)."""
         self.deliveries.add(
             DeliveryRecord(
-                self.subscription.id,
-                delivery.event_id,
-                delivery.event_type,
-                delivery.run_id,
-                delivery.attempt,
-                delivery.copy,
-                status,
-                error,
-                delivery.signature,
-                outcome,
-                at,
-                secs,
+                subscription_id=self.subscription.id,
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                run_id=delivery.run_id,
+                attempt=delivery.attempt,
+                copy=delivery.copy,
+                status=status,
+                error=error,
+                signature=delivery.signature,
+                outcome=outcome,
+                sent_at=at,
+                seconds=seconds,
+                answer=answer,
             )
         )

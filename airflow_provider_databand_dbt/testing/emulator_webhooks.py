@@ -181,6 +181,7 @@ class DeliveryRecord:
 
     :param copy: ``original``, ``duplicate`` or ``redelivery`` (a fault's extra copy).
     :param status: the receiver's HTTP status; 0 when there was none (``error`` says why).
+    :param answer: the start of the receiver's answer body (at most 200 characters).
     :param signature: ``valid``, ``tampered`` or ``missing``.
     :param outcome: ``delivered``, ``retrying``, ``failed`` (the last attempt failed), ``dropped`` or
         ``skipped`` (the subscription was deactivated before this was sent).
@@ -198,6 +199,7 @@ class DeliveryRecord:
     outcome: str
     sent_at: float
     seconds: float
+    answer: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -213,6 +215,7 @@ class DeliveryRecord:
             "outcome": self.outcome,
             "sent_at": self.sent_at,
             "seconds": round(self.seconds, 6),
+            "answer": self.answer,
         }
 
 

@@ -4,6 +4,7 @@ deactivated after repeated failures, and faulted (duplicates, redelivery, reorde
 from __future__ import annotations
 
 import re
+import socket
 import threading
 
 import pytest
@@ -124,6 +125,7 @@ def test_a_500_is_retried_with_the_same_event_until_answered(fast, api, wait_for
     assert len(bodies) == 1 and all(r.signed_with(SECRET) for r in receiver.received)
     log = [(d.attempt, d.status, d.outcome) for d in fast.webhook_deliveries]
     assert log == [(1, 500, "retrying"), (2, 503, "retrying"), (3, 200, "delivered")]
+    assert {d.answer for d in fast.webhook_deliveries} == {"{}"} and fast.webhook_deliveries[0].error == "HTTP 500"
     # Backoff doubles: 0.02 s then 0.04 s.
     gaps = [b.at - a.at for a, b in zip(receiver.received, receiver.received[1:])]
     assert gaps[0] >= 0.015 and gaps[1] >= 0.035
@@ -277,3 +279,14 @@ def test_control_plane_subscribes_faults_and_reads_deliveries(fast, api, control
     control_api(f"webhooks/{made['id']}", "DELETE")
     assert [s["id"] for s in control_api("webhooks")] == [given["id"]]
     assert control_api("webhooks/deliveries", "DELETE") == {"cleared": True}
+
+
+def test_a_refused_connection_is_retried_and_logged_without_status(fast, api, wait_for):
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fast.add_webhook(f"http://127.0.0.1:{port}/hook", SECRET, event_types=["job.run.started"])
+    trigger(api)
+    wait_for(lambda: finished_deliveries(fast) == 1, timeout=10)
+    log = [(d.attempt, d.status, d.error, d.outcome) for d in fast.webhook_deliveries]
+    assert log == [(n, 0, "ConnectionError", "retrying") for n in range(1, 5)] + [(5, 0, "ConnectionError", "failed")]
