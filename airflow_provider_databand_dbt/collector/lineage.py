@@ -1,0 +1,43 @@
+"""Lineage details of a step's executed nodes (compiled SQL, what a test checks), for sinks that ask for them.
+
+Only built when ``collect_run(..., lineage=True)``: the artifacts are then decoded with the
+``Lineage*`` structs of :mod:`.artifacts`, which keep the fields read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Optional
+
+from airflow_provider_databand_dbt.collector.artifacts import LineageManifestNode, Manifest
+from airflow_provider_databand_dbt.model.lineage import NodeLineage
+
+# A node's SQL beyond this many characters is not exported (a generated statement, not something to read).
+MAX_COMPILED_CODE_CHARS = 1_000_000
+
+
+def nodes_lineage(results: Iterable[Any], manifest: Optional[Manifest]) -> dict[str, NodeLineage]:
+    """``{unique_id: NodeLineage}`` for the entries of one results file that have anything to tell.
+
+    :param results: run_results.json entries (``LineageRunResult``) or sources.json entries.
+    :param manifest: the run's manifest, decoded as ``LineageManifest``, or None.
+    """
+    found: dict[str, NodeLineage] = {}
+    for entry in results:
+        code = getattr(entry, "compiled_code", None)
+        if code and len(code) > MAX_COMPILED_CODE_CHARS:
+            code = None
+        node = manifest.lookup(entry.unique_id) if manifest is not None else None
+        test = node if isinstance(node, LineageManifestNode) else None
+        details = NodeLineage(
+            compiled_code=code or None,
+            test_name=test.test_metadata.name if test is not None and test.test_metadata is not None else None,
+            column_name=test.column_name if test is not None else None,
+            attached_node=test.attached_node if test is not None else None,
+        )
+        if details != _NOTHING:
+            found[entry.unique_id] = details
+    return found
+
+
+_NOTHING = NodeLineage()
