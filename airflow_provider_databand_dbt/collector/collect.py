@@ -28,7 +28,7 @@ from airflow_provider_databand_dbt.collector.artifacts import (
 from airflow_provider_databand_dbt.collector.assemble import run_report, step_report
 from airflow_provider_databand_dbt.collector.client import CollectorClient
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher, Fetched
-from airflow_provider_databand_dbt.collector.lineage import nodes_lineage
+from airflow_provider_databand_dbt.collector.lineage import add_step_lineage
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
 from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
@@ -172,7 +172,7 @@ def _step_nodes(
     if fetched.value is None:
         return [], fetched.missing, None
     if lineage is not None:
-        lineage.nodes.update(nodes_lineage(fetched.value.results, manifest))
+        add_step_lineage(lineage, fetched.value.results, manifest)
     metadata = fetched.value.metadata
     return build(fetched.value.results, manifest), None, metadata.dbt_version if metadata else None
 

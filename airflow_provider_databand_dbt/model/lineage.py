@@ -28,8 +28,24 @@ class NodeLineage(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     attached_node: Optional[str] = None
 
 
+class Relation(msgspec.Struct, kw_only=True, gc=False, frozen=True):
+    """Where a model, seed, snapshot or source lives in the warehouse, as the manifest says."""
+
+    resource_type: str
+    database: Optional[str] = None
+    schema: Optional[str] = None
+    name: Optional[str] = None
+
+
 class RunLineage(msgspec.Struct, kw_only=True, gc=False):
-    """The run's lineage details: the manifest's adapter type and a :class:`NodeLineage` per node unique_id."""
+    """The run's lineage details.
+
+    :param adapter_type: the manifest's ``metadata.adapter_type`` (``snowflake``, ``duckdb``...).
+    :param nodes: a :class:`NodeLineage` per executed node's unique_id (only those with something to tell).
+    :param parents: the relation of every parent of an executed node, so a node's inputs are known even
+        when its parents did not run in this run.
+    """
 
     adapter_type: Optional[str] = None
     nodes: dict[str, NodeLineage] = {}
+    parents: dict[str, Relation] = {}

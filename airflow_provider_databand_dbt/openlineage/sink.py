@@ -1,0 +1,126 @@
+"""The OpenLineage sink: every tracked run's events, sent through the standard client within a time budget.
+
+Registered with the tracking service's sink registry (see ``sinks/__init__.py``), so every tracker
+(API, CLI, hook/operator/sensor, monitor, webhooks) emits. The factory returns None, silently, when the
+extra is not installed, nothing configures the client, or ``OPENLINEAGE_DISABLED=true``; with
+``OPENLINEAGE_URL``/``OPENLINEAGE_CONFIG`` set but the extra missing it logs one line naming the extra.
+
+A dead backend must not stall a tracker: a run's events are sent from a helper thread and the tracker
+waits at most ``DATABAND_DBT_OPENLINEAGE_TIMEOUT`` seconds (default 10). A failure or a timeout raises
+one short error, which the tracking service logs and counts; tracking itself never fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Optional
+
+from airflow_provider_databand_dbt.extras import install_command, missing_module
+from airflow_provider_databand_dbt.model.report import RunReport
+from airflow_provider_databand_dbt.model.source import TrackingSource
+from airflow_provider_databand_dbt.openlineage import config
+from airflow_provider_databand_dbt.tracking.rows import SaveOutcome
+
+log = logging.getLogger(__name__)
+
+_warned_missing_extra = threading.Event()
+
+
+class OpenLineageError(Exception):
+    """Events of a run could not be sent (the backend failed, or took longer than the budget)."""
+
+
+class OpenLineageSink:
+    """Emit a tracked run's OpenLineage events with ``client``.
+
+    :param client: an ``openlineage.client.OpenLineageClient`` (anything with ``emit(event)``).
+    :param settings: namespace, time budget and dataset namespace override.
+    """
+
+    name = "openlineage"
+    # Ask the collector for compiled SQL, test details and the adapter (report.lineage).
+    wants_lineage = True
+
+    def __init__(self, client: Any, settings: Optional[config.LineageSettings] = None) -> None:
+        self.client = client
+        self.settings = settings or config.settings()
+        self._pending: Optional[threading.Thread] = None
+
+    def handle(self, report: RunReport, source: TrackingSource, outcome: Optional[SaveOutcome]) -> None:
+        """Send the run's events; raises :class:`OpenLineageError` when they could not all be sent in time."""
+        from airflow_provider_databand_dbt.openlineage.events import run_events
+
+        events = run_events(report, source, self.settings)
+        if self._pending is not None and self._pending.is_alive():
+            raise OpenLineageError(
+                f"the OpenLineage backend is still busy with an earlier run; the {len(events)} events of "
+                f"run {report.run_id} are dropped"
+            )
+        self._send(events, report.run_id)
+
+    def _send(self, events: list, run_id: int) -> None:
+        progress = _Progress(len(events))
+        worker = threading.Thread(
+            target=progress.emit_all, args=(self.client, events), name=f"openlineage-run-{run_id}", daemon=True
+        )
+        self._pending = worker
+        worker.start()
+        worker.join(self.settings.timeout)
+        if worker.is_alive():
+            progress.stop.set()
+            raise OpenLineageError(
+                f"the OpenLineage backend did not take the events of run {run_id} within {self.settings.timeout:g}s "
+                f"({progress.sent} of {len(events)} sent, the rest dropped; {config.TIMEOUT_ENV} sets the budget)"
+            )
+        if progress.error is not None:
+            error = progress.error
+            raise OpenLineageError(
+                f"{progress.sent} of {len(events)} OpenLineage events of run {run_id} sent, then "
+                f"{type(error).__name__}: {error}"
+            )
+        log.info("run %s: %d OpenLineage events sent", run_id, len(events))
+
+
+class _Progress:
+    """What the sending thread did; stops at the first failure (the backend is down, the rest would fail too)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.sent = 0
+        self.error: Optional[BaseException] = None
+        self.stop = threading.Event()
+
+    def emit_all(self, client: Any, events: list) -> None:
+        try:
+            for event in events:
+                if self.stop.is_set():
+                    return
+                client.emit(event)
+                self.sent += 1
+        except Exception as exc:  # noqa: BLE001 - reported by the tracker's thread as one line
+            self.error = exc
+
+
+def openlineage_sink() -> Optional[OpenLineageSink]:
+    """The sink when OpenLineage is installed and configured, else None (the registry's factory)."""
+    if config.is_disabled() or not config.is_configured():
+        return None
+    missing = missing_module(config.EXTRA)
+    if missing is not None:
+        if config.asked_for() and not _warned_missing_extra.is_set():
+            _warned_missing_extra.set()
+            log.warning(
+                "OPENLINEAGE_URL/OPENLINEAGE_CONFIG is set, but sending OpenLineage events needs the '%s' extra "
+                "(%s is not installed): %s",
+                config.EXTRA,
+                missing,
+                install_command(config.EXTRA),
+            )
+        return None
+    from openlineage.client import OpenLineageClient
+
+    client = OpenLineageClient()
+    if getattr(client.transport, "kind", None) == "noop":
+        return None
+    return OpenLineageSink(client, config.settings())
