@@ -17,7 +17,7 @@ import msgspec
 EXTRA = "openlineage"
 CLIENT_MODULE = "openlineage.client"
 DEFAULT_NAMESPACE = "default"  # the client's and the Airflow provider's default job namespace
-DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_TIMEOUT_SECONDS = 5.0
 TIMEOUT_ENV = "DATABAND_DBT_OPENLINEAGE_TIMEOUT"
 DATASET_NAMESPACE_ENV = "DATABAND_DBT_OPENLINEAGE_DATASET_NAMESPACE"
 CONFIG_FILE = "openlineage.yml"
@@ -27,7 +27,7 @@ class LineageSettings(msgspec.Struct, frozen=True, kw_only=True):
     """What we read besides the client's configuration.
 
     :param namespace: the job namespace (``OPENLINEAGE_NAMESPACE``, default ``default`` as in the Airflow provider).
-    :param timeout: seconds one tracked run may spend emitting (``DATABAND_DBT_OPENLINEAGE_TIMEOUT``, default 10).
+    :param timeout: seconds one tracked run may spend emitting (``DATABAND_DBT_OPENLINEAGE_TIMEOUT``, default 5).
     :param dataset_namespace: overrides every dataset namespace (``DATABAND_DBT_OPENLINEAGE_DATASET_NAMESPACE``),
         e.g. ``snowflake://myorg-myaccount``, which dbt artifacts do not tell.
     """

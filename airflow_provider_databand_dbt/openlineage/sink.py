@@ -6,7 +6,8 @@ extra is not installed, nothing configures the client, or ``OPENLINEAGE_DISABLED
 ``OPENLINEAGE_URL``/``OPENLINEAGE_CONFIG`` set but the extra missing it logs one line naming the extra.
 
 A dead backend must not stall a tracker: a run's events are sent from a helper thread and the tracker
-waits at most ``DATABAND_DBT_OPENLINEAGE_TIMEOUT`` seconds (default 10). A failure or a timeout raises
+waits at most ``DATABAND_DBT_OPENLINEAGE_TIMEOUT`` seconds (default 5); an HTTP transport's request
+timeout is capped at that budget and its default retries shortened. A failure or a timeout raises
 one short error, which the tracking service logs and counts; tracking itself never fails.
 """
 
@@ -123,4 +124,28 @@ def openlineage_sink() -> Optional[OpenLineageSink]:
     client = OpenLineageClient()
     if getattr(client.transport, "kind", None) == "noop":
         return None
-    return OpenLineageSink(client, config.settings())
+    lineage_settings = config.settings()
+    bound_http(client.transport, lineage_settings.timeout)
+    return OpenLineageSink(client, lineage_settings)
+
+
+# Retries of an HTTP transport whose retries the user did not configure: one more try, quickly, instead
+# of the client's five with backoff (~5 s of a tracker's time per event when the backend is down).
+SHORT_RETRY = {"total": 2, "connect": 1, "read": 1, "backoff_factor": 0.2}
+
+
+def bound_http(transport: Any, budget: float) -> None:
+    """Cap an HTTP transport's request timeout at ``budget`` and shorten its default retries (composites too)."""
+    from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
+
+    for http in _http_transports(transport):
+        http.timeout = min(float(http.timeout), budget)
+        if http.config.retry == DEFAULT_RETRY_CONFIG:
+            http.config.retry = {**DEFAULT_RETRY_CONFIG, **SHORT_RETRY}
+
+
+def _http_transports(transport: Any) -> list:
+    if getattr(transport, "kind", None) == "http" and hasattr(transport, "config"):
+        return [transport]
+    children = getattr(transport, "transports", None) or []
+    return [http for child in children for http in _http_transports(child)]

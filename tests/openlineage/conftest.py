@@ -19,7 +19,11 @@ def lineage_env(monkeypatch, tmp_path):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
-    return monkeypatch
+    yield monkeypatch
+    # The client copies OPENLINEAGE_URL into OPENLINEAGE__TRANSPORT__... variables itself; drop them too.
+    for key in list(os.environ):
+        if key.startswith(OPENLINEAGE_PREFIXES):
+            del os.environ[key]
 
 
 @pytest.fixture()

@@ -1,0 +1,156 @@
+"""The sink in a tracking service: on only when configured, every tracker's runs sent, a dead backend harmless."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+from loopback_http import LoopbackServer, send
+from lineage_schema import validate_event
+from required_services import needs_extra
+from sink_doubles import SinkEndpoint, closed_port_url
+
+from airflow_provider_databand_dbt.model.source import TrackingSource
+from airflow_provider_databand_dbt.sinks.registry import default_sinks
+from airflow_provider_databand_dbt.sinks.service import TrackingService
+from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID
+from airflow_provider_databand_dbt.tracking.store import TrackingStore
+
+pytestmark = needs_extra("openlineage")
+
+
+class SlowEndpoint(LoopbackServer):
+    """An OpenLineage backend that takes ``delay`` seconds to answer each event."""
+
+    methods = ("POST",)
+    quiet_errors = True
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def handle(self, handler) -> None:
+        time.sleep(self.delay)
+        send(handler, 204, b"")
+
+
+def _openlineage_sinks() -> list:
+    return [sink for sink in default_sinks() if sink.name == "openlineage"]
+
+
+def test_off_without_configuration_or_when_disabled(lineage_env, tmp_path):
+    assert _openlineage_sinks() == []
+
+    lineage_env.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9/")
+    lineage_env.setenv("OPENLINEAGE_DISABLED", "true")
+    assert _openlineage_sinks() == []
+
+    lineage_env.delenv("OPENLINEAGE_DISABLED")
+    [sink] = _openlineage_sinks()
+    assert sink.wants_lineage
+
+
+def test_every_tracked_run_is_sent_to_the_configured_endpoint(lineage_env, emulator, client, sqlite_url):
+    run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]
+    with SinkEndpoint() as endpoint, TrackingStore(sqlite_url) as store:
+        lineage_env.setenv("OPENLINEAGE_URL", endpoint.url)
+        service = TrackingService(store)
+        assert service.wants_lineage
+        report = service.track(client, DEMO_ACCOUNT_ID, run_id, source=TrackingSource(kind="api"))
+        events = list(endpoint.received)
+
+    assert report.lineage is not None
+    assert service.sink_failures == {}
+    for event in events:
+        validate_event(event)
+    assert events[-1]["eventType"] == "FAIL"
+    assert any("sql" in event["job"]["facets"] for event in events)
+
+
+def test_an_openlineage_yml_with_a_file_transport_is_used(lineage_env, emulator, client, tmp_path):
+    events_file = tmp_path / "events.jsonl"
+    (tmp_path / "openlineage.yml").write_text(
+        f"transport:\n  type: file\n  log_file_path: {events_file}\n  append: true\n", encoding="utf-8"
+    )
+    run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]
+
+    TrackingService(None).track(client, DEMO_ACCOUNT_ID, run_id)
+
+    events = [json.loads(line) for line in events_file.read_text(encoding="utf-8").splitlines()]
+    assert len(events) > 1
+    for event in events:
+        validate_event(event)
+
+
+def test_a_dead_or_slow_backend_never_fails_nor_stalls_tracking(lineage_env, emulator, client, sqlite_url):
+    run_id = emulator.seeded_runs[NIGHTLY_JOB_ID][-1]
+    lineage_env.setenv("DATABAND_DBT_OPENLINEAGE_TIMEOUT", "1")
+    with TrackingStore(sqlite_url) as store:
+        lineage_env.setenv("OPENLINEAGE_URL", closed_port_url())
+        down = TrackingService(store)
+        down.track(client, DEMO_ACCOUNT_ID, run_id)
+        assert down.sink_failures == {"openlineage": 1}
+
+        with SlowEndpoint(delay=5) as slow:
+            lineage_env.setenv("OPENLINEAGE_URL", slow.url)
+            stalled = TrackingService(store)
+            started = time.monotonic()
+            stalled.track(client, DEMO_ACCOUNT_ID, run_id)
+            elapsed = time.monotonic() - started
+            # the next run while the backend still chews on the last one is dropped at once
+            stalled.track(client, DEMO_ACCOUNT_ID, run_id)
+        assert store.get_report(run_id).status == "error"
+
+    assert elapsed < 4, elapsed
+    assert stalled.sink_failures == {"openlineage": 2}
+
+
+def _run_without_the_extra(env: dict, tmp_path) -> subprocess.CompletedProcess:
+    code = textwrap.dedent(
+        """
+        import logging, sys
+        sys.modules["openlineage"] = None
+        sys.modules["openlineage.client"] = None
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+        from airflow_provider_databand_dbt.sinks.registry import default_sinks
+        print([sink.name for sink in default_sinks() + default_sinks()])
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_without_the_extra_one_line_names_it_only_when_openlineage_was_asked_for(lineage_env, tmp_path):
+    import os
+
+    quiet = _run_without_the_extra(dict(os.environ), tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.strip() == "[]"
+    assert quiet.stderr == ""
+
+    asked = _run_without_the_extra(dict(os.environ, OPENLINEAGE_URL="http://127.0.0.1:9/"), tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.strip() == "[]"
+    lines = asked.stderr.strip().splitlines()
+    assert len(lines) == 1, asked.stderr
+    assert "pip install 'airflow-provider-databand-dbt[openlineage]'" in lines[0]
+
+
+def test_the_http_transport_gets_a_short_timeout_and_retries_unless_configured(lineage_env, tmp_path):
+    lineage_env.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9/")
+    lineage_env.setenv("DATABAND_DBT_OPENLINEAGE_TIMEOUT", "2")
+    [sink] = _openlineage_sinks()
+    assert sink.client.transport.timeout == 2
+    assert sink.client.transport.config.retry["total"] == 2
+
+    lineage_env.delenv("OPENLINEAGE_URL")
+    (tmp_path / "openlineage.yml").write_text(
+        "transport:\n  type: http\n  url: http://127.0.0.1:9/\n  timeout: 1\n  retry:\n    total: 7\n", encoding="utf-8"
+    )
+    [configured] = _openlineage_sinks()
+    assert configured.client.transport.timeout == 1
+    assert configured.client.transport.config.retry["total"] == 7
