@@ -213,8 +213,7 @@ class SourcesResults(msgspec.Struct, gc=False):
 T = TypeVar("T")
 
 _DECODERS: dict[type, msgspec.json.Decoder] = {
-    cls: msgspec.json.Decoder(cls)
-    for cls in (Manifest, RunResults, SourcesResults, LineageManifest, LineageRunResults)
+    cls: msgspec.json.Decoder(cls) for cls in (Manifest, RunResults, SourcesResults, LineageManifest, LineageRunResults)
 }
 # The list every real artifact of each kind has, even when it is empty.
 _REQUIRED: dict[type, str] = {

@@ -55,7 +55,9 @@ class DatasetIndex:
             if node.resource_type in ("model", "seed", "snapshot", "source") and node.materialization != "ephemeral":
                 self._relations.setdefault(
                     node.unique_id,
-                    Relation(resource_type=node.resource_type, database=node.database, schema=node.schema, name=node.alias),
+                    Relation(
+                        resource_type=node.resource_type, database=node.database, schema=node.schema, name=node.alias
+                    ),
                 )
 
     def get(self, unique_id: str) -> Optional[DatasetRef]:

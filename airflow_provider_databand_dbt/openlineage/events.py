@@ -104,7 +104,9 @@ class _Builder:
         inputs, outputs = self._datasets(node, details)
         return self._event(
             RunState.FAIL if failed else RunState.COMPLETE,
-            _time(node.finished_at, node.started_at, step.finished_at, self.report.finished_at, self.report.collected_at),
+            _time(
+                node.finished_at, node.started_at, step.finished_at, self.report.finished_at, self.report.collected_at
+            ),
             Run(runId=node_run_id(self.report, step.index, node.unique_id), facets=run_facets),
             Job(namespace=self.settings.namespace, name=node_job_name(node), facets=job_facets),
             inputs,

@@ -118,4 +118,6 @@ def assertions(
     assertion = data_quality_assertions_dataset.Assertion(
         assertion=test_name, success=success, column=column, name=node_name, severity=severity
     )
-    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(assertions=[assertion], producer=producer())
+    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+        assertions=[assertion], producer=producer()
+    )

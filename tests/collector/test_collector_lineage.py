@@ -33,7 +33,9 @@ def test_lineage_has_the_adapter_compiled_sql_tests_and_parents(emulator, client
     lineage = report.lineage
     assert lineage is not None and lineage.adapter_type == "duckdb"
     assert 'from "tiny_shop"."main"."stg_orders"' in lineage.nodes["model.tiny_shop.fct_orders"].compiled_code
-    test = lineage.nodes["test.tiny_shop.relationships_stg_orders_customer_id__customer_id__ref_stg_customers_.430bf21500"]
+    test = lineage.nodes[
+        "test.tiny_shop.relationships_stg_orders_customer_id__customer_id__ref_stg_customers_.430bf21500"
+    ]
     assert (test.test_name, test.column_name, test.attached_node) == (
         "relationships",
         "customer_id",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,18 @@ FACETS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _core() -> dict:
     return json.loads((SCHEMA_DIR / "OpenLineage.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry() -> Registry:
     core = Resource.from_contents(_core())
     return Registry().with_resources([(url, core) for url in CORE_URLS])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _facet_validator(name: str) -> Draft202012Validator:
     document = json.loads((SCHEMA_DIR / "facets" / f"{name}.json").read_text())
     schema = {"$id": document["$id"], "$defs": document["$defs"], "$ref": f"#/$defs/{name}"}

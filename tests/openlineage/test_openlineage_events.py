@@ -94,7 +94,7 @@ def test_node_events_have_the_run_as_parent_and_their_own_timings(nightly_report
         "integration": "DBT",
         "jobType": "MODEL",
     }
-    assert "from \"tiny_shop\".\"main\".\"stg_orders\"" in fct["job"]["facets"]["sql"]["query"]
+    assert 'from "tiny_shop"."main"."stg_orders"' in fct["job"]["facets"]["sql"]["query"]
     assert fct["job"]["facets"]["sql"]["dialect"] == "duckdb"
     # skipped nodes did not execute
     assert "tiny_shop.main.marketing_segments" not in by_job
@@ -108,7 +108,9 @@ def test_datasets_come_from_the_manifest_with_row_counts(nightly_report):
         ("duckdb://tiny_shop", "tiny_shop.main.stg_orders"),
         ("duckdb://tiny_shop", "tiny_shop.main.stg_payments"),
     }
-    assert [(d["namespace"], d["name"]) for d in fct["outputs"]] == [("duckdb://tiny_shop", "tiny_shop.main.fct_orders")]
+    assert [(d["namespace"], d["name"]) for d in fct["outputs"]] == [
+        ("duckdb://tiny_shop", "tiny_shop.main.fct_orders")
+    ]
     seed = by_job["tiny_shop.main.raw_payments.seed"]
     assert seed["job"]["facets"]["jobType"]["jobType"] == "SEED"
     assert seed["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 11

@@ -8,8 +8,8 @@ import sys
 import textwrap
 import time
 
-from loopback_http import LoopbackServer, send
 from lineage_schema import validate_event
+from loopback_http import LoopbackServer, send
 from required_services import needs_extra
 from sink_doubles import SinkEndpoint, closed_port_url
 
