@@ -154,3 +154,27 @@ def test_the_http_transport_gets_a_short_timeout_and_retries_unless_configured(l
     [configured] = _openlineage_sinks()
     assert configured.client.transport.timeout == 1
     assert configured.client.transport.config.retry["total"] == 7
+
+
+def test_a_run_seen_running_then_finished_starts_then_completes_with_the_same_run_id(lineage_env, emulator, client):
+    run_id = emulator.add_run(DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID, status="running")
+    with SinkEndpoint() as endpoint:
+        lineage_env.setenv("OPENLINEAGE_URL", endpoint.url)
+        service = TrackingService(None)
+        service.track(client, DEMO_ACCOUNT_ID, run_id)
+        while_running = list(endpoint.received)
+        emulator.set_run_status(run_id, "success")
+        service.track(client, DEMO_ACCOUNT_ID, run_id)
+        finished = endpoint.received[len(while_running) :]
+
+    def run_level(events):
+        return [e for e in events if "dbt_cloud_run" in e["run"]["facets"]]
+
+    [started] = run_level(while_running)
+    [completed] = run_level(finished)
+    assert (started["eventType"], completed["eventType"]) == ("START", "COMPLETE")
+    assert started["run"]["runId"] == completed["run"]["runId"]
+    assert while_running[0] is not None and while_running[0]["eventType"] == "START"
+    assert finished[-1]["eventType"] == "COMPLETE"
+    for event in while_running + finished:
+        validate_event(event)
