@@ -2,7 +2,8 @@
 
 The core schema checks the event's structure; each facet we emit is also checked against its own facet
 schema. Formats (uuid, date-time) are checked by parsing, since jsonschema only checks what its optional
-format packages support.
+format packages support. jsonschema is imported when first used: the core venv (no extra, no jsonschema)
+still collects the modules that import this one, and skips them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 # Every versioned URL by which the facet schemas refer to the core spec.
@@ -38,13 +36,17 @@ def _core() -> dict:
 
 
 @cache
-def _registry() -> Registry:
+def _registry() -> Any:
+    from referencing import Registry, Resource
+
     core = Resource.from_contents(_core())
     return Registry().with_resources([(url, core) for url in CORE_URLS])
 
 
 @cache
-def _facet_validator(name: str) -> Draft202012Validator:
+def _facet_validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
     document = json.loads((SCHEMA_DIR / "facets" / f"{name}.json").read_text())
     schema = {"$id": document["$id"], "$defs": document["$defs"], "$ref": f"#/$defs/{name}"}
     return Draft202012Validator(schema, registry=_registry())
@@ -52,6 +54,8 @@ def _facet_validator(name: str) -> Draft202012Validator:
 
 def validate_event(event: dict[str, Any]) -> None:
     """Raise ``jsonschema.ValidationError`` (or AssertionError for formats) unless ``event`` is a valid RunEvent."""
+    from jsonschema import Draft202012Validator
+
     Draft202012Validator(_core(), registry=_registry()).validate(event)
     assert event["schemaURL"].endswith("#/$defs/RunEvent")
     uuid.UUID(event["run"]["runId"])

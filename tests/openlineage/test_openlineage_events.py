@@ -208,3 +208,35 @@ def test_a_run_triggered_from_airflow_has_the_airflow_task_as_parent(nightly_rep
     assert "root" not in events[0]["run"]["facets"]["parent"] or events[0]["run"]["facets"]["parent"]["root"] is None
     for event in events:
         validate_event(event)
+
+
+def test_a_cancelled_run_aborts(nightly_report):
+    import msgspec
+
+    events = _events(msgspec.structs.replace(nightly_report, status="cancelled"))
+
+    assert events[-1]["eventType"] == "ABORT"
+    assert "errorMessage" not in events[-1]["run"]["facets"]
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda event: event.pop("producer"),
+        lambda event: event["run"]["facets"]["parent"]["run"].pop("runId"),
+        lambda event: event["job"]["facets"]["jobType"].pop("integration"),
+        lambda event: event["run"]["facets"]["processing_engine"].pop("version"),
+        lambda event: event["run"].update(runId="not-a-uuid"),
+    ],
+)
+def test_the_schema_check_rejects_a_broken_event(nightly_report, break_it):
+    import copy
+
+    from jsonschema import ValidationError
+
+    event = copy.deepcopy(_events(nightly_report)[0])
+    validate_event(event)
+    break_it(event)
+
+    with pytest.raises((ValidationError, ValueError)):
+        validate_event(event)
