@@ -46,14 +46,19 @@ class OpenLineageSink:
     def __init__(self, client: Any, settings: Optional[config.LineageSettings] = None) -> None:
         self.client = client
         self.settings = settings or config.settings()
-        self._pending: Optional[threading.Thread] = None
+        # A sender that outlived its budget: while it still waits on the backend, later runs are dropped
+        # instead of piling up threads. Trackers in several threads (monitor syncers) share one sink.
+        self._stalled: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
 
     def handle(self, report: RunReport, source: TrackingSource, outcome: Optional[SaveOutcome]) -> None:
         """Send the run's events; raises :class:`OpenLineageError` when they could not all be sent in time."""
         from airflow_provider_databand_dbt.openlineage.events import run_events
 
         events = run_events(report, source, self.settings)
-        if self._pending is not None and self._pending.is_alive():
+        with self._lock:
+            stalled = self._stalled is not None and self._stalled.is_alive()
+        if stalled:
             raise OpenLineageError(
                 f"the OpenLineage backend is still busy with an earlier run; the {len(events)} events of "
                 f"run {report.run_id} are dropped"
@@ -65,11 +70,12 @@ class OpenLineageSink:
         worker = threading.Thread(
             target=progress.emit_all, args=(self.client, events), name=f"openlineage-run-{run_id}", daemon=True
         )
-        self._pending = worker
         worker.start()
         worker.join(self.settings.timeout)
         if worker.is_alive():
             progress.stop.set()
+            with self._lock:
+                self._stalled = worker
             raise OpenLineageError(
                 f"the OpenLineage backend did not take the events of run {run_id} within {self.settings.timeout:g}s "
                 f"({progress.sent} of {len(events)} sent, the rest dropped; {config.TIMEOUT_ENV} sets the budget)"

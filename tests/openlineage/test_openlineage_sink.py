@@ -9,7 +9,7 @@ import textwrap
 import time
 
 from lineage_schema import validate_event
-from loopback_http import LoopbackServer, send
+from loopback_http import LoopbackServer, read_body, send
 from required_services import needs_extra
 from sink_doubles import SinkEndpoint, closed_port_url
 
@@ -31,10 +31,20 @@ class SlowEndpoint(LoopbackServer):
     def __init__(self, delay: float) -> None:
         super().__init__()
         self.delay = delay
+        self.requests = 0
 
     def handle(self, handler) -> None:
+        read_body(handler)
+        self.requests += 1
         time.sleep(self.delay)
         send(handler, 204, b"")
+
+
+def run_events_of(report) -> list:
+    from airflow_provider_databand_dbt.openlineage.config import LineageSettings
+    from airflow_provider_databand_dbt.openlineage.events import run_events
+
+    return run_events(report, TrackingSource(kind="monitor", name="prod").stamped(), LineageSettings())
 
 
 def _openlineage_sinks() -> list:
@@ -178,3 +188,35 @@ def test_a_run_seen_running_then_finished_starts_then_completes_with_the_same_ru
     assert finished[-1]["eventType"] == "COMPLETE"
     for event in while_running + finished:
         validate_event(event)
+
+
+def test_trackers_in_several_threads_share_one_sink(lineage_env, nightly_report):
+    """The monitor's syncers record from their own threads into one sink: runs are sent side by side."""
+    import threading
+
+    from airflow_provider_databand_dbt.openlineage.sink import openlineage_sink
+
+    with SlowEndpoint(delay=0.05) as slow:
+        lineage_env.setenv("OPENLINEAGE_URL", slow.url)
+        sink = openlineage_sink()
+        errors: list = []
+
+        def track() -> None:
+            try:
+                sink.handle(nightly_report, TrackingSource(kind="monitor", name="prod").stamped(), None)
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        first = threading.Thread(target=track)
+        first.start()
+        deadline = time.monotonic() + 10
+        while slow.requests == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = threading.Thread(target=track)  # while the first run's events are still on their way
+        second.start()
+        first.join(30)
+        second.join(30)
+        received = slow.requests
+
+    assert errors == []
+    assert received == 2 * len(run_events_of(nightly_report))
