@@ -21,6 +21,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "ui": ("fastapi", "uvicorn", "jinja2"),
     "monitor": ("prometheus_client",),
     "airflow": ("airflow", "airflow.providers.dbt.cloud"),
+    "openlineage": ("openlineage.client",),
 }
 
 

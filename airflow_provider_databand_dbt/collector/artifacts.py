@@ -29,6 +29,7 @@ SOURCES = "sources.json"
 class _Metadata(msgspec.Struct, gc=False):
     dbt_version: Optional[str] = None
     dbt_schema_version: Optional[str] = None
+    adapter_type: Optional[str] = None  # manifest only: duckdb, snowflake, postgres...
 
 
 class _DependsOn(msgspec.Struct, gc=False):
@@ -109,10 +110,32 @@ class Manifest(msgspec.Struct, gc=False):
     def dbt_version(self) -> Optional[str]:
         return self.metadata.dbt_version if self.metadata else None
 
+    @property
+    def adapter_type(self) -> Optional[str]:
+        return self.metadata.adapter_type if self.metadata else None
+
     def lookup(self, unique_id: str) -> Optional[ManifestNode]:
         """The manifest entry for a node, source or unit test, or None when the manifest lacks it."""
         # unique ids are unique across the three sections; most results are in ``nodes``
         return (self.nodes or {}).get(unique_id) or self.sources.get(unique_id) or self.unit_tests.get(unique_id)
+
+
+class _TestMetadata(msgspec.Struct, gc=False):
+    name: Optional[str] = None
+
+
+class LineageManifestNode(ManifestNode, gc=False, kw_only=True):
+    """A manifest node with what lineage exporters also read: which test it is and what it checks."""
+
+    attached_node: Optional[str] = None
+    column_name: Optional[str] = None
+    test_metadata: Optional[_TestMetadata] = None
+
+
+class LineageManifest(Manifest, gc=False):
+    """The manifest as decoded when a sink wants lineage (see ``model.lineage``)."""
+
+    nodes: Optional[dict[str, LineageManifestNode]] = None  # type: ignore[assignment]
 
 
 class Timing(msgspec.Struct, gc=False):
@@ -143,6 +166,16 @@ class RunResults(msgspec.Struct, gc=False):
     metadata: Optional[_Metadata] = None
     # None when absent: ``{}``, an error envelope or a redirect's page is no run_results.json.
     results: Optional[list[RunResult]] = None
+
+
+class LineageRunResult(RunResult, gc=False, kw_only=True):
+    """A run_results entry with the SQL dbt ran, kept only when a sink wants lineage."""
+
+    compiled_code: Optional[str] = None
+
+
+class LineageRunResults(RunResults, gc=False):
+    results: Optional[list[LineageRunResult]] = None  # type: ignore[assignment]
 
 
 class FreshnessThreshold(msgspec.Struct, gc=False):
@@ -180,17 +213,23 @@ class SourcesResults(msgspec.Struct, gc=False):
 T = TypeVar("T")
 
 _DECODERS: dict[type, msgspec.json.Decoder] = {
-    cls: msgspec.json.Decoder(cls) for cls in (Manifest, RunResults, SourcesResults)
+    cls: msgspec.json.Decoder(cls) for cls in (Manifest, RunResults, SourcesResults, LineageManifest, LineageRunResults)
 }
 # The list every real artifact of each kind has, even when it is empty.
-_REQUIRED: dict[type, str] = {Manifest: "nodes", RunResults: "results", SourcesResults: "results"}
+_REQUIRED: dict[type, str] = {
+    Manifest: "nodes",
+    RunResults: "results",
+    SourcesResults: "results",
+    LineageManifest: "nodes",
+    LineageRunResults: "results",
+}
 
 
 def decode_artifact(path: Path, cls: type[T], artifact: str) -> T:
     """Decode an artifact file into ``cls``, raising :class:`ArtifactError` saying what is wrong with it.
 
     :param path: the downloaded file; it is memory-mapped, never read into one big bytes object.
-    :param cls: :class:`Manifest`, :class:`RunResults` or :class:`SourcesResults`.
+    :param cls: :class:`Manifest`, :class:`RunResults` or :class:`SourcesResults` (or a ``Lineage*`` variant).
     :param artifact: the artifact name, for messages.
     """
     with open(path, "rb") as handle:
@@ -218,6 +257,14 @@ def decode_manifest(path: Path) -> Manifest:
 
 def decode_run_results(path: Path) -> RunResults:
     return decode_artifact(path, RunResults, RUN_RESULTS)
+
+
+def decode_lineage_manifest(path: Path) -> LineageManifest:
+    return decode_artifact(path, LineageManifest, MANIFEST)
+
+
+def decode_lineage_run_results(path: Path) -> LineageRunResults:
+    return decode_artifact(path, LineageRunResults, RUN_RESULTS)
 
 
 def decode_sources(path: Path) -> SourcesResults:

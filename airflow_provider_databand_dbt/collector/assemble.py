@@ -7,6 +7,7 @@ from typing import Optional
 
 from airflow_provider_databand_dbt.collector.retry_link import retry_of
 from airflow_provider_databand_dbt.collector.steps import StepPlan, bounded_text
+from airflow_provider_databand_dbt.model.lineage import RunLineage
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.model.status import status_label
 
@@ -42,6 +43,7 @@ def run_report(
     environment_name: Optional[str],
     steps: list[StepReport],
     artifact_dbt_version: Optional[str] = None,
+    lineage: Optional[RunLineage] = None,
 ) -> RunReport:
     """The whole run, keyed by (host, account_id, run id).
 
@@ -49,6 +51,7 @@ def run_report(
     :param host: the dbt Cloud host the run lives on (part of the tracking key).
     :param base_url: ``scheme://host[:port]``, for the run URL when dbt Cloud sent no ``href``.
     :param artifact_dbt_version: the dbt version the artifacts say, used when the run does not.
+    :param lineage: what lineage sinks asked the collector to keep, or None.
     """
     job = run.job
     trigger = run.trigger
@@ -77,6 +80,7 @@ def run_report(
         retry_of_run_id=retry_of(run),
         steps=steps,
         collected_at=datetime.now(timezone.utc),
+        lineage=lineage,
     )
 
 

@@ -19,6 +19,8 @@ from airflow_provider_databand_dbt.collector.artifacts import (
     MANIFEST,
     SOURCES,
     Manifest,
+    decode_lineage_manifest,
+    decode_lineage_run_results,
     decode_manifest,
     decode_run_results,
     decode_sources,
@@ -26,10 +28,12 @@ from airflow_provider_databand_dbt.collector.artifacts import (
 from airflow_provider_databand_dbt.collector.assemble import run_report, step_report
 from airflow_provider_databand_dbt.collector.client import CollectorClient
 from airflow_provider_databand_dbt.collector.fetch import ArtifactFetcher, Fetched
+from airflow_provider_databand_dbt.collector.lineage import add_step_lineage
 from airflow_provider_databand_dbt.collector.nodes import freshness_nodes, run_result_nodes
 from airflow_provider_databand_dbt.collector.scratch import scratch_directory
 from airflow_provider_databand_dbt.collector.steps import StepPlan, manifest_step, plan_step
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudError
+from airflow_provider_databand_dbt.model.lineage import RunLineage
 from airflow_provider_databand_dbt.model.report import ArtifactMissing, NodeResult, RunReport, StepReport
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS, status_label
 
@@ -49,6 +53,7 @@ def collect_run(
     progress: Optional[Progress] = None,
     deadline: Optional[float] = DEFAULT_COLLECT_DEADLINE,
     run=None,
+    lineage: bool = False,
 ) -> RunReport:
     """Fetch a run, its steps and their artifacts and build its report; to store it, use a ``TrackingService``.
 
@@ -63,16 +68,23 @@ def collect_run(
         it passes, the run fails with a timeout or, during artifacts, the rest are marked missing.
     :param run: the run as already fetched with its ``RELATED`` objects (e.g. from a runs page asked
         with ``include_related``), so it is not fetched again; None (default) fetches it.
+    :param lineage: also keep what lineage exporters need (``report.lineage``: adapter type, compiled
+        SQL, test details); off by default, so plain tracking decodes none of it.
     :raises DbtCloudError: the run itself could not be read (auth, not found, timeout, server errors).
     """
     if run is not None and run.id != run_id:
         raise ValueError(f"collect_run was given run {run.id} to collect run {run_id}")
     with client.deadline(deadline, f"collecting run {run_id}"):
-        return _collect(client, account_id, run_id, progress, run)
+        return _collect(client, account_id, run_id, progress, run, lineage)
 
 
 def _collect(
-    client: CollectorClient, account_id: int, run_id: int, progress: Optional[Progress], fetched: Any = None
+    client: CollectorClient,
+    account_id: int,
+    run_id: int,
+    progress: Optional[Progress],
+    fetched: Any = None,
+    lineage: bool = False,
 ) -> RunReport:
     run = fetched if fetched is not None else client.get_run(account_id, run_id, include_related=RELATED)
     project_name = _name_or_none(client.get_project, "project", account_id, run.project_id, run_id)
@@ -88,7 +100,8 @@ def _collect(
 
     with scratch_directory() as scratch:
         fetcher = ArtifactFetcher(client, account_id, run_id, scratch)
-        steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress)
+        run_lineage = RunLineage() if lineage else None
+        steps, artifact_dbt_version = _collect_steps(fetcher, api_steps, plans, progress, run_lineage)
 
     return run_report(
         run,
@@ -99,27 +112,35 @@ def _collect(
         environment_name=environment_name,
         steps=steps,
         artifact_dbt_version=artifact_dbt_version,
+        lineage=run_lineage,
     )
 
 
 def _collect_steps(
-    fetcher: ArtifactFetcher, api_steps: list, plans: list[StepPlan], progress: Optional[Progress]
+    fetcher: ArtifactFetcher,
+    api_steps: list,
+    plans: list[StepPlan],
+    progress: Optional[Progress],
+    lineage: Optional[RunLineage] = None,
 ) -> tuple[list[StepReport], Optional[str]]:
-    """Step reports in index order, and the dbt version the artifacts report."""
+    """Step reports in index order, and the dbt version the artifacts report; fills ``lineage`` when given."""
     manifest_index = manifest_step(plans)
     manifest: Optional[Manifest] = None
     manifest_missing: Optional[ArtifactMissing] = None
     if manifest_index is not None:
-        fetched = fetcher.fetch(MANIFEST, manifest_index, decode_manifest)
+        decode = decode_lineage_manifest if lineage is not None else decode_manifest
+        fetched = fetcher.fetch(MANIFEST, manifest_index, decode)
         manifest, manifest_missing = fetched.value, fetched.missing
     dbt_version = manifest.dbt_version if manifest else None
+    if lineage is not None and manifest is not None:
+        lineage.adapter_type = manifest.adapter_type
 
     steps = []
     for step, plan in zip(api_steps, plans):
         missing = [manifest_missing] if manifest_missing and plan.index == manifest_index else []
         nodes: list[NodeResult] = []
         if plan.fetches_results:
-            nodes, problem, results_version = _step_nodes(fetcher, plan, manifest)
+            nodes, problem, results_version = _step_nodes(fetcher, plan, manifest, lineage)
             missing += [problem] if problem else []
             dbt_version = dbt_version or results_version
             _report_progress(
@@ -136,7 +157,7 @@ def _collect_steps(
 
 
 def _step_nodes(
-    fetcher: ArtifactFetcher, plan: StepPlan, manifest: Optional[Manifest]
+    fetcher: ArtifactFetcher, plan: StepPlan, manifest: Optional[Manifest], lineage: Optional[RunLineage] = None
 ) -> tuple[list[NodeResult], Optional[ArtifactMissing], Optional[str]]:
     fetched: Fetched[Any]  # Fetched[SourcesResults] or Fetched[RunResults], matching build
     build: Callable[[Any, Manifest | None], list[NodeResult]]
@@ -145,10 +166,13 @@ def _step_nodes(
         build = freshness_nodes
     else:
         assert plan.results_artifact is not None  # the caller checked plan.fetches_results
-        fetched = fetcher.fetch(plan.results_artifact, plan.index, decode_run_results)
+        decode = decode_lineage_run_results if lineage is not None else decode_run_results
+        fetched = fetcher.fetch(plan.results_artifact, plan.index, decode)
         build = run_result_nodes
     if fetched.value is None:
         return [], fetched.missing, None
+    if lineage is not None:
+        add_step_lineage(lineage, fetched.value.results, manifest)
     metadata = fetched.value.metadata
     return build(fetched.value.results, manifest), None, metadata.dbt_version if metadata else None
 

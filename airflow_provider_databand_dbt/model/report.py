@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import msgspec
 
+from airflow_provider_databand_dbt.model.lineage import RunLineage
 from airflow_provider_databand_dbt.model.status import NODE_FAILED, is_terminal
 
 
@@ -115,6 +116,8 @@ class RunReport(RunHeader, kw_only=True):
 
     steps: list[StepReport] = []
     collected_at: Optional[datetime] = None
+    # Only when a sink asked the collector for it (OpenLineage); never stored, never in as_dict().
+    lineage: Optional[RunLineage] = None
 
     @property
     def is_finished(self) -> bool:
@@ -138,6 +141,7 @@ class RunReport(RunHeader, kw_only=True):
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data (datetimes as ISO 8601 strings) with a ``summary`` of node counts per status."""
         data: dict[str, Any] = msgspec.to_builtins(self)
+        data.pop("lineage", None)
         data["summary"] = self.summary
         return data
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_databand_dbt.openlineage.sink import openlineage_sink
 from airflow_provider_databand_dbt.sinks.protocols import RunStore, Sink
 from airflow_provider_databand_dbt.sinks.registry import (
     default_sinks,
@@ -13,6 +14,9 @@ from airflow_provider_databand_dbt.sinks.registry import (
 )
 from airflow_provider_databand_dbt.sinks.service import TrackingService, tracking
 from airflow_provider_databand_dbt.sinks.store import StoreSink, opened_store
+
+# The built-in sinks; each factory returns None unless its feature is configured.
+register_sink_factory(openlineage_sink)
 
 __all__ = [
     "RunStore",

@@ -1,7 +1,8 @@
 """Which sinks every tracker gets after the store: one list, so the API, CLI, Airflow and the monitor agree.
 
-Empty today. The OpenLineage exporter and alerts (issue 14) register a factory here, returning a
-sink when they are configured and None otherwise; a factory that fails is logged and skipped.
+The OpenLineage exporter (``openlineage.sink``, registered in ``sinks/__init__.py``) and alerts (issue 14)
+register a factory here, returning a sink when they are configured and None otherwise; a factory that
+fails is logged and skipped.
 """
 
 from __future__ import annotations

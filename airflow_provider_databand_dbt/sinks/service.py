@@ -56,6 +56,11 @@ class TrackingService:
         self._lock = threading.Lock()
 
     @property
+    def wants_lineage(self) -> bool:
+        """Whether a sink (OpenLineage) needs ``report.lineage``, so the collector keeps compiled SQL and tests."""
+        return any(getattr(sink, "wants_lineage", False) for sink in self.sinks)
+
+    @property
     def sink_failures(self) -> dict[str, int]:
         """Failures per sink name since this service was built."""
         with self._lock:
@@ -75,7 +80,9 @@ class TrackingService:
 
         :param run: the run as already fetched with its related objects (a runs page), or None.
         """
-        return collect_run(client, account_id, run_id, progress=progress, deadline=deadline, run=run)
+        return collect_run(
+            client, account_id, run_id, progress=progress, deadline=deadline, run=run, lineage=self.wants_lineage
+        )
 
     def record(self, report: RunReport, source: TrackingSource | None = None) -> SaveOutcome | None:
         """Save the report, then hand it to every other sink.

@@ -20,6 +20,7 @@ EXTRA_MODULES = {
     "ui": ("fastapi", "starlette", "uvicorn", "jinja2"),
     "monitor": ("prometheus_client",),
     "airflow": ("airflow",),
+    "openlineage": ("openlineage",),
 }
 ALL_EXTRAS = tuple(EXTRA_MODULES)
 SECRET = "s3cr3t-pw"

@@ -29,7 +29,7 @@ _RUN_FIELDS = field_names(RunHeader)
 
 def load_report(conn: Connection, run_pk: int) -> RunReport:
     """Rebuild the RunReport that was saved for a run, steps and nodes in their original order."""
-    run = conn.execute(sa.select(*columns(runs, RunReport, skip=("steps",))).where(runs.c.id == run_pk)).one()
+    run = conn.execute(sa.select(*columns(runs, RunReport, skip=("steps", "lineage"))).where(runs.c.id == run_pk)).one()
     by_step: dict[int, list[NodeResult]] = defaultdict(list)
     for step_index, result in nodes.results(conn, run_pk):
         by_step[step_index].append(result)
