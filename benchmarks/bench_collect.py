@@ -37,6 +37,7 @@ Data lands in ``benchmarks/.data/`` (gitignored) and is reused while the fixture
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -285,14 +286,16 @@ def _time_phases() -> dict[str, float]:
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     spent = dict.fromkeys(PHASES, 0.0)
+    spent.update({f"{phase} cpu": 0.0 for phase in PHASES})
 
     def timed(function, phase: str):
         def wrapper(*args, **kwargs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 spent[phase] += time.perf_counter() - started
+                spent[f"{phase} cpu"] += time.process_time() - cpu
 
         return wrapper
 
@@ -319,11 +322,13 @@ def run_ours(url: str, token: str, run_id: int, database: Path) -> dict:
     report = collect_data_from_dbt_cloud(ACCOUNT_ID, token, run_id, url, tracking_url=f"sqlite:///{database}")
     seconds = time.perf_counter() - started
     nodes = sum(len(step.nodes) for step in report.steps)
-    spent["download"] -= spent["decode"]  # fetches include their decoding
-    spent["other"] = seconds - sum(spent[phase] for phase in PHASES if phase != "other")
+    cpu = _cpu_seconds() - cpu
+    for suffix, total in (("", seconds), (" cpu", cpu)):
+        spent[f"download{suffix}"] -= spent[f"decode{suffix}"]  # fetches include their decoding
+        spent[f"other{suffix}"] = total - sum(spent[f"{phase}{suffix}"] for phase in PHASES if phase != "other")
     return {
         "seconds": seconds,
-        "cpu": _cpu_seconds() - cpu,
+        "cpu": cpu,
         "peak_rss": _peak_rss_bytes(),
         "startup_rss": startup,
         "nodes": nodes,
@@ -401,7 +406,7 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
 CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "baseline-gc-off": run_baseline_gc_off}
 
 
-def measure(contender: str, url: str, token: str, run_id: int) -> dict:
+def measure(contender: str, url: str, token: str, run_id: int, profile: Path | None = None) -> dict:
     """Run one contender in a fresh interpreter against a fresh database and return its numbers."""
     with tempfile.TemporaryDirectory(prefix="bench-collect-") as scratch:
         command = [
@@ -415,9 +420,12 @@ def measure(contender: str, url: str, token: str, run_id: int) -> dict:
             str(run_id),
             "--database",
             str(Path(scratch) / "tracking.db"),
+            *(["--profile", str(profile.absolute())] if profile else []),
         ]
         env = dict(os.environ, BENCH_TOKEN=token, TMPDIR=scratch)
-        output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
+        output = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    if output.returncode:
+        sys.exit(f"{contender} failed (exit {output.returncode}):\n{output.stderr[-3000:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -425,7 +433,13 @@ def measure(contender: str, url: str, token: str, run_id: int) -> dict:
 
 
 def _measure_size(
-    emulator: EmulatorProcess, shape: str, size: int, contenders: list[str], repeat: int, token: str
+    emulator: EmulatorProcess,
+    shape: str,
+    size: int,
+    contenders: list[str],
+    repeat: int,
+    token: str,
+    profile: Path | None = None,
 ) -> tuple[int, dict]:
     """Generate (or reuse) the data of one shape and size and measure each contender on it."""
     data = generate(size, shape)
@@ -441,14 +455,16 @@ def _measure_size(
     for contender in contenders:
         best = None
         for _ in range(repeat):
-            result = measure(contender, emulator.url, token, emulator.add_run(data, shape))
+            result = measure(contender, emulator.url, token, emulator.add_run(data, shape), profile)
             print(
                 f"  {contender:15} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
                 f"  peak RSS {_mb(result['peak_rss'])} MB",
                 flush=True,
             )
             if "phases" in result:
-                print("  " + " " * 15 + "  ".join(f"{k} {v:.2f} s" for k, v in result["phases"].items()), flush=True)
+                for suffix in ("", " cpu"):
+                    spent = "  ".join(f"{phase} {result['phases'][phase + suffix]:.2f}" for phase in PHASES)
+                    print(f"  {'':15}{suffix or ' wall':>5} s: {spent}", flush=True)
             if best is None or result["seconds"] < best["seconds"]:
                 best = result
         measured[contender] = best
@@ -467,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default="3step,1step", help="run shapes, comma separated (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is reported")
     parser.add_argument("--only", choices=sorted(CONTENDERS), help="measure one contender")
+    parser.add_argument(
+        "--profile", type=Path, help="write each contender's cProfile stats to PROFILE.<contender>.prof (slower)"
+    )
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
@@ -474,7 +493,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:
-        result = CONTENDERS[args.child](args.url, os.environ["BENCH_TOKEN"], args.run_id, args.database)
+        contender = functools.partial(CONTENDERS[args.child], args.url, os.environ["BENCH_TOKEN"], args.run_id)
+        if args.profile:
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                result = contender(args.database)
+            profile.dump_stats(f"{args.profile}.{args.child}.prof")
+        else:
+            result = contender(args.database)
         print(json.dumps(result))
         return 0
 
@@ -488,7 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     with EmulatorProcess() as emulator:
         for shape in shapes:
             for size in sizes:
-                rows.append((shape, *_measure_size(emulator, shape, size, contenders, args.repeat, DEMO_TOKEN)))
+                rows.append(
+                    (shape, *_measure_size(emulator, shape, size, contenders, args.repeat, DEMO_TOKEN, args.profile))
+                )
 
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
