@@ -18,7 +18,7 @@ import msgspec
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
-from airflow_provider_databand_dbt.tracking.definitions import DefinitionIds, definition_hash
+from airflow_provider_databand_dbt.tracking.definitions import DefinitionIds, definition_keys
 from airflow_provider_databand_dbt.tracking.schema import node_results
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def write_nodes(conn: Connection, run_pk: int, scope: str, steps: list[StepRepor
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     encode_time, encode_json = _encoders(conn.dialect.name)
     kept = list(_unique_nodes(steps))
-    keys = [(node.unique_id, definition_hash(node)) for _, node in kept]
+    keys = definition_keys(node for _, node in kept)
     known = DefinitionIds(conn, scope, marker)
     known.complete(dict(zip(keys, (node for _, node in kept))), encode_time(datetime.now(timezone.utc)), encode_json)
     sql = node_write_sql(conn.dialect.paramstyle, mode)
