@@ -76,13 +76,12 @@ def definition_keys(nodes: Iterable[NodeResult]) -> list[DefinitionKey]:
     A node reported by several steps of a run is usually the same manifest entry each time (the same
     objects), which a tuple comparison confirms without encoding and hashing it again.
     """
-    known: dict[str, tuple[tuple[Any, ...], DefinitionKey]] = {}
+    known: dict[str, tuple[NodeResult, DefinitionKey]] = {}
     keys = []
     for node in nodes:
-        fields = definition_fields(node)
         seen = known.get(node.unique_id)
-        if seen is None or seen[0] != fields:
-            seen = known[node.unique_id] = (fields, (node.unique_id, _digest(fields)))
+        if seen is None or (seen[0] is not node and definition_fields(seen[0]) != definition_fields(node)):
+            seen = known[node.unique_id] = (node, (node.unique_id, _digest(definition_fields(node))))
         keys.append(seen[1])
     return keys
 

@@ -93,3 +93,29 @@ def test_the_fitting_screen_passes_clean_nodes_and_catches_each_kind_of_problem(
     nul = _clean_nodes()
     nul[3] = msgspec.structs.replace(nul[3], name="a\x00b")
     assert not nodes_may_need_fitting(nul, strip_nul=False)  # SQLite keeps NUL bytes
+
+
+def test_saving_keeps_no_object_per_node_for_the_garbage_collector(sqlite_url):
+    """A full GC pass walks every tracked object: a save must not keep 100,000s of them alive at once."""
+    import gc
+
+    report = make_report(node_count=3000)
+    store = TrackingStore(sqlite_url)
+    alive: list[int] = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 0:
+            alive.append(len(gc.get_objects(generation=2)) + len(gc.get_objects(generation=1)))
+
+    try:
+        gc.collect()
+        baseline = len(gc.get_objects())
+        gc.callbacks.append(count)
+        try:
+            store.save_report(report)
+        finally:
+            gc.callbacks.remove(count)
+    finally:
+        store.close()
+    assert alive, "no collection ran while saving"
+    assert max(alive) - baseline < 3000
