@@ -16,6 +16,9 @@ the file pages it touched through mmap):
   run_results.json and manifest.json kept on the step dict, then a loop joining each result with
   its manifest node. Its "store" is one trivial sqlite3 row per node: the SDK instead serialized
   everything again and POSTed it to Databand, so the baseline is, if anything, flattered.
+* ``ours-next-run``: the same, for the pipeline's next run: another run of the job is stored first (in a
+  process of its own), so its nodes and definitions are known and only slim result rows are written. The
+  issue's shape is a first run (``ours``); this steady state is reported beside it, never instead.
 * ``baseline-gc-off``: the same with Python's cyclic garbage collector off (ours leaves it on; its
   report structs are not tracked by it): it shows how much of the gain is only that setting.
 
@@ -37,6 +40,7 @@ Data lands in ``benchmarks/.data/`` (gitignored) and is reused while the fixture
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -285,14 +289,16 @@ def _time_phases() -> dict[str, float]:
     from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
     spent = dict.fromkeys(PHASES, 0.0)
+    spent.update({f"{phase} cpu": 0.0 for phase in PHASES})
 
     def timed(function, phase: str):
         def wrapper(*args, **kwargs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 spent[phase] += time.perf_counter() - started
+                spent[f"{phase} cpu"] += time.process_time() - cpu
 
         return wrapper
 
@@ -319,11 +325,13 @@ def run_ours(url: str, token: str, run_id: int, database: Path) -> dict:
     report = collect_data_from_dbt_cloud(ACCOUNT_ID, token, run_id, url, tracking_url=f"sqlite:///{database}")
     seconds = time.perf_counter() - started
     nodes = sum(len(step.nodes) for step in report.steps)
-    spent["download"] -= spent["decode"]  # fetches include their decoding
-    spent["other"] = seconds - sum(spent[phase] for phase in PHASES if phase != "other")
+    cpu = _cpu_seconds() - cpu
+    for suffix, total in (("", seconds), (" cpu", cpu)):
+        spent[f"download{suffix}"] -= spent[f"decode{suffix}"]  # fetches include their decoding
+        spent[f"other{suffix}"] = total - sum(spent[f"{phase}{suffix}"] for phase in PHASES if phase != "other")
     return {
         "seconds": seconds,
-        "cpu": _cpu_seconds() - cpu,
+        "cpu": cpu,
         "peak_rss": _peak_rss_bytes(),
         "startup_rss": startup,
         "nodes": nodes,
@@ -398,26 +406,45 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
     }
 
 
-CONTENDERS = {"ours": run_ours, "baseline": run_baseline, "baseline-gc-off": run_baseline_gc_off}
+CONTENDERS = {
+    "ours": run_ours,
+    "ours-next-run": run_ours,
+    "baseline": run_baseline,
+    "baseline-gc-off": run_baseline_gc_off,
+}
 
 
-def measure(contender: str, url: str, token: str, run_id: int) -> dict:
-    """Run one contender in a fresh interpreter against a fresh database and return its numbers."""
+def measure(contender: str, url: str, token: str, run_id: int, profile: Path | None = None, warm_run_id=None) -> dict:
+    """Run one contender in a fresh interpreter against a fresh database and return its numbers.
+
+    ``ours-next-run`` first stores ``warm_run_id`` (another run of the same job) in a process of its own, then
+    measures ``run_id`` into that store: a pipeline's next run, whose nodes and definitions are already stored.
+    """
     with tempfile.TemporaryDirectory(prefix="bench-collect-") as scratch:
-        command = [
-            sys.executable,
-            __file__,
-            "--child",
-            contender,
-            "--url",
-            url,
-            "--run-id",
-            str(run_id),
-            "--database",
-            str(Path(scratch) / "tracking.db"),
-        ]
-        env = dict(os.environ, BENCH_TOKEN=token, TMPDIR=scratch)
-        output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
+        database = Path(scratch) / "tracking.db"
+        if contender == "ours-next-run":
+            _child("ours", url, token, warm_run_id, database, scratch, None)
+        return _child(contender, url, token, run_id, database, scratch, profile)
+
+
+def _child(contender: str, url: str, token: str, run_id: int, database: Path, scratch: str, profile) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        contender,
+        "--url",
+        url,
+        "--run-id",
+        str(run_id),
+        "--database",
+        str(database),
+        *(["--profile", str(profile.absolute())] if profile else []),
+    ]
+    env = dict(os.environ, BENCH_TOKEN=token, TMPDIR=scratch)
+    output = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    if output.returncode:
+        sys.exit(f"{contender} failed (exit {output.returncode}):\n{output.stderr[-3000:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -425,7 +452,13 @@ def measure(contender: str, url: str, token: str, run_id: int) -> dict:
 
 
 def _measure_size(
-    emulator: EmulatorProcess, shape: str, size: int, contenders: list[str], repeat: int, token: str
+    emulator: EmulatorProcess,
+    shape: str,
+    size: int,
+    contenders: list[str],
+    repeat: int,
+    token: str,
+    profile: Path | None = None,
 ) -> tuple[int, dict]:
     """Generate (or reuse) the data of one shape and size and measure each contender on it."""
     data = generate(size, shape)
@@ -441,14 +474,17 @@ def _measure_size(
     for contender in contenders:
         best = None
         for _ in range(repeat):
-            result = measure(contender, emulator.url, token, emulator.add_run(data, shape))
+            warm = emulator.add_run(data, shape) if contender == "ours-next-run" else None
+            result = measure(contender, emulator.url, token, emulator.add_run(data, shape), profile, warm)
             print(
                 f"  {contender:15} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
                 f"  peak RSS {_mb(result['peak_rss'])} MB",
                 flush=True,
             )
             if "phases" in result:
-                print("  " + " " * 15 + "  ".join(f"{k} {v:.2f} s" for k, v in result["phases"].items()), flush=True)
+                for suffix in ("", " cpu"):
+                    spent = "  ".join(f"{phase} {result['phases'][phase + suffix]:.2f}" for phase in PHASES)
+                    print(f"  {'':15}{suffix or ' wall':>5} s: {spent}", flush=True)
             if best is None or result["seconds"] < best["seconds"]:
                 best = result
         measured[contender] = best
@@ -467,6 +503,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default="3step,1step", help="run shapes, comma separated (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is reported")
     parser.add_argument("--only", choices=sorted(CONTENDERS), help="measure one contender")
+    parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help="contenders, comma separated, in order (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="write each contender's cProfile stats to PROFILE.<contender>.prof (slower)"
+    )
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
@@ -474,7 +518,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:
-        result = CONTENDERS[args.child](args.url, os.environ["BENCH_TOKEN"], args.run_id, args.database)
+        contender = functools.partial(CONTENDERS[args.child], args.url, os.environ["BENCH_TOKEN"], args.run_id)
+        if args.profile:
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                result = contender(args.database)
+            profile.dump_stats(f"{args.profile}.{args.child}.prof")
+        else:
+            result = contender(args.database)
         print(json.dumps(result))
         return 0
 
@@ -483,12 +535,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
-    contenders = [args.only] if args.only else list(CONTENDERS)
+    contenders = [args.only] if args.only else [c.strip() for c in args.contenders.split(",") if c.strip()]
+    unknown = sorted(set(contenders) - set(CONTENDERS))
+    if unknown:
+        parser.error(f"unknown contenders {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     rows = []
     with EmulatorProcess() as emulator:
         for shape in shapes:
             for size in sizes:
-                rows.append((shape, *_measure_size(emulator, shape, size, contenders, args.repeat, DEMO_TOKEN)))
+                rows.append(
+                    (shape, *_measure_size(emulator, shape, size, contenders, args.repeat, DEMO_TOKEN, args.profile))
+                )
 
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
@@ -503,19 +560,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['seconds']:8.2f}  {result['cpu']:8.2f}"
                 f"  {_mb(result['peak_rss']):>11}  {result['nodes']:>8}"
             )
-    if not args.only:
+    if len(contenders) > 1:
         print()
         for shape, manifest_bytes, measured in rows:
-            ours = measured["ours"]
-            for name in ("baseline", "baseline-gc-off"):
-                base = measured[name]
+            for name, mine in (
+                ("baseline", "ours"),
+                ("baseline-gc-off", "ours"),
+                ("baseline", "ours-next-run"),
+                ("baseline-gc-off", "ours-next-run"),
+            ):
+                if name not in measured or mine not in measured:
+                    continue
+                base, ours = measured[name], measured[mine]
                 same = (
                     "same node count"
                     if ours["nodes"] == base["nodes"]
                     else (f"NODE COUNTS DIFFER ({ours['nodes']} vs {base['nodes']})")
                 )
                 print(
-                    f"{shape} {_mb(manifest_bytes)} MB vs {name}: "
+                    f"{shape} {_mb(manifest_bytes)} MB {mine} vs {name}: "
                     f"{base['seconds'] / ours['seconds']:.1f}x faster (wall), "
                     f"{base['cpu'] / ours['cpu']:.1f}x less CPU, "
                     f"peak RSS {ours['peak_rss'] / base['peak_rss']:.2f}x ({same})"

@@ -6,7 +6,7 @@ the results file says: the name is the last part of its unique_id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Optional, Union
 
@@ -163,7 +163,7 @@ def _no_node(unique_id: str) -> None:
     return None
 
 
-def _execution_window(timing: list[Timing]) -> tuple[Optional[datetime], Optional[datetime]]:
+def _execution_window(timing: Sequence[Timing]) -> tuple[Optional[datetime], Optional[datetime]]:
     """When the node executed: dbt's ``execute`` timing, else the span of all its timings."""
     if not timing:
         return None, None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal, Optional
 
@@ -18,7 +17,7 @@ import msgspec
 from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
-from airflow_provider_databand_dbt.tracking.definitions import DefinitionIds, definition_hash
+from airflow_provider_databand_dbt.tracking.definitions import DefinitionIds, definition_keys
 from airflow_provider_databand_dbt.tracking.schema import node_results
 
 log = logging.getLogger(__name__)
@@ -52,31 +51,37 @@ def write_nodes(conn: Connection, run_pk: int, scope: str, steps: list[StepRepor
     """
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     encode_time, encode_json = _encoders(conn.dialect.name)
-    kept = list(_unique_nodes(steps))
-    keys = [(node.unique_id, definition_hash(node)) for _, node in kept]
+    # Lists per step, never a tuple per node: 100,000s of objects alive make every pass of the garbage collector slow.
+    per_step = [(step.index, _unique_nodes(step)) for step in steps]
+    every_node = [node for _, step_nodes in per_step for node in step_nodes]
+    keys = definition_keys(every_node)
     known = DefinitionIds(conn, scope, marker)
-    known.complete(dict(zip(keys, (node for _, node in kept))), encode_time(datetime.now(timezone.utc)), encode_json)
+    known.complete(dict(zip(keys, every_node)), encode_time(datetime.now(timezone.utc)), encode_json)
     sql = node_write_sql(conn.dialect.paramstyle, mode)
     encode_times = _times_encoder(conn.dialect.name, encode_time)
-    for start in range(0, len(kept), INSERT_CHUNK_ROWS):
-        part, part_keys = kept[start : start + INSERT_CHUNK_ROWS], keys[start : start + INSERT_CHUNK_ROWS]
-        conn.exec_driver_sql(sql, _result_rows(run_pk, part, part_keys, known, encode_times))
+    first = 0
+    for index, step_nodes in per_step:
+        for start in range(0, len(step_nodes), INSERT_CHUNK_ROWS):
+            part = step_nodes[start : start + INSERT_CHUNK_ROWS]
+            part_keys = keys[first + start : first + start + INSERT_CHUNK_ROWS]
+            conn.exec_driver_sql(sql, _result_rows(run_pk, index, part, part_keys, known, encode_times))
+        first += len(step_nodes)
 
 
 def _result_rows(
     run_pk: int,
-    kept: list[tuple[int, NodeResult]],
+    step_index: int,
+    nodes: list[NodeResult],
     keys: list[tuple[str, str]],
     known: DefinitionIds,
     encode_times: Callable[[list[Optional[datetime]]], list[Any]],
 ) -> list[tuple[Any, ...]]:
     """The rows of NODE_COLUMNS, built column by column and zipped (C loops rather than one tuple per node)."""
-    nodes = [node for _, node in kept]
     node_ids, definition_ids = known.node_ids, known.definition_ids
     return list(
         zip(
             [run_pk] * len(nodes),
-            [index for index, _ in kept],
+            [step_index] * len(nodes),
             [node_ids[unique_id] for unique_id, _ in keys],
             [definition_ids[key] for key in keys],
             [node.status for node in nodes],
@@ -162,20 +167,13 @@ def unique_steps(report: RunReport) -> list[StepReport]:
     return list(by_index.values())
 
 
-def _unique_nodes(steps: list[StepReport]) -> Iterator[tuple[int, NodeResult]]:
-    """``(step index, node)`` for each node of each step, a node reported twice in a step only by its last result."""
-    for step in steps:
-        seen: dict[str, int] = {}
-        for position, node in enumerate(step.nodes):
-            seen[node.unique_id] = position
-        if len(seen) != len(step.nodes):
-            log.warning("Step %s reports some nodes twice; keeping the last result of each", step.index)
-            for position, node in enumerate(step.nodes):
-                if seen[node.unique_id] == position:
-                    yield step.index, node
-        else:
-            for node in step.nodes:
-                yield step.index, node
+def _unique_nodes(step: StepReport) -> list[NodeResult]:
+    """The step's nodes, a node reported twice only by its last result."""
+    seen: dict[str, int] = {node.unique_id: position for position, node in enumerate(step.nodes)}
+    if len(seen) == len(step.nodes):
+        return step.nodes
+    log.warning("Step %s reports some nodes twice; keeping the last result of each", step.index)
+    return [node for position, node in enumerate(step.nodes) if seen[node.unique_id] == position]
 
 
 def step_row(run_pk: int, step: StepReport, reread_failed: Any = None) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 A node is a dbt unique_id within a scope (the run's pipeline, or the run itself when it has no job).
 A definition is one version of its manifest fields, keyed by a hash of all of them, so a result of an
 unchanged node costs one dictionary lookup. New nodes and definitions are inserted with
-``ON CONFLICT DO NOTHING`` in sorted order and read back, so concurrent saves of two runs of one
-pipeline never fail on, or deadlock over, the same new node.
+``ON CONFLICT DO NOTHING`` and read back, so concurrent saves of two runs of one pipeline never fail
+on the same new node; on PostgreSQL in sorted order, so they never deadlock over it either. SQLite has
+one writer at a time, so there they go in the order the run reported them: the ids then follow the
+order its result rows are written in, and every index of those rows grows at its end instead of at
+random places (a third of the time of a pipeline's first save).
 """
 
 from __future__ import annotations
@@ -44,21 +47,43 @@ def node_scope(pipeline_id: Optional[int], run_pk: int) -> str:
 
 def definition_hash(node: NodeResult) -> str:
     """A hash of every definition field: equal exactly when the stored definition can be reused."""
-    encoded = msgspec.json.encode(
-        (
-            node.name,
-            node.resource_type,
-            node.package_name,
-            node.materialization,
-            node.tags,
-            node.depends_on,
-            node.code_hash,
-            node.database,
-            node.schema,
-            node.alias,
-        )
+    return _digest(definition_fields(node))
+
+
+def definition_fields(node: NodeResult) -> tuple[Any, ...]:
+    """The values of DEFINITION_FIELDS, in that order (spelled out: this runs once per node result)."""
+    return (
+        node.name,
+        node.resource_type,
+        node.package_name,
+        node.materialization,
+        node.tags,
+        node.depends_on,
+        node.code_hash,
+        node.database,
+        node.schema,
+        node.alias,
     )
-    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
+def _digest(fields: tuple[Any, ...]) -> str:
+    return hashlib.blake2b(msgspec.json.encode(fields), digest_size=16).hexdigest()
+
+
+def definition_keys(nodes: Iterable[NodeResult]) -> list[DefinitionKey]:
+    """``(unique_id, definition_hash)`` of each node, each distinct definition of a node hashed once.
+
+    A node reported by several steps of a run is usually the same manifest entry each time (the same
+    objects), which a tuple comparison confirms without encoding and hashing it again.
+    """
+    known: dict[str, tuple[NodeResult, DefinitionKey]] = {}
+    keys = []
+    for node in nodes:
+        seen = known.get(node.unique_id)
+        if seen is None or (seen[0] is not node and definition_fields(seen[0]) != definition_fields(node)):
+            seen = known[node.unique_id] = (node, (node.unique_id, _digest(definition_fields(node))))
+        keys.append(seen[1])
+    return keys
 
 
 class DefinitionIds:
@@ -80,13 +105,28 @@ class DefinitionIds:
             if definition_id is not None:
                 self.definition_ids[(unique_id, digest)] = definition_id
 
+    def _load_nodes(self) -> None:
+        sql = f"SELECT unique_id, id FROM {nodes.name} WHERE scope = {self.marker}"
+        self.node_ids.update(iter(self.conn.exec_driver_sql(sql, (self.scope,))))  # rows, not a mapping
+
+    def _load_definitions(self) -> None:
+        sql = (
+            f"SELECT n.unique_id, d.definition_hash, d.id FROM {node_definitions.name} d "
+            f"JOIN {nodes.name} n ON n.id = d.node_id WHERE n.scope = {self.marker}"
+        )
+        self.definition_ids.update(
+            ((unique_id, digest), definition_id)
+            for unique_id, digest, definition_id in self.conn.exec_driver_sql(sql, (self.scope,))
+        )
+
     def complete(self, wanted: dict[DefinitionKey, NodeResult], now: Any, encode_json: Callable[[Any], str]) -> None:
         """Insert the nodes and definitions of ``wanted`` the store lacks, then know all their ids."""
-        missing_nodes = sorted({uid for uid, _ in wanted if uid not in self.node_ids})
+        in_order = sorted if self.conn.dialect.name != "sqlite" else list
+        missing_nodes = in_order(dict.fromkeys(uid for uid, _ in wanted if uid not in self.node_ids))
         if missing_nodes:
             self._insert(nodes.name, ("scope", "unique_id"), ((self.scope, uid) for uid in missing_nodes))
-            self._load()
-        missing = sorted(key for key in wanted if key not in self.definition_ids)
+            self._load_nodes()
+        missing = in_order(key for key in wanted if key not in self.definition_ids)
         if missing:
             columns = ("node_id", "definition_hash", *_quoted(self.conn, DEFINITION_FIELDS), "first_seen_at")
             rows = (
@@ -94,7 +134,7 @@ class DefinitionIds:
                 for uid, digest in missing
             )
             self._insert(node_definitions.name, columns, rows)
-            self._load()
+            self._load_definitions()
 
     def _insert(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
         sql = (

@@ -52,6 +52,8 @@ RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 WRITE_OPTION = "databand_dbt_write"
 # Execution option of a schema change: on SQLite, foreign keys are off for its transaction (see transact).
 SCHEMA_CHANGE_OPTION = "databand_dbt_schema_change"
+# Execution option of a write whose every key it inserts was read or inserted by itself (see transact).
+KEYS_TRUSTED_OPTION = "databand_dbt_keys_trusted"
 _FOREIGN_KEYS_OFF = "databand_dbt_foreign_keys_off"
 # PostgreSQL errors worth replaying the whole transaction for: serialization failure, deadlock.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -81,7 +83,7 @@ class StoreConnection:
                 yield conn
 
     @contextlib.contextmanager
-    def write(self, *, schema_change: bool = False) -> Iterator[Connection]:
+    def write(self, *, schema_change: bool = False, keys_trusted: bool = False) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, rolled back on error."""
         if self.read_only:
             raise TrackingStoreUnavailable(
@@ -89,20 +91,28 @@ class StoreConnection:
                 f"or point {ENV_TRACKING_URL} at a writable location"
             )
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: True, SCHEMA_CHANGE_OPTION: schema_change})
+            conn = conn.execution_options(
+                **{WRITE_OPTION: True, SCHEMA_CHANGE_OPTION: schema_change, KEYS_TRUSTED_OPTION: keys_trusted}
+            )
             with conn.begin():
                 yield conn
 
-    def transact(self, work: Callable[[Connection], T], *, schema_change: bool = False) -> T:
+    def transact(
+        self, work: Callable[[Connection], T], *, schema_change: bool = False, keys_trusted: bool = False
+    ) -> T:
         """Run ``work`` in a write transaction, replaying it when the database was briefly locked or busy.
 
         :param schema_change: SQLite only: foreign keys are off during the transaction (as SQLite's own
             procedure for table changes asks), so re-creating a table (Alembic batch mode) cannot cascade-delete
             the rows that refer to it; ``work`` checks them (``PRAGMA foreign_key_check``) before it returns.
+        :param keys_trusted: SQLite only: foreign keys are not checked during the transaction, for a ``work`` that
+            deletes nothing and only writes keys it read or inserted itself in this transaction (SQLite has one
+            writer at a time, so none of them can vanish before the commit). Saving a run is such a work: the
+            checks cost a B-tree lookup per key of each of its 100,000s of node result rows.
         """
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             try:
-                with self.write(schema_change=schema_change) as conn:
+                with self.write(schema_change=schema_change, keys_trusted=keys_trusted) as conn:
                     return work(conn)
             except exc.DBAPIError as error:
                 if delay is None or not _is_retryable(error):
@@ -286,11 +296,12 @@ def _install_sqlite_hooks(engine: Engine, *, read_only: bool = False) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        if conn.get_execution_options().get(SCHEMA_CHANGE_OPTION):
+        options = conn.get_execution_options()
+        if options.get(SCHEMA_CHANGE_OPTION) or options.get(KEYS_TRUSTED_OPTION):
             # Only outside a transaction does this take effect; back on when the connection returns to the pool.
             conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
             conn.connection.info[_FOREIGN_KEYS_OFF] = True
-        if conn.get_execution_options().get(WRITE_OPTION):
+        if options.get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")

@@ -96,25 +96,42 @@ def _keep(changes: dict[str, Any], name: str, old: Any, new: Any) -> None:
 
 
 def nodes_may_need_fitting(nodes: list[NodeResult], strip_nul: bool) -> bool:
-    """A fast screen (C-speed JSON encoding plus one small loop) so clean runs skip the per-value fitting.
+    """A fast screen (one C-speed encoding, then a few checks column by column) so clean runs skip the fitting.
 
     False means no node has anything to fit; True (including false alarms) sends them through ``_Fitter.node``.
     """
+    if not nodes:
+        return False
     try:
+        # Lone surrogates make the encoder raise; NUL bytes show as \u0000.
         encoded = msgspec.json.encode(nodes)
-    except (UnicodeEncodeError, msgspec.EncodeError, OverflowError):  # lone surrogates, odd values
+    except (UnicodeEncodeError, msgspec.EncodeError, OverflowError):
         return True
-    # A text starting with 000 or 999 is a false alarm; timestamps near year 1 or 9999 are caught.
-    if (strip_nul and b"\\u0000" in encoded) or b'"000' in encoded or b'"999' in encoded:
+    if strip_nul and b"\\u0000" in encoded:
         return True
-    return any(
-        len(node.unique_id) > UNIQUE_ID_MAX_BYTES // 4
-        or len(node.status) > STATUS_MAX_CHARS
-        or (node.execution_time is not None and not math.isfinite(node.execution_time))
-        or (node.rows_affected is not None and not INT64_MIN <= node.rows_affected <= INT64_MAX)
-        or (node.failures is not None and not INT64_MIN <= node.failures <= INT64_MAX)
-        for node in nodes
-    )
+    statuses = {node.status for node in nodes}
+    if (
+        max(map(len, statuses)) > STATUS_MAX_CHARS
+        or max(len(node.unique_id) for node in nodes) > UNIQUE_ID_MAX_BYTES // 4
+    ):
+        return True
+    # A sum is finite only when every term is (a huge sum is a false alarm).
+    if not math.isfinite(sum(time for node in nodes if (time := node.execution_time) is not None)):
+        return True
+    for name in _NODE_INTS:
+        values = [value for node in nodes if (value := getattr(node, name)) is not None]
+        if values and not (INT64_MIN <= min(values) and max(values) <= INT64_MAX):
+            return True
+    return not all(_times_in_range([getattr(node, name) for node in nodes]) for name in _NODE_TIMES)
+
+
+def _times_in_range(values: list[Optional[datetime]]) -> bool:
+    """Whether every timestamp is aware and within what ``_Fitter.time`` keeps (None counts as in range)."""
+    present = [value for value in values if value is not None]
+    try:
+        return not present or (OLDEST <= min(present) and max(present) <= NEWEST)
+    except (TypeError, OverflowError):  # naive among aware values, or an offset at the edge of the calendar
+        return False
 
 
 def merge_notes(old: Optional[list[str]], new: Optional[list[str]]) -> list[str]:

@@ -112,7 +112,8 @@ class TrackingStore:
         stamped = (source or TrackingSource(kind="api")).stamped()
         try:
             with guarded(f"save run {report.run_id}", self.display_url):
-                return self._db.transact(lambda conn: writes.save_report(conn, report, stamped))
+                # A save deletes nothing and writes only keys it read or inserted itself (see transact).
+                return self._db.transact(lambda conn: writes.save_report(conn, report, stamped), keys_trusted=True)
         except _UNSTORABLE as error:
             # The driver refused a value before it reached the database (e.g. an int no column type holds).
             raise RunNotStorable(
