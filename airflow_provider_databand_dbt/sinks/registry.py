@@ -1,7 +1,7 @@
 """Which sinks every tracker gets after the store: one list, so the API, CLI, Airflow and the monitor agree.
 
-Empty today. The OpenLineage exporter and alerts (issue 14) register a factory here, returning a
-sink when they are configured and None otherwise; a factory that fails is logged and skipped.
+Alerts (issue 14) are registered below, exporters such as OpenLineage register their own; each factory
+returns a sink when its feature is configured and None otherwise; a factory that fails is logged and skipped.
 """
 
 from __future__ import annotations
@@ -51,3 +51,13 @@ def default_sinks() -> list[Sink]:
         if sink is not None:
             sinks.append(sink)
     return sinks
+
+
+def _alert_sink() -> Optional[Sink]:
+    """Alerts (issue 14): an ``AlertSink`` when alerts are configured; imported here, on first use."""
+    from airflow_provider_databand_dbt.alerts.sink import alert_sink_factory
+
+    return alert_sink_factory()
+
+
+register_sink_factory(_alert_sink)
