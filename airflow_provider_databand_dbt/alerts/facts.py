@@ -32,6 +32,7 @@ class NodeFacts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     node_id: int
     status: str
+    run_id: int = 0
     execution_time: Optional[float] = None
     rows_affected: Optional[int] = None
     unique_id: str = ""
@@ -46,6 +47,9 @@ class PipelineFacts(msgspec.Struct, frozen=True, kw_only=True):
 
     :param earlier_runs: the last N finished runs before ``run``, newest first.
     :param earlier_nodes: per node id, its results in ``earlier_runs``, newest first.
+    :param flagged: per (rule, node id or None), the run id spans (first, last) of its incidents that reach
+        into ``earlier_runs``: values the rules already called anomalous, left out of the statistics so one
+        regression does not raise the bar for the next.
     """
 
     pipeline_id: int
@@ -54,3 +58,8 @@ class PipelineFacts(msgspec.Struct, frozen=True, kw_only=True):
     nodes: tuple[NodeFacts, ...]
     earlier_runs: tuple[RunFacts, ...]
     earlier_nodes: dict[int, tuple[NodeFacts, ...]]
+    flagged: dict[tuple[str, Optional[int]], tuple[tuple[int, int], ...]] = {}
+
+    def is_flagged(self, rule: str, node_id: Optional[int], run_id: int) -> bool:
+        """Whether ``run_id``'s value of this subject was part of an incident of ``rule``."""
+        return any(first <= run_id <= last for first, last in self.flagged.get((rule, node_id), ()))

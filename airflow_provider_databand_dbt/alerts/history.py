@@ -16,7 +16,17 @@ from sqlalchemy.engine import Connection
 from airflow_provider_databand_dbt.alerts.facts import NodeFacts, PipelineFacts, RunFacts
 from airflow_provider_databand_dbt.alerts.notification import PipelineRef
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
-from airflow_provider_databand_dbt.tracking.schema import node_definitions, node_results, nodes, pipelines, runs
+from airflow_provider_databand_dbt.tracking.schema import (
+    alert_incidents,
+    node_definitions,
+    node_results,
+    nodes,
+    pipelines,
+    runs,
+)
+
+# Rules whose statistics leave out the values they flagged before.
+_STATISTICAL_RULES = ("duration_regression", "row_count_anomaly")
 
 _RUN_COLUMNS = (
     runs.c.id.label("run_pk"),
@@ -60,7 +70,8 @@ def pipeline_facts(conn: Connection, run: StoredRun, window: int) -> PipelineFac
         run=RunFacts(**{f: getattr(run, f) for f in RunFacts.__struct_fields__}),
         nodes=_current_nodes(conn, run.run_pk),
         earlier_runs=earlier,
-        earlier_nodes=_earlier_nodes(conn, [r.run_pk for r in earlier]),
+        earlier_nodes=_earlier_nodes(conn, {r.run_pk: r.run_id for r in earlier}),
+        flagged=_flagged(conn, run.pipeline_id, min((r.run_id for r in earlier), default=run.run_id)),
     )
 
 
@@ -112,8 +123,24 @@ def _current_nodes(conn: Connection, run_pk: int) -> tuple[NodeFacts, ...]:
     return tuple(last.values())
 
 
-def _earlier_nodes(conn: Connection, run_pks: list[int]) -> dict[int, tuple[NodeFacts, ...]]:
-    """Per node id, its (last step's) results in ``run_pks``, in the order of ``run_pks`` (newest first)."""
+def _flagged(conn: Connection, pipeline_id: int, since_run_id: int) -> dict[tuple[str, Optional[int]], tuple]:
+    """Run id spans of the pipeline's duration and row count incidents that reach ``since_run_id`` or later."""
+    query = sa.select(
+        alert_incidents.c.rule, alert_incidents.c.node_id, alert_incidents.c.first_run_id, alert_incidents.c.last_run_id
+    ).where(
+        alert_incidents.c.pipeline_id == pipeline_id,
+        alert_incidents.c.rule.in_(_STATISTICAL_RULES),
+        alert_incidents.c.last_run_id >= since_run_id,
+    )
+    spans: dict[tuple[str, Optional[int]], list[tuple[int, int]]] = defaultdict(list)
+    for row in conn.execute(query):
+        spans[(row.rule, row.node_id)].append((row.first_run_id, row.last_run_id))
+    return {subject: tuple(items) for subject, items in spans.items()}
+
+
+def _earlier_nodes(conn: Connection, run_ids: dict[int, int]) -> dict[int, tuple[NodeFacts, ...]]:
+    """Per node id, its (last step's) results in the runs ``run_ids`` (pk -> run id, newest first), in that order."""
+    run_pks = list(run_ids)
     if not run_pks:
         return {}
     query = (
@@ -130,7 +157,11 @@ def _earlier_nodes(conn: Connection, run_pks: list[int]) -> dict[int, tuple[Node
     per_run: dict[int, dict[int, NodeFacts]] = defaultdict(dict)
     for row in conn.execute(query):
         per_run[row.run_pk][row.node_id] = NodeFacts(
-            node_id=row.node_id, status=row.status, execution_time=row.execution_time, rows_affected=row.rows_affected
+            node_id=row.node_id,
+            run_id=run_ids[row.run_pk],
+            status=row.status,
+            execution_time=row.execution_time,
+            rows_affected=row.rows_affected,
         )
     history: dict[int, list[NodeFacts]] = defaultdict(list)
     for run_pk in run_pks:

@@ -151,7 +151,11 @@ def _source_freshness(facts: PipelineFacts, settings: RuleSettings) -> Iterator[
 def _duration_regressions(facts: PipelineFacts, settings: RuleSettings) -> Iterator[Finding | Subject]:
     run = facts.run
     if run.status == RunStatus.SUCCESS.label and run.duration_seconds is not None:
-        history = [r.duration_seconds for r in facts.earlier_runs if _ok_run(r.status) and r.duration_seconds]
+        history = [
+            r.duration_seconds
+            for r in facts.earlier_runs
+            if _ok_run(r.status) and r.duration_seconds and not facts.is_flagged("duration_regression", None, r.run_id)
+        ]
         limits = bounds(history, k=settings.k, min_runs=settings.min_runs)
         if limits is not None:
             if verdict(run.duration_seconds, limits) and run.duration_seconds >= settings.min_duration_seconds:
@@ -167,7 +171,13 @@ def _duration_regressions(facts: PipelineFacts, settings: RuleSettings) -> Itera
         if node.status not in NODE_OK or node.execution_time is None:
             continue
         earlier = facts.earlier_nodes.get(node.node_id, ())
-        history = [n.execution_time for n in earlier if n.status in NODE_OK and n.execution_time is not None]
+        history = [
+            n.execution_time
+            for n in earlier
+            if n.status in NODE_OK
+            and n.execution_time is not None
+            and not facts.is_flagged("duration_regression", node.node_id, n.run_id)
+        ]
         limits = bounds(history, k=settings.k, min_runs=settings.min_runs)
         if limits is None:
             continue
@@ -189,7 +199,13 @@ def _row_count_anomalies(facts: PipelineFacts, settings: RuleSettings) -> Iterat
         if node.resource_type not in _WRITES_ROWS or node.status not in NODE_OK or not _counted(node.rows_affected):
             continue
         earlier = facts.earlier_nodes.get(node.node_id, ())
-        history = [float(n.rows_affected) for n in earlier if n.status in NODE_OK and _counted(n.rows_affected)]
+        history = [
+            float(n.rows_affected)  # type: ignore[arg-type] - _counted checked it
+            for n in earlier
+            if n.status in NODE_OK
+            and _counted(n.rows_affected)
+            and not facts.is_flagged("row_count_anomaly", node.node_id, n.run_id)
+        ]
         limits = bounds(history, k=settings.k, min_runs=settings.min_runs, with_lower=settings.row_count_drop)
         if limits is None or limits.upper <= 0:
             continue  # a node that never wrote a row has nothing to compare with

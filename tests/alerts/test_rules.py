@@ -23,7 +23,8 @@ def nodes(b="success", *, a_seconds=2.0, a_rows=1000, source="pass", test="pass"
 
 def healthy_history(track, runs=6, *, start=1):
     for run_id in range(start, start + runs):
-        track(build_report(run_id, nodes=nodes(a_seconds=2.0 + (run_id % 3) * 0.1, a_rows=1000 + run_id)))
+        a_seconds = 2.0 + (run_id % 3) * 0.1
+        track(build_report(run_id, nodes=nodes(a_seconds=a_seconds, a_rows=1000 + run_id), duration_seconds=20.0 + a_seconds))
 
 
 def test_run_failed_opens_updates_and_resolves_one_incident(track, published, incidents):
@@ -82,17 +83,29 @@ def test_updates_are_published_when_asked(track, published):
     assert ("updated", "run_failed", None) in published.changes()
 
 
-def test_node_duration_regression_needs_five_earlier_runs(track, published, incidents):
-    healthy_history(track, 4)
-    track(build_report(10, nodes=nodes(a_seconds=20.0)))
+def test_node_duration_regression_needs_five_earlier_runs(track, published):
+    for run_id in range(1, 5):
+        track(build_report(run_id, job_id=2, nodes=nodes()))
+    track(build_report(5, job_id=2, nodes=nodes(a_seconds=20.0)))
     assert published.changes() == []  # four earlier runs: no verdict yet
-    healthy_history(track, 6, start=11)
-    track(build_report(20, nodes=nodes(a_seconds=20.0)))
-    assert ("opened", "duration_regression", A) in published.changes()
+
+
+def test_node_duration_regression_opens_and_resolves(track, published, incidents):
+    healthy_history(track, 6)
+    track(build_report(20, nodes=nodes(a_seconds=20.0), duration_seconds=20.0))
+    assert published.changes() == [("opened", "duration_regression", A)]
     [incident] = incidents(status="open")
     assert "above" in incident.message and "95th percentile x 1.5" in incident.message
-    track(build_report(21, nodes=nodes(a_seconds=2.1)))
-    assert ("resolved", "duration_regression", A) in published.changes()
+    track(build_report(21, nodes=nodes(a_seconds=2.1), duration_seconds=20.0))
+    assert published.changes()[-1] == ("resolved", "duration_regression", A)
+
+
+def test_a_flagged_value_does_not_raise_the_bar_for_the_next_regression(track, published):
+    healthy_history(track, 6)
+    track(build_report(20, nodes=nodes(a_seconds=20.0)))
+    healthy_history(track, 3, start=21)
+    track(build_report(30, nodes=nodes(a_seconds=15.0)))  # below 1.5 x 20 s, far above 1.5 x 2.2 s
+    assert published.changes().count(("opened", "duration_regression", A)) == 2
 
 
 def test_run_duration_regression(track, published):
