@@ -15,7 +15,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     With the 5 to 20 values the rules see, the common ``q * (n - 1)`` estimate (numpy's default) puts the
     95th percentile well inside the sample and under the distribution's own, so ordinary noise at a
     daily peak passed ``p95 * k``; type 6 is unbiased for where the quantile falls and, at n = 20, sits
-    between the two largest values (the benchmark's duration precision went from 0.87 to 1.0 with it).
+    between the two largest values (bench_alerts on 2,000 runs: duration precision 13/15 with type 7, 13/13 with type 6).
     Positions outside the sample are clamped to its smallest or largest value.
     """
     if not values:
