@@ -87,7 +87,11 @@ class _Pipeline:
                 continue
             name = pick()
             key = f"{kind}:{name}"
-            if key in self.pending or self.quiet_until[key] > index or any(k.endswith(f":{name}") for k in self.pending):
+            if (
+                key in self.pending
+                or self.quiet_until[key] > index
+                or any(k.endswith(f":{name}") for k in self.pending)
+            ):
                 continue
             runs = {"fail": rng.randint(1, 3), "stale": rng.randint(1, 2), "slow": rng.randint(1, 2)}.get(kind, 1)
             factor = {
@@ -141,7 +145,9 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
         seconds = pipeline.base_seconds[name] * _noise(rng, at) * (slow or 1.0)
         rows = int(pipeline.base_rows[name] * _noise(rng, at) * (rows_factor if rows_factor is not None else 1.0))
         status = "error" if fails else "success"
-        nodes.append(NodeSpec(name=name, status=status, seconds=seconds, rows=None if fails else rows, depends_on=(parent,)))
+        nodes.append(
+            NodeSpec(name=name, status=status, seconds=seconds, rows=None if fails else rows, depends_on=(parent,))
+        )
         truth[("new_failure", job, uid)] = fails
         if not fails:
             truth[("duration_regression", job, uid)] = slow is not None
@@ -151,7 +157,9 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
         test_fails = not fails and pipeline.active("fail", f"t{i}") is not None
         test_status = "skipped" if fails else ("fail" if test_fails else "pass")
         nodes.append(
-            NodeSpec(name=f"t{i}", resource_type="test", status=test_status, depends_on=(uid,), seconds=0.4 * _noise(rng, at))
+            NodeSpec(
+                name=f"t{i}", resource_type="test", status=test_status, depends_on=(uid,), seconds=0.4 * _noise(rng, at)
+            )
         )
         if test_status != "skipped":
             truth[("new_failure", job, f"test.shop.t{i}")] = test_fails

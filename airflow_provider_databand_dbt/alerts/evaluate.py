@@ -66,7 +66,9 @@ def evaluate_stored_run(
     _remember(conn, run)
     if notifications:
         publish(conn, notifications)
-        log.info("alerts: run %s of pipeline %s gave %s notification(s)", run.run_id, run.pipeline_id, len(notifications))
+        log.info(
+            "alerts: run %s of pipeline %s gave %s notification(s)", run.run_id, run.pipeline_id, len(notifications)
+        )
     return Evaluated(notifications=tuple(notifications))
 
 

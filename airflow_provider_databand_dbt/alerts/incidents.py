@@ -106,7 +106,9 @@ def _open(conn: Connection, facts: PipelineFacts, finding: Finding, at: datetime
             updated_at=at,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has one
+    return int(key[0])
 
 
 def _as_finding(row) -> Finding:

@@ -76,7 +76,6 @@ def evaluate(facts: PipelineFacts, settings: RuleSettings) -> Verdicts:
     return result
 
 
-
 def _job(facts: PipelineFacts) -> str:
     return facts.pipeline.job_name or f"job {facts.pipeline.job_id}"
 
@@ -196,20 +195,18 @@ def _duration_regressions(facts: PipelineFacts, settings: RuleSettings) -> Itera
 def _row_count_anomalies(facts: PipelineFacts, settings: RuleSettings) -> Iterator[Finding | Subject]:
     """Rows affected above ``p95 * k`` or (``row_count_drop``) below ``p5 / k`` of the node's earlier runs."""
     for node in facts.nodes:
-        if node.resource_type not in _WRITES_ROWS or node.status not in NODE_OK or not _counted(node.rows_affected):
+        rows = _rows(node)
+        if node.resource_type not in _WRITES_ROWS or rows is None:
             continue
         earlier = facts.earlier_nodes.get(node.node_id, ())
         history = [
-            float(n.rows_affected)  # type: ignore[arg-type] - _counted checked it
+            value
             for n in earlier
-            if n.status in NODE_OK
-            and _counted(n.rows_affected)
-            and not facts.is_flagged("row_count_anomaly", node.node_id, n.run_id)
+            if (value := _rows(n)) is not None and not facts.is_flagged("row_count_anomaly", node.node_id, n.run_id)
         ]
         limits = bounds(history, k=settings.k, min_runs=settings.min_runs, with_lower=settings.row_count_drop)
         if limits is None or limits.upper <= 0:
             continue  # a node that never wrote a row has nothing to compare with
-        rows = float(node.rows_affected)  # type: ignore[arg-type] - _counted checked it
         direction = verdict(rows, limits)
         if direction is None:
             yield ("row_count_anomaly", node.node_id)
@@ -227,9 +224,11 @@ def _ok_run(status: str) -> bool:
     return status == RunStatus.SUCCESS.label
 
 
-def _counted(rows: Optional[int]) -> bool:
-    """Adapters write -1 (or nothing) when they do not know the row count."""
-    return rows is not None and rows >= 0
+def _rows(node: NodeFacts) -> Optional[float]:
+    """The rows a node that ran wrote; None when it failed or its adapter did not count (-1 or nothing)."""
+    if node.status not in NODE_OK or node.rows_affected is None or node.rows_affected < 0:
+        return None
+    return float(node.rows_affected)
 
 
 def _above(value: float, limits: Bounds, settings: RuleSettings, unit: str) -> str:

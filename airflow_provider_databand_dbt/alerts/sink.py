@@ -32,11 +32,13 @@ ALERT_ENV_VARS = (
     "DATABAND_DBT_ALERT_WEBHOOK_URL",
 )
 
+
 def outbox_publish(conn: Connection, notifications: Sequence[AlertNotification]) -> None:
     """Queue the notifications in the store's outbox (``alerts.outbox.enqueue``), in the caller's transaction."""
     from airflow_provider_databand_dbt.alerts.outbox import enqueue  # type: ignore[import-not-found,unused-ignore]
 
     enqueue(conn, notifications)
+
 
 class AlertSink:
     """Evaluate the alert rules for every stored run and publish the incident changes.
@@ -96,10 +98,12 @@ class AlertSink:
     def _run_page_url(self, run_id: int) -> Optional[str]:
         return f"{self.web_base_url}/runs/{int(run_id)}" if self.web_base_url else None
 
+
 def alerts_configured(environ: Optional[dict[str, str]] = None) -> bool:
     """Whether any alerts setting is present (see ``ALERT_ENV_VARS``)."""
     env = os.environ if environ is None else environ
     return any(env.get(name) for name in ALERT_ENV_VARS)
+
 
 def alert_sink_factory() -> Optional[AlertSink]:
     """The registered factory: an :class:`AlertSink` when alerts are configured, else None."""

@@ -12,11 +12,12 @@ import msgspec
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0..1) of ``values``, estimated at position ``q * (n + 1)`` (Weibull, Hyndman-Fan type 6).
 
-    With the 5 to 20 values the rules see, the common ``q * (n - 1)`` estimate (numpy's default) puts the
-    95th percentile well inside the sample and under the distribution's own, so ordinary noise at a
-    daily peak passed ``p95 * k``; type 6 is unbiased for where the quantile falls and, at n = 20, sits
-    between the two largest values (bench_alerts on 2,000 runs: duration precision 13/15 with type 7, 13/13 with type 6).
-    Positions outside the sample are clamped to its smallest or largest value.
+    With the 5 to 20 values the rules see, numpy's default ``q * (n - 1)`` (type 7) puts the 95th
+    percentile inside the sample, under the distribution's own, and ordinary noise at a daily peak
+    passed ``p95 * k`` (bench_alerts, 2,000 runs: duration precision 13/15 with type 7, 13/13 with
+    type 6). Type 6 puts p95 between the two largest of 20 values, and at the largest below 19 values
+    (positions outside the sample are clamped). Values the rules flagged before are left out of the
+    history (``PipelineFacts.flagged``), so one regression does not raise the bar for the next.
     """
     if not values:
         raise ValueError("percentile of no values")

@@ -14,8 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from airflow_provider_databand_dbt.tracking.read import nodes as node_reader
 from airflow_provider_databand_dbt.tracking.read import pipelines as pipeline_reader
 from airflow_provider_databand_dbt.tracking.read import runs as run_reader
-from airflow_provider_databand_dbt.tracking.read.incidents import list_incidents
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
+from airflow_provider_databand_dbt.tracking.read.incidents import list_incidents
 from airflow_provider_databand_dbt.www import charts, params, views
 from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref

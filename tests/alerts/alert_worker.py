@@ -19,7 +19,9 @@ def main(url: str, run_id: int, status: str, start_at: float, out: str) -> None:
     keys: list[str] = []
     store = TrackingStore(url)
     service = TrackingService(store, [AlertSink(lambda conn, notes: keys.extend(n.key for n in notes))])
-    report = build_report(run_id, status=status, nodes=[NodeSpec(name="b", status="error" if status == "error" else "success")])
+    report = build_report(
+        run_id, status=status, nodes=[NodeSpec(name="b", status="error" if status == "error" else "success")]
+    )
     time.sleep(max(0.0, start_at - time.time()))
     service.record(report)
     store.close()

@@ -39,7 +39,10 @@ def test_threads_with_their_own_stores_record_one_run_once(tracking_url, publish
     for thread in threads:
         thread.join(60)
     assert failures == []
-    assert sorted(published.changes(), key=str) == [("opened", "new_failure", "model.shop.b"), ("opened", "run_failed", None)]
+    assert sorted(published.changes(), key=str) == [
+        ("opened", "new_failure", "model.shop.b"),
+        ("opened", "run_failed", None),
+    ]
     assert len(incidents(status="open")) == 2
     assert all(i.occurrences == 1 for i in incidents())
 

@@ -24,7 +24,11 @@ def nodes(b="success", *, a_seconds=2.0, a_rows=1000, source="pass", test="pass"
 def healthy_history(track, runs=6, *, start=1):
     for run_id in range(start, start + runs):
         a_seconds = 2.0 + (run_id % 3) * 0.1
-        track(build_report(run_id, nodes=nodes(a_seconds=a_seconds, a_rows=1000 + run_id), duration_seconds=20.0 + a_seconds))
+        track(
+            build_report(
+                run_id, nodes=nodes(a_seconds=a_seconds, a_rows=1000 + run_id), duration_seconds=20.0 + a_seconds
+            )
+        )
 
 
 def test_run_failed_opens_updates_and_resolves_one_incident(track, published, incidents):
@@ -33,7 +37,12 @@ def test_run_failed_opens_updates_and_resolves_one_incident(track, published, in
     track(build_report(11, status="error", nodes=nodes()))
     assert published.changes() == [("opened", "run_failed", None)]
     [incident] = incidents(status="open")
-    assert (incident.rule, incident.occurrences, incident.first_run_id, incident.last_run_id) == ("run_failed", 2, 10, 11)
+    assert (incident.rule, incident.occurrences, incident.first_run_id, incident.last_run_id) == (
+        "run_failed",
+        2,
+        10,
+        11,
+    )
     assert incident.severity == "error"
     track(build_report(12, nodes=nodes()))
     assert published.changes()[-1] == ("resolved", "run_failed", None)
@@ -118,7 +127,11 @@ def test_source_freshness_warn_then_error_then_pass(track, published, incidents)
     track(build_report(1, nodes=nodes(source="warn")))
     track(build_report(2, nodes=nodes(source="error")))
     [incident] = incidents(status="open")
-    assert (incident.rule, incident.severity, incident.node_unique_id) == ("source_freshness", "error", "source.shop.raw")
+    assert (incident.rule, incident.severity, incident.node_unique_id) == (
+        "source_freshness",
+        "error",
+        "source.shop.raw",
+    )
     assert published.changes() == [("opened", "source_freshness", "source.shop.raw")]
     track(build_report(3, nodes=nodes()))
     assert published.changes()[-1] == ("resolved", "source_freshness", "source.shop.raw")

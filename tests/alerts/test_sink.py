@@ -14,7 +14,11 @@ from airflow_provider_databand_dbt.testing.synthetic_runs import NodeSpec, build
 
 
 def test_registered_only_when_alerts_are_configured(monkeypatch, store):
-    for name in ("DATABAND_DBT_ALERTS_CONFIG", "DATABAND_DBT_ALERT_SLACK_WEBHOOK_URL", "DATABAND_DBT_ALERT_WEBHOOK_URL"):
+    for name in (
+        "DATABAND_DBT_ALERTS_CONFIG",
+        "DATABAND_DBT_ALERT_SLACK_WEBHOOK_URL",
+        "DATABAND_DBT_ALERT_WEBHOOK_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert alert_sink_factory() is None
     assert not any(isinstance(s, AlertSink) for s in default_sinks())
@@ -35,7 +39,9 @@ def test_a_failing_publish_never_fails_tracking_and_rolls_the_incident_back(stor
     assert service.sink_failures == {"alerts": 1}
     assert incidents() == []  # published in the same transaction: nothing half-done
     lines = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_databand_dbt.alerts.sink"]
-    assert lines == ["alerts: run 3 is tracked, but its alert rules could not be evaluated (RuntimeError: outbox is full)"]
+    assert lines == [
+        "alerts: run 3 is tracked, but its alert rules could not be evaluated (RuntimeError: outbox is full)"
+    ]
     # The run was not marked evaluated: the next tracker of it opens the incident.
     recorded = []
     TrackingService(store, [AlertSink(lambda conn, notes: recorded.extend(notes))]).record(

@@ -71,9 +71,9 @@ def test_api_incidents(web):
         2,
     )
     failed = web.get("/api/incidents", params={"node": "model.shop.b"}).json()["items"]
-    assert [(i["rule"], i["first_run_id"], i["last_run_id"], i["resolved_run_id"], i["occurrences"]) for i in failed] == [
-        ("new_failure", 2, 3, 4, 2)
-    ]
+    assert [
+        (i["rule"], i["first_run_id"], i["last_run_id"], i["resolved_run_id"], i["occurrences"]) for i in failed
+    ] == [("new_failure", 2, 3, 4, 2)]
     job1 = web.get("/api/incidents", params={"job_id": "1", "status": "resolved"}).json()
     assert {i["rule"] for i in job1["items"]} == {"new_failure", "run_failed"}
     assert web.get("/api/incidents", params={"status": "nope"}).status_code == 400

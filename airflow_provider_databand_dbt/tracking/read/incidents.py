@@ -107,9 +107,7 @@ def list_incidents(
     joined = alert_incidents.join(pipelines, pipelines.c.id == alert_incidents.c.pipeline_id)
     total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*clauses)).scalar_one()
     open_count = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(joined)
-        .where(*clauses, alert_incidents.c.open_key.is_not(None))
+        sa.select(sa.func.count()).select_from(joined).where(*clauses, alert_incidents.c.open_key.is_not(None))
     ).scalar_one()
     rows = conn.execute(
         sa.select(*_COLUMNS)
