@@ -55,6 +55,8 @@ def evaluate_stored_run(
         return Evaluated(skipped="no pipeline")
     if not is_terminal(run.status):
         return Evaluated(skipped="not finished")
+    # PostgreSQL runs at READ COMMITTED (its default, kept by the store): each statement after the lock
+    # sees what the evaluation that held it committed.
     advisory_xact_lock(conn, f"alerts:pipeline:{run.pipeline_id}")
     if _already_evaluated(conn, run):
         return Evaluated(skipped="already evaluated")

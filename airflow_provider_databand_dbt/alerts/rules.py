@@ -10,7 +10,7 @@ verdicts into incident changes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Optional
+from typing import Callable, Optional
 
 import msgspec
 
@@ -59,7 +59,7 @@ class Verdicts(msgspec.Struct, kw_only=True):
 def evaluate(facts: PipelineFacts, settings: RuleSettings) -> Verdicts:
     """Every rule that is on, over one finished run."""
     result = Verdicts(findings=[], clear=set())
-    checks = (
+    checks: tuple[tuple[RuleName, Callable[[PipelineFacts, RuleSettings], Iterator[Finding | Subject]]], ...] = (
         ("run_failed", _run_failed),
         ("new_failure", _node_failures),
         ("source_freshness", _source_freshness),
@@ -67,7 +67,7 @@ def evaluate(facts: PipelineFacts, settings: RuleSettings) -> Verdicts:
         ("row_count_anomaly", _row_count_anomalies),
     )
     for rule, check in checks:
-        if settings.is_on(rule):  # type: ignore[arg-type]
+        if settings.is_on(rule):
             for item in check(facts, settings):
                 if isinstance(item, Finding):
                     result.findings.append(item)
