@@ -61,9 +61,11 @@ class History(msgspec.Struct, kw_only=True):
 class _Pipeline:
     """One job's nodes with their usual durations and row counts, and what is injected now."""
 
-    def __init__(self, job_id: int, rng: random.Random) -> None:
+    def __init__(self, job_id: int, rng: random.Random, season: float, noise: float) -> None:
         self.job_id = job_id
         self.rng = rng
+        self.season = season
+        self.noise = noise
         self.base_seconds = {f"m{i}": rng.uniform(3, 60) for i in range(MODELS)}
         self.base_rows = {f"m{i}": rng.randint(1_000, 2_000_000) for i in range(MODELS)}
         self.run_overhead = rng.uniform(30, 90)
@@ -114,9 +116,9 @@ class _Pipeline:
                 self.pending[key] = (kind, runs - 1, factor)
 
 
-def _noise(rng: random.Random, at: datetime) -> float:
-    season = 1 + SEASON * math.sin(2 * math.pi * (at.hour + at.minute / 60) / 24)
-    return season * math.exp(rng.gauss(0, NOISE))
+def _noise(pipeline: _Pipeline, at: datetime) -> float:
+    season = 1 + pipeline.season * math.sin(2 * math.pi * (at.hour + at.minute / 60) / 24)
+    return season * math.exp(pipeline.rng.gauss(0, pipeline.noise))
 
 
 def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dict[Subject, bool]]:
@@ -128,7 +130,7 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
     freshness = rng.choice(["warn", "error"]) if stale else "pass"
     nodes.append(NodeSpec(name="raw", resource_type="source", status=freshness, seconds=0.5))
     truth[("source_freshness", job, "source.shop.raw")] = stale
-    nodes.append(NodeSpec(name="seed", resource_type="seed", seconds=2.0 * _noise(rng, at), rows=500))
+    nodes.append(NodeSpec(name="seed", resource_type="seed", seconds=2.0 * _noise(pipeline, at), rows=500))
     failed_upstream = False
     run_failed = False
     for i in range(MODELS):
@@ -142,8 +144,8 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
         fails = pipeline.active("fail", name) is not None
         slow = pipeline.active("slow", name)
         rows_factor = pipeline.active("rows", name)
-        seconds = pipeline.base_seconds[name] * _noise(rng, at) * (slow or 1.0)
-        rows = int(pipeline.base_rows[name] * _noise(rng, at) * (rows_factor if rows_factor is not None else 1.0))
+        seconds = pipeline.base_seconds[name] * _noise(pipeline, at) * (slow or 1.0)
+        rows = int(pipeline.base_rows[name] * _noise(pipeline, at) * (rows_factor if rows_factor is not None else 1.0))
         status = "error" if fails else "success"
         nodes.append(
             NodeSpec(name=name, status=status, seconds=seconds, rows=None if fails else rows, depends_on=(parent,))
@@ -158,7 +160,11 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
         test_status = "skipped" if fails else ("fail" if test_fails else "pass")
         nodes.append(
             NodeSpec(
-                name=f"t{i}", resource_type="test", status=test_status, depends_on=(uid,), seconds=0.4 * _noise(rng, at)
+                name=f"t{i}",
+                resource_type="test",
+                status=test_status,
+                depends_on=(uid,),
+                seconds=0.4 * _noise(pipeline, at),
             )
         )
         if test_status != "skipped":
@@ -171,7 +177,7 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
     duration = None
     if status == "success":
         work = sum(n.seconds for n in nodes) / 4  # four dbt threads
-        duration = work + pipeline.run_overhead * _noise(rng, at) * (slow_run or 1.0)
+        duration = work + pipeline.run_overhead * _noise(pipeline, at) * (slow_run or 1.0)
         if slow_run:  # a slow start: the run, not its nodes, takes several times longer
             duration = (work + pipeline.run_overhead) * slow_run
         truth[("duration_regression", job, None)] = slow_run is not None
@@ -179,10 +185,10 @@ def _run(pipeline: _Pipeline, run_id: int, at: datetime) -> tuple[RunReport, dic
     return report, truth
 
 
-def generate(runs: int, pipelines: int, seed: int = 14) -> History:
+def generate(runs: int, pipelines: int, seed: int = 14, *, season: float = SEASON, noise: float = NOISE) -> History:
     """``runs`` runs spread over ``pipelines`` jobs (hourly each, interleaved), in the order they happen."""
     rng = random.Random(seed)
-    jobs = [_Pipeline(1000 + p, random.Random(rng.random())) for p in range(pipelines)]
+    jobs = [_Pipeline(1000 + p, random.Random(rng.random()), season, noise) for p in range(pipelines)]
     reports: list[RunReport] = []
     open_spans: dict[Subject, list[int]] = {}
     episodes: list[Episode] = []

@@ -14,7 +14,7 @@ the store's own save in the same run (the baseline), and the total. Target: sink
 
 Usage::
 
-    python benchmarks/bench_alerts.py [--runs 10000] [--pipelines 10] [--postgres URL]
+    python benchmarks/bench_alerts.py [--runs 10000] [--pipelines 10] [--season 0.25] [--noise 0.1] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from airflow_provider_databand_dbt.sinks.service import TrackingService  # noqa:
 from airflow_provider_databand_dbt.tracking.store import TrackingStore  # noqa: E402
 
 
-def replay(url: str, history: History) -> tuple[list, list[float], list[float]]:
+def replay(url: str, history: History, k: float = 1.5) -> tuple[list, list[float], list[float]]:
     """Store every run through the service + AlertSink; the notifications, sink seconds and total seconds."""
     notes: list = []
     store = TrackingStore(url)
-    sink = AlertSink(lambda conn, batch: notes.extend(batch), settings=RuleSettings(notify_updates=True))
+    sink = AlertSink(lambda conn, batch: notes.extend(batch), settings=RuleSettings(k=k, notify_updates=True))
     service = TrackingService(store, [sink])
     bound = service.sinks[0]
     sink_seconds: list[float] = []
@@ -131,16 +131,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--pipelines", type=int, default=10)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--season", type=float, default=0.25, help="amplitude of the daily cycle (0.25: +-25%%)")
+    parser.add_argument("--noise", type=float, default=0.10, help="sigma of the log-normal noise")
+    parser.add_argument("--k", type=float, default=1.5, help="the rules' k (default: the rules' default)")
     parser.add_argument("--show-misses", action="store_true", help="print each false positive and missed episode")
     parser.add_argument("--postgres", help="a PostgreSQL server URL where a database may be created")
     args = parser.parse_args()
-    history = generate(args.runs, args.pipelines, args.seed)
+    history = generate(args.runs, args.pipelines, args.seed, season=args.season, noise=args.noise)
     with tempfile.TemporaryDirectory() as tmp:
-        report("SQLite", history, *replay(f"sqlite:///{tmp}/alerts.db", history), args.show_misses)
+        report("SQLite", history, *replay(f"sqlite:///{tmp}/alerts.db", history, args.k), args.show_misses)
     if args.postgres:
         url, drop = _postgres(args.postgres)
         try:
-            report("PostgreSQL", history, *replay(url, history), args.show_misses)
+            report("PostgreSQL", history, *replay(url, history, args.k), args.show_misses)
         finally:
             drop()
 
