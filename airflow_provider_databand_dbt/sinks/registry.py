@@ -1,8 +1,8 @@
 """Which sinks every tracker gets after the store: one list, so the API, CLI, Airflow and the monitor agree.
 
-The OpenLineage exporter (``openlineage.sink``, registered in ``sinks/__init__.py``) and alerts (issue 14)
-register a factory here, returning a sink when they are configured and None otherwise; a factory that
-fails is logged and skipped.
+Alerts (issue 14) are registered below; the OpenLineage exporter registers its factory in
+``sinks/__init__.py``. Each factory returns a sink when its feature is configured and None otherwise;
+a factory that fails is logged and skipped.
 """
 
 from __future__ import annotations
@@ -52,3 +52,13 @@ def default_sinks() -> list[Sink]:
         if sink is not None:
             sinks.append(sink)
     return sinks
+
+
+def _alert_sink() -> Optional[Sink]:
+    """Alerts (issue 14): an ``AlertSink`` when alerts are configured; imported here, on first use."""
+    from airflow_provider_databand_dbt.alerts.sink import alert_sink_factory
+
+    return alert_sink_factory()
+
+
+register_sink_factory(_alert_sink)

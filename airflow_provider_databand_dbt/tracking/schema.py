@@ -307,6 +307,50 @@ task_triggers = sa.Table(
     sa.Index(f"ix_{PREFIX}task_trigger_task", "dag_id", "task_id", "airflow_run_id", "map_index"),
 )
 
+# Alert incidents (revision r0011): one row per incident of a rule on a pipeline (run-level, or one node).
+# open_key is "<rule>:<pipeline id>:<node id or 0>" while open and NULL once resolved: the unique constraint
+# lets a (rule, pipeline, node) have one open incident at a time, enforced by the database (NULLs never clash).
+alert_incidents = sa.Table(
+    f"{PREFIX}alert_incident",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(32), nullable=False),
+    sa.Column("pipeline_id", sa.Integer, sa.ForeignKey(f"{PREFIX}pipeline.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("node_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node.id", ondelete="CASCADE")),
+    sa.Column("node_unique_id", sa.String(1024)),
+    sa.Column("node_name", sa.Text),
+    sa.Column("resource_type", sa.String(64)),
+    sa.Column("open_key", sa.String(96)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("first_run_id", sa.BigInteger, nullable=False),
+    sa.Column("last_run_id", sa.BigInteger, nullable=False),
+    sa.Column("resolved_run_id", sa.BigInteger),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Column("opened_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp),
+    sa.UniqueConstraint("open_key", name=f"uq_{PREFIX}alert_incident_open"),
+    # The incidents page: newest activity first; a pipeline's and a node's incidents.
+    sa.Index(f"ix_{PREFIX}alert_incident_updated", "updated_at", "id"),
+    sa.Index(f"ix_{PREFIX}alert_incident_pipeline", "pipeline_id", "updated_at"),
+    sa.Index(f"ix_{PREFIX}alert_incident_node", "node_unique_id", "updated_at"),
+)
+
+# The newest run the rules evaluated, per pipeline (r0011): a run at or before it is not evaluated again,
+# so every tracker of one run (operator, monitor, webhook) opens one incident and sends one notification.
+alert_evaluations = sa.Table(
+    f"{PREFIX}alert_evaluation",
+    metadata,
+    sa.Column("pipeline_id", sa.Integer, sa.ForeignKey(f"{PREFIX}pipeline.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("run_pk", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.BigInteger, nullable=False),
+    sa.Column("run_created_at", Timestamp),
+    sa.Column("evaluated_at", Timestamp, nullable=False),
+)
+
 schema_version = sa.Table(
     f"{PREFIX}schema_version",
     metadata,

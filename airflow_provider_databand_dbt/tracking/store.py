@@ -9,10 +9,10 @@ messages that name the store (password masked) and what to do.
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import msgspec
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Errors a driver raises for a value it cannot send (before SQL runs): the run, not the store, is at fault.
 _UNSTORABLE = (ValueError, OverflowError, TypeError, UnicodeError, msgspec.MsgspecError)
+
+T = TypeVar("T")
 
 __all__ = ["MonitorCursor", "NodeHistoryRow", "PipelineRow", "RunRow", "SaveOutcome", "TrackingStore"]
 
@@ -120,6 +122,16 @@ class TrackingStore:
                 f"could not save run {report.run_id} of account {report.account_id} on {report.host} in "
                 f"{self.display_url}: a value cannot be stored ({type(error).__name__}: {first_line(error)})"
             ) from error
+
+    def transact(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work(conn)`` in one write transaction of this store, replayed while the database is busy.
+
+        For sinks that write beside a stored run (alert incidents and their outbox rows commit together).
+
+        :param action: what is done, for the error message (``evaluate alert rules for run 42``).
+        """
+        with guarded(action, self.display_url):
+            return self._db.transact(work)
 
     def get_report(
         self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None

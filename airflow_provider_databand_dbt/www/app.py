@@ -138,7 +138,7 @@ def create_app(
     :param heavy_requests: whole-run requests (run page, run report, Gantt, lineage) served at once;
         others wait up to 20 s for a slot, then get 503 with ``Retry-After``.
     """
-    from airflow_provider_databand_dbt.www import api, errors, pages
+    from airflow_provider_databand_dbt.www import api, errors, incidents, pages
 
     app = FastAPI(
         title="databand-dbt web view",
@@ -154,7 +154,9 @@ def create_app(
     app.state.run_cache = RunCache()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(incidents.api)
     app.include_router(pages.router)
+    app.include_router(incidents.pages)
     errors.install(app)
     if allowed_hosts is not None:
         from airflow_provider_databand_dbt.www.hosts import AllowedHosts

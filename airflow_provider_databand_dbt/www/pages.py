@@ -15,6 +15,7 @@ from airflow_provider_databand_dbt.tracking.read import nodes as node_reader
 from airflow_provider_databand_dbt.tracking.read import pipelines as pipeline_reader
 from airflow_provider_databand_dbt.tracking.read import runs as run_reader
 from airflow_provider_databand_dbt.tracking.read.filters import RunFilter
+from airflow_provider_databand_dbt.tracking.read.incidents import list_incidents
 from airflow_provider_databand_dbt.www import charts, params, views
 from airflow_provider_databand_dbt.www.limits import heavy_slot
 from airflow_provider_databand_dbt.www.params import NodeFilter, Paging, Ref
@@ -22,6 +23,8 @@ from airflow_provider_databand_dbt.www.render import render, root_of
 from airflow_provider_databand_dbt.www.urls import Urls, airflow_task_url
 
 router = APIRouter(include_in_schema=False)
+BOX_SIZE = 10
+"""Incidents shown on a pipeline's or a node's page; the Incidents page lists the rest."""
 
 
 def _urls(request: Request, conn) -> Urls:
@@ -48,7 +51,8 @@ def pipeline_page(
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
         data = views.pipeline_view(conn, ref, run_filter, paging)
-    p = data.pipeline
+        p = data.pipeline
+        incidents = list_incidents(conn, job_id=p.job_id, account_id=p.account_id, host=p.host, page_size=BOX_SIZE)
     chart = charts.trend_chart(
         data.trend, link=lambda point: urls.run(point.run_id, account_id=p.account_id, host=p.host)
     )
@@ -62,6 +66,7 @@ def pipeline_page(
         run_filter=run_filter,
         statuses=params.RUN_STATUSES,
         window=pipeline_reader.WINDOW,
+        incidents=incidents,
     )
 
 
@@ -145,8 +150,13 @@ def node_page(
     with request.app.state.store.read() as conn:
         urls = _urls(request, conn)
         history = views.node_history(conn, unique_id, job, paging)
+        incidents = list_incidents(
+            conn, node_unique_id=unique_id, job_id=job.id, account_id=job.account_id, host=job.host, page_size=BOX_SIZE
+        )
     noun = "test" if history.resource_type in ("test", "unit_test") else history.resource_type or "node"
     chart = charts.trend_chart(
         history.chart, link=lambda point: urls.run(point.run_id, account_id=point.account_id, host=point.host)
     )
-    return render(request, "node.html", urls=urls, h=history, chart=chart, noun=noun, job_id=job.id)
+    return render(
+        request, "node.html", urls=urls, h=history, chart=chart, noun=noun, job_id=job.id, incidents=incidents
+    )

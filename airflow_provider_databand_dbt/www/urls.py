@@ -53,6 +53,9 @@ class Urls:
     def runs(self, **params: Any) -> str:
         return self.path("/runs", **params)
 
+    def incidents(self, **params: Any) -> str:
+        return self.path("/incidents", **params)
+
     def node(self, unique_id: str, **params: Any) -> str:
         return self.path(f"/nodes/{quote(unique_id, safe='.-_')}", **params)
 
