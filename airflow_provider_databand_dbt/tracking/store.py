@@ -9,10 +9,10 @@ messages that name the store (password masked) and what to do.
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import msgspec
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Errors a driver raises for a value it cannot send (before SQL runs): the run, not the store, is at fault.
 _UNSTORABLE = (ValueError, OverflowError, TypeError, UnicodeError, msgspec.MsgspecError)
+
+T = TypeVar("T")
 
 __all__ = ["MonitorCursor", "NodeHistoryRow", "PipelineRow", "RunRow", "SaveOutcome", "TrackingStore"]
 
@@ -271,6 +273,21 @@ class TrackingStore:
         """Runs the monitor failed to track, with attempts, reason and next retry (None: gave up)."""
         with guarded("list failed runs", self.display_url), self._db.read() as conn:
             return monitor_state.list_failed_runs(conn, syncer)
+
+    def transact(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one write transaction, replayed when the database was briefly busy.
+
+        For modules that keep their own tables in the store (the alert outbox). Errors are TrackingErrors.
+
+        :param action: what is done, for messages (``send alert notifications``).
+        """
+        with guarded(action, self.display_url):
+            return self._db.transact(work)
+
+    def read(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one read transaction (a consistent snapshot); errors are TrackingErrors."""
+        with guarded(action, self.display_url), self._db.read() as conn:
+            return work(conn)
 
     def close(self) -> None:
         """Close pooled connections; the store must not be used afterwards."""
