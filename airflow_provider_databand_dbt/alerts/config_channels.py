@@ -113,7 +113,7 @@ class ChannelConfig:
     def describe_target(self) -> str:
         """Where it sends, without secrets: the URL's host, or the SMTP server and recipients."""
         if isinstance(self.target, WebhookTarget):
-            return f"POST https://{self.target.url.host() or '?'}/*** (URL from {self.target.url.origin})"
+            return f"POST {self.target.url.site() or '?'}/*** (URL from {self.target.url.origin})"
         t = self.target
         return f"smtp {t.smtp_host}:{t.smtp_port} ({t.security}) to {', '.join(t.to)}"
 

@@ -35,6 +35,15 @@ class Secret:
         except ValueError:
             return ""
 
+    def site(self) -> str:
+        """``scheme://host[:port]`` of a secret URL, safe to print (no user, path or query)."""
+        try:
+            split = urlsplit(self._value)
+            port = f":{split.port}" if split.port else ""
+        except ValueError:
+            return ""
+        return f"{split.scheme}://{split.hostname}{port}" if split.hostname else ""
+
     def __repr__(self) -> str:
         return f"Secret({MASK}, origin={self.origin!r})"
 
