@@ -123,6 +123,8 @@ class Key:
     parse: Callable[[Any], Any]
     default: Any = None
     required: bool = False
+    # False: "none" is a value of its own (security = "none"), not "unset".
+    none_is_unset: bool = True
 
 
 def _parse_pipelines(raw: Any) -> tuple[PipelineId, ...]:
@@ -178,7 +180,7 @@ REQUIRED_SECRETS = {"slack": "webhook_url", "teams": "webhook_url", "webhook": "
 EMAIL_KEYS: dict[str, Key] = {
     "smtp_host": Key(v.parse_str, required=True),
     "smtp_port": Key(lambda r: v.parse_int(r, minimum=1, maximum=65535)),
-    "security": Key(lambda r: v.parse_choice(r, SMTP_SECURITY), "starttls"),
+    "security": Key(lambda r: v.parse_choice(r, SMTP_SECURITY), "starttls", none_is_unset=False),
     "from_address": Key(lambda r: _parse_addresses(r)[0], required=True),
     "to": Key(_parse_addresses, required=True),
     "username": Key(v.parse_str),
@@ -250,7 +252,7 @@ def parse_channel(
 
 def _value(raw: Mapping[str, tuple[Any, str]], key: str, spec: Key, origin: str) -> Any:
     item = raw.get(key)
-    if item is None or v.is_unset(item[0]):
+    if item is None or item[0] is None or (spec.none_is_unset and v.is_unset(item[0])):
         if spec.required:
             raise AlertsConfigError(f"{origin}: required key {key!r} is missing")
         return spec.default

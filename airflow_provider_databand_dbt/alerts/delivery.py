@@ -32,7 +32,7 @@ from airflow_provider_databand_dbt.tracking.errors import TrackingError
 log = logging.getLogger(__name__)
 
 # A claim lasts at least the send's timeout plus this margin, so a slow but live sender keeps its row.
-LEASE_MARGIN_SECONDS = 5.0
+LEASE_MARGIN_SECONDS = 1.0
 
 
 @dataclass

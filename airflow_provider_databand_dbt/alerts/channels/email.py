@@ -78,7 +78,7 @@ class EmailChannel:
         except smtplib.SMTPRecipientsRefused:
             raise DeliveryError(f"SMTP server {server} refused every recipient", retryable=False) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"cannot send through SMTP server {server} ({type(exc).__name__})") from None
+            raise DeliveryError(f"cannot send through SMTP server {server} ({type(exc).__name__})") from exc
 
     def _connect(self, timeout: float) -> smtplib.SMTP:
         target = self.target
