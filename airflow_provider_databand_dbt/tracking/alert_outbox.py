@@ -68,8 +68,11 @@ def insert_new(conn: Connection, rows: Iterable[NewOutboxRow], now: datetime) ->
             next_attempt_at=now,
             created_at=now,
         )
-        result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["notification_key", "channel"]))
-        added += max(result.rowcount or 0, 0)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["notification_key", "channel"])
+        if conn.dialect.name == "postgresql":  # psycopg reports no rowcount for this INSERT: count what it returns
+            added += len(conn.execute(stmt.returning(alert_outbox.c.id)).fetchall())
+        else:
+            added += max(conn.execute(stmt).rowcount or 0, 0)
     return added
 
 
