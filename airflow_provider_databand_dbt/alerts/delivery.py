@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # A claim lasts at least the send's timeout plus this margin, so a slow but live sender keeps its row.
 LEASE_MARGIN_SECONDS = 1.0
+# A send is not started with less time than this left in a drain's budget: it would only time out.
+MIN_SEND_SECONDS = 0.5
 
 
 @dataclass
@@ -93,7 +95,7 @@ class OutboxDelivery:
                 if not due:
                     break
                 for index, row_id in enumerate(due):
-                    if (end is not None and time.monotonic() >= end) or (stop is not None and stop.is_set()):
+                    if self._out_of_time(end) or (stop is not None and stop.is_set()):
                         result.left += len(due) - index
                         return result
                     attempted.add(row_id)
@@ -120,7 +122,7 @@ class OutboxDelivery:
             return
         timeout = channel.config.timeout
         if end is not None:
-            timeout = max(0.1, min(timeout, end - time.monotonic()))
+            timeout = max(min(MIN_SEND_SECONDS, timeout), min(timeout, end - time.monotonic()))
         try:
             channel.send(notification, timeout)
         except DeliveryError as exc:
@@ -168,6 +170,10 @@ class OutboxDelivery:
                 next_at.isoformat(timespec="seconds") if next_at else "-",
                 error,
             )
+
+    def _out_of_time(self, end: Optional[float]) -> bool:
+        """No time left to start a send that could succeed (at least a second, or the channel's timeout)."""
+        return end is not None and end - time.monotonic() < min(MIN_SEND_SECONDS, self._timeout_of(None))
 
     def _timeout_of(self, name: Optional[str]) -> float:
         timeouts = [c.config.timeout for n, c in self.channels.items() if name is None or n == name]

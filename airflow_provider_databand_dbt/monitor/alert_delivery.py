@@ -16,12 +16,15 @@ from airflow_provider_databand_dbt.alerts.delivery import drain_outbox
 
 log = logging.getLogger(__name__)
 
+# One drain may take the interval, and at least this long (a short interval must still let a send finish).
+MIN_DRAIN_SECONDS = 10.0
+
 
 class AlertDeliveryWorker:
     """Drains the outbox now, then every ``interval`` seconds, until ``stop`` is set.
 
     :param store: the monitor's ``TrackingStore``.
-    :param interval: seconds between drains; one drain takes at most this long.
+    :param interval: seconds between drains; one drain takes at most this long (or ``MIN_DRAIN_SECONDS``).
     """
 
     def __init__(self, store: Any, interval: float, stop: threading.Event) -> None:
@@ -42,7 +45,7 @@ class AlertDeliveryWorker:
 
     def drain_once(self) -> None:
         try:
-            result = drain_outbox(self.store, deadline_seconds=self.interval, stop=self.stop)
+            result = drain_outbox(self.store, deadline_seconds=max(self.interval, MIN_DRAIN_SECONDS), stop=self.stop)
         except AlertsConfigError as exc:
             if str(exc) != self._last_error:
                 log.error("alerts are not sent: %s", exc)

@@ -36,7 +36,7 @@ def post_json(
             url.reveal(), data=body, headers=all_headers, timeout=max(timeout, 0.05), allow_redirects=False
         )
     except requests.Timeout:
-        raise DeliveryError(f"{host} did not answer within {timeout:g} s") from None
+        raise DeliveryError(f"{host} did not answer within {timeout:.1f} s") from None
     except requests.RequestException as exc:
         raise DeliveryError(f"cannot reach {host} ({type(exc).__name__})") from None
     with response:
