@@ -42,8 +42,8 @@ class DeliverySettings:
 
     :param max_attempts: attempts per notification and channel before it is marked failed.
     :param backoff_initial: seconds before the 2nd attempt; doubled after each failure, up to ``backoff_max``.
-    :param lease_seconds: how long a process owns a row it is sending; a row of a process that died is retried after it.
-    :param inline_seconds: total time a short-lived tracker (API, CLI, Airflow task) spends sending after a run is stored.
+    :param lease_seconds: how long a process owns a row it sends; a row of a process that died is retried after it.
+    :param inline_seconds: total time a short-lived tracker (API, CLI, Airflow task) sends after storing a run.
     :param batch_size: rows read per query of a drain.
     """
 

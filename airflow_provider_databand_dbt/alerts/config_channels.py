@@ -209,11 +209,14 @@ def parse_channel(
     allowed = known_keys(channel_type)
     for key, (_, where) in raw.items():
         if key not in allowed:
-            raise AlertsConfigError(f"{where}: unknown key {key!r} for a {channel_type} channel; known: {', '.join(allowed)}")
+            raise AlertsConfigError(
+                f"{where}: unknown key {key!r} for a {channel_type} channel; known: {', '.join(allowed)}"
+            )
     common = {key: _value(raw, key, spec, origin) for key, spec in COMMON_KEYS.items()}
     if not CHANNEL_NAME.match(common["name"]):
         raise AlertsConfigError(
-            f"{raw['name'][1]}: channel name {v.describe_value(common['name'])} must be 1-100 letters, digits, '_', '-' or '.'"
+            f"{raw['name'][1]}: channel name {v.describe_value(common['name'])} "
+            "must be 1-100 letters, digits, '_', '-' or '.'"
         )
     if not common["enabled"]:
         return None
@@ -262,9 +265,7 @@ def _value(raw: Mapping[str, tuple[Any, str]], key: str, spec: Key, origin: str)
         raise AlertsConfigError(f"{item[1]}: {exc or 'bad value'}") from None
 
 
-def _secret(
-    raw: Mapping[str, tuple[Any, str]], key: str, origin: str, environ: Mapping[str, str]
-) -> Optional[Secret]:
+def _secret(raw: Mapping[str, tuple[Any, str]], key: str, origin: str, environ: Mapping[str, str]) -> Optional[Secret]:
     """The secret from ``<key>_env``, ``<key>_file`` or ``<key>`` (only one may be set); messages never show it."""
     chosen = [name for name in (f"{key}_env", f"{key}_file", key) if name in raw and not v.is_unset(raw[name][0])]
     if not chosen:

@@ -18,9 +18,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import msgspec
+from sqlalchemy.engine import Connection
 
 from airflow_provider_databand_dbt.alerts.channels import Channel, DeliveryError, build_channel
 from airflow_provider_databand_dbt.alerts.config import AlertsConfig, DeliverySettings, current_alerts_config
@@ -86,11 +87,7 @@ class OutboxDelivery:
         names = sorted(self.channels)
         try:
             while True:
-                now = datetime.now(timezone.utc)
-                batch = self.settings.batch_size
-                due = self.store.read(
-                    "read the alert outbox", lambda conn: alert_outbox.due_ids(conn, names, now, batch + len(attempted))
-                )
+                due = self.store.read("read the alert outbox", self._due_reader(names, len(attempted)))
                 due = [row_id for row_id in due if row_id not in attempted]
                 if not due:
                     break
@@ -104,6 +101,12 @@ class OutboxDelivery:
             result.store_error = str(exc)
             log.warning("alert delivery stopped: the tracking store failed (%s); queued alerts are sent later", exc)
         return result
+
+    def _due_reader(self, names: list[str], skipped: int) -> Callable[[Connection], list[int]]:
+        """A read of the due rows now; ``skipped`` more rows than a batch, since those attempted come back."""
+        now = datetime.now(timezone.utc)
+        limit = self.settings.batch_size + skipped
+        return lambda conn: alert_outbox.due_ids(conn, names, now, limit)
 
     def _attempt(self, row_id: int, end: Optional[float], result: DrainResult) -> None:
         now = datetime.now(timezone.utc)

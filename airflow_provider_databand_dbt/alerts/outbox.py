@@ -22,9 +22,7 @@ from airflow_provider_databand_dbt.tracking import alert_outbox
 log = logging.getLogger(__name__)
 
 
-def enqueue(
-    conn: Connection, notifications: Sequence[AlertNotification], config: Optional[AlertsConfig] = None
-) -> int:
+def enqueue(conn: Connection, notifications: Sequence[AlertNotification], config: Optional[AlertsConfig] = None) -> int:
     """Queue each notification for every channel whose filters match; returns how many rows were new.
 
     A resolution goes to the channels that were told about its incident (whatever their severity

@@ -107,8 +107,10 @@ def run_list(args: argparse.Namespace) -> int:
         pipelines = ", ".join(str(p) for p in row["pipelines"]) or "all"
         rules = row["rules"] if isinstance(row["rules"], str) else ", ".join(row["rules"])
         print(f"{row['name']} ({row['type']}): {row['target']}")
-        print(f"  pipelines: {pipelines}; rules: {rules}; min severity: {row['min_severity']}; "
-              f"changes: {', '.join(row['changes'])}")
+        print(
+            f"  pipelines: {pipelines}; rules: {rules}; min severity: {row['min_severity']}; "
+            f"changes: {', '.join(row['changes'])}"
+        )
     return EXIT_OK
 
 
@@ -140,7 +142,9 @@ def run_outbox(args: argparse.Namespace) -> int:
     from airflow_provider_databand_dbt.tracking import alert_outbox
 
     with options.open_read_store(args) as store:
-        rows = store.read("read the alert outbox", lambda conn: alert_outbox.list_rows(conn, state=args.state, limit=args.limit))
+        rows = store.read(
+            "read the alert outbox", lambda conn: alert_outbox.list_rows(conn, state=args.state, limit=args.limit)
+        )
         counts = store.read("count the alert outbox", alert_outbox.count_by_state)
     if args.json:
         data = {
@@ -164,9 +168,12 @@ def run_outbox(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(", ".join(f"{count} {state}" for state, count in counts.items()))
     for row in rows:
-        when = f"sent {row.sent_at:%Y-%m-%d %H:%M:%S}" if row.sent_at else f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+        when = (
+            f"sent {row.sent_at:%Y-%m-%d %H:%M:%S}" if row.sent_at else f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+        )
         error = f"  last error: {row.last_error}" if row.last_error else ""
-        print(f"{row.id:>6} {row.state:<8} {row.channel:<16} attempts {row.attempts}  {when}  {row.notification_key}{error}")
+        head = f"{row.id:>6} {row.state:<8} {row.channel:<16} attempts {row.attempts}"
+        print(f"{head}  {when}  {row.notification_key}{error}")
     return EXIT_OK
 
 

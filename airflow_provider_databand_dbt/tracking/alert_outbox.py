@@ -156,7 +156,7 @@ def list_rows(conn: Connection, *, state: Optional[str] = None, limit: int = 50)
 
 def count_by_state(conn: Connection) -> dict[str, int]:
     """How many rows are in each state (every state present, 0 when none)."""
-    counts = dict.fromkeys(OUTBOX_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(OUTBOX_STATES, 0)
     query = sa.select(alert_outbox.c.state, sa.func.count()).group_by(alert_outbox.c.state)
     for state, count in conn.execute(query):
         counts[state] = int(count)

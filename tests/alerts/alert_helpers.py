@@ -34,7 +34,9 @@ class WebhookReceiver(LoopbackServer):
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         raw = read_body(handler)
         with self._lock:
-            self.requests.append({"path": handler.path, "headers": dict(handler.headers), "raw": raw, "body": json.loads(raw)})
+            self.requests.append(
+                {"path": handler.path, "headers": dict(handler.headers), "raw": raw, "body": json.loads(raw)}
+            )
             status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         if self.delay:
             threading.Event().wait(self.delay)
@@ -99,7 +101,9 @@ def write_config(
     return path
 
 
-def config(tmp_path: Path, channels: Iterable[Mapping[str, Any]], environ: Mapping[str, str] | None = None, **kw: Any) -> AlertsConfig:
+def config(
+    tmp_path: Path, channels: Iterable[Mapping[str, Any]], environ: Mapping[str, str] | None = None, **kw: Any
+) -> AlertsConfig:
     """Write the TOML file and load it with ``environ`` (default: no variables)."""
     path = write_config(tmp_path / "alerts.toml", channels, **kw)
     return load_alerts_config(str(path), environ=environ or {})

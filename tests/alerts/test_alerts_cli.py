@@ -61,7 +61,10 @@ def test_test_reports_a_refusal_in_one_line_with_exit_1_and_no_secret(tmp_path, 
 def test_test_of_an_unreachable_channel_is_exit_1(tmp_path, env):
     env["HOOK_URL"] = _write(tmp_path, closed_port_url().rstrip("/") + SECRET_PATH)
     result = run("alerts", "test", "hook", env=env)
-    assert (result.returncode, result.stderr) == (1, "databand-dbt: error: channel hook: cannot reach 127.0.0.1 (ConnectionError)\n")
+    assert (result.returncode, result.stderr) == (
+        1,
+        "databand-dbt: error: channel hook: cannot reach 127.0.0.1 (ConnectionError)\n",
+    )
 
 
 def test_unknown_channel_and_bad_config_are_usage_errors(tmp_path, env):

@@ -84,9 +84,7 @@ def test_environment_overrides_file_keys_and_can_define_a_channel(tmp_path):
         "DATABAND_DBT_ALERTS__DELIVERY__MAX_ATTEMPTS": "2",
         "DATABAND_DBT_ALERTS__WEB_BASE_URL": "http://127.0.0.1:8080",
     }
-    config = _load(
-        tmp_path, [{"name": "data-team", "type": "slack", "webhook_url_env": "SLACK_URL"}], environ=environ
-    )
+    config = _load(tmp_path, [{"name": "data-team", "type": "slack", "webhook_url_env": "SLACK_URL"}], environ=environ)
     assert config.channel("data-team").filters.min_severity == "error"
     assert config.channel("hook").filters.pipelines == (7, 8)
     assert config.delivery.max_attempts == 2
@@ -124,8 +122,16 @@ def test_default_location_follows_airflow_home(tmp_path):
         ({"name": "a", "type": "slack", "webhook_url_env": "NOPE"}, {}, r"environment variable NOPE is not set"),
         ({"name": "a", "type": "slack", "webhook_url_env": SLACK_URL}, {}, r"webhook_url_env takes the name of"),
         ({"name": "a", "type": "slack", "webhook_url_file": SLACK_URL}, {}, r"webhook_url_file takes the name of"),
-        ({"name": "a", "type": "slack", "webhook_url_env": "U", "rules": ["nope"]}, {"U": SLACK_URL}, r"a rules: expected one of"),
-        ({"name": "a", "type": "email", "smtp_host": "h", "from_address": "x@y", "to": "nobody"}, {}, r"a to: expected e-mail"),
+        (
+            {"name": "a", "type": "slack", "webhook_url_env": "U", "rules": ["nope"]},
+            {"U": SLACK_URL},
+            r"a rules: expected one of",
+        ),
+        (
+            {"name": "a", "type": "email", "smtp_host": "h", "from_address": "x@y", "to": "nobody"},
+            {},
+            r"a to: expected e-mail",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_the_file_channel_and_key(tmp_path, channel, environ, expected):
@@ -172,12 +178,22 @@ def test_current_config_is_reloaded_when_the_file_changes(tmp_path, monkeypatch)
 def test_filters_match_pipelines_by_id_or_name_rules_severity_and_changes(tmp_path):
     config = _load(
         tmp_path,
-        [{"name": "a", "type": "slack", "webhook_url_env": "U", "pipelines": [7, "nightly"], "min_severity": "warning"}],
+        [
+            {
+                "name": "a",
+                "type": "slack",
+                "webhook_url_env": "U",
+                "pipelines": [7, "nightly"],
+                "min_severity": "warning",
+            }
+        ],
         environ={"U": SLACK_URL},
     )
     filters = config.channel("a").filters
     assert filters.matches(notification())  # job name "nightly"
-    assert not filters.matches(notification(pipeline=notification().pipeline.__class__(host="h", account_id=1, job_id=8)))
+    assert not filters.matches(
+        notification(pipeline=notification().pipeline.__class__(host="h", account_id=1, job_id=8))
+    )
     assert filters.matches(notification(pipeline=notification().pipeline.__class__(host="h", account_id=1, job_id=7)))
     assert not filters.matches(notification(severity="info"))
     assert not filters.matches(notification(change="updated"))  # still failing: no repeat alert by default

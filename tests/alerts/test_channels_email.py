@@ -32,7 +32,11 @@ class Inbox:
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"alerts" and auth_data.password == PASSWORD.encode()
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == b"alerts"
+        and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -48,9 +52,27 @@ def certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -67,8 +89,16 @@ def _server(inbox, certificate=None, mode="none", **kw):
 
 
 def _email_channel(tmp_path, port, **keys):
-    channel = {"name": "mail", "type": "email", "smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
-               "from_address": "alerts@example.com", "to": ["oncall@example.com", "data@example.com"], **keys}
+    channel = {
+        "name": "mail",
+        "type": "email",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "security": "none",
+        "from_address": "alerts@example.com",
+        "to": ["oncall@example.com", "data@example.com"],
+        **keys,
+    }
     cfg = config(tmp_path, [channel], environ={"SMTP_PASSWORD": PASSWORD})
     return build_channel(cfg.channel("mail"))
 
@@ -80,7 +110,7 @@ def test_plain_smtp_sends_text_and_html(tmp_path):
         _email_channel(tmp_path, controller.port).send(notification(), timeout=5)
     finally:
         controller.stop()
-    (mail_from, recipients, message), = inbox.messages
+    ((mail_from, recipients, message),) = inbox.messages
     assert mail_from == "alerts@example.com"
     assert recipients == ["oncall@example.com", "data@example.com"]
     assert message["Subject"] == "[dbt alert] \U0001f534 fct_orders failed"
@@ -98,12 +128,20 @@ def test_tls_modes_verify_the_server_against_ca_file_and_log_in(tmp_path, certif
     inbox = Inbox()
     controller = _server(inbox, certificate, mode, authenticator=_authenticator, auth_require_tls=mode == "starttls")
     try:
-        channel = _email_channel(tmp_path, controller.port, security=mode, ca_file=str(certificate[0]),
-                                 username="alerts", password_env="SMTP_PASSWORD")
+        channel = _email_channel(
+            tmp_path,
+            controller.port,
+            security=mode,
+            ca_file=str(certificate[0]),
+            username="alerts",
+            password_env="SMTP_PASSWORD",
+        )
         channel.send(notification(), timeout=5)
         # Without the CA the certificate is refused: a clear, retryable error.
         untrusting = _email_channel(tmp_path, controller.port, security=mode)
-        with pytest.raises(DeliveryError, match=r"cannot send through SMTP server 127.0.0.1:\d+ \(SSLCertVerificationError\)"):
+        with pytest.raises(
+            DeliveryError, match=r"cannot send through SMTP server 127.0.0.1:\d+ \(SSLCertVerificationError\)"
+        ):
             untrusting.send(notification(), timeout=5)
     finally:
         controller.stop()
@@ -127,6 +165,8 @@ def test_a_refused_login_is_permanent_and_never_shows_the_password(tmp_path, cap
 
 
 def test_an_unreachable_smtp_server_is_retryable(tmp_path):
-    with pytest.raises(DeliveryError, match=r"cannot send through SMTP server 127.0.0.1:\d+ \(ConnectionRefusedError\)") as caught:
+    with pytest.raises(
+        DeliveryError, match=r"cannot send through SMTP server 127.0.0.1:\d+ \(ConnectionRefusedError\)"
+    ) as caught:
         _email_channel(tmp_path, _free_port()).send(notification(), timeout=2)
     assert caught.value.retryable

@@ -28,14 +28,20 @@ def test_slack_gets_block_kit_with_what_failed_the_error_skipped_nodes_and_links
     body = request["body"]
     assert body["text"].startswith("\U0001f534 fct_orders failed: nightly (job 42")
     header, facts, error, skipped, actions = body["blocks"]
-    assert header == {"type": "header", "text": {"type": "plain_text", "text": "\U0001f534 fct_orders failed", "emoji": True}}
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "\U0001f534 fct_orders failed", "emoji": True},
+    }
     fields = [field["text"] for field in facts["fields"]]
     assert "*Pipeline*\nnightly (job 42)" in fields
     assert "*Node*\nfct_orders (model)" in fields
     assert "*Rule*\nNew failure" in fields
     # mrkdwn control characters are escaped inside the code block.
     assert error["text"]["text"] == "```Database Error in model fct_orders: column &lt;amount&gt; does not exist```"
-    assert skipped == {"type": "context", "elements": [{"type": "mrkdwn", "text": "1 node skipped downstream: orders_daily"}]}
+    assert skipped == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "1 node skipped downstream: orders_daily"}],
+    }
     assert [(b["text"]["text"], b["url"]) for b in actions["elements"]] == [
         ("Run page", "http://127.0.0.1:8080/runs/70001"),
         ("Open in dbt Cloud", "https://cloud.getdbt.com/deploy/1/projects/1/runs/70001"),
@@ -43,7 +49,9 @@ def test_slack_gets_block_kit_with_what_failed_the_error_skipped_nodes_and_links
 
 
 def test_slack_keeps_within_block_kit_limits(tmp_path):
-    long = notification(title="x" * 500, message="e" * 10_000, skipped_downstream=tuple(f"model.p.m{i}" for i in range(40)))
+    long = notification(
+        title="x" * 500, message="e" * 10_000, skipped_downstream=tuple(f"model.p.m{i}" for i in range(40))
+    )
     with WebhookReceiver(200) as receiver:
         _channel(tmp_path, "slack", receiver.secret_url).send(long, timeout=5)
     blocks = receiver.bodies[0]["blocks"]
@@ -55,7 +63,9 @@ def test_slack_keeps_within_block_kit_limits(tmp_path):
 
 def test_teams_gets_an_adaptive_card_message(tmp_path):
     with WebhookReceiver(202) as receiver:
-        _channel(tmp_path, "teams", receiver.secret_url).send(notification(change="resolved", severity="info"), timeout=5)
+        _channel(tmp_path, "teams", receiver.secret_url).send(
+            notification(change="resolved", severity="info"), timeout=5
+        )
     body = receiver.bodies[0]
     assert body["type"] == "message"
     (attachment,) = body["attachments"]
@@ -77,8 +87,14 @@ def test_webhook_gets_the_notification_as_documented_json_signed(tmp_path):
     assert body["schema"] == "databand-dbt.alert.v1"
     sent = body["notification"]
     assert sent["key"] == "incident-1:opened:run-70001"
-    assert sent["pipeline"] == {"host": "cloud.getdbt.com", "account_id": 1, "job_id": 42, "job_name": "nightly",
-                                "project_name": None, "environment_name": None}
+    assert sent["pipeline"] == {
+        "host": "cloud.getdbt.com",
+        "account_id": 1,
+        "job_id": 42,
+        "job_name": "nightly",
+        "project_name": None,
+        "environment_name": None,
+    }
     assert sent["occurred_at"] == "2026-12-06T08:30:00Z"
     assert sent["skipped_downstream"] == ["model.shop.orders_daily"]
     expected = "sha256=" + hmac.new(b"s3cret-signing", request["raw"], hashlib.sha256).hexdigest()

@@ -40,7 +40,9 @@ def test_the_same_notification_queued_twice_is_one_row_per_channel(store, two_ch
     assert _queue(store, two_channels, notification()) == 0  # a second tracker of the same run
     rows = _rows(store)
     assert sorted(row.channel for row in rows) == ["all", "errors-only"]
-    assert {(row.state, row.attempts, row.notification_key) for row in rows} == {("pending", 0, "incident-1:opened:run-70001")}
+    assert {(row.state, row.attempts, row.notification_key) for row in rows} == {
+        ("pending", 0, "incident-1:opened:run-70001")
+    }
 
 
 def test_concurrent_trackers_queue_one_row(tracking_url, two_channels):

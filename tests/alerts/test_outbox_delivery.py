@@ -8,7 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from alert_helpers import FAST_DELIVERY, SECRET_PATH, WebhookReceiver, config, notification, write_config
 
 from airflow_provider_databand_dbt.alerts.delivery import OutboxDelivery, backoff_seconds, drain_outbox
@@ -170,7 +169,9 @@ def test_rows_of_a_channel_this_process_does_not_know_are_left_alone(store, tmp_
     with WebhookReceiver(200) as receiver:
         cfg = _hook_config(tmp_path, receiver)
         _queue(store, cfg, notification())
-        other = config(tmp_path, [{"name": "other", "type": "webhook", "url_env": "U"}], environ={"U": receiver.secret_url})
+        other = config(
+            tmp_path, [{"name": "other", "type": "webhook", "url_env": "U"}], environ={"U": receiver.secret_url}
+        )
         assert drain_outbox(store, other).sent == 0
     assert _rows(store)[0].state == "pending"
 
@@ -188,7 +189,9 @@ class QueueingSink:
 
 
 def _report(run_id):
-    return RunReport(host="cloud.getdbt.com", account_id=1, run_id=run_id, job_id=42, job_name="nightly", status="error")
+    return RunReport(
+        host="cloud.getdbt.com", account_id=1, run_id=run_id, job_id=42, job_name="nightly", status="error"
+    )
 
 
 def test_a_short_lived_tracker_sends_right_after_the_run_is_stored(store, tmp_path):
@@ -218,7 +221,9 @@ def test_the_monitor_worker_drains_every_interval(store, tmp_path, monkeypatch):
 
     with WebhookReceiver(200) as receiver:
         cfg_path = write_config(
-            tmp_path / "alerts.toml", [{"name": "hook", "type": "webhook", "url_env": "HOOK_URL"}], delivery=FAST_DELIVERY
+            tmp_path / "alerts.toml",
+            [{"name": "hook", "type": "webhook", "url_env": "HOOK_URL"}],
+            delivery=FAST_DELIVERY,
         )
         monkeypatch.setenv("HOOK_URL", receiver.secret_url)
         monkeypatch.setenv("DATABAND_DBT_ALERTS_CONFIG", str(cfg_path))

@@ -49,7 +49,9 @@ def _html(notification: AlertNotification) -> str:
     skipped = text.skipped_summary(notification)
     if skipped:
         parts.append(f"<p>{esc(skipped)}</p>")
-    links = " &middot; ".join(f"<a href='{esc(url, quote=True)}'>{esc(label)}</a>" for label, url in text.links(notification))
+    links = " &middot; ".join(
+        f"<a href='{esc(url, quote=True)}'>{esc(label)}</a>" for label, url in text.links(notification)
+    )
     if links:
         parts.append(f"<p>{links}</p>")
     return "<html><body>" + "".join(parts) + "</body></html>"
@@ -72,8 +74,12 @@ class EmailChannel:
                     smtp.login(target.username, target.password.reveal())
                 smtp.send_message(build_message(notification, target))
         except smtplib.SMTPResponseException as exc:
-            reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-            message = redact(f"SMTP server {server} answered {exc.smtp_code}: {' '.join(reply.split())[:120]}", [target.password])
+            reply = (
+                exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            )
+            message = redact(
+                f"SMTP server {server} answered {exc.smtp_code}: {' '.join(reply.split())[:120]}", [target.password]
+            )
             raise DeliveryError(message, retryable=exc.smtp_code not in _PERMANENT_CODES) from None
         except smtplib.SMTPRecipientsRefused:
             raise DeliveryError(f"SMTP server {server} refused every recipient", retryable=False) from None

@@ -43,5 +43,7 @@ def post_json(
         if 200 <= response.status_code < 300:
             return
         answer = " ".join(response.text[:MAX_ANSWER_CHARS].split())
-        message = redact(f"{host} answered HTTP {response.status_code}" + (f": {answer}" if answer else ""), [url, *secrets])
+        message = redact(
+            f"{host} answered HTTP {response.status_code}" + (f": {answer}" if answer else ""), [url, *secrets]
+        )
         raise DeliveryError(message, retryable=response.status_code not in PERMANENT_STATUSES)

@@ -40,7 +40,9 @@ def blocks(notification: AlertNotification) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": _cut(headline, HEADER_MAX), "emoji": True}},
         {
             "type": "section",
-            "fields": [_mrkdwn(f"*{label}*\n{escape(value)}", FIELD_MAX) for label, value in text.facts(notification)][:10],
+            "fields": [_mrkdwn(f"*{label}*\n{escape(value)}", FIELD_MAX) for label, value in text.facts(notification)][
+                :10
+            ],
         },
     ]
     message = text.error_message(notification)
