@@ -6,10 +6,17 @@ is a secret; messages name a channel by its name and, at most, the URL's host.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 MASK = "***"
+# Loggers of the libraries that send (urllib3 logs each request's path at DEBUG: a webhook's secret).
+SENDING_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection")
+
+_lock = threading.Lock()
+_known: dict[str, None] = {}  # every secret value and secret URL part seen, longest first when used
 
 
 class Secret:
@@ -24,6 +31,9 @@ class Secret:
     def __init__(self, value: str, origin: str = "") -> None:
         self._value = value
         self.origin = origin
+        with _lock:
+            _known.update(dict.fromkeys(_secret_parts(value)))
+        _install_log_filter()
 
     def reveal(self) -> str:
         return self._value
@@ -61,16 +71,48 @@ def redact(text: str, secrets: Iterable[Secret | None]) -> str:
 
     For messages built from third-party errors (requests, smtplib), which may quote the URL they called.
     """
-    for secret in secrets:
-        if secret is None:
-            continue
-        value = secret.reveal()
-        parts = [value]
-        try:
-            split = urlsplit(value)
-            parts += [split.path, split.query] if split.hostname else []
-        except ValueError:
-            pass
-        for part in sorted((p for p in parts if p and len(p) > 3), key=len, reverse=True):
-            text = text.replace(part, MASK)
+    parts = [part for secret in secrets if secret is not None for part in _secret_parts(secret.reveal())]
+    return _replace(text, parts)
+
+
+def _secret_parts(value: str) -> list[str]:
+    """The value, and for a URL its path and query: each alone gives the webhook away."""
+    parts = [value]
+    try:
+        split = urlsplit(value)
+        parts += [split.path, split.query] if split.hostname else []
+    except ValueError:
+        pass
+    return [part for part in parts if part and len(part) > 3]
+
+
+def _replace(text: str, parts: Iterable[str]) -> str:
+    for part in sorted(parts, key=len, reverse=True):
+        text = text.replace(part, MASK)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record that contains a known secret, on the loggers of the libraries that send."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _lock:
+            parts = list(_known)
+        if not parts:
+            return True
+        message = record.getMessage()
+        cleaned = _replace(message, parts)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_filter = RedactingFilter()
+
+
+def _install_log_filter() -> None:
+    """Once per process: urllib3 logs ``"POST /services/T.../B.../x..." 200`` at DEBUG (e.g. with ``-v``)."""
+    for name in SENDING_LOGGERS:
+        logger = logging.getLogger(name)
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)

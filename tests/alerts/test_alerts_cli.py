@@ -42,8 +42,9 @@ def _write(tmp_path, url, **delivery):
 def test_test_sends_a_sample_through_one_channel(tmp_path, env):
     with WebhookReceiver(200) as receiver:
         env["HOOK_URL"] = _write(tmp_path, receiver.secret_url)
-        result = run("alerts", "test", "team", env=env)
+        result = run("-v", "alerts", "test", "team", env=env)
     assert result.returncode == 0, result.stderr
+    assert "urllib3" in result.stderr  # debug logging on, and still no secret below
     assert result.stdout.startswith("sent a test alert through team (POST http://127.0.0.1:")
     (body,) = receiver.bodies
     assert body["blocks"][0]["text"]["text"].startswith("\U0001f534 Test alert from databand-dbt")

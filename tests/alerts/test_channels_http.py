@@ -125,3 +125,11 @@ def test_a_slow_webhook_times_out(tmp_path):
     with WebhookReceiver(200, delay=2.0) as receiver:
         with pytest.raises(DeliveryError, match=r"did not answer within 0.3 s"):
             _channel(tmp_path, "webhook", receiver.secret_url).send(notification(), timeout=0.3)
+
+
+def test_debug_logs_of_the_http_library_never_show_the_webhook_path(tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    with WebhookReceiver(200) as receiver:
+        _channel(tmp_path, "slack", receiver.secret_url).send(notification(), timeout=5)
+    assert '"POST *** HTTP/1.1" 200' in caplog.text  # urllib3 logged the request, redacted
+    assert "SECRET" not in caplog.text
