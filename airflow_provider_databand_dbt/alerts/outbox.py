@@ -15,7 +15,12 @@ from typing import Optional
 import msgspec
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.alerts.config import AlertsConfig, ChannelConfig, current_alerts_config
+from airflow_provider_databand_dbt.alerts.config import (
+    AlertsConfig,
+    AlertsConfigError,
+    ChannelConfig,
+    current_alerts_config,
+)
 from airflow_provider_databand_dbt.alerts.notification import AlertNotification
 from airflow_provider_databand_dbt.tracking import alert_outbox
 
@@ -29,9 +34,15 @@ def enqueue(conn: Connection, notifications: Sequence[AlertNotification], config
     filter says now), so nobody hears "recovered" about something they never heard failed, or misses it.
 
     :param conn: a connection of the tracking store, in the caller's (write) transaction.
-    :param config: the alerts configuration; default: the current one (``current_alerts_config``).
+    :param config: the alerts configuration; default: the current one (``current_alerts_config``). When
+        the current one is invalid nothing is queued and the error is logged: the incident change still commits.
     """
-    config = current_alerts_config() if config is None else config
+    if config is None:
+        try:
+            config = current_alerts_config()
+        except AlertsConfigError as exc:
+            log.error("alert notifications not queued: %s", exc)
+            return 0
     if not config.active or not notifications:
         return 0
     now = datetime.now(timezone.utc)

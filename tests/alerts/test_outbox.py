@@ -109,3 +109,20 @@ def test_the_payload_is_the_notification_as_json(store, two_channels):
     _queue(store, two_channels, notification())
     row = _rows(store)[0]
     assert msgspec.json.decode(row.payload, type=AlertNotification) == notification()
+
+
+def test_an_invalid_config_queues_nothing_but_never_fails_the_incident_change(store, tmp_path, monkeypatch, caplog):
+    path = tmp_path / "broken.toml"
+    path.write_text('[[channels]]\nname = "x"\ntype = "slack"\nwebhook_url_env = "UNSET_VARIABLE"\n')
+    monkeypatch.setenv("DATABAND_DBT_ALERTS_CONFIG", str(path))
+    assert store.transact("queue", lambda conn: enqueue(conn, [notification()])) == 0
+    assert "alert notifications not queued:" in caplog.text and "UNSET_VARIABLE is not set" in caplog.text
+
+
+def test_the_current_config_is_used_by_default(store, tmp_path, monkeypatch):
+    from alert_helpers import write_config
+
+    monkeypatch.setenv("DATABAND_DBT_ALERTS_CONFIG", str(write_config(tmp_path / "a.toml", [])))
+    monkeypatch.setenv("DATABAND_DBT_ALERT_WEBHOOK_URL", URL)
+    assert store.transact("queue", lambda conn: enqueue(conn, [notification()])) == 1
+    assert [row.channel for row in _rows(store)] == ["webhook"]
