@@ -29,8 +29,8 @@ CHANNEL_TYPES = ("slack", "teams", "webhook", "email")
 RULE_NAMES: tuple[str, ...] = get_args(RuleName)
 CHANGES: tuple[str, ...] = get_args(IncidentChange)
 SEVERITIES: tuple[str, ...] = tuple(SEVERITY_ORDER)
-# "still failing" updates an incident without telling anyone again, unless a channel asks for it.
-DEFAULT_CHANGES = ("opened", "resolved")
+# Every change the rules publish ("updated" only when [rules] notify_updates is on); a channel may opt out.
+DEFAULT_CHANGES = CHANGES
 DEFAULT_TIMEOUT = 10.0
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 SMTP_SECURITY = ("starttls", "ssl", "none")

@@ -37,6 +37,10 @@ class DeliverySink:
         self.store = store
         self.config = config
 
+    def for_store(self, store: Any) -> DeliverySink:
+        """This sink, sending from ``store`` (the tracker's own store, whatever its URL): the service binds it."""
+        return DeliverySink(store, self.config)
+
     def handle(self, report: RunReport, source: TrackingSource, outcome: Optional[SaveOutcome]) -> None:
         if source.kind not in INLINE_KINDS:
             return

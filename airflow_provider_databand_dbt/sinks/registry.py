@@ -51,3 +51,16 @@ def default_sinks() -> list[Sink]:
         if sink is not None:
             sinks.append(sink)
     return sinks
+
+
+def _alert_delivery_sink() -> Optional[Sink]:
+    """Alerts (issue 14): short-lived trackers send the queued alerts after the alert sink queued them.
+
+    Registered after the alert sink (``alerts.sink``), so what that run queued is sent by the same call.
+    """
+    from airflow_provider_databand_dbt.alerts.delivery_sink import delivery_sink_factory
+
+    return delivery_sink_factory()
+
+
+register_sink_factory(_alert_delivery_sink)

@@ -39,6 +39,7 @@ class TrackingService:
 
     :param store: the store to save into (not closed here), or None to only collect and run the sinks.
     :param sinks: the sinks after the store; defaults to the registered ones (``registry.default_sinks``).
+        A sink with a ``for_store(store)`` method is replaced by what it returns (alerts write in the store).
     :param on_sink_failure: called with the sink's name and the exception, e.g. to count it in a metric.
     """
 
@@ -50,7 +51,7 @@ class TrackingService:
         on_sink_failure: SinkFailed | None = None,
     ) -> None:
         self.store_sink = StoreSink(store) if store is not None else None
-        self.sinks: list[Sink] = list(default_sinks() if sinks is None else sinks)
+        self.sinks: list[Sink] = [_for_store(sink, store) for sink in (default_sinks() if sinks is None else sinks)]
         self.on_sink_failure = on_sink_failure
         self._failures: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
@@ -142,6 +143,12 @@ def tracking(
     """
     with opened_store(store, tracking_url) as run_store:
         yield TrackingService(run_store, sinks)
+
+
+def _for_store(sink: Sink, store: RunStore | None) -> Sink:
+    """A sink that writes beside the run (alerts) is bound to this service's store through its ``for_store``."""
+    bind = getattr(sink, "for_store", None)
+    return bind(store) if store is not None and callable(bind) else sink
 
 
 def _sink_name(sink: Any) -> str:

@@ -122,6 +122,16 @@ class TrackingStore:
                 f"{self.display_url}: a value cannot be stored ({type(error).__name__}: {first_line(error)})"
             ) from error
 
+    def transact(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work(conn)`` in one write transaction of this store, replayed while the database is busy.
+
+        For sinks that write beside a stored run (alert incidents and their outbox rows commit together).
+
+        :param action: what is done, for the error message (``evaluate alert rules for run 42``).
+        """
+        with guarded(action, self.display_url):
+            return self._db.transact(work)
+
     def get_report(
         self, run_id: int, *, account_id: Optional[int] = None, host: Optional[str] = None
     ) -> Optional[RunReport]:
@@ -274,18 +284,11 @@ class TrackingStore:
         with guarded("list failed runs", self.display_url), self._db.read() as conn:
             return monitor_state.list_failed_runs(conn, syncer)
 
-    def transact(self, action: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one write transaction, replayed when the database was briefly busy.
-
-        For modules that keep their own tables in the store (the alert outbox). Errors are TrackingErrors.
-
-        :param action: what is done, for messages (``send alert notifications``).
-        """
-        with guarded(action, self.display_url):
-            return self._db.transact(work)
-
     def read(self, action: str, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one read transaction (a consistent snapshot); errors are TrackingErrors."""
+        """Run ``work(conn)`` in one read transaction (a consistent snapshot), for modules with their own tables.
+
+        :param action: what is read, for the error message (``read the alert outbox``).
+        """
         with guarded(action, self.display_url), self._db.read() as conn:
             return work(conn)
 

@@ -33,7 +33,7 @@ def test_a_full_file_is_read_with_every_documented_key(tmp_path):
                 "pipelines": [42, "nightly"],
                 "rules": ["run_failed", "new_failure"],
                 "min_severity": "warning",
-                "changes": ["opened", "updated", "resolved"],
+                "changes": ["opened", "resolved"],
                 "timeout": "3s",
             },
             {
@@ -196,4 +196,4 @@ def test_filters_match_pipelines_by_id_or_name_rules_severity_and_changes(tmp_pa
     )
     assert filters.matches(notification(pipeline=notification().pipeline.__class__(host="h", account_id=1, job_id=7)))
     assert not filters.matches(notification(severity="info"))
-    assert not filters.matches(notification(change="updated"))  # still failing: no repeat alert by default
+    assert filters.matches(notification(change="updated"))  # sent when the rules publish it (notify_updates)

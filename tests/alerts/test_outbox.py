@@ -91,9 +91,21 @@ def test_a_resolution_of_an_untold_incident_follows_the_filters(store, two_chann
     assert [row.channel for row in _rows(store)] == ["all"]
 
 
-def test_updates_and_unmatched_notifications_queue_nothing(store, two_channels):
-    assert _queue(store, two_channels, notification(change="updated")) == 0
-    assert _queue(store, two_channels, notification(key="k2", severity="warning")) == 1  # only "all"
+def test_filters_on_changes_and_severity(store, tmp_path):
+    cfg = config(
+        tmp_path,
+        [
+            {"name": "no-updates", "type": "webhook", "url_env": "U", "changes": ["opened", "resolved"]},
+            {"name": "errors-only", "type": "webhook", "url_env": "U", "min_severity": "error"},
+        ],
+        environ={"U": URL},
+    )
+    assert _queue(store, cfg, notification(change="updated")) == 1  # errors-only
+    assert _queue(store, cfg, notification(key="k2", severity="warning")) == 1  # no-updates
+    assert sorted((row.notification_key, row.channel) for row in _rows(store)) == [
+        ("incident-1:opened:run-70001", "errors-only"),
+        ("k2", "no-updates"),
+    ]
 
 
 def test_nothing_is_queued_without_channels(store, tmp_path):

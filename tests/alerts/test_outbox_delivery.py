@@ -251,3 +251,19 @@ def test_the_monitor_worker_logs_a_bad_config_once_and_keeps_going(store, tmp_pa
     worker.drain_once()
     assert caplog.text.count("alerts are not sent:") == 1
     assert SECRET_PATH not in caplog.text
+
+
+def test_the_registered_sink_sends_from_the_trackers_own_store(tmp_path, monkeypatch):
+    """Through the registry, as every tracker gets it: bound to the service's store (not the default one)."""
+    with WebhookReceiver(200) as receiver:
+        path = write_config(tmp_path / "alerts.toml", [{"name": "hook", "type": "webhook", "url_env": "HOOK_URL"}])
+        monkeypatch.setenv("HOOK_URL", receiver.secret_url)
+        monkeypatch.setenv("DATABAND_DBT_ALERTS_CONFIG", str(path))
+        with TrackingStore(f"sqlite:///{tmp_path / 'elsewhere.db'}") as store:
+            cfg = _hook_config(tmp_path, receiver)
+            service = TrackingService(store)
+            delivery = [sink for sink in service.sinks if sink.name == "alert-delivery"]
+            assert len(delivery) == 1
+            service.sinks.insert(0, QueueingSink(store, cfg))  # the rules' sink comes first
+            service.record(_report(70001), TrackingSource(kind="api"))
+        assert [body["notification"]["key"] for body in receiver.bodies] == ["run-70001"]
