@@ -197,3 +197,24 @@ def test_filters_match_pipelines_by_id_or_name_rules_severity_and_changes(tmp_pa
     assert filters.matches(notification(pipeline=notification().pipeline.__class__(host="h", account_id=1, job_id=7)))
     assert not filters.matches(notification(severity="info"))
     assert filters.matches(notification(change="updated"))  # sent when the rules publish it (notify_updates)
+
+
+def test_the_example_config_in_deploy_is_valid(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "deploy" / "alerts.example.toml"
+    teams_secret = tmp_path / "teams"
+    teams_secret.write_text("https://example.webhook.office.com/workflows/x")
+    text = example.read_text().replace("/run/secrets/teams_platform_webhook", str(teams_secret))
+    path = tmp_path / "alerts.toml"
+    path.write_text(text)
+    environ = {
+        "SLACK_DATA_TEAM_WEBHOOK": SLACK_URL,
+        "INCIDENT_TOOL_URL": "https://incidents.example.com/hook",
+        "INCIDENT_TOOL_SECRET": "s",
+        "SMTP_PASSWORD": "p",
+    }
+    config = load_alerts_config(str(path), environ=environ)
+    assert [c.name for c in config.channels] == ["data-team", "platform", "incident-tool", "oncall"]
+    assert config.rules == {"k": 1.5, "window": 20, "min_runs": 5}
+    assert config.channel("oncall").target.smtp_port == 587
