@@ -25,12 +25,14 @@ class AlertDeliveryWorker:
 
     :param store: the monitor's ``TrackingStore``.
     :param interval: seconds between drains; one drain takes at most this long (or ``MIN_DRAIN_SECONDS``).
+    :param metrics: the monitor's ``MonitorMetrics``, counting ``databand_dbt_alert_notifications_total``.
     """
 
-    def __init__(self, store: Any, interval: float, stop: threading.Event) -> None:
+    def __init__(self, store: Any, interval: float, stop: threading.Event, metrics: Any = None) -> None:
         self.store = store
         self.interval = interval
         self.stop = stop
+        self.metrics = metrics
         self._last_error: Optional[str] = None
         self.thread = threading.Thread(target=self.loop, name="alert-delivery", daemon=True)
 
@@ -55,6 +57,9 @@ class AlertDeliveryWorker:
             log.exception("alert delivery failed; retrying in %g s", self.interval)
             return
         self._last_error = None
+        if self.metrics is not None:
+            for outcome in ("sent", "retried", "failed"):
+                self.metrics.alert_notifications.labels(outcome=outcome).inc(getattr(result, outcome))
         if result.sent or result.retried or result.failed:
             log.info("alerts: %s", result)
 

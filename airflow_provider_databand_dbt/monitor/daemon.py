@@ -169,7 +169,7 @@ class MonitorDaemon:
             )
             for worker in workers:
                 worker.thread.start()
-            alerts = AlertDeliveryWorker(store, self.config.interval, self.stop).start()
+            alerts = AlertDeliveryWorker(store, self.config.interval, self.stop, self.metrics).start()
             self._wait(workers)
         finally:
             self.stop.set()

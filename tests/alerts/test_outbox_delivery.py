@@ -227,8 +227,11 @@ def test_the_monitor_worker_drains_every_interval(store, tmp_path, monkeypatch):
         )
         monkeypatch.setenv("HOOK_URL", receiver.secret_url)
         monkeypatch.setenv("DATABAND_DBT_ALERTS_CONFIG", str(cfg_path))
+        from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
+
+        metrics = MonitorMetrics()
         stop = threading.Event()
-        worker = AlertDeliveryWorker(store, 0.1, stop).start()
+        worker = AlertDeliveryWorker(store, 0.1, stop, metrics).start()
         try:
             _queue(store, _hook_config(tmp_path, receiver), notification())
             deadline = time.monotonic() + 10
@@ -238,6 +241,9 @@ def test_the_monitor_worker_drains_every_interval(store, tmp_path, monkeypatch):
             stop.set()
             worker.join(5)
     assert len(receiver.bodies) == 1 and not worker.thread.is_alive()
+    sample = metrics.registry.get_sample_value
+    assert sample("databand_dbt_alert_notifications_total", {"outcome": "sent"}) == 1
+    assert sample("databand_dbt_alert_notifications_total", {"outcome": "failed"}) == 0
 
 
 def test_the_monitor_worker_logs_a_bad_config_once_and_keeps_going(store, tmp_path, monkeypatch, caplog):
