@@ -9,15 +9,17 @@ crash never leaves an incident without its notification nor the other way round.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from typing import Any, Optional
 
+import msgspec
 from sqlalchemy.engine import Connection
 
+from airflow_provider_databand_dbt.alerts.config import AlertsConfigError, current_alerts_config
 from airflow_provider_databand_dbt.alerts.evaluate import Evaluated, Publish, evaluate_stored_run
 from airflow_provider_databand_dbt.alerts.notification import AlertNotification
+from airflow_provider_databand_dbt.alerts.outbox import enqueue
 from airflow_provider_databand_dbt.alerts.settings import DEFAULT_SETTINGS, RuleSettings
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
@@ -25,18 +27,9 @@ from airflow_provider_databand_dbt.tracking.rows import SaveOutcome
 
 log = logging.getLogger(__name__)
 
-# Any of these set means alerts are configured (the config file, or a shortcut channel; see docs/alerts.md).
-ALERT_ENV_VARS = (
-    "DATABAND_DBT_ALERTS_CONFIG",
-    "DATABAND_DBT_ALERT_SLACK_WEBHOOK_URL",
-    "DATABAND_DBT_ALERT_WEBHOOK_URL",
-)
-
 
 def outbox_publish(conn: Connection, notifications: Sequence[AlertNotification]) -> None:
     """Queue the notifications in the store's outbox (``alerts.outbox.enqueue``), in the caller's transaction."""
-    from airflow_provider_databand_dbt.alerts.outbox import enqueue  # type: ignore[import-not-found,unused-ignore]
-
     enqueue(conn, notifications)
 
 
@@ -99,12 +92,17 @@ class AlertSink:
         return f"{self.web_base_url}/runs/{int(run_id)}" if self.web_base_url else None
 
 
-def alerts_configured(environ: Optional[dict[str, str]] = None) -> bool:
-    """Whether any alerts setting is present (see ``ALERT_ENV_VARS``)."""
-    env = os.environ if environ is None else environ
-    return any(env.get(name) for name in ALERT_ENV_VARS)
-
-
 def alert_sink_factory() -> Optional[AlertSink]:
-    """The registered factory: an :class:`AlertSink` when alerts are configured, else None."""
-    return AlertSink() if alerts_configured() else None
+    """The registered factory: an :class:`AlertSink` when alerts are on with a channel, else None.
+
+    Reads the alerts config (file, shortcuts, ``[rules]`` and ``web_base_url``); a bad config raises
+    ``AlertsConfigError``, which the registry logs once per tracker while tracking goes on.
+    """
+    config = current_alerts_config()
+    if not config.active:
+        return None
+    try:
+        settings = msgspec.convert(dict(config.rules), RuleSettings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise AlertsConfigError(f"{config.path or 'alerts config'}: [rules]: {exc}") from None
+    return AlertSink(settings=settings, web_base_url=config.web_base_url)

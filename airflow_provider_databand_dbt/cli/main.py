@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from airflow_provider_databand_dbt.cli import browse, collect, demo, emulator, info, monitor, ui
+from airflow_provider_databand_dbt.cli import alerts, browse, collect, demo, emulator, info, monitor, ui
 from airflow_provider_databand_dbt.cli.errors import CliUsageError
 from airflow_provider_databand_dbt.extras import MissingExtraError
 from airflow_provider_databand_dbt.monitor.logfmt import TextFormatter
@@ -15,7 +15,7 @@ from airflow_provider_databand_dbt.safe_text import escape_controls
 
 # Each module exposes ``register(subparsers)`` and sets ``func(args) -> int`` on its parser. They import
 # only the core at load time; a command that needs an extra (ui, monitor) checks for it when it runs.
-COMMAND_MODULES = (collect, browse, monitor, ui, emulator, demo, info)
+COMMAND_MODULES = (collect, browse, monitor, ui, emulator, demo, info, alerts)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Optional
 
+from airflow_provider_databand_dbt.monitor.alert_delivery import AlertDeliveryWorker
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
 from airflow_provider_databand_dbt.monitor.errors import describe, error_kind, retry_after
 from airflow_provider_databand_dbt.monitor.health import HealthBoard
@@ -146,6 +147,7 @@ class MonitorDaemon:
                 return EXIT_USAGE
             log.info("serving /metrics and /health on %s:%s", self.config.prometheus_host, server.port)
         store, clients, workers = self._store, [], []
+        alerts: Optional[AlertDeliveryWorker] = None
         previous_handlers = self._install_signal_handlers()
         try:
             if store is None:
@@ -167,10 +169,13 @@ class MonitorDaemon:
             )
             for worker in workers:
                 worker.thread.start()
+            alerts = AlertDeliveryWorker(store, self.config.interval, self.stop, self.metrics).start()
             self._wait(workers)
         finally:
             self.stop.set()
             self._join_or_abandon(workers)
+            if alerts is not None:
+                alerts.join(self.config.stop_timeout)
             if server is not None:
                 server.stop()
             for client in clients:

@@ -29,6 +29,10 @@ ERROR_KINDS = (
 )
 
 
+# Outcomes for ``databand_dbt_alert_notifications_total{outcome}``.
+ALERT_OUTCOMES = ("sent", "retried", "failed")
+
+
 class MonitorMetrics:
     """Every metric the monitor exports, created on one :class:`CollectorRegistry`."""
 
@@ -64,6 +68,15 @@ class MonitorMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.alert_notifications = Counter(
+            "alert_notifications",
+            "Alert notification send attempts by outcome: sent, retried (failed, will retry), failed (gave up).",
+            ["outcome"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        for outcome in ALERT_OUTCOMES:
+            self.alert_notifications.labels(outcome=outcome)
         self.iteration_seconds = Histogram(
             "monitor_iteration_seconds",
             "Duration of one syncer iteration (list, re-poll, collect, store).",

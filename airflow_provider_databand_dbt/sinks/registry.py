@@ -62,3 +62,16 @@ def _alert_sink() -> Optional[Sink]:
 
 
 register_sink_factory(_alert_sink)
+
+
+def _alert_delivery_sink() -> Optional[Sink]:
+    """Alerts (issue 14): short-lived trackers send the queued alerts after the alert sink queued them.
+
+    Registered after the alert sink (``alerts.sink``), so what that run queued is sent by the same call.
+    """
+    from airflow_provider_databand_dbt.alerts.delivery_sink import delivery_sink_factory
+
+    return delivery_sink_factory()
+
+
+register_sink_factory(_alert_delivery_sink)

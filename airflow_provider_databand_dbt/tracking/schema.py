@@ -351,6 +351,31 @@ alert_evaluations = sa.Table(
     sa.Column("evaluated_at", Timestamp, nullable=False),
 )
 
+# r0012: alert notifications waiting to be sent, one row per (notification, channel) (alerts/outbox.py). Written in
+# the transaction that changes the incident, so nothing is lost by a crash; sent by alerts/delivery.py, which
+# claims a row (state "sending", next_attempt_at = end of its lease) before sending it.
+alert_outbox = sa.Table(
+    f"{PREFIX}alert_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("notification_key", sa.String(255), nullable=False),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("incident_id", sa.BigInteger),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("claimed_by", sa.String(255)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp),
+    sa.UniqueConstraint("notification_key", "channel", name=f"uq_{PREFIX}alert_outbox_key"),
+    # What a drain reads: the due rows of each state, oldest due first.
+    sa.Index(f"ix_{PREFIX}alert_outbox_due", "state", "next_attempt_at"),
+    # Where a "resolved" notification goes: the channels that were told about the incident.
+    sa.Index(f"ix_{PREFIX}alert_outbox_incident", "incident_id", "channel"),
+)
+
 schema_version = sa.Table(
     f"{PREFIX}schema_version",
     metadata,

@@ -285,6 +285,14 @@ class TrackingStore:
         with guarded("list failed runs", self.display_url), self._db.read() as conn:
             return monitor_state.list_failed_runs(conn, syncer)
 
+    def read(self, action: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work(conn)`` in one read transaction (a consistent snapshot), for modules with their own tables.
+
+        :param action: what is read, for the error message (``read the alert outbox``).
+        """
+        with guarded(action, self.display_url), self._db.read() as conn:
+            return work(conn)
+
     def close(self) -> None:
         """Close pooled connections; the store must not be used afterwards."""
         self._db.dispose()
