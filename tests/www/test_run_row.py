@@ -41,15 +41,8 @@ def test_python_api_cli_and_web_list_one_run_row(tracking_url, app_for):
     assert done.returncode == 0, done.stderr
     cli = json.loads(done.stdout)["runs"]
 
-    assert (
-        [r.run_id for r in listed]
-        == [item["run_id"] for item in web]
-        == [item["run_id"] for item in cli]
-        == [
-            7002,
-            7001,
-        ]
-    )
+    ids = [7002, 7001]
+    assert [r.run_id for r in listed] == [i["run_id"] for i in web] == [i["run_id"] for i in cli] == ids
     assert [r.trackers for r in listed] == [["cli"], ["airflow", "monitor"]]
     assert [r.source_kinds for r in listed] == [r.trackers for r in listed]  # the former attribute name
     assert web == msgspec.to_builtins(listed)  # every field of a stored run, on the web too
