@@ -68,28 +68,13 @@ v5_runs = sa.Table(
 )
 v5_nodes, v5_definitions, v5_results = node_tables_r0006(v5_metadata)
 
-# v5 definition fields in the order of the hashed tuple; v4 rows have no database, schema or alias (None).
-DEFINITION_FIELDS = (
-    "name",
-    "resource_type",
-    "package_name",
-    "materialization",
-    "tags",
-    "depends_on",
-    "code_hash",
-    "database",
-    "schema",
-    "alias",
+# The definition's fields, in the order of the hashed tuple (v4 rows have no database, schema or alias: None),
+# and a result's own fields: both as the frozen v5 tables list them.
+DEFINITION_FIELDS = tuple(
+    c.name for c in v5_definitions.c if c.name not in ("id", "node_id", "definition_hash", "first_seen_at")
 )
-RESULT_FIELDS = (
-    "status",
-    "execution_time",
-    "rows_affected",
-    "message",
-    "failures",
-    "started_at",
-    "finished_at",
-    "thread_id",
+RESULT_FIELDS = tuple(
+    c.name for c in v5_results.c if c.name not in ("id", "run_pk", "step_index", "node_id", "definition_id")
 )
 
 
