@@ -145,7 +145,7 @@ class _Mover:
             found = sa.select(v5_definitions.c.node_id, v5_definitions.c.definition_hash, v5_definitions.c.id).where(
                 v5_definitions.c.node_id.in_(node_ids)
             )
-            self.definition_ids.update({(node_id, digest): id_ for node_id, digest, id_ in self.conn.execute(found)})
+            self.definition_ids.update({(row.node_id, row.definition_hash): row.id for row in self.conn.execute(found)})
         self.conn.execute(
             v5_results.insert(),
             [

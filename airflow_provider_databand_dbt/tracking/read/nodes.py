@@ -261,8 +261,10 @@ def _history_query(dialect: str, filters: tuple[str, ...]) -> sa.Select:
     LATERAL subquery (``OFFSET 0`` keeps it from being flattened): as a join, the planner compared each run
     walked with all the node's results, a cost that grew with the store.
     """
-    node_ids = sa.bindparam("node_ids", expanding=True)
+    node_ids: sa.BindParameter[int] = sa.bindparam("node_ids", expanding=True)
     results: sa.FromClause
+    walked: sa.FromClause
+    where: list[sa.ColumnElement[bool]]
     if dialect == "postgresql":
         results = (
             sa.select(*(node_results.c[name] for name in _HISTORY_RESULT_COLUMNS))
