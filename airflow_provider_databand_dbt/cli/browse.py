@@ -74,7 +74,7 @@ def list_runs(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        payload = {"pipelines": msgspec.to_builtins(pipelines), "runs": msgspec.to_builtins(runs)}
+        payload = {"pipelines": msgspec.to_builtins(pipelines), "runs": [run.as_dict() for run in runs]}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return 0
     if not pipelines:
@@ -144,7 +144,7 @@ def list_runs(args: argparse.Namespace) -> int:
                     r.created_at,
                     None if r.duration_seconds is None else f"{r.duration_seconds:.1f}s",
                     summary_line(r.summary),
-                    ",".join(r.source_kinds),
+                    ",".join(r.trackers),
                     _trigger_cell(r.trigger_cause),
                 )
                 for r in runs

@@ -1,4 +1,7 @@
-"""What the store's read and write APIs return: plain msgspec Structs, timestamps timezone-aware in UTC."""
+"""What the store's read and write APIs return: plain msgspec Structs, timestamps timezone-aware in UTC.
+
+``RunRow`` is the reader's (``tracking/read/models.py``), re-exported here: one struct for a stored run.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from typing import Literal, Optional
 
 import msgspec
 
-from airflow_provider_databand_dbt.model.report import RunHeader
+from airflow_provider_databand_dbt.tracking.read.models import RunRow
+
+__all__ = ["MonitorCursor", "NodeHistoryRow", "PipelineRow", "RunRow", "SaveAction", "SaveOutcome"]
 
 SaveAction = Literal["created", "updated", "kept_newer"]
 
@@ -44,17 +49,6 @@ class PipelineRow(msgspec.Struct, kw_only=True):
     last_status: Optional[str] = None
     last_run_at: Optional[datetime] = None
     last_finished_at: Optional[datetime] = None
-
-
-class RunRow(RunHeader, kw_only=True):
-    """One tracked run as listed (no steps or nodes): status, times, node counts per status, who tracked it."""
-
-    run_pk: int
-    node_count: int = 0
-    summary: dict[str, int] = {}
-    source_kinds: list[str] = []
-    first_tracked_at: datetime
-    updated_at: datetime
 
 
 class NodeHistoryRow(msgspec.Struct, kw_only=True):

@@ -1,7 +1,9 @@
-"""The store's tables as versions 1 (0.1.0) and 2 had them, frozen for the revisions that create or change them.
+"""The store's tables as the revisions that create or change them wrote them, frozen.
 
 A revision must not read ``schema.py``: it describes the latest version, and a later revision changing a
-table there would change what an old revision does. Revisions r0001 and r0002 build these instead.
+table there would change what an old revision does. Revisions r0001 and r0002 build the tables of versions
+1 (0.1.0) and 2 from :func:`tables`, r0005 the task trigger table of :func:`task_triggers_r0005`, r0006 the
+node tables of :func:`node_tables_r0006`.
 """
 
 from __future__ import annotations
@@ -157,3 +159,83 @@ def tables(version: int) -> sa.MetaData:
         sa.Column("applied_at", Timestamp, nullable=False),
     )
     return metadata
+
+
+def task_triggers_r0005(metadata: sa.MetaData) -> sa.Table:
+    """The dbt Cloud runs triggered per Airflow task instance try, as revision r0005 created them."""
+    return sa.Table(
+        f"{PREFIX}task_trigger",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("dag_id", sa.String(250), nullable=False),
+        sa.Column("task_id", sa.String(250), nullable=False),
+        sa.Column("airflow_run_id", sa.String(250), nullable=False),
+        sa.Column("map_index", sa.Integer, nullable=False),
+        sa.Column("try_number", sa.Integer, nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("account_id", sa.BigInteger, nullable=False),
+        sa.Column("job_id", sa.BigInteger, nullable=False),
+        sa.Column("token", sa.String(64), nullable=False),
+        sa.Column("dbt_run_id", sa.BigInteger),
+        sa.Column("triggered_by_try", sa.Integer, nullable=False),
+        sa.Column("started_at", Timestamp, nullable=False),
+        sa.Column("ended_at", Timestamp),
+        sa.Column("outcome", sa.String(32)),
+        sa.Index(f"ix_{PREFIX}task_trigger_task", "dag_id", "task_id", "airflow_run_id", "map_index"),
+    )
+
+
+def node_tables_r0006(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
+    """``(node, node_definition, node_result)`` as revision r0006 (store v2) created them.
+
+    ``metadata`` must hold a ``run`` table with an ``id`` (node_result refers to it).
+    """
+    nodes = sa.Table(
+        f"{PREFIX}node",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("scope", sa.String(64), nullable=False),
+        sa.Column("unique_id", sa.String(1024), nullable=False),
+        sa.UniqueConstraint("scope", "unique_id", name=f"uq_{PREFIX}node_key"),
+        sa.Index(f"ix_{PREFIX}node_unique_id", "unique_id"),
+    )
+    definitions = sa.Table(
+        f"{PREFIX}node_definition",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("node_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("definition_hash", sa.String(64), nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("resource_type", sa.Text, nullable=False),
+        sa.Column("package_name", sa.Text),
+        sa.Column("materialization", sa.Text),
+        sa.Column("tags", sa.JSON, nullable=False),
+        sa.Column("depends_on", sa.JSON, nullable=False),
+        sa.Column("code_hash", sa.Text),
+        sa.Column("database", sa.Text),
+        sa.Column("schema", sa.Text),
+        sa.Column("alias", sa.Text),
+        sa.Column("first_seen_at", Timestamp, nullable=False),
+        sa.UniqueConstraint("node_id", "definition_hash", name=f"uq_{PREFIX}node_definition_key"),
+    )
+    results = sa.Table(
+        f"{PREFIX}node_result",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_pk", sa.Integer, sa.ForeignKey(f"{PREFIX}run.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("step_index", sa.Integer, nullable=False),
+        sa.Column("node_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node.id"), nullable=False),
+        sa.Column("definition_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node_definition.id"), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("execution_time", sa.Float),
+        sa.Column("rows_affected", sa.BigInteger),
+        sa.Column("message", sa.Text),
+        sa.Column("failures", sa.BigInteger),
+        sa.Column("started_at", Timestamp),
+        sa.Column("finished_at", Timestamp),
+        sa.Column("thread_id", sa.Text),
+        sa.UniqueConstraint("run_pk", "step_index", "node_id", name=f"uq_{PREFIX}node_result_key"),
+        sa.Index(f"ix_{PREFIX}node_result_history", "node_id", "run_pk", "step_index"),
+        sa.Index(f"ix_{PREFIX}node_result_run_status", "run_pk", "status"),
+    )
+    return nodes, definitions, results

@@ -6,7 +6,7 @@ Datetimes are aware UTC; the API encodes them as ISO 8601.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 import msgspec
 
@@ -49,25 +49,31 @@ class PipelineSummary(msgspec.Struct, kw_only=True):
     recent: list[DurationPoint] = []
 
 
-class RunRow(msgspec.Struct, kw_only=True):
-    """One run in a list: enough to scan a history without opening each run."""
+class RunRow(RunHeader, kw_only=True):
+    """One stored run as listed (no steps or nodes), the one shape of the Python API, the CLI and the web view.
 
-    host: str
-    account_id: int
-    run_id: int
-    job_id: Optional[int] = None
-    job_name: Optional[str] = None
-    status: str
-    status_message: Optional[str] = None
-    trigger_cause: Optional[str] = None
-    git_branch: Optional[str] = None
-    created_at: Optional[datetime] = None
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    duration_seconds: Optional[float] = None
+    ``trackers`` are the kinds of tracker (airflow, monitor, cli, api, webhook) that saw the run. Its
+    former Python name ``source_kinds`` stays readable (:attr:`source_kinds`), and ``databand-dbt runs
+    --json`` still writes it beside ``trackers`` (:meth:`as_dict`).
+    """
+
+    run_pk: int
     node_count: int = 0
     summary: dict[str, int] = {}
     trackers: list[str] = []
+    first_tracked_at: datetime
+    updated_at: datetime
+
+    @property
+    def source_kinds(self) -> list[str]:
+        """``trackers`` under the name ``TrackingStore.list_runs`` first gave it, kept for existing callers."""
+        return self.trackers
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data (datetimes as ISO 8601) with ``source_kinds``, the CLI's name of ``trackers``, too."""
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        data["source_kinds"] = data["trackers"]
+        return data
 
 
 class RunsPage(msgspec.Struct, kw_only=True):

@@ -6,6 +6,7 @@ All per-run queries are bounded by ``run_pk`` and served by the ``(run_pk, statu
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Optional
@@ -37,6 +38,11 @@ _STATUS_RANK = sa.case(
 )
 _NEWEST_RUN_FIRST = (runs.c.created_at.desc(), runs.c.run_id.desc())
 _RESULT_FIELDS = field_names(NodeResult)
+# What a node's history reads of each result (NodeRun's result fields; its name and type come from the definition).
+_HISTORY_RESULT_COLUMNS = (
+    "definition_id",
+    *(name for name in field_names(NodeRun) if name in node_results.c and name not in ("name", "resource_type")),
+)
 
 
 def status_counts_by_step(conn: Connection, run_pk: int) -> dict[int, dict[str, int]]:
@@ -183,23 +189,17 @@ def node_details(conn: Connection, run_pk: int, unique_ids: list[str]) -> dict[s
     }
 
 
-def _history_where(
-    unique_id: str, job_id: Optional[int], account_id: Optional[int], host: Optional[str]
-) -> list[sa.ColumnElement]:
-    where = [nodes.c.unique_id == unique_id]
-    for column, value in ((runs.c.job_id, job_id), (runs.c.account_id, account_id), (runs.c.host, host or None)):
-        if value is not None:
-            where.append(column == value)
-    return where
+def _run_clauses(job_id: Optional[int], account_id: Optional[int], host: Optional[str]) -> list[sa.ColumnElement]:
+    given = ((runs.c.job_id, job_id), (runs.c.account_id, account_id), (runs.c.host, host or None))
+    return [column == value for column, value in given if value is not None]
 
 
-def _history_joins(conn: Connection) -> tuple[sa.FromClause, sa.FromClause]:
-    """``(results with their node, the same with their run)`` for a node's history."""
-    node_rows = node_results.join(nodes, nodes.c.id == node_results.c.node_id)
+def _with_runs(dialect: str, results: sa.FromClause) -> sa.FromClause:
+    """``results`` joined to their runs."""
     # SQLite: "+ 0" keeps it from reaching runs by primary key, so it walks runs newest first and stops at the page
     # (a node has one id per pipeline; it would otherwise sort all of the node's results).
-    run_pk = runs.c.id + 0 if conn.dialect.name == "sqlite" else runs.c.id
-    return node_rows, node_rows.join(runs, run_pk == node_results.c.run_pk)
+    run_pk = runs.c.id + 0 if dialect == "sqlite" else runs.c.id
+    return results.join(runs, run_pk == node_results.c.run_pk)
 
 
 def count_history(
@@ -211,10 +211,10 @@ def count_history(
     host: Optional[str] = None,
 ) -> int:
     """How many results of the node the store holds (of one job, account or host when given)."""
-    where = _history_where(unique_id, job_id, account_id, host)
-    node_rows, joined = _history_joins(conn)
+    where = [nodes.c.unique_id == unique_id, *_run_clauses(job_id, account_id, host)]
+    node_rows = node_results.join(nodes, nodes.c.id == node_results.c.node_id)
     # Without run filters the count reads the node's (node_id, ...) index entries alone: 17x less than with the join.
-    counted = joined if len(where) > 1 else node_rows
+    counted = _with_runs(conn.dialect.name, node_rows) if len(where) > 1 else node_rows
     return conn.execute(sa.select(sa.func.count()).select_from(counted).where(*where)).scalar_one()
 
 
@@ -232,20 +232,13 @@ def history(
 
     Names come from the definitions of the rows returned only: sorting all of a node's runs reads none.
     """
-    run_fields = {"run_id", "host", "account_id", "job_id", "job_name"}
-    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at, **{f: runs.c[f] for f in run_fields}}
-    query = (
-        sa.select(
-            node_results.c.definition_id,
-            *columns(node_results, NodeRun, skip=("name", "resource_type"), renamed=renamed),
-        )
-        .select_from(_history_joins(conn)[1])
-        .where(*_history_where(unique_id, job_id, account_id, host))
-        .order_by(*_NEWEST_RUN_FIRST, node_results.c.step_index.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = conn.execute(query).all()
+    node_ids = conn.execute(sa.select(nodes.c.id).where(nodes.c.unique_id == unique_id)).scalars().all()
+    if not node_ids:
+        return []
+    given = (("job_id", job_id), ("account_id", account_id), ("host", host or None))
+    filters = {name: value for name, value in given if value is not None}
+    query = _history_query(conn.dialect.name, tuple(filters))
+    rows = conn.execute(query, {"node_ids": sorted(node_ids), **filters, "limit": limit, "offset": offset}).all()
     names = _definition_names(conn, {row.definition_id for row in rows})
     return [
         build(
@@ -257,6 +250,42 @@ def history(
         )
         for row in rows
     ]
+
+
+@functools.lru_cache(maxsize=16)
+def _history_query(dialect: str, filters: tuple[str, ...]) -> sa.Select:
+    """The results of nodes ``node_ids`` (one per pipeline holding the unique_id), newest run first; built once.
+
+    Runs are walked newest first and the nodes looked up in each (the ``(node_id, run_pk)`` index), so the walk
+    stops at the page: it costs the same however long the history. On PostgreSQL each run's results are a
+    LATERAL subquery (``OFFSET 0`` keeps it from being flattened): as a join, the planner compared each run
+    walked with all the node's results, a cost that grew with the store.
+    """
+    node_ids: sa.BindParameter[int] = sa.bindparam("node_ids", expanding=True)
+    results: sa.FromClause
+    walked: sa.FromClause
+    where: list[sa.ColumnElement[bool]]
+    if dialect == "postgresql":
+        results = (
+            sa.select(*(node_results.c[name] for name in _HISTORY_RESULT_COLUMNS))
+            .where(node_results.c.node_id.in_(node_ids), node_results.c.run_pk == runs.c.id)
+            .offset(0)
+            .lateral()
+        )
+        walked, where = runs.join(results, sa.true()), []
+    else:
+        results, walked = node_results, _with_runs(dialect, node_results)
+        where = [node_results.c.node_id.in_(node_ids)]
+    run_fields = {"run_id", "host", "account_id", "job_id", "job_name"}
+    renamed = {"run_status": runs.c.status, "run_created_at": runs.c.created_at, **{f: runs.c[f] for f in run_fields}}
+    return (
+        sa.select(results.c.definition_id, *columns(results, NodeRun, skip=("name", "resource_type"), renamed=renamed))
+        .select_from(walked)
+        .where(*where, *(runs.c[name] == sa.bindparam(name) for name in filters))
+        .order_by(*_NEWEST_RUN_FIRST, results.c.step_index.desc())
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
 
 
 def _definition_names(conn: Connection, definition_ids: set[int]) -> dict[int, tuple[str, str]]:

@@ -30,7 +30,6 @@ from airflow_provider_databand_dbt.tracking.read.models import (
     StepRow,
     TriggeredBy,
 )
-from airflow_provider_databand_dbt.tracking.rows import RunRow as StoredRun
 from airflow_provider_databand_dbt.tracking.schema import runs, sources, steps
 
 NEWEST_FIRST = (runs.c.created_at.desc(), runs.c.run_id.desc())
@@ -76,20 +75,15 @@ def runs_page(
 
     :param total: how many runs match, when the caller already knows (else they are counted).
     """
-    where = [*(run_filter.clauses() if run_filter else ()), *key_clauses(pipeline_pk=pipeline_pk)]
+    where = [*key_clauses(pipeline_pk=pipeline_pk)]
     if total is None:
-        total = count_runs(conn, where)
-    query = (
-        sa.select(runs.c.id.label("run_pk"), *columns(runs, RunRow, skip=("trackers",)))
-        .where(*where)
-        .order_by(*NEWEST_FIRST)
-        .limit(page_size)
-        .offset(offset_of(page, page_size))
-    )
-    rows = conn.execute(query).all()
-    kinds = trackers_of_runs(conn, [r.run_pk for r in rows])
-    items = [build(RunRow, r, skip=("run_pk",), trackers=kinds.get(r.run_pk, [])) for r in rows]
+        total = count_runs(conn, [*(run_filter.clauses() if run_filter else ()), *where])
+    items = run_rows(conn, run_filter, clauses=where, limit=page_size, offset=offset_of(page, page_size))
     return RunsPage(items=items, total=total, page=page, page_size=page_size)
+
+
+# The run table's columns of a listed run; the trackers come from the sources.
+_RUN_ROW_COLUMNS = columns(runs, RunRow, skip=("trackers",), renamed={"run_pk": runs.c.id})
 
 
 def run_rows(
@@ -99,11 +93,10 @@ def run_rows(
     clauses: Iterable[sa.ColumnElement] = (),
     limit: int,
     offset: int = 0,
-) -> list[StoredRun]:
-    """Runs newest first as ``TrackingStore.list_runs`` returns them (the CLI's ``runs``)."""
-    renamed = {"run_pk": runs.c.id}
+) -> list[RunRow]:
+    """Runs newest first with the trackers that saw them: ``TrackingStore.list_runs``, the CLI and the web lists."""
     query = (
-        sa.select(*columns(runs, StoredRun, skip=("source_kinds",), renamed=renamed))
+        sa.select(*_RUN_ROW_COLUMNS)
         .where(*(run_filter.clauses() if run_filter else ()), *clauses)
         .order_by(*NEWEST_FIRST, runs.c.id.desc())
         .limit(max(0, int(limit)))
@@ -111,7 +104,7 @@ def run_rows(
     )
     rows = conn.execute(query).all()
     kinds = trackers_of_runs(conn, [row.run_pk for row in rows])
-    return [build(StoredRun, row, source_kinds=kinds.get(row.run_pk, [])) for row in rows]
+    return [build(RunRow, row, trackers=kinds.get(row.run_pk, [])) for row in rows]
 
 
 def trackers_of_runs(conn: Connection, run_pks: Iterable[int]) -> dict[int, list[str]]:
