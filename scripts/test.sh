@@ -109,7 +109,8 @@ if [ "${DATABAND_DBT_SKIP_AIRFLOW2:-0}" != 1 ]; then
     step "Airflow 2.11 + SQLAlchemy 1.4 (.venv-airflow2)"
     make_venv airflow2
     DATABAND_DBT_TEST_POSTGRES_URL=${PG_URL/+psycopg:/+psycopg2:} run_pytest "airflow 2.11" .venv-airflow2 \
-        -m "not browser" tests/airflow tests/model tests/tracking tests/sinks tests/monitor tests/www tests/cli tests/collector
+        -m "not browser" tests/airflow tests/model tests/tracking tests/sinks tests/monitor tests/www tests/cli tests/collector \
+        tests/alerts tests/openlineage
 fi
 
 step "checking the run left the tree as it was"
