@@ -27,6 +27,7 @@ from airflow_provider_databand_dbt.airflow_compat import AirflowException, Airfl
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_id
+from airflow_provider_databand_dbt.hooks.budget import HookBudget
 from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
 from airflow_provider_databand_dbt.hooks.retries import PolicyAttempts, run_with_policy
 from airflow_provider_databand_dbt.hooks.sources import current_source
@@ -59,6 +60,8 @@ class DbtCloudTrackingHook(DbtCloudHook):
     """
 
     hook_name = "dbt Cloud (tracking)"
+    # Where the shared request budget is (None: ``[databand_dbt] tracking_url``); our operator and sensor set theirs.
+    tracking_url: str | None = None
 
     def __init__(
         self,
@@ -154,6 +157,11 @@ class DbtCloudTrackingHook(DbtCloudHook):
             ) from None
 
     @cached_property
+    def request_budget(self) -> HookBudget:
+        """The account request budget shared through the tracking store (``tracking_url``), for the provider's calls."""
+        return HookBudget(self.api_url, self.tracking_url)
+
+    @cached_property
     def api_url(self) -> str:
         """The dbt Cloud API base URL of this hook's connection."""
         return self.api_url_of(self.connection)
@@ -205,8 +213,18 @@ class DbtCloudTrackingHook(DbtCloudHook):
         if self._provider_retries:
             return super().run_with_advanced_retry(_retry_args, *args, **kwargs)
         method = getattr(self, "method", "GET")
+        endpoint = kwargs.get("endpoint")
+
+        def attempt() -> Any:
+            self.request_budget.acquire(endpoint)
+            try:
+                return self.run(*args, **kwargs)
+            except Exception as error:
+                self.request_budget.failed(endpoint, error)
+                raise
+
         return run_with_policy(
-            lambda: self.run(*args, **kwargs),
+            attempt,
             self.retry_policy,
             what=f"{method} {kwargs.get('endpoint') or ''}",
             repeatable=method != "POST",
@@ -271,7 +289,7 @@ class DbtCloudTrackingHook(DbtCloudHook):
         # The client first: a connection without token or with a bad Host fails before the store is touched.
         with (
             self.get_tracking_client(**(client_options or {})) as client,
-            tracking(bool(store), airflow_tracking_url(tracking_url)) as service,
+            tracking(bool(store), airflow_tracking_url(tracking_url), client=client, label="airflow") as service,
         ):
             return service.track(client, account_id, run_id, source=source or current_source(), progress=progress)
 

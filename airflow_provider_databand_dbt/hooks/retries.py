@@ -30,7 +30,8 @@ from airflow_provider_databand_dbt.dbt_cloud.retry import (
 log = logging.getLogger(__name__)
 
 
-def _status_and_headers(error: BaseException) -> tuple[int | None, Mapping[str, str] | None]:
+def status_and_headers(error: BaseException) -> tuple[int | None, Mapping[str, str] | None]:
+    """The HTTP status and headers a requests or aiohttp error carries (None, None for other errors)."""
     if isinstance(error, requests.RequestException) and error.response is not None:
         return error.response.status_code, error.response.headers
     if isinstance(error, aiohttp.ClientResponseError):
@@ -55,7 +56,7 @@ def failure_of(error: Exception, policy: RetryPolicy, logger: Any = None) -> Fai
     A read timeout or a 5xx other than 503 may mean dbt Cloud acted, so a run trigger is not repeated.
     """
     make_error = _giving_up(error, logger)
-    status, headers = _status_and_headers(error)
+    status, headers = status_and_headers(error)
     if status is not None:
         if status not in policy.retry_statuses:
             return None
