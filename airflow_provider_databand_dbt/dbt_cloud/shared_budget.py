@@ -39,8 +39,8 @@ MAX_SLEEP_SECONDS = 1.0
 class Grant:
     """What the store answered to a request for tokens.
 
-    :param tokens: tokens granted now (0 when the bucket is empty or the account blocked).
-    :param wait: seconds until a token is due or the block ends (0 when ``tokens`` > 0 or no budget).
+    :param tokens: tokens granted (0 when the account is blocked or has no budget).
+    :param wait: seconds before the granted tokens may be spent, or until the block ends.
     :param requests_per_minute: the account's budget, None when the store has none (the local limit applies).
     :param blocked: the account is blocked after a 429.
     """
@@ -174,13 +174,15 @@ class SharedBudget:
             if grant.requests_per_minute is None:
                 state.tokens = 0
                 return 0.0, False, self._local_bucket(None)
-            state.tokens += grant.tokens
+            state.tokens = grant.tokens
+            if grant.wait > 0:  # reserved: usable once the refill has paid for it, for a batch's time
+                state.wait_until = now + grant.wait
+                state.expires = state.wait_until + self.batch_seconds
+                return grant.wait, False, None
             if state.tokens > 0:
                 state.tokens -= 1
                 return 0.0, False, None
-            state.expires = 0.0
-            state.wait_until = now + max(grant.wait, 0.001)
-            return state.wait_until - now, False, None
+            return 0.001, False, None
 
     def _batch_size(self, rate: Optional[float]) -> int:
         """Tokens to ask for: ``batch_seconds`` of the budget (of the local limit before the budget is known)."""

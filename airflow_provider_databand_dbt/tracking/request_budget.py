@@ -1,8 +1,9 @@
 """The request budget of each dbt Cloud account, in the store: a token bucket every process draws from.
 
 One row per (host, account_id). ``tokens`` refill continuously at the budget's rate up to a capacity of
-:data:`BURST_SECONDS` of it; a process takes a small batch in one write transaction (SQLite ``BEGIN
+:data:`BURST_SECONDS` of it; a process reserves a small batch in one write transaction (SQLite ``BEGIN
 IMMEDIATE``, PostgreSQL ``SELECT ... FOR UPDATE`` of the row), so two processes never spend the same token.
+A reservation may take the balance below zero: the batch is then usable once the refill has paid for it.
 The refill rate is ``requests_per_minute / (60 + BURST_SECONDS + BATCH_SECONDS)`` per second and the capacity
 ``BURST_SECONDS`` of that rate: a full bucket spent at once, plus a minute of refill, plus a batch spent up to
 ``BATCH_SECONDS`` after it was taken (clients give back what they did not spend by then) stays within
@@ -101,9 +102,11 @@ def set_budget(conn: Connection, host: str, account_id: int, requests_per_minute
 
 
 def take(conn: Connection, host: str, account_id: int, want: int, returned: int = 0) -> Grant:
-    """Refill, then take ``want`` tokens if the bucket has them (else none, and how long until it will).
+    """Refill, then reserve ``want`` tokens, usable after ``Grant.wait`` seconds (the balance may go negative).
 
-    ``want`` is capped at the capacity, so a batch sized by a stale rate can always be served.
+    Reserving instead of refusing keeps processes in a fair queue, in the order they asked, with one
+    transaction per batch: nobody loses a race for the next tokens and asks again. ``want`` is capped at
+    the capacity, so a batch sized by a stale rate is still served.
 
     :param returned: tokens of the caller's previous batch it did not spend in time, given back first.
     """
@@ -116,13 +119,10 @@ def take(conn: Connection, host: str, account_id: int, want: int, returned: int 
         return Grant(tokens=0, wait=row.blocked_until - now, requests_per_minute=rate, blocked=True)
     if rate is None:
         return Grant(tokens=0)
-    tokens = min(capacity(rate), _refilled(row, now) + max(0, returned))
     want = min(max(1, want), math.floor(capacity(rate)))
-    if tokens >= want:
-        conn.execute(table.update().where(_key(host, account_id)).values(tokens=tokens - want, updated_at=now))
-        return Grant(tokens=want, requests_per_minute=rate)
+    tokens = min(capacity(rate), _refilled(row, now) + max(0, returned)) - want
     conn.execute(table.update().where(_key(host, account_id)).values(tokens=tokens, updated_at=now))
-    return Grant(tokens=0, wait=(want - tokens) / refill_rate(rate), requests_per_minute=rate)
+    return Grant(tokens=want, wait=max(0.0, -tokens / refill_rate(rate)), requests_per_minute=rate)
 
 
 def give_back(conn: Connection, host: str, account_id: int, tokens: int) -> None:
