@@ -75,7 +75,9 @@ def _collect_loop(emulator: EmulatorProcess, run_ids: list[int], store_url: str,
             failures.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
 
 
-def run_mode(args: argparse.Namespace, emulator: EmulatorProcess, run_ids: list[int], workdir: Path, shared: bool) -> dict:
+def run_mode(
+    args: argparse.Namespace, emulator: EmulatorProcess, run_ids: list[int], workdir: Path, shared: bool
+) -> dict:
     """The monitor backfill plus the collect loops, all on one store (``shared``) or each on its own."""
     mode = "shared" if shared else "local"
     emulator.call("POST", "rate_limit", {"requests_per_minute": args.limit, "lockout_seconds": args.lockout})

@@ -162,12 +162,16 @@ class SharedBudget:
                     return 0.0, False, None
             if now < self._store_down_until:
                 return 0.0, False, self._local_bucket(state.rate)
-            # Tokens not spent within their batch's time go back: a token is spent soon after it is taken, or not at all.
+            # Tokens not spent within their batch time go back: spent soon after being taken, or not at all.
             grant = self._ask_store(account_id, self._batch_size(state.rate), state.tokens)
             state.tokens = 0
             if grant is None:
                 return 0.0, False, self._local_bucket(state.rate)
-            state.rate, state.expires, state.blocked = grant.requests_per_minute, now + self.batch_seconds, grant.blocked
+            state.rate, state.expires, state.blocked = (
+                grant.requests_per_minute,
+                now + self.batch_seconds,
+                grant.blocked,
+            )
             if grant.blocked:
                 state.wait_until = now + grant.wait
                 return grant.wait, True, None

@@ -230,9 +230,7 @@ class DbtCloudEmulator:
 
     # ------------------------------------------------------------------ dbt Cloud's account rate limit
 
-    def set_rate_limit(
-        self, requests_per_minute: int | None, lockout_seconds: float = DEFAULT_LOCKOUT_SECONDS
-    ) -> None:
+    def set_rate_limit(self, requests_per_minute: int | None, lockout_seconds: float = DEFAULT_LOCKOUT_SECONDS) -> None:
         """Limit every account to ``requests_per_minute`` (any 60 s); a breach answers 429 for ``lockout_seconds``."""
         self._server.app.rate_limit.configure(requests_per_minute, lockout_seconds)
 

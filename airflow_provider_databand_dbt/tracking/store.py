@@ -14,8 +14,8 @@ from typing import Optional
 import msgspec
 from sqlalchemy.engine import URL, Engine
 
-from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.dbt_cloud.shared_budget import Grant
+from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import monitor_state, request_budget, writes
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient

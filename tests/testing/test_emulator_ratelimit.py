@@ -1,4 +1,4 @@
-"""The emulator's per-account limit: a breach locks the account out (429 + Retry-After), counted over the control API."""
+"""The emulator's per-account limit: a breach locks the account out (429, Retry-After), counted by the control API."""
 
 from __future__ import annotations
 
