@@ -31,6 +31,10 @@ def account_in(endpoint: str | None) -> Optional[int]:
     return int(found.group(1)) if found else None
 
 
+def _account(endpoint_or_account: str | int | None) -> Optional[int]:
+    return endpoint_or_account if isinstance(endpoint_or_account, int) else account_in(endpoint_or_account)
+
+
 class HookBudget:
     """The shared budget of one hook's dbt Cloud host, opened on first use.
 
@@ -63,17 +67,17 @@ class HookBudget:
             return None
         return SharedBudget(self._store, self.host, owner=budget_owner("airflow hook"))
 
-    def acquire(self, endpoint: str | None) -> None:
-        """Wait for a token of the endpoint's account (no-op without an account or a store)."""
-        account = account_in(endpoint)
+    def acquire(self, endpoint_or_account: str | int | None) -> None:
+        """Wait for a token of the account (an id, or a provider endpoint naming it); no-op without one or a store."""
+        account = _account(endpoint_or_account)
         budget = self._shared() if account is not None else None
         if budget is not None and account is not None:
             budget.acquire(account)
 
-    def failed(self, endpoint: str | None, error: BaseException) -> None:
+    def failed(self, endpoint_or_account: str | int | None, error: BaseException) -> None:
         """Tell the budget about a 429, so every process waits for its Retry-After."""
         status, headers = status_and_headers(error)
-        account = account_in(endpoint)
+        account = _account(endpoint_or_account)
         if status != 429 or account is None or self.budget is None:
             return
         self.budget.rate_limited(account, parse_retry_after(headers.get("Retry-After")) if headers else None)

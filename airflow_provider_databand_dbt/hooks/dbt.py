@@ -17,6 +17,7 @@ same methods, so the provider's operator, sensor and trigger work on it) and add
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 # The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
 DEFAULT_RETRY_LIMIT = 5
+# The account an async run read is about, for the request budget of the attempts it makes.
+_POLLED_ACCOUNT: contextvars.ContextVar[int | None] = contextvars.ContextVar("databand_dbt_polled_account", default=None)
 
 
 class DbtCloudTrackingHook(DbtCloudHook):
@@ -232,10 +235,37 @@ class DbtCloudTrackingHook(DbtCloudHook):
         )
 
     def _a_get_retry_object(self) -> Any:
-        """The provider's async attempts (``get_job_details``), decided by ``retry_policy``."""
+        """The provider's async attempts (``get_job_details``), decided by ``retry_policy``.
+
+        Each attempt first takes a token of the polled account's shared request budget (in a worker
+        thread: the store is synchronous) and reports a 429 to it.
+        """
         if self._provider_retries:
             return super()._a_get_retry_object()
-        return PolicyAttempts(self.retry_policy, what="GET run status", logger=self.log)
+        account = _POLLED_ACCOUNT.get()
+
+        async def before() -> None:
+            await asyncio.to_thread(self.request_budget.acquire, account)
+
+        return PolicyAttempts(
+            self.retry_policy,
+            what="GET run status",
+            logger=self.log,
+            before=before if account is not None else None,
+            on_error=lambda error: self.request_budget.failed(account, error),
+        )
+
+    async def get_job_details(
+        self, run_id: int, account_id: int | None = None, include_related: list[str] | None = None
+    ) -> Any:
+        """The provider's async read of a run (the triggerer's polling), its account known to the request budget."""
+        if account_id is None and self.dbt_cloud_conn_id:
+            account_id = await self._resolve_account_id_async()
+        token = _POLLED_ACCOUNT.set(account_id)
+        try:
+            return await super().get_job_details(run_id, account_id, include_related)
+        finally:
+            _POLLED_ACCOUNT.reset(token)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token against the connection's account (``GET /api/v2/accounts/<id>/``)."""

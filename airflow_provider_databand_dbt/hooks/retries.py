@@ -126,6 +126,9 @@ class PolicyAttempts:
 
     The provider's ``get_job_details`` loops ``async for attempt in hook._a_get_retry_object(): with
     attempt: ...``; this object is what our hook returns there.
+
+    :param before: awaited before each attempt (the hook takes a token of the request budget there).
+    :param on_error: called with each attempt's error (the hook reports a 429 to the budget there).
     """
 
     def __init__(
@@ -135,11 +138,15 @@ class PolicyAttempts:
         what: str,
         logger: Any = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        before: Callable[[], Awaitable[Any]] | None = None,
+        on_error: Callable[[Exception], Any] | None = None,
     ) -> None:
         self.policy = policy
         self.what = what
         self._logger = logger
         self._sleep = sleep
+        self._before = before
+        self._on_error = on_error
 
     async def __aiter__(self) -> AsyncIterator[_Attempt]:
         retrier: Retrier[Any] = Retrier(self.policy, logger=self._logger)
@@ -147,11 +154,15 @@ class PolicyAttempts:
         number = 0
         while True:
             number += 1
+            if self._before is not None:  # e.g. a token of the account's shared request budget
+                await self._before()
             attempt = _Attempt()
             yield attempt
             error = attempt.error
             if error is None:
                 return
+            if self._on_error is not None:
+                self._on_error(error)
             failure = failure_of(error, self.policy, self._logger)
             if failure is None:
                 raise error
