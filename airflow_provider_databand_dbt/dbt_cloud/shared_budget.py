@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Callable, Optional, Protocol
 
+from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudRateLimitError
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,16 @@ class BudgetWaitTooLong(Exception):
         super().__init__(f"{wait:.0f} s")
         self.wait = wait
         self.blocked = blocked
+
+    def error(self, what: str, account_id: int, deadline: str, url: str) -> DbtCloudRateLimitError:
+        """The caller's error: ``what`` (``GET ... was not sent``), why, and for how long."""
+        why = "is blocked after a 429 (dbt Cloud's lock-out)" if self.blocked else "has no request budget left"
+        return DbtCloudRateLimitError(
+            f"{what}: account {account_id} {why} for {self.wait:.0f} s more, longer than what {deadline} leaves; "
+            "try again later.",
+            retry_after=self.wait,
+            url=url,
+        )
 
 
 @dataclasses.dataclass

@@ -29,7 +29,6 @@ from airflow_provider_databand_dbt.dbt_cloud.errors import (
     DbtCloudConfigError,
     DbtCloudConnectionError,
     DbtCloudInvalidResponseError,
-    DbtCloudRateLimitError,
     DbtCloudTimeoutError,
 )
 from airflow_provider_databand_dbt.dbt_cloud.failures import (
@@ -260,13 +259,7 @@ class Transport:
             self.budget.acquire(call.target.account_id, None if overall is None else max(0.0, overall.left()))
         except BudgetWaitTooLong as exc:
             assert overall is not None  # no deadline, no limit on the wait
-            why = "is blocked after a 429 (dbt Cloud's lock-out)" if exc.blocked else "has no request budget left"
-            raise DbtCloudRateLimitError(
-                f"{call} was not sent: account {call.target.account_id} {why} for {exc.wait:.0f} s more, "
-                f"longer than what {overall.describe()} leaves; try again later.",
-                retry_after=exc.wait,
-                url=call.url,
-            ) from None
+            raise exc.error(f"{call} was not sent", call.target.account_id, overall.describe(), call.url) from None
 
     def _send(
         self,

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
@@ -139,3 +140,25 @@ def test_no_store_keeps_the_local_limit(emulator):
     with client, tracking(False, client=client):
         assert client.request_budget is None
         assert client.rate_limiter is not None
+
+
+def test_a_block_longer_than_the_deadline_fails_at_once(emulator, store):
+    from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
+    from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudRateLimitError
+    from airflow_provider_databand_dbt.testing.emulator import NIGHTLY_JOB_ID
+
+    store.block_account(_host(emulator), DEMO_ACCOUNT_ID, 120, "another process")
+    started = time.monotonic()
+    with pytest.raises(DbtCloudRateLimitError) as caught:
+        collect_data_from_dbt_cloud(
+            DEMO_ACCOUNT_ID,
+            DEMO_TOKEN,
+            emulator.seeded_runs[NIGHTLY_JOB_ID][-1],
+            emulator.url,
+            store=store,
+            collect_deadline=5,
+        )
+    assert time.monotonic() - started < 3
+    assert "was not sent" in str(caught.value) and "blocked after a 429" in str(caught.value)
+    assert 110 < caught.value.retry_after <= 120
+    assert not emulator.requests
