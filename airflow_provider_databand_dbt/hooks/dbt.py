@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 # The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
 DEFAULT_RETRY_LIMIT = 5
 # The account an async run read is about, for the request budget of the attempts it makes.
-_POLLED_ACCOUNT: contextvars.ContextVar[int | None] = contextvars.ContextVar("databand_dbt_polled_account", default=None)
+_POLLED_ACCOUNT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "databand_dbt_polled_account", default=None
+)
 
 
 class DbtCloudTrackingHook(DbtCloudHook):
