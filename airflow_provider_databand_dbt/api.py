@@ -60,6 +60,6 @@ def collect_data_from_dbt_cloud(
     # The client first: a bad token or URL fails before the store is touched.
     with (
         DbtCloudClient(token, dbt_api_url, **(client_options or {})) as client,
-        tracking(store, tracking_url) as service,
+        tracking(store, tracking_url, client=client, label=(source or TrackingSource(kind="api")).kind) as service,
     ):
         return service.track(client, account_id, run_id, source=source, progress=progress, deadline=collect_deadline)

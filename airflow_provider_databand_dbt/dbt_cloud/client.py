@@ -42,6 +42,7 @@ from airflow_provider_databand_dbt.dbt_cloud.query import (
 )
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
+from airflow_provider_databand_dbt.dbt_cloud.shared_budget import BudgetStore, SharedBudget
 from airflow_provider_databand_dbt.dbt_cloud.transport import (
     DEFAULT_MAX_ARTIFACT_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -159,6 +160,26 @@ class DbtCloudClient:
     def rate_limiter(self) -> TokenBucket | None:
         """The token bucket behind ``max_requests_per_minute`` (None when unlimited)."""
         return self._transport.limiter
+
+    @property
+    def request_budget(self) -> SharedBudget | None:
+        """The account budget shared through a tracking store, when one is in use."""
+        return self._transport.budget
+
+    def use_request_budget(self, store: BudgetStore | None, owner: str = "") -> SharedBudget | None:
+        """Draw every request from the budget of (host, account) kept in ``store`` (None: back to the local limit).
+
+        Meant for trackers that know their tracking store (``sinks/request_budget.py`` does it for them);
+        ``max_requests_per_minute`` stays the limit when the store has no budget or cannot be reached.
+
+        :param owner: who we are, recorded with a 429 block (``host:pid`` and the tracker).
+        """
+        previous, self._transport.budget = self._transport.budget, None
+        if previous is not None:
+            previous.close()
+        if store is not None:
+            self._transport.budget = SharedBudget(store, self.host, local=self.rate_limiter, owner=owner)
+        return self._transport.budget
 
     @property
     def retry(self) -> RetryPolicy:

@@ -41,7 +41,8 @@ from airflow_provider_databand_dbt.dbt_cloud.failures import (
 from airflow_provider_databand_dbt.dbt_cloud.inflate import ACCEPT_ENCODING
 from airflow_provider_databand_dbt.dbt_cloud.models import Envelope
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
-from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy
+from airflow_provider_databand_dbt.dbt_cloud.retry import Failure, Retrier, RetryPolicy, parse_retry_after
+from airflow_provider_databand_dbt.dbt_cloud.shared_budget import BudgetWaitTooLong, SharedBudget
 from airflow_provider_databand_dbt.dbt_cloud.watchdog import (
     ConnectionTracker,
     OverallDeadline,
@@ -107,6 +108,8 @@ class Transport:
     :param timeout: ``(connect, read)`` seconds for every attempt (read: per chunk for downloads).
     :param retry: the retry policy.
     :param limiter: optional token bucket taken before every attempt.
+    :param budget: the account's request budget shared through the tracking store (set by
+        :meth:`DbtCloudClient.use_request_budget`); it falls back to ``limiter`` by itself.
     :param listener: ``listener(method, route, outcome)`` after every attempt.
     :param request_deadline: wall-clock seconds for one attempt, body included (None: no limit).
     :param max_response_bytes: largest decoded JSON answer (None: no limit).
@@ -132,6 +135,7 @@ class Transport:
         self.timeout = timeout
         self.retry = retry
         self.limiter = limiter
+        self.budget: Optional[SharedBudget] = None
         self.listener = listener
         self._auth = _TokenAuth(token)
         self.session = requests.Session()
@@ -153,6 +157,8 @@ class Transport:
     def close(self) -> None:
         """Abort requests in flight (from any thread) and release pooled connections."""
         self._tracker.abort()
+        if self.budget is not None:
+            self.budget.close()
         self.session.close()
 
     @contextlib.contextmanager
@@ -216,8 +222,9 @@ class Transport:
         """
         if self._tracker.aborted:
             raise self._closed(call, "was not sent")
-        if self.limiter is not None:
-            self.limiter.acquire()
+        self._wait_for_budget(call)
+        if self._tracker.aborted:
+            raise self._closed(call, "was not sent")
         budget, limit = self._attempt_budget(call)
         with self._count_lock:
             self._request_count += 1
@@ -240,6 +247,19 @@ class Transport:
                 self._notify(call.method, route, failure.kind)
             return failure
         return outcome
+
+    def _wait_for_budget(self, call: Call) -> None:
+        """Take a token of the account's budget (shared or local); fail at once if that outlasts the deadline."""
+        if self.budget is None:
+            if self.limiter is not None:
+                self.limiter.acquire()
+            return
+        overall: Optional[OverallDeadline] = getattr(self._overall, "value", None)
+        try:
+            self.budget.acquire(call.target.account_id, None if overall is None else max(0.0, overall.left()))
+        except BudgetWaitTooLong as exc:
+            assert overall is not None  # no deadline, no limit on the wait
+            raise exc.error(f"{call} was not sent", call.target.account_id, overall.describe(), call.url) from None
 
     def _send(
         self,
@@ -268,6 +288,9 @@ class Transport:
         assert response is not None
         log.debug("dbt Cloud %s %s -> %s in %.3f s", call.method, call.path, response.status_code, elapsed)
         succeeded = 200 <= response.status_code < 300  # a 3xx left after redirects is not an answer
+        if response.status_code == 429 and self.budget is not None:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self.budget.rate_limited(call.target.account_id, retry_after)
         if not (stream and succeeded):
             # Downloads report after the body arrived, so a truncated one is counted as such.
             self._notify(call.method, route, str(response.status_code))

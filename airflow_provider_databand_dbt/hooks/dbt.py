@@ -17,6 +17,7 @@ same methods, so the provider's operator, sensor and trigger work on it) and add
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,6 +28,7 @@ from airflow_provider_databand_dbt.airflow_compat import AirflowException, Airfl
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_id
+from airflow_provider_databand_dbt.hooks.budget import HookBudget
 from airflow_provider_databand_dbt.hooks.config import airflow_tracking_url
 from airflow_provider_databand_dbt.hooks.retries import PolicyAttempts, run_with_policy
 from airflow_provider_databand_dbt.hooks.sources import current_source
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 
 # The provider's default (1) means "never retry"; polling a long run must survive a 429 or a 503.
 DEFAULT_RETRY_LIMIT = 5
+# The account an async run read is about, for the request budget of the attempts it makes.
+_POLLED_ACCOUNT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "databand_dbt_polled_account", default=None
+)
 
 
 class DbtCloudTrackingHook(DbtCloudHook):
@@ -59,6 +65,8 @@ class DbtCloudTrackingHook(DbtCloudHook):
     """
 
     hook_name = "dbt Cloud (tracking)"
+    # Where the shared request budget is (None: ``[databand_dbt] tracking_url``); our operator and sensor set theirs.
+    tracking_url: str | None = None
 
     def __init__(
         self,
@@ -154,6 +162,11 @@ class DbtCloudTrackingHook(DbtCloudHook):
             ) from None
 
     @cached_property
+    def request_budget(self) -> HookBudget:
+        """The account request budget shared through the tracking store (``tracking_url``), for the provider's calls."""
+        return HookBudget(self.api_url, self.tracking_url)
+
+    @cached_property
     def api_url(self) -> str:
         """The dbt Cloud API base URL of this hook's connection."""
         return self.api_url_of(self.connection)
@@ -205,8 +218,18 @@ class DbtCloudTrackingHook(DbtCloudHook):
         if self._provider_retries:
             return super().run_with_advanced_retry(_retry_args, *args, **kwargs)
         method = getattr(self, "method", "GET")
+        endpoint = kwargs.get("endpoint")
+
+        def attempt() -> Any:
+            self.request_budget.acquire(endpoint)
+            try:
+                return self.run(*args, **kwargs)
+            except Exception as error:
+                self.request_budget.failed(endpoint, error)
+                raise
+
         return run_with_policy(
-            lambda: self.run(*args, **kwargs),
+            attempt,
             self.retry_policy,
             what=f"{method} {kwargs.get('endpoint') or ''}",
             repeatable=method != "POST",
@@ -214,10 +237,37 @@ class DbtCloudTrackingHook(DbtCloudHook):
         )
 
     def _a_get_retry_object(self) -> Any:
-        """The provider's async attempts (``get_job_details``), decided by ``retry_policy``."""
+        """The provider's async attempts (``get_job_details``), decided by ``retry_policy``.
+
+        Each attempt first takes a token of the polled account's shared request budget (in a worker
+        thread: the store is synchronous) and reports a 429 to it.
+        """
         if self._provider_retries:
             return super()._a_get_retry_object()
-        return PolicyAttempts(self.retry_policy, what="GET run status", logger=self.log)
+        account = _POLLED_ACCOUNT.get()
+
+        async def before() -> None:
+            await asyncio.to_thread(self.request_budget.acquire, account)
+
+        return PolicyAttempts(
+            self.retry_policy,
+            what="GET run status",
+            logger=self.log,
+            before=before if account is not None else None,
+            on_error=lambda error: self.request_budget.failed(account, error),
+        )
+
+    async def get_job_details(
+        self, run_id: int, account_id: int | None = None, include_related: list[str] | None = None
+    ) -> Any:
+        """The provider's async read of a run (the triggerer's polling), its account known to the request budget."""
+        if account_id is None and self.dbt_cloud_conn_id:
+            account_id = await self._resolve_account_id_async()
+        token = _POLLED_ACCOUNT.set(account_id)
+        try:
+            return await super().get_job_details(run_id, account_id, include_related)
+        finally:
+            _POLLED_ACCOUNT.reset(token)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token against the connection's account (``GET /api/v2/accounts/<id>/``)."""
@@ -271,7 +321,7 @@ class DbtCloudTrackingHook(DbtCloudHook):
         # The client first: a connection without token or with a bad Host fails before the store is touched.
         with (
             self.get_tracking_client(**(client_options or {})) as client,
-            tracking(bool(store), airflow_tracking_url(tracking_url)) as service,
+            tracking(bool(store), airflow_tracking_url(tracking_url), client=client, label="airflow") as service,
         ):
             return service.track(client, account_id, run_id, source=source or current_source(), progress=progress)
 

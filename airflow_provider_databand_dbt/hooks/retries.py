@@ -30,7 +30,8 @@ from airflow_provider_databand_dbt.dbt_cloud.retry import (
 log = logging.getLogger(__name__)
 
 
-def _status_and_headers(error: BaseException) -> tuple[int | None, Mapping[str, str] | None]:
+def status_and_headers(error: BaseException) -> tuple[int | None, Mapping[str, str] | None]:
+    """The HTTP status and headers a requests or aiohttp error carries (None, None for other errors)."""
     if isinstance(error, requests.RequestException) and error.response is not None:
         return error.response.status_code, error.response.headers
     if isinstance(error, aiohttp.ClientResponseError):
@@ -55,7 +56,7 @@ def failure_of(error: Exception, policy: RetryPolicy, logger: Any = None) -> Fai
     A read timeout or a 5xx other than 503 may mean dbt Cloud acted, so a run trigger is not repeated.
     """
     make_error = _giving_up(error, logger)
-    status, headers = _status_and_headers(error)
+    status, headers = status_and_headers(error)
     if status is not None:
         if status not in policy.retry_statuses:
             return None
@@ -125,6 +126,9 @@ class PolicyAttempts:
 
     The provider's ``get_job_details`` loops ``async for attempt in hook._a_get_retry_object(): with
     attempt: ...``; this object is what our hook returns there.
+
+    :param before: awaited before each attempt (the hook takes a token of the request budget there).
+    :param on_error: called with each attempt's error (the hook reports a 429 to the budget there).
     """
 
     def __init__(
@@ -134,11 +138,15 @@ class PolicyAttempts:
         what: str,
         logger: Any = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        before: Callable[[], Awaitable[Any]] | None = None,
+        on_error: Callable[[Exception], Any] | None = None,
     ) -> None:
         self.policy = policy
         self.what = what
         self._logger = logger
         self._sleep = sleep
+        self._before = before
+        self._on_error = on_error
 
     async def __aiter__(self) -> AsyncIterator[_Attempt]:
         retrier: Retrier[Any] = Retrier(self.policy, logger=self._logger)
@@ -146,11 +154,15 @@ class PolicyAttempts:
         number = 0
         while True:
             number += 1
+            if self._before is not None:  # e.g. a token of the account's shared request budget
+                await self._before()
             attempt = _Attempt()
             yield attempt
             error = attempt.error
             if error is None:
                 return
+            if self._on_error is not None:
+                self._on_error(error)
             failure = failure_of(error, self.policy, self._logger)
             if failure is None:
                 raise error

@@ -22,10 +22,12 @@ from airflow_provider_databand_dbt.monitor.http import MetricsServer
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
 from airflow_provider_databand_dbt.monitor.names_cache import NamesCachingClient
 from airflow_provider_databand_dbt.monitor.owner import lease_owner
+from airflow_provider_databand_dbt.monitor.request_budget import record_budgets
 from airflow_provider_databand_dbt.monitor.state import Lease
 from airflow_provider_databand_dbt.monitor.syncer import Syncer
 from airflow_provider_databand_dbt.sinks.protocols import Sink
 from airflow_provider_databand_dbt.sinks.registry import default_sinks
+from airflow_provider_databand_dbt.sinks.request_budget import share_request_budget
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +158,13 @@ class MonitorDaemon:
             for syncer_config in self.config.syncers:
                 client = self._client(syncer_config)
                 clients.append(client)
+                share_request_budget(client, store, label=f"monitor syncer {syncer_config.name}")
                 workers.append(
                     SyncerWorker(
                         self._syncer(syncer_config, client, store), self.config, self.metrics, self.health, self.stop
                     )
                 )
+            record_budgets(store, self.config.syncers, clients)
             log.info(
                 "monitoring %d syncer(s): %s; interval %g s",
                 len(workers),

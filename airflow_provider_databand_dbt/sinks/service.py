@@ -26,6 +26,7 @@ from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.safe_text import escape_controls
 from airflow_provider_databand_dbt.sinks.protocols import RunStore, Sink
 from airflow_provider_databand_dbt.sinks.registry import default_sinks
+from airflow_provider_databand_dbt.sinks.request_budget import share_request_budget
 from airflow_provider_databand_dbt.sinks.store import StoreSink, opened_store
 from airflow_provider_databand_dbt.tracking.rows import SaveOutcome
 
@@ -139,17 +140,30 @@ class TrackingService:
 
 @contextlib.contextmanager
 def tracking(
-    store: Any = True, tracking_url: str | None = None, *, sinks: Sequence[Sink] | None = None
+    store: Any = True,
+    tracking_url: str | None = None,
+    *,
+    sinks: Sequence[Sink] | None = None,
+    client: Any = None,
+    label: str | None = None,
 ) -> Iterator[TrackingService]:
     """A service for one call of a short-lived tracker (API, CLI, hook), with the store opened and closed once.
 
     :param store: True to open the store at ``tracking_url``, an open store to use as is, False for none.
     :param tracking_url: SQLAlchemy URL when ``store`` is True (None: the default store).
     :param sinks: the sinks after the store; defaults to the registered ones.
+    :param client: the dbt Cloud client of this call: inside the block it draws from the store's request
+        budget of its account (``sinks/request_budget.py``), and gets its local limit back after it.
+    :param label: what the tracker is (``cli``, ``airflow``...), recorded with a 429 block.
     :raises TrackingStoreUnavailable: the store cannot be opened.
     """
     with opened_store(store, tracking_url) as run_store:
-        yield TrackingService(run_store, sinks)
+        shared = client is not None and share_request_budget(client, run_store, label=label) is not None
+        try:
+            yield TrackingService(run_store, sinks)
+        finally:
+            if shared:
+                client.use_request_budget(None)
 
 
 def _for_store(sink: Sink, store: RunStore | None) -> Sink:

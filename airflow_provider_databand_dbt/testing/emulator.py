@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog, RequestRecord
 from airflow_provider_databand_dbt.testing.emulator_http import EmulatorApp, EmulatorServer
+from airflow_provider_databand_dbt.testing.emulator_ratelimit import DEFAULT_LOCKOUT_SECONDS
 from airflow_provider_databand_dbt.testing.emulator_runs import evaluate
 from airflow_provider_databand_dbt.testing.emulator_state import FIRST_RUN_ID, EmulatorState
 from airflow_provider_databand_dbt.testing.emulator_webhook_dispatch import WebhookDispatcher
@@ -268,6 +269,17 @@ class DbtCloudEmulator:
     def webhook_deliveries(self) -> list[DeliveryRecord]:
         """Every delivery attempt so far, oldest first, with the receiver's answer."""
         return self.webhooks.delivery_log()
+
+    # ------------------------------------------------------------------ dbt Cloud's account rate limit
+
+    def set_rate_limit(self, requests_per_minute: int | None, lockout_seconds: float = DEFAULT_LOCKOUT_SECONDS) -> None:
+        """Limit every account to ``requests_per_minute`` (any 60 s); a breach answers 429 for ``lockout_seconds``."""
+        self._server.app.rate_limit.configure(requests_per_minute, lockout_seconds)
+
+    @property
+    def rate_limit_counts(self) -> dict[str, Any]:
+        """Requests and 429s per account, lock-outs and the busiest 60 s (``GET /_emulator/rate_limit``)."""
+        return self._server.app.rate_limit.snapshot()
 
     # ------------------------------------------------------------------ seed
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from airflow_provider_databand_dbt.testing.emulator_api import ApiRequest, BadRequest, Reply, Route, Router, envelope
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog
+from airflow_provider_databand_dbt.testing.emulator_ratelimit import AccountRateLimit
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState
 from airflow_provider_databand_dbt.testing.emulator_webhook_control import WebhookControl
 from airflow_provider_databand_dbt.testing.emulator_webhook_dispatch import WebhookDispatcher
@@ -40,10 +41,12 @@ class ControlPlane(Router):
         faults: FaultBook,
         requests: RequestLog,
         webhooks: WebhookDispatcher | None = None,
+        rate_limit: AccountRateLimit | None = None,
     ) -> None:
         self.state = state
         self.faults = faults
         self.requests = requests
+        self.rate_limit = rate_limit or AccountRateLimit()
         self.routes: list[Route] = [
             ("POST", re.compile(r"^/_emulator/faults/?$"), self.add_fault),
             ("GET", re.compile(r"^/_emulator/faults/?$"), self.list_faults),
@@ -59,6 +62,8 @@ class ControlPlane(Router):
             ("POST", re.compile(r"^/_emulator/runs/(?P<run>\d+)/status/?$"), self.set_status),
             ("POST", re.compile(r"^/_emulator/lifecycle/?$"), self.set_lifecycle),
             ("GET", re.compile(r"^/_emulator/state/?$"), self.get_state),
+            ("POST", re.compile(r"^/_emulator/rate_limit/?$"), self.set_rate_limit),
+            ("GET", re.compile(r"^/_emulator/rate_limit/?$"), self.get_rate_limit),
         ]
         if webhooks is not None:
             self.routes.extend(WebhookControl(webhooks).routes)
@@ -121,6 +126,16 @@ class ControlPlane(Router):
     def set_lifecycle(self, req: ApiRequest) -> Reply:
         _call(self.state.set_lifecycle, req.json_body())
         return envelope(self.state.counts()["lifecycle"])
+
+    def set_rate_limit(self, req: ApiRequest) -> Reply:
+        """Body: ``requests_per_minute`` (null: none), ``lockout_seconds`` (default 300), ``reset`` (default true)."""
+        try:
+            return envelope(_call(self.rate_limit.configure, req.json_body()))
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(str(exc)) from None
+
+    def get_rate_limit(self, req: ApiRequest) -> Reply:
+        return envelope(self.rate_limit.snapshot())
 
     def get_state(self, req: ApiRequest) -> Reply:
         counts = self.state.counts()

@@ -7,6 +7,7 @@ Keep-alive HTTP/1.1 so clients reuse connections; artifacts are streamed from di
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from airflow_provider_databand_dbt.testing.emulator_api import (
 )
 from airflow_provider_databand_dbt.testing.emulator_control import PREFIX, ControlPlane
 from airflow_provider_databand_dbt.testing.emulator_faults import Fault, FaultBook, RequestLog, RequestRecord
+from airflow_provider_databand_dbt.testing.emulator_ratelimit import AccountRateLimit
 from airflow_provider_databand_dbt.testing.emulator_state import EmulatorState, NotFound
 from airflow_provider_databand_dbt.testing.emulator_webhook_dispatch import WebhookDispatcher
 
@@ -63,8 +65,9 @@ class EmulatorApp:
         self.state = state
         self.faults = faults
         self.requests = requests
+        self.rate_limit = AccountRateLimit()
         self.api = DbtCloudApi(state)
-        self.control = ControlPlane(state, faults, requests, webhooks)
+        self.control = ControlPlane(state, faults, requests, webhooks, rate_limit=self.rate_limit)
         self.base_url = ""
 
     def answer(self, req: ApiRequest, authorization: str | None) -> Reply:
@@ -137,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
         reply = self._faulted_reply(fault) if fault is not None and fault.kind in ("status", "corrupt") else None
+        if reply is None and not control:
+            reply = self._rate_limited_reply(app.rate_limit.check(path))
         if reply is None:
             reply = app.answer(req, self.headers.get("Authorization"))
         if fault is not None and fault.kind == "drop_after":
@@ -154,6 +159,13 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply(200, _CORRUPT_BODY)
         headers = {"Retry-After": _retry_after(fault.retry_after)} if fault.retry_after is not None else {}
         return error(fault.status, headers=headers)
+
+    @staticmethod
+    def _rate_limited_reply(retry_after: float | None) -> Reply | None:
+        """dbt Cloud's answer to every request of a locked-out account (whole seconds in Retry-After)."""
+        if retry_after is None:
+            return None
+        return error(429, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
 
     def _record(self, req: ApiRequest, status: int) -> None:
         # Recorded before answering, so a test reading the log after its response sees this request.

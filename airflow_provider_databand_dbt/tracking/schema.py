@@ -376,6 +376,22 @@ alert_outbox = sa.Table(
     sa.Index(f"ix_{PREFIX}alert_outbox_incident", "incident_id", "channel"),
 )
 
+# The request budget of a dbt Cloud account (host, account_id) shared by every process tracking into this
+# store (revision r0010): a token bucket refilled continuously, and a lock-out after a 429. Times are epoch
+# seconds of the store's clock (tracking/request_budget.py says which clock and why).
+request_budgets = sa.Table(
+    f"{PREFIX}request_budget",
+    metadata,
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("account_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("requests_per_minute", sa.Float),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("blocked_until", sa.Float),
+    sa.Column("set_by", sa.String(255)),
+    sa.Column("blocked_by", sa.String(255)),
+)
+
 schema_version = sa.Table(
     f"{PREFIX}schema_version",
     metadata,

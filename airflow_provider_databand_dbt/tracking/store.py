@@ -14,9 +14,10 @@ from typing import Callable, Optional, TypeVar
 import msgspec
 from sqlalchemy.engine import URL, Connection, Engine
 
+from airflow_provider_databand_dbt.dbt_cloud.shared_budget import Grant
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
-from airflow_provider_databand_dbt.tracking import monitor_state, writes
+from airflow_provider_databand_dbt.tracking import monitor_state, request_budget, writes
 from airflow_provider_databand_dbt.tracking.engine import StoreConnection, first_line, guarded, open_connection
 from airflow_provider_databand_dbt.tracking.errors import RunNotStorable, TrackingSchemaOutdated, TrackingStoreMissing
 from airflow_provider_databand_dbt.tracking.migrations import (
@@ -292,6 +293,37 @@ class TrackingStore:
         """
         with guarded(action, self.display_url), self._db.read() as conn:
             return work(conn)
+
+    # -- the request budget per dbt Cloud account (tracking/request_budget.py) ---------------------
+
+    def set_request_budget(self, host: str, account_id: int, requests_per_minute: float, owner: str) -> None:
+        """Record the budget every process tracking into this store shares for (host, account); last writer wins."""
+        with guarded(f"set the request budget of account {account_id}", self.display_url):
+            self._db.transact(
+                lambda conn: request_budget.set_budget(conn, host, account_id, requests_per_minute, owner)
+            )
+
+    def take_request_tokens(self, host: str, account_id: int, want: int, returned: int = 0) -> Grant:
+        """Give back ``returned`` unspent tokens, refill and take ``want`` in one transaction (see ``SharedBudget``)."""
+        with guarded(f"take request tokens of account {account_id}", self.display_url):
+            return self._db.transact(lambda conn: request_budget.take(conn, host, account_id, want, returned))
+
+    def give_back_request_tokens(self, host: str, account_id: int, tokens: int) -> None:
+        """Return tokens taken but not spent."""
+        with guarded(f"give back request tokens of account {account_id}", self.display_url):
+            self._db.transact(lambda conn: request_budget.give_back(conn, host, account_id, tokens))
+
+    def block_account(self, host: str, account_id: int, seconds: float, owner: str) -> None:
+        """dbt Cloud answered 429: every process waits ``seconds`` before its next request to the account."""
+        with guarded(f"block account {account_id} after a 429", self.display_url):
+            self._db.transact(lambda conn: request_budget.block(conn, host, account_id, seconds, owner))
+
+    def request_budgets(
+        self, host: Optional[str] = None, account_id: Optional[int] = None
+    ) -> list[request_budget.RequestBudget]:
+        """The stored request budgets and blocks, tokens refilled to now."""
+        with guarded("read the request budgets", self.display_url), self._db.read() as conn:
+            return request_budget.read(conn, host, account_id)
 
     def close(self) -> None:
         """Close pooled connections; the store must not be used afterwards."""

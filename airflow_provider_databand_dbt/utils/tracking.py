@@ -123,7 +123,10 @@ class RunTrackingMixin:
         hook_class = _provider_module_hook(type(self))
         if isinstance(hook_class, type) and not issubclass(hook_class, DbtCloudTrackingHook):
             hook_class = DbtCloudTrackingHook
-        return hook_class(self.dbt_cloud_conn_id, **self.hook_params)
+        hook = hook_class(self.dbt_cloud_conn_id, **self.hook_params)
+        if isinstance(hook, DbtCloudTrackingHook):  # its requests draw from the budget of the store we track into
+            hook.tracking_url = self.tracking_url
+        return hook
 
     def defer(self, *, trigger: Any, method_name: str, kwargs: Any = None, timeout: Any = None):
         # The provider's execute() builds its own trigger; swap it for ours, same arguments.

@@ -1,7 +1,7 @@
 """Alert incidents (one open per rule, pipeline and node) and the newest run evaluated per pipeline.
 
 Revision ID: r0011
-Revises: r0008
+Revises: r0010
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from airflow_provider_databand_dbt.tracking.migrations_alert_incidents import upgrade_alert_incidents
 
 revision = "r0011"
-down_revision = "r0008"
+down_revision = "r0010"
 branch_labels = None
 depends_on = None
 
