@@ -85,8 +85,11 @@ def enqueue(conn: Connection, event: WebhookEvent) -> bool:
         attempts=0,
         available_at=now,
     )
-    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["syncer", "event_id"]))
-    return bool(result.rowcount)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["syncer", "event_id"])
+    if conn.dialect.name == "postgresql":
+        # psycopg reports rowcount 1 for a conflicting insert here: ask for the inserted key instead.
+        return conn.execute(stmt.returning(_c.id)).first() is not None
+    return bool(conn.execute(stmt).rowcount)
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
