@@ -1,4 +1,4 @@
-"""The webhook queue in a real store (SQLite and PostgreSQL): dedupe, atomic claims, dead claims, one-transaction finish."""
+"""The webhook queue in a real store (SQLite, PostgreSQL): dedupe, atomic claims, dead claims, atomic finish."""
 
 from __future__ import annotations
 
