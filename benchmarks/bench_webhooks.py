@@ -10,7 +10,9 @@ Printed:
 1. ``baseline``: the same N inserts straight into a fresh store's webhook queue, one after another,
    no HTTP: what durability alone costs on this disk (WAL checkpoints included), p50/p99.
 2. ``acknowledgement``: p50/p99/max of the HTTP answer (2xx = durably queued); target p99 <= 100 ms.
-3. ``event-to-tracked``: received -> run stored, p50/p99 from the queue rows, and the time to drain.
+3. ``event-to-tracked``: received -> run stored, p50/p99 from the queue rows, and the time to drain
+   (a burst is bound by the syncer's request budget: about 4 requests per run); then ``--quiet-events``
+   (20) single deliveries, each waited for: the delay of one event on an idle monitor.
 
 Usage::
 
@@ -70,11 +72,18 @@ def baseline(url: str, events: int) -> list[float]:
         return [timed(functools.partial(queue.enqueue, item)) for item in items]
 
 
+def done_count(store: TrackingStore) -> int:
+    with store.engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(webhook_events.c.state.in_(("done", "failed")))
+        return int(conn.execute(query).scalar() or 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8, help="deliveries in flight at once")
     parser.add_argument("--tracking-url", help="store for the monitor (default: a fresh SQLite file)")
+    parser.add_argument("--quiet-events", type=int, default=20, help="single deliveries on an idle monitor")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp, DbtCloudEmulator() as emulator:
@@ -83,8 +92,10 @@ def main() -> None:
         url = args.tracking_url or f"sqlite:///{work / 'tracking.db'}"
         small = small_artifacts(work / "artifacts")
         run_ids = emulator.add_runs(
-            DEMO_ACCOUNT_ID, HOURLY_JOB_ID, args.events, status="success", artifacts_dir=str(small)
+            DEMO_ACCOUNT_ID, HOURLY_JOB_ID, args.events + args.quiet_events, status="success", artifacts_dir=str(small)
         )
+        quiet_ids = run_ids[args.events :]
+        run_ids = run_ids[: args.events]
         port = free_port()
         config = webhook_config(work / "monitor.cfg", emulator.url, url, port)
         TrackingStore(url).close()  # schema first, so the monitor's start is not measured
@@ -106,17 +117,16 @@ def main() -> None:
             acked_in = time.monotonic() - sent_at
             refused = [status for status, _ in answers if status != 200]
 
-            def drained() -> bool:
-                with store.engine.connect() as conn:
-                    done = conn.execute(
-                        sa.select(sa.func.count()).where(webhook_events.c.state.in_(("done", "failed")))
-                    ).scalar()
-                return done >= args.events
-
-            wait_for(drained, 600, "every event tracked", every=0.2)
+            wait_for(lambda: done_count(store) >= args.events, 600, "every event tracked", every=0.2)
             drained_in = time.monotonic() - sent_at
             with store.engine.connect() as conn:
                 rows = conn.execute(sa.select(webhook_events.c.received_at, webhook_events.c.processed_at)).all()
+            quiet = []
+            for number, run_id in enumerate(quiet_ids, start=1):
+                started = time.monotonic()
+                deliver(port, payload("job.run.completed", run_id))
+                wait_for(lambda n=number: done_count(store) >= args.events + n, 60, "a single event", every=0.01)
+                quiet.append(time.monotonic() - started)
             monitor.terminate()
         delays = [(processed - received).total_seconds() for received, processed in rows]
         latencies = [seconds for _, seconds in answers]
@@ -132,6 +142,12 @@ def main() -> None:
             f"p99 {quantile(delays, 0.99):.2f} s"
             f"   all {args.events} tracked in {drained_in:.1f} s ({args.events / drained_in:.1f} runs/s)"
         )
+
+        if quiet:
+            print(
+                f"  one event on an idle monitor:      {describe(quiet)}   "
+                f"(received -> tracked, {len(quiet)} deliveries one by one)"
+            )
 
 
 if __name__ == "__main__":
