@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Any, Optional
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
 from airflow_provider_databand_dbt.collector.snapshot import fetch_run, snapshot_report
@@ -78,7 +78,7 @@ class WebhookWorker:
         self,
         queue: WebhookQueue,
         syncers: Sequence[SyncerConfig],
-        clients: Mapping[str, object],
+        clients: Mapping[str, Any],
         metrics: WebhookMetrics,
         *,
         owner: str,
