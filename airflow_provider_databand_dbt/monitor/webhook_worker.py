@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
 from airflow_provider_databand_dbt.collector.snapshot import fetch_run, snapshot_report
@@ -33,7 +33,7 @@ from airflow_provider_databand_dbt.monitor.owner import holder_is_dead
 from airflow_provider_databand_dbt.monitor.webhook_metrics import WebhookMetrics
 from airflow_provider_databand_dbt.monitor.webhook_payload import STARTED
 from airflow_provider_databand_dbt.sinks.protocols import Sink
-from airflow_provider_databand_dbt.sinks.service import TrackingService
+from airflow_provider_databand_dbt.sinks.service import SinkFailed, TrackingService
 from airflow_provider_databand_dbt.tracking.rows import SaveOutcome
 from airflow_provider_databand_dbt.tracking.webhook_events import EventClaimLost, QueuedEvent, WebhookQueue
 
@@ -85,6 +85,7 @@ class WebhookWorker:
         stop: threading.Event,
         wake: threading.Event,
         sinks: Sequence[Sink] | None = None,
+        on_sink_failure: Callable[[str, str], None] | None = None,
         threads: int = 2,
         poll_seconds: float = 1.0,
         retry_base_seconds: float = RETRY_BASE_SECONDS,
@@ -98,6 +99,7 @@ class WebhookWorker:
         self.stop = stop
         self.wake = wake
         self.sinks = sinks
+        self.on_sink_failure = on_sink_failure
         self.poll_seconds = poll_seconds
         self.retry_base_seconds = retry_base_seconds
         self.claim_seconds = max(s.collect_deadline for s in syncers) + CLAIM_MARGIN_SECONDS
@@ -144,7 +146,8 @@ class WebhookWorker:
         syncer = event.syncer
         try:
             report = self._report(event)
-            service = TrackingService(_EventStore(self.queue, event, self.owner), self.sinks)
+            store = _EventStore(self.queue, event, self.owner)
+            service = TrackingService(store, self.sinks, on_sink_failure=self._sink_failed(syncer))
             outcome = service.record(report, TrackingSource(kind="webhook", name=syncer))
         except EventClaimLost as exc:
             log.warning("webhooks: %s", exc)
@@ -165,6 +168,13 @@ class WebhookWorker:
             syncer,
             extra={"syncer": syncer, "run_id": report.run_id, "event_id": event.event_id},
         )
+
+    def _sink_failed(self, syncer: str) -> SinkFailed | None:
+        """The service's sink-failure callback for one syncer's events (counted like its polled runs)."""
+        report = self.on_sink_failure
+        if report is None:
+            return None
+        return lambda sink, _error: report(syncer, sink)
 
     def _report(self, event: QueuedEvent) -> RunReport:
         config = self.syncers[event.syncer]

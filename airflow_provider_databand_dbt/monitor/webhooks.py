@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
@@ -32,7 +33,7 @@ class Webhooks:
         self,
         config: MonitorConfig,
         store,
-        clients: Mapping[str, object],
+        clients: Mapping[str, Any],
         metrics: MonitorMetrics,
         *,
         owner: str,
@@ -55,6 +56,10 @@ class Webhooks:
             )
             for s in receiving
         }
+
+        def sink_failed(syncer: str, sink: str) -> None:
+            metrics.sink_failures.labels(syncer=syncer, sink=sink).inc()
+
         self.worker = WebhookWorker(
             queue,
             receiving or config.syncers,
@@ -64,6 +69,7 @@ class Webhooks:
             stop=stop,
             wake=self.wake,
             sinks=sinks,
+            on_sink_failure=sink_failed,
         )
         receiver = WebhookReceiver(routes, queue, self.metrics, self.wake.set)
         self.server = WebhookServer(config.webhook_host or config.prometheus_host, config.webhook_port, receiver)

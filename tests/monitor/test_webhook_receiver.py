@@ -212,3 +212,22 @@ def test_a_secret_from_a_file_works(emulator, tmp_path, sqlite_url, small_dir):
         assert deliver(port, payload("job.run.completed", run_id))[0] == 200
         wait_processed(store.engine, 1)
         assert webhook_sightings(store.engine) == {run_id: 1}
+
+
+def test_webhook_runs_reach_the_sinks_and_a_failing_sink_is_counted_not_retried(
+    emulator, tmp_path, sqlite_url, small_dir
+):
+    from sink_doubles import HttpSink, SinkEndpoint, closed_port_url, registered
+
+    port, metrics_port = free_port(), free_port()
+    config = webhook_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url, port, prometheus_port=metrics_port)
+    run_id = emulator.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="success", artifacts_dir=str(small_dir))
+    with SinkEndpoint() as endpoint, registered(HttpSink("lineage", endpoint.url), HttpSink("down", closed_port_url())):
+        with TrackingStore(sqlite_url) as store, monitor_in_process(config):
+            assert deliver(port, payload("job.run.completed", run_id))[0] == 200
+            assert wait_processed(store.engine, 1) != {} and set(event_states(store.engine).values()) == {"done"}
+            samples = scrape(metrics_port)
+    assert [(body["run_id"], body["source_kind"], body["source_name"]) for body in endpoint.received] == [
+        (run_id, "webhook", "main")
+    ]
+    assert samples[("databand_dbt_sink_failures_total", (("sink", "down"), ("syncer", "main")))] == 1
