@@ -27,6 +27,7 @@ from airflow_provider_databand_dbt.monitor.webhook_payload import (
     check_signature,
     parse_delivery,
 )
+from airflow_provider_databand_dbt.safe_text import escape_controls
 from airflow_provider_databand_dbt.tracking.errors import TrackingError
 from airflow_provider_databand_dbt.tracking.webhook_events import WebhookEvent, WebhookQueue
 
@@ -126,10 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = receiver.accept(route, body, self.headers.get("Authorization"))
         except Refused as refused:
             receiver.metrics.refused.labels(reason=refused.reason).inc()
-            log.info("webhook refused on %s: %s %s", self.path[:200], refused.status, refused)
+            log.info("webhook refused on %s: %s %s", escape_controls(self.path[:200]), refused.status, refused)
             status, answer = refused.status, str(refused)
         except Exception:  # a bug: never a traceback to the sender, never a 2xx
-            log.exception("webhook on %s failed", self.path[:200])
+            log.exception("webhook on %s failed", escape_controls(self.path[:200]))
             status, answer = 500, "internal error"
         self._answer(status, answer)
         receiver.metrics.ack_seconds.observe(time.perf_counter() - started)

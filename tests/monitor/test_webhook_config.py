@@ -96,3 +96,18 @@ def test_the_cli_stops_at_start_with_exit_2_naming_the_variable_never_a_value(tm
     assert proc.returncode == 0, proc.stderr
     assert "webhooks: 127.0.0.1:9100" in proc.stdout and SECRET_ENV in proc.stdout
     assert SECRET not in proc.stdout + proc.stderr and env[TOKEN_ENV] not in proc.stdout
+
+
+def test_a_webhook_port_in_use_exits_2_with_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        path = config_file(tmp_path, {"webhook_secret_env": SECRET_ENV}, webhook_port=port)
+        env = monitor_env(**{SECRET_ENV: SECRET})
+        proc = subprocess.run(monitor_command(path), capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot receive webhooks on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
