@@ -28,7 +28,7 @@ from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.model.status import TERMINAL_LABELS
 from airflow_provider_databand_dbt.monitor.config import SyncerConfig
-from airflow_provider_databand_dbt.monitor.errors import describe
+from airflow_provider_databand_dbt.monitor.errors import describe, retry_after
 from airflow_provider_databand_dbt.monitor.owner import holder_is_dead
 from airflow_provider_databand_dbt.monitor.webhook_metrics import WebhookMetrics
 from airflow_provider_databand_dbt.monitor.webhook_payload import STARTED
@@ -189,7 +189,10 @@ class WebhookWorker:
 
     def _failed(self, event: QueuedEvent, exc: BaseException) -> None:
         last = event.attempts >= MAX_ATTEMPTS
-        retry_in = None if last else min(RETRY_MAX_SECONDS, self.retry_base_seconds * 2 ** (event.attempts - 1))
+        retry_in = None
+        if not last:  # doubling from retry_base_seconds, never sooner than a 429's Retry-After
+            retry_in = min(RETRY_MAX_SECONDS, self.retry_base_seconds * 2 ** (event.attempts - 1))
+            retry_in = max(retry_in, retry_after(exc) or 0.0)
         outcome = "failed" if last else "retry"
         self.metrics.processed.labels(syncer=event.syncer, outcome=outcome).inc()
         log.warning(
