@@ -34,6 +34,8 @@ STORE_PRECEDENCE = (
 FLAG_KEYS = (
     ("prometheus_port", "PORT", "serve /metrics and /health on this port; 0 disables (default 8000)"),
     ("prometheus_host", "ADDR", "address for the metrics port (default 0.0.0.0)"),
+    ("webhook_port", "PORT", "receive dbt Cloud webhooks on this port; 0 disables (default: disabled)"),
+    ("webhook_host", "ADDR", "address for the webhook port (default: the prometheus host)"),
     ("interval", "SECONDS", "sleep between two polls of a syncer, e.g. 30 or 1m (default 30)"),
     ("number_of_iterations", "N", "stop after N iterations of every syncer (default: no limit)"),
     ("stop_after", "SECONDS", "stop after this long, e.g. 3600 or 1h (default: no limit)"),
@@ -148,6 +150,7 @@ def describe_config(config, store: str) -> str:
         f"prometheus: {config.prometheus_host}:{config.prometheus_port}"
         if config.prometheus_port
         else "prometheus: disabled",
+        f"webhooks: {config.webhook_host}:{config.webhook_port}" if config.webhook_port else "webhooks: disabled",
         f"interval: {config.interval:g} s, number_of_iterations: {config.number_of_iterations}, "
         f"stop_after: {config.stop_after}, lease_seconds: {config.lease_seconds:g}, "
         f"max_backoff: {config.max_backoff:g}",
@@ -171,6 +174,7 @@ def describe_config(config, store: str) -> str:
             f"backfill {f'{s.backfill_seconds:g} s' if s.backfill_seconds else 'none'}; "
             f"max_requests_per_minute {s.max_requests_per_minute}; collect_concurrency {s.collect_concurrency}; "
             f"request_deadline {s.request_deadline:g} s; collect_deadline {s.collect_deadline:g} s; "
-            f"max_response_bytes {s.max_response_bytes}"
+            f"max_response_bytes {s.max_response_bytes}; "
+            f"webhook secret from {s.webhook_secret_origin or 'none (no webhooks)'}"
         )
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from airflow_provider_databand_dbt.monitor.config_sources import (
     read_flags,
     resolve_config_path,
 )
+from airflow_provider_databand_dbt.monitor.webhook_config import check_ports, parse_port, resolve_webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class SyncerConfig:
     :param request_deadline: wall-clock seconds one request attempt to dbt Cloud may take, download included.
     :param collect_deadline: wall-clock seconds collecting one run may take, all its requests and retries included.
     :param max_response_bytes: largest JSON answer accepted from dbt Cloud, once decompressed.
+    :param webhook_secret: the dbt Cloud webhook secret; None: this syncer receives no webhooks (never printed).
     """
 
     name: str
@@ -76,6 +78,8 @@ class SyncerConfig:
     request_deadline: float = DEFAULT_REQUEST_DEADLINE
     collect_deadline: float = DEFAULT_COLLECT_DEADLINE
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    webhook_secret: Optional[str] = field(default=None, repr=False)
+    webhook_secret_origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class MonitorConfig:
     :param stop_after: stop after this many seconds; None: run forever.
     :param lease_seconds: per-syncer lease in the store so only one monitor polls an account; 0 disables.
     :param stop_timeout: seconds a stopping syncer may take to finish its run before it is abandoned.
+    :param webhook_port: receive dbt Cloud webhooks on this port; 0 disables.
+    :param webhook_host: address the webhook port binds to (default: ``prometheus_host``).
     """
 
     syncers: tuple[SyncerConfig, ...]
@@ -102,6 +108,8 @@ class MonitorConfig:
     stop_timeout: float = 5.0
     log_format: str = "text"
     config_path: Optional[Path] = None
+    webhook_port: int = 0
+    webhook_host: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,8 @@ MAIN_KEYS: dict[str, KeySpec] = {
         help="on SIGTERM or stop_after, seconds to finish the current run before abandoning a stuck request",
     ),
     "log_format": KeySpec(lambda r: v.parse_choice(r, ("text", "json")), "text", help="text or json"),
+    "webhook_port": KeySpec(parse_port, 0, help="receive dbt Cloud webhooks on this port; empty or 0 disables"),
+    "webhook_host": KeySpec(v.parse_str, None, help="address the webhook port binds to (default: prometheus_host)"),
     **SYNCER_DEFAULT_KEYS,
 }
 
@@ -171,6 +181,8 @@ SYNCER_KEYS: dict[str, KeySpec] = {
         lambda r: v.parse_int(r, minimum=1, maximum=16), 4, help="runs collected in parallel during a catch-up"
     ),
     **SYNCER_DEFAULT_KEYS,
+    "webhook_secret_env": KeySpec(v.parse_str, None, help="name of the env var holding the webhook secret"),
+    "webhook_secret_file": KeySpec(v.parse_str, None, help="file holding the webhook secret"),
     "enabled": KeySpec(v.parse_bool, True, help="false skips this syncer"),
 }
 
@@ -255,6 +267,7 @@ def _build_syncer(
     if not parsed["enabled"]:
         return None
     token, token_origin = _resolve_token(raw, parsed, section_origin, environ)
+    webhook_secret, webhook_secret_origin = resolve_webhook_secret(raw, parsed, environ)
     url_origin = raw["api_url"].origin if "api_url" in raw else f"{section_origin} api_url"
     return SyncerConfig(
         name=name,
@@ -269,6 +282,8 @@ def _build_syncer(
         backfill_seconds=parsed["backfill"],
         max_requests_per_minute=parsed["max_requests_per_minute"],
         collect_concurrency=parsed["collect_concurrency"],
+        webhook_secret=webhook_secret,
+        webhook_secret_origin=webhook_secret_origin,
         **{key: parsed[key] for key in SYNCER_DEFAULT_KEYS},
     )
 
@@ -300,6 +315,8 @@ def load_config(
 
     main = _parse_section(settings.main, MAIN_KEYS, f"{path or 'config'} [dbt_monitor]")
     defaults = {key: main.pop(key) for key in SYNCER_DEFAULT_KEYS}
+    main["webhook_host"] = main["webhook_host"] or main["prometheus_host"]
+    check_ports(main["prometheus_port"], main["webhook_port"], f"{path or 'config'} [dbt_monitor]")
     if not settings.syncers:
         where = (
             f"{path}" if path else "no config file found (looked at $DATABAND_DBT_CONFIG, ~/.databand_dbt/monitor.cfg)"

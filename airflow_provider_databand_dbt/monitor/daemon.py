@@ -148,15 +148,16 @@ class MonitorDaemon:
                 )
                 return EXIT_USAGE
             log.info("serving /metrics and /health on %s:%s", self.config.prometheus_host, server.port)
-        store, clients, workers = self._store, [], []
+        store, clients, workers, webhooks = self._store, [], [], None
         alerts: Optional[AlertDeliveryWorker] = None
         previous_handlers = self._install_signal_handlers()
         try:
             if store is None:
                 store = TrackingStore(self.config.tracking_url)
             self._sinks = default_sinks()  # one set shared by every syncer of this process
+            by_name = {}
             for syncer_config in self.config.syncers:
-                client = self._client(syncer_config)
+                client = by_name[syncer_config.name] = self._client(syncer_config)
                 clients.append(client)
                 share_request_budget(client, store, label=f"monitor syncer {syncer_config.name}")
                 workers.append(
@@ -171,12 +172,18 @@ class MonitorDaemon:
                 ", ".join(f"{s.name} (account {s.account_id} on {s.api_url})" for s in self.config.syncers),
                 self.config.interval,
             )
+            if self.config.webhook_port:
+                webhooks = self._webhooks(store, by_name)
+                if webhooks is None:
+                    return EXIT_USAGE
             for worker in workers:
                 worker.thread.start()
             alerts = AlertDeliveryWorker(store, self.config.interval, self.stop, self.metrics).start()
             self._wait(workers)
         finally:
             self.stop.set()
+            if webhooks is not None:
+                webhooks.stop(self.config.stop_timeout)
             self._join_or_abandon(workers)
             if alerts is not None:
                 alerts.join(self.config.stop_timeout)
@@ -227,6 +234,24 @@ class MonitorDaemon:
                 worker.syncer.close()
             except Exception as exc:  # best effort: the lease expires anyway, or is taken over on this host
                 log.warning("syncer %s: could not release its lease: %s", worker.syncer.name, describe(exc))
+
+    def _webhooks(self, store, clients: dict):
+        """Start the webhook receiver and its worker; None (after logging why) when its port cannot be bound."""
+        from airflow_provider_databand_dbt.monitor.webhooks import Webhooks
+
+        try:
+            webhooks = Webhooks(
+                self.config, store, clients, self.metrics, owner=self.owner, stop=self.stop, sinks=self._sinks
+            )
+        except OSError as exc:
+            log.error(
+                "cannot receive webhooks on %s:%s (%s): choose another webhook_port, or 0 to disable",
+                self.config.webhook_host,
+                self.config.webhook_port,
+                exc.strerror or exc,
+            )
+            return None
+        return webhooks.start()
 
     def _client(self, syncer: SyncerConfig):
         from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient

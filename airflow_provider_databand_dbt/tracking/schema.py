@@ -392,6 +392,31 @@ request_budgets = sa.Table(
     sa.Column("blocked_by", sa.String(255)),
 )
 
+# dbt Cloud webhook deliveries queued by the monitor's receiver (revision r0009): acknowledged only once
+# inserted here, then claimed and tracked by a worker. One row per (syncer, eventId): redeliveries are no-ops.
+# state: queued -> claimed (by claimed_by until claimed_until) -> done, or failed after its last attempt.
+webhook_events = sa.Table(
+    f"{PREFIX}webhook_event",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("syncer", sa.String(255), nullable=False),
+    sa.Column("event_id", sa.String(255), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.BigInteger, nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("available_at", Timestamp, nullable=False),
+    sa.Column("claimed_by", sa.String(255)),
+    sa.Column("claimed_until", Timestamp),
+    sa.Column("processed_at", Timestamp),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("syncer", "event_id", name=f"uq_{PREFIX}webhook_event_key"),
+    sa.Index(f"ix_{PREFIX}webhook_event_state", "state", "available_at"),
+)
+
 schema_version = sa.Table(
     f"{PREFIX}schema_version",
     metadata,

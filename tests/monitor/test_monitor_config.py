@@ -243,10 +243,12 @@ def test_deploy_example_config_is_valid(tmp_path):
     token_file.write_text(TOKEN)
     text = (root / "deploy" / "monitor.example.toml").read_text()
     text = text.replace("/run/secrets/dbt_cloud_token_emea", str(token_file))
-    config = load_config(write(tmp_path, "monitor.toml", text), environ={"DBT_CLOUD_TOKEN_PROD": TOKEN})
+    environ = {"DBT_CLOUD_TOKEN_PROD": TOKEN, "DBT_CLOUD_WEBHOOK_SECRET_PROD": "webhook-secret-of-prod"}
+    config = load_config(write(tmp_path, "monitor.toml", text), environ=environ)
     assert [s.name for s in config.syncers] == ["prod", "emea_marketing"]
     assert config.syncers[1].job_ids == (101, 102) and config.syncers[1].api_url == "https://emea.dbt.com"
     assert [s.request_deadline for s in config.syncers] == [120.0, 600.0]
+    assert config.webhook_port == 8080 and [bool(s.webhook_secret) for s in config.syncers] == [True, False]
 
 
 def test_deploy_kubernetes_config_map_and_alerts_are_valid(tmp_path):
@@ -259,9 +261,11 @@ def test_deploy_kubernetes_config_map_and_alerts_are_valid(tmp_path):
     documents = list(yaml.safe_load_all((root / "deploy" / "kubernetes.yaml").read_text()))
     config_map = next(d for d in documents if d["kind"] == "ConfigMap")
     (tmp_path / "k8s.toml").write_text(config_map["data"]["monitor.toml"])
-    assert (
-        load_config(str(tmp_path / "k8s.toml"), environ={"DBT_CLOUD_TOKEN_PROD": TOKEN}).syncers[0].account_id == 12345
-    )
+    environ = {"DBT_CLOUD_TOKEN_PROD": TOKEN, "DBT_CLOUD_WEBHOOK_SECRET_PROD": "webhook-secret-of-prod"}
+    config = load_config(str(tmp_path / "k8s.toml"), environ=environ)
+    assert config.syncers[0].account_id == 12345 and config.syncers[0].webhook_secret and config.webhook_port == 8080
+    ingress = next(d for d in documents if d["kind"] == "Ingress")
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/webhooks/dbt-cloud/"
     assert yaml.safe_load((root / "deploy" / "prometheus-alerts.yaml").read_text())["groups"]
 
 

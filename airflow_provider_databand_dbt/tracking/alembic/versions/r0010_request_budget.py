@@ -1,7 +1,7 @@
 """One request budget per dbt Cloud account, shared by every process that tracks into the store.
 
 Revision ID: r0010
-Revises: r0008
+Revises: r0009
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from airflow_provider_databand_dbt.tracking.migrations_request_budget import upgrade_request_budget
 
 revision = "r0010"
-down_revision = "r0008"
+down_revision = "r0009"
 branch_labels = None
 depends_on = None
 
