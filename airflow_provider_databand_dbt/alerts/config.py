@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from airflow_provider_databand_dbt import config_values as v
 from airflow_provider_databand_dbt.alerts.config_channels import (
     AlertsConfigError,
     ChannelConfig,
     parse_channel,
 )
-from airflow_provider_databand_dbt.monitor import values as v
 
 ENV_CONFIG = "DATABAND_DBT_ALERTS_CONFIG"
 ENV_PREFIX = "DATABAND_DBT_ALERTS__"

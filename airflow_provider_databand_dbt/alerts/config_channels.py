@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union, get_args
 
+from airflow_provider_databand_dbt import config_values as v
 from airflow_provider_databand_dbt.alerts.notification import (
     SEVERITY_ORDER,
     AlertNotification,
@@ -21,7 +22,6 @@ from airflow_provider_databand_dbt.alerts.notification import (
     RuleName,
 )
 from airflow_provider_databand_dbt.alerts.secrets import Secret
-from airflow_provider_databand_dbt.monitor import values as v
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from airflow_provider_databand_dbt import config_values as v
 from airflow_provider_databand_dbt.collector.collect import DEFAULT_COLLECT_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
 from airflow_provider_databand_dbt.dbt_cloud.tokens import TOKEN_HINT, looks_like_token
 from airflow_provider_databand_dbt.dbt_cloud.transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_DEADLINE
 from airflow_provider_databand_dbt.dbt_cloud.urls import DEFAULT_API_URL, normalize_api_url, validate_token
-from airflow_provider_databand_dbt.monitor import values as v
 from airflow_provider_databand_dbt.monitor.config_sources import (
     ENV_PREFIX,
     MonitorConfigError,

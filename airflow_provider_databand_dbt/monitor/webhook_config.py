@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from airflow_provider_databand_dbt.monitor import values as v
+from airflow_provider_databand_dbt import config_values as v
 from airflow_provider_databand_dbt.monitor.config_sources import MonitorConfigError, RawValue
 
 SECRET_KEYS = ("webhook_secret_env", "webhook_secret_file")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from monitor_helpers import run_monitor
 
+from airflow_provider_databand_dbt.config_values import parse_duration
 from airflow_provider_databand_dbt.monitor.config import (
     DEFAULT_MAX_REQUESTS_PER_MINUTE,
     MonitorConfigError,
     load_config,
 )
-from airflow_provider_databand_dbt.monitor.values import parse_duration
 
 TOKEN = "dbtc_config_test_token_1234567890"
 

@@ -1,4 +1,4 @@
-"""Parsers for monitor config values, shared by the file, environment and flag layers.
+"""Parsers for config values (the monitor's and the alerts' files), shared by the file, environment and flag layers.
 
 Each parser takes the raw value (a string from INI/env/argv, or a typed TOML value) and returns
 the typed value or raises ``ValueError`` with a message that says what is expected; a long
