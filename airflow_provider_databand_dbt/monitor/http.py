@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 from airflow_provider_databand_dbt.extras import extra_imports
 
@@ -57,7 +57,28 @@ class _MonitorHttpServer(ThreadingHTTPServer):
         self.health = health
 
 
-class MetricsServer:
+class ServingThread:
+    """An HTTP server answering in a daemon thread until :meth:`stop`: the monitor's metrics and webhook ports."""
+
+    def __init__(self, server: ThreadingHTTPServer, name: str) -> None:
+        self._server = server
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class MetricsServer(ServingThread):
     """Serve metrics and health until :meth:`stop`.
 
     :param host: address to bind (``0.0.0.0`` in containers, ``127.0.0.1`` for local use).
@@ -69,18 +90,4 @@ class MetricsServer:
     def __init__(
         self, host: str, port: int, render_metrics: Callable[[], bytes], health: Callable[[], tuple[bool, dict]]
     ) -> None:
-        self._server = _MonitorHttpServer((host, port), render_metrics, health)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="monitor-http", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    def start(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_MonitorHttpServer((host, port), render_metrics, health), "monitor-http")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import unquote
 
+from airflow_provider_databand_dbt.monitor.http import ServingThread
 from airflow_provider_databand_dbt.monitor.webhook_metrics import WebhookMetrics, type_label
 from airflow_provider_databand_dbt.monitor.webhook_payload import (
     EVENT_TYPES,
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 ROUTE_PREFIX = "/webhooks/dbt-cloud/"
 MAX_BODY_BYTES = 1024 * 1024
+# What a refused body may still cost us: at most this much of it is read and dropped, for at most this long.
+DISCARD_BYTES = 4 * MAX_BODY_BYTES
+DISCARD_SECONDS = 2.0
 # dbt Cloud gives up on a delivery after 10 s: a client slower than that holds a thread for nothing.
 SOCKET_TIMEOUT = 10.0
 RETRY_AFTER_SECONDS = "30"
@@ -134,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = 500, "internal error"
         self._answer(status, answer)
         receiver.metrics.ack_seconds.observe(time.perf_counter() - started)
+        if status in (411, 413):
+            self._discard_unread_body()
 
     def do_GET(self) -> None:  # noqa: N802
         self._answer(
@@ -172,6 +178,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _discard_unread_body(self) -> None:
+        """After refusing a body unread: stop writing, then throw away what the sender still sends (bounded).
+
+        Closing a socket with unread data resets the connection, and the sender may then see the reset
+        instead of our 413; a bounded discard lets it read the answer, and nothing is kept or parsed.
+        """
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(DISCARD_SECONDS)
+            left = DISCARD_BYTES
+            while left > 0:
+                chunk = self.connection.recv(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature of the base class)
         log.debug("webhook http %s - %s", self.address_string(), format % args)
 
@@ -187,25 +212,11 @@ class _WebhookHttpServer(ThreadingHTTPServer):
         self.receiver = receiver
 
 
-class WebhookServer:
+class WebhookServer(ServingThread):
     """Serve the webhook route on its own port until :meth:`stop`.
 
     :raises OSError: the address cannot be bound.
     """
 
     def __init__(self, host: str, port: int, receiver: WebhookReceiver) -> None:
-        self._server = _WebhookHttpServer((host, port), receiver)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="monitor-webhooks", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    def start(self) -> WebhookServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_WebhookHttpServer((host, port), receiver), "monitor-webhooks")

@@ -10,7 +10,7 @@ import collections
 import re
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 FAULT_KINDS = ("status", "slow", "truncate", "corrupt", "drop", "drop_after")
 
@@ -76,14 +76,21 @@ class Fault:
         return cls(**data)
 
 
-class FaultBook:
-    """Active faults, first match wins; a fault with ``times`` is used up atomically."""
+class _Countable(Protocol):
+    times: int | None
+
+
+F = TypeVar("F", bound=_Countable)
+
+
+class FaultList(Generic[F]):
+    """Active faults, first match wins; a fault with ``times`` is used up atomically (API and webhook faults)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._faults: list[Fault] = []
+        self._faults: list[F] = []
 
-    def add(self, fault: Fault) -> Fault:
+    def add(self, fault: F) -> F:
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -92,11 +99,11 @@ class FaultBook:
         with self._lock:
             self._faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault to apply to this request, consuming one of its ``times``."""
+    def take_first(self, matches: Callable[[F], bool]) -> F | None:
+        """The first fault ``matches`` accepts, consuming one of its ``times``."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path):
+                if matches(fault):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -108,9 +115,17 @@ class FaultBook:
         with self._lock:
             return len(self._faults)
 
-    def snapshot(self) -> list[Fault]:
+    def snapshot(self) -> list[F]:
         with self._lock:
             return list(self._faults)
+
+
+class FaultBook(FaultList[Fault]):
+    """The API faults in force."""
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault to apply to this request, consuming one of its ``times``."""
+        return self.take_first(lambda fault: fault.matches(method, path))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_databand_dbt.dbt_cloud.urls import is_loopback
+from airflow_provider_databand_dbt.testing.emulator_faults import FaultList
 from airflow_provider_databand_dbt.testing.emulator_webhook_events import EVENT_TYPES, new_id
 
 # dbt Cloud turns a webhook off after this many deliveries in a row failed (each after all its attempts).
@@ -143,36 +144,12 @@ class WebhookFault:
         return cls(**data)
 
 
-class WebhookFaults:
-    """Active webhook faults, first match wins; a fault with ``times`` is used up atomically."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[WebhookFault] = []
-
-    def add(self, fault: WebhookFault) -> WebhookFault:
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+class WebhookFaults(FaultList[WebhookFault]):
+    """The webhook faults in force."""
 
     def take(self, event_type: str) -> WebhookFault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.event_type in (None, event_type):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
-
-    def snapshot(self) -> list[WebhookFault]:
-        with self._lock:
-            return list(self._faults)
+        """The fault to apply to this event, consuming one of its ``times``."""
+        return self.take_first(lambda fault: fault.event_type in (None, event_type))
 
 
 @dataclass(frozen=True)

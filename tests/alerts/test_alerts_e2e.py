@@ -12,27 +12,14 @@ from pathlib import Path
 
 from sink_doubles import SinkEndpoint
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID
+from airflow_provider_databand_dbt.testing.emulator import NIGHTLY_JOB_ID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from cli_run import cli_env, databand_dbt  # noqa: E402
+from cli_run import collect_with_only  # noqa: E402
 
 
-def _collect(emulator, run_id: int, tracking_url: str, tmp_path, **alerts: str):
-    env = cli_env(tracking_url=tracking_url, HOME=str(tmp_path), AIRFLOW_HOME=str(tmp_path), **alerts)
-    for key in [key for key in env if key.startswith("DATABAND_DBT_ALERT") and key not in alerts]:
-        del env[key]
-    return databand_dbt(
-        "collect",
-        "--account-id",
-        str(DEMO_ACCOUNT_ID),
-        "--run-id",
-        str(run_id),
-        "--api-url",
-        emulator.url,
-        env=env,
-        cwd=tmp_path,
-    )
+def _collect(emulator, run_id: int, tracking_url: str, tmp_path, **settings: str):
+    return collect_with_only(emulator, run_id, tracking_url, tmp_path, ("DATABAND_DBT_ALERT",), **settings)
 
 
 def test_collect_alerts_each_channel_once_however_often_the_run_is_tracked(emulator, sqlite_url, tmp_path):

@@ -76,3 +76,12 @@ def one_line_error(result, code: int) -> str:
     lines = result.stderr.strip().splitlines()
     assert lines, "expected an error message"
     return lines[-1]
+
+
+def collect_with_only(emulator, run_id: int, tracking_url: str, home, prefixes: tuple[str, ...], **settings: str):
+    """``databand-dbt collect`` of one emulator run whose environment has, of the variables starting with
+    ``prefixes``, only ``settings`` (HOME and AIRFLOW_HOME in ``home``, so no user config file is read)."""
+    env = cli_env(tracking_url=tracking_url, HOME=str(home), AIRFLOW_HOME=str(home), **settings)
+    for key in [key for key in env if key.startswith(prefixes) and key not in settings]:
+        del env[key]
+    return databand_dbt(*collect_args(emulator, run_id), env=env, cwd=home)

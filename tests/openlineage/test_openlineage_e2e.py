@@ -10,30 +10,17 @@ from lineage_schema import validate_event
 from required_services import needs_extra
 from sink_doubles import SinkEndpoint, closed_port_url
 
-from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, NIGHTLY_JOB_ID
+from airflow_provider_databand_dbt.testing.emulator import NIGHTLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from cli_run import cli_env, databand_dbt  # noqa: E402
+from cli_run import collect_with_only  # noqa: E402
 
 pytestmark = needs_extra("openlineage")
 
 
-def _collect(emulator, run_id: int, tracking_url: str, tmp_path, **lineage: str):
-    env = cli_env(tracking_url=tracking_url, HOME=str(tmp_path), **lineage)
-    for key in [key for key in env if key.startswith("OPENLINEAGE") and key not in lineage]:
-        del env[key]
-    return databand_dbt(
-        "collect",
-        "--account-id",
-        str(DEMO_ACCOUNT_ID),
-        "--run-id",
-        str(run_id),
-        "--api-url",
-        emulator.url,
-        env=env,
-        cwd=tmp_path,
-    )
+def _collect(emulator, run_id: int, tracking_url: str, tmp_path, **settings: str):
+    return collect_with_only(emulator, run_id, tracking_url, tmp_path, ("OPENLINEAGE",), **settings)
 
 
 def test_collect_sends_valid_events_and_re_tracking_resends_the_same_run_ids(emulator, sqlite_url, tmp_path):
