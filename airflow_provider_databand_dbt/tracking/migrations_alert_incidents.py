@@ -1,7 +1,7 @@
 """Revision r0011: alert incidents and the newest run the alert rules evaluated per pipeline.
 
-Two new tables only, so a store of the previous version upgrades with nothing touched. The tables
-are the frozen copies of ``schema_history_r0009_r0012``, so later changes to ``schema.py`` leave this revision as it was.
+Two new tables only, so a store of the previous version upgrades with nothing touched.
+The tables are frozen copies (``schema_history_r0009_r0012``), unaffected by later edits of ``schema.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Revision r0010: the request budget per dbt Cloud account, shared by every process tracking into the store.
 
-A new table only, so a store of the previous revision upgrades with nothing touched. The table
-is the frozen copy of ``schema_history_r0009_r0012``, so later changes to ``schema.py`` leave this revision as it was.
+A new table only, so a store of the previous revision upgrades with nothing touched.
+The table is a frozen copy (``schema_history_r0009_r0012``), unaffected by later edits of ``schema.py``.
 """
 
 from __future__ import annotations

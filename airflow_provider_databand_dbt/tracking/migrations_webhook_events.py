@@ -1,7 +1,7 @@
 """Revision r0009: the durable queue of dbt Cloud webhook deliveries (``dbt_tracking_webhook_event``).
 
-A new table and its index only, so a store of the previous revision upgrades with nothing touched. The table
-is the frozen copy of ``schema_history_r0009_r0012``, so later changes to ``schema.py`` leave this revision as it was.
+A new table and its index only, so a store of the previous revision upgrades with nothing touched.
+The table is a frozen copy (``schema_history_r0009_r0012``), unaffected by later edits of ``schema.py``.
 """
 
 from __future__ import annotations

@@ -62,9 +62,7 @@ def alert_tables_r0011(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("rule", sa.String(32), nullable=False),
-        sa.Column(
-            "pipeline_id", sa.Integer, sa.ForeignKey(f"{PREFIX}pipeline.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("pipeline_id", sa.Integer, sa.ForeignKey(f"{PREFIX}pipeline.id", ondelete="CASCADE"), nullable=False),
         sa.Column("node_id", sa.Integer, sa.ForeignKey(f"{PREFIX}node.id", ondelete="CASCADE")),
         sa.Column("node_unique_id", sa.String(1024)),
         sa.Column("node_name", sa.Text),

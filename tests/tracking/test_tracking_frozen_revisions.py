@@ -94,7 +94,11 @@ finally:
 QUEUE_TABLES = {
     table.name
     for table in (
-        schema.webhook_events, schema.request_budgets, schema.alert_incidents, schema.alert_evaluations, schema.alert_outbox
+        schema.webhook_events,
+        schema.request_budgets,
+        schema.alert_incidents,
+        schema.alert_evaluations,
+        schema.alert_outbox,
     )
 }
 
