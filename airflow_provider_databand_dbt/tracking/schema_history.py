@@ -3,7 +3,7 @@
 A revision must not read ``schema.py``: it describes the latest version, and a later revision changing a
 table there would change what an old revision does. Revisions r0001 and r0002 build the tables of versions
 1 (0.1.0) and 2 from :func:`tables`, r0005 the task trigger table of :func:`task_triggers_r0005`, r0006 the
-node tables of :func:`node_tables_r0006`.
+node tables of :func:`node_tables_r0006`. The tables of r0009 to r0012 are in ``schema_history_r0009_r0012``.
 """
 
 from __future__ import annotations
