@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any, Optional
+import time
+from typing import Optional
 from urllib.parse import urlsplit
 
 from airflow_provider_databand_dbt.dbt_cloud.retry import parse_retry_after
@@ -47,7 +48,6 @@ class HookBudget:
         self.tracking_url = tracking_url
         self._lock = threading.Lock()
         self._opened = False
-        self._store: Any = None
         self.budget: Optional[SharedBudget] = None
 
     def _shared(self) -> Optional[SharedBudget]:
@@ -58,14 +58,7 @@ class HookBudget:
             return self.budget
 
     def _open(self) -> Optional[SharedBudget]:
-        from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-        try:
-            self._store = TrackingStore(airflow_tracking_url(self.tracking_url))
-        except Exception as exc:  # noqa: BLE001 - the task's dbt work never depends on the store
-            log.warning("dbt Cloud requests of this task use no shared request budget: %s", exc)
-            return None
-        return SharedBudget(self._store, self.host, owner=budget_owner("airflow hook"))
+        return process_budget(airflow_tracking_url(self.tracking_url), self.host)
 
     def acquire(self, endpoint_or_account: str | int | None) -> None:
         """Wait for a token of the account (an id, or a provider endpoint naming it); no-op without one or a store."""
@@ -83,8 +76,38 @@ class HookBudget:
         self.budget.rate_limited(account, parse_retry_after(headers.get("Retry-After")) if headers else None)
 
     def close(self) -> None:
-        budget, store, self.budget, self._store = self.budget, self._store, None, None
+        """Forget the budget; the process-wide one (and its store) stays open for the next hook."""
+        self.budget = None
+
+
+# One budget per (store URL, dbt Cloud host) for the whole process: every hook of a worker or of the
+# triggerer shares one store connection pool and one batch of tokens, and no hook leaks a pool.
+_process_lock = threading.Lock()
+_process_budgets: dict[tuple[str, str], SharedBudget] = {}
+_failed_at: dict[tuple[str, str], float] = {}
+RETRY_STORE_SECONDS = 60.0
+
+
+def process_budget(tracking_url: Optional[str], host: str) -> Optional[SharedBudget]:
+    """The process's budget for ``host`` in the store at ``tracking_url``; None when the store cannot be opened.
+
+    A store that failed is tried again after ``RETRY_STORE_SECONDS``, with one warning per failure.
+    """
+    from airflow_provider_databand_dbt.tracking.store import TrackingStore
+    from airflow_provider_databand_dbt.tracking.url import choose_tracking_url
+
+    key = (choose_tracking_url(tracking_url).url, host)  # the store actually meant, defaults resolved
+    with _process_lock:
+        budget = _process_budgets.get(key)
         if budget is not None:
-            budget.close()
-        if store is not None:
-            store.close()
+            return budget
+        if time.monotonic() - _failed_at.get(key, -RETRY_STORE_SECONDS) < RETRY_STORE_SECONDS:
+            return None
+        try:
+            store = TrackingStore(tracking_url)
+        except Exception as exc:  # noqa: BLE001 - the task's dbt work never depends on the store
+            _failed_at[key] = time.monotonic()
+            log.warning("dbt Cloud requests of this task use no shared request budget: %s", exc)
+            return None
+        budget = _process_budgets[key] = SharedBudget(store, host, owner=budget_owner("airflow hook"))
+        return budget

@@ -49,3 +49,18 @@ def test_async_429_blocks_the_account_in_the_store(hook, dbt_cloud_conn, default
     assert asyncio.run(hook.get_job_status(dbt_cloud_conn.seeded_runs[NIGHTLY_JOB_ID][-1])) == 20
     (row,) = default_store.request_budgets(urlsplit(dbt_cloud_conn.url).netloc, DEMO_ACCOUNT_ID)
     assert row.blocked_by.startswith("airflow hook@")
+
+
+def test_hooks_of_one_process_share_one_store_and_budget(dbt_cloud_conn, default_store):
+    """A triggerer runs many hooks: they must share one store connection pool, not open one each and leak it."""
+    from airflow_provider_databand_dbt.hooks import DbtCloudTrackingHook
+
+    run_id = dbt_cloud_conn.seeded_runs[NIGHTLY_JOB_ID][-1]
+    budgets = []
+    for _ in range(5):
+        hook = DbtCloudTrackingHook(retry_delay=0.05)
+        hook.get_job_run_status(run_id, account_id=DEMO_ACCOUNT_ID)
+        budgets.append(hook.request_budget.budget)
+        hook.request_budget.close()
+    assert budgets[0] is not None
+    assert all(budget is budgets[0] for budget in budgets)
