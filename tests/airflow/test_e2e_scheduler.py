@@ -81,9 +81,7 @@ def _finished(airflow, dag_id: str) -> str:
     home = airflow["home"]
     run_id = airflow["runs"][dag_id]
     state = home.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
-    assert state == "success", (
-        f"{dag_id}: {state}, tasks {home.task_states(dag_id, run_id)}\n{home.log_tail('scheduler')}"
-    )
+    assert state == "success", f"{dag_id}: {state}, {home.failure_report(dag_id, run_id)}"
     return run_id
 
 
