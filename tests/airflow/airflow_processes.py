@@ -11,6 +11,7 @@ State is read from the metadata DB, which is cheaper than a CLI start-up per pol
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import secrets
 import signal
@@ -184,8 +185,9 @@ class AirflowHome:
             if state in FINISHED_RUN_STATES:
                 return state
             time.sleep(1)
-        tasks = self.task_states(dag_id, run_id)
-        raise AssertionError(f"{dag_id} run {run_id} still {state} after {timeout}s; tasks: {tasks}")
+        raise AssertionError(
+            f"{dag_id} run {run_id} still {state} after {timeout}s; {self.failure_report(dag_id, run_id)}"
+        )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, tuple[str, int]]:
         """task id -> (state, try number) of the run's (unmapped) task instances."""
@@ -194,9 +196,33 @@ class AirflowHome:
         )
         return {task_id: (state, try_number) for task_id, state, try_number in rows}
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
-        import json
+    def task_log(self, dag_id: str, run_id: str, task_id: str, chars: int = 8000) -> str:
+        """The last ``chars`` of a task's own log files (every attempt, trigger logs too), one event a line."""
+        folder = self.root / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        parts = [
+            f"--- {path.relative_to(folder)}\n"
+            + "\n".join(map(_log_line, path.read_text(errors="replace").splitlines()))
+            for path in sorted(folder.rglob("attempt=*.log*"))
+        ]
+        return "\n".join(parts)[-chars:] if parts else f"(no task log under {folder})"
 
+    def failure_report(self, dag_id: str, run_id: str) -> str:
+        """Why a DAG run did not succeed: its task states, each unsuccessful task's own log, and what the
+        scheduler logged about those tasks (it decides some failures itself: heartbeats, executor events).
+        """
+        tasks = self.task_states(dag_id, run_id)
+        report = [f"tasks {tasks}"]
+        scheduler = self.log_tail("scheduler", chars=2_000_000).splitlines()
+        for task_id, (state, _) in sorted(tasks.items()):
+            if state == "success":
+                continue
+            about = [line for line in scheduler if task_id in line and (run_id in line or dag_id in line)]
+            report.append(f"=== log of task {task_id} ({state})\n{self.task_log(dag_id, run_id, task_id)}")
+            report.append(f"=== scheduler lines about {task_id}\n" + "\n".join(about[-30:])[-4000:])
+        report.append(f"=== scheduler log tail\n{self.log_tail('scheduler', chars=1500)}")
+        return "\n".join(report)
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
         rows = self.query(
             "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
             dag_id,
@@ -207,6 +233,22 @@ class AirflowHome:
         assert rows, f"no XCom {key!r} from {dag_id}.{task_id} in {run_id}"
         value = rows[0][0]
         return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _log_line(line: str) -> str:
+    """An Airflow 3 JSON log event as ``time level event [logger]`` plus its exception; other lines as they are."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(event, dict) or "event" not in event:
+        return line
+    text = f"{event.get('timestamp', '')} {event.get('level', '')} {event['event']} [{event.get('logger', '')}]"
+    for error in event.get("error_detail") or []:
+        frames = error.get("frames") or [{}]
+        where = f"{frames[-1].get('filename')}:{frames[-1].get('lineno')}"
+        text += f"\n    {error.get('exc_type')}: {error.get('exc_value')} (at {where})"
+    return text
 
 
 def _stop(processes: list[tuple[str, subprocess.Popen, Any]]) -> None:
