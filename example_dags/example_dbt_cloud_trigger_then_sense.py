@@ -17,6 +17,9 @@ from airflow_provider_databand_dbt.sensors import DbtCloudRunAndTrackSensor
 CONN_ID = os.environ.get("DBT_CLOUD_CONN_ID", "dbt_cloud_default")
 CHECK_INTERVAL = int(os.environ.get("DBT_CLOUD_CHECK_INTERVAL", "30"))
 TIMEOUT = int(os.environ.get("DBT_CLOUD_TIMEOUT", "3600"))
+# In reschedule mode, pokes closer than ~15 s can be failed by a scheduler race (apache/airflow#71172,
+# see docs/airflow.md): keep them at least that far apart even when CHECK_INTERVAL is shorter.
+RESCHEDULE_POKE_SECONDS = max(CHECK_INTERVAL, 15)
 
 with DAG(
     dag_id="example_dbt_cloud_trigger_then_sense",
@@ -38,6 +41,6 @@ with DAG(
         dbt_cloud_conn_id=CONN_ID,
         run_id=trigger.output,  # the provider's operator returns the new run id
         mode="reschedule",
-        poke_interval=CHECK_INTERVAL,
+        poke_interval=RESCHEDULE_POKE_SECONDS,
         timeout=TIMEOUT,
     )
