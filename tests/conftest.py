@@ -55,6 +55,15 @@ def tracking_url(request, tmp_path):
 
 
 @pytest.fixture()
+def postgres_url():
+    """A fresh PostgreSQL database (tests that need PostgreSQL itself, e.g. to take it away)."""
+    if not POSTGRES_URL:
+        missing_service("PostgreSQL", "set DATABAND_DBT_TEST_POSTGRES_URL")
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture()
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'tracking.db'}"
 

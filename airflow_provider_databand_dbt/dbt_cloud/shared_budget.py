@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 BATCH_SECONDS = 1.0
 # After a store error, use the local limit for this long before trying the store again.
 STORE_RETRY_SECONDS = 30.0
-# A 429 without Retry-After blocks the account this long.
-DEFAULT_BLOCK_SECONDS = 30.0
+# A 429 without Retry-After blocks the account this long: one short pause for every process (each 429
+# renews it), not a long guess that would stall callers whose own retries expect seconds.
+DEFAULT_BLOCK_SECONDS = 5.0
 # Longest single sleep while waiting for tokens, so close() and a changed budget are noticed.
 MAX_SLEEP_SECONDS = 1.0
 

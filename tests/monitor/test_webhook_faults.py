@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -51,42 +52,36 @@ def test_sqlite_store_gone_answers_503_and_queues_nothing(emulator, tmp_path, sm
 
 
 @pytest.mark.postgres
-def test_postgres_down_answers_503_then_the_redelivery_is_processed(emulator, tmp_path, small_dir):
-    from conftest import POSTGRES_URL, postgres_database
-    from required_services import missing_service
-
-    if not POSTGRES_URL:
-        missing_service("PostgreSQL", "set DATABAND_DBT_TEST_POSTGRES_URL")
+def test_postgres_down_answers_503_then_the_redelivery_is_processed(emulator, tmp_path, small_dir, postgres_url):
     port = free_port()
     run_id = emulator.add_run(DEMO_ACCOUNT_ID, HOURLY_JOB_ID, status="success", artifacts_dir=str(small_dir))
-    with postgres_database() as url:
-        name = sa.engine.make_url(url).database
-        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = sa.engine.make_url(postgres_url).database
+    admin = sa.create_engine(os.environ["DATABAND_DBT_TEST_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
 
-        def allow(allowed: bool) -> None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
-                if not allowed:
-                    conn.execute(
-                        sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                        {"name": name},
-                    )
+    def allow(allowed: bool) -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
+            if not allowed:
+                conn.execute(
+                    sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": name},
+                )
 
-        config = webhook_config(tmp_path / "monitor.cfg", emulator.url, url, port)
-        event = payload("job.run.completed", run_id)
-        try:
-            with monitor_in_process(config):
-                allow(False)
-                status, answer = deliver(port, event)
-                assert status == 503, answer
-                allow(True)
-                assert deliver(port, event) == (200, {"status": "queued"})  # dbt Cloud's redelivery
-                with TrackingStore(url) as store:
-                    wait_processed(store.engine, 1)
-                    assert webhook_sightings(store.engine) == {run_id: 1}
-        finally:
+    config = webhook_config(tmp_path / "monitor.cfg", emulator.url, postgres_url, port)
+    event = payload("job.run.completed", run_id)
+    try:
+        with monitor_in_process(config):
+            allow(False)
+            status, answer = deliver(port, event)
+            assert status == 503, answer
             allow(True)
-            admin.dispose()
+            assert deliver(port, event) == (200, {"status": "queued"})  # dbt Cloud's redelivery
+            with TrackingStore(postgres_url) as store:
+                wait_processed(store.engine, 1)
+                assert webhook_sightings(store.engine) == {run_id: 1}
+    finally:
+        allow(True)
+        admin.dispose()
 
 
 def test_sigkill_with_events_queued_then_restart_processes_each_acknowledged_event_once(
