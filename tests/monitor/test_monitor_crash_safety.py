@@ -6,18 +6,13 @@ import signal
 
 import pytest
 import sqlalchemy as sa
-from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
+from monitor_helpers import MonitorProcess, run_monitor, wait_for, write_config
 
 from airflow_provider_databand_dbt import collect_data_from_dbt_cloud
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.schema import runs, sources
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 def run_counts(store: TrackingStore) -> dict[int, tuple[int, int]]:

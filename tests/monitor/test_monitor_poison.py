@@ -10,11 +10,10 @@ from __future__ import annotations
 import itertools
 from urllib.parse import urlsplit
 
-import pytest
 from hostile_proxy import HostileProxy, Mutant
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from monitor_helpers import run_monitor, small_artifacts, write_config
+from monitor_helpers import run_monitor, write_config
 
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig, SyncerConfig
 from airflow_provider_databand_dbt.monitor.daemon import MonitorDaemon
@@ -63,11 +62,6 @@ mutant_kinds = st.one_of(
     ),
     st.builds(dict, mode=st.just("status"), status=st.just(404)),
 )
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 def test_store_unavailable_is_not_poison():

@@ -6,8 +6,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-from monitor_helpers import MonitorProcess, run_monitor, small_artifacts, wait_for, write_config
+from monitor_helpers import MonitorProcess, run_monitor, wait_for, write_config
 from test_monitor_crash_safety import run_counts
 
 from airflow_provider_databand_dbt.monitor.owner import holder_is_dead, lease_owner
@@ -15,11 +14,6 @@ from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOUR
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 
 RUNS = 300
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 def test_restart_after_kill_9_resumes_at_once_and_tracks_each_run_once(emulator, tmp_path, tracking_url, small_dir):

@@ -4,16 +4,11 @@ to a real monitor, which tracks every run once per event. Skipped where the emul
 from __future__ import annotations
 
 import pytest
-from monitor_helpers import free_port, small_artifacts, wait_for
+from monitor_helpers import free_port, wait_for
 from webhook_helpers import SECRET, event_states, monitor_in_process, webhook_config, webhook_sightings
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 def test_emulator_webhooks_with_duplicates_and_redeliveries_track_each_event_once(

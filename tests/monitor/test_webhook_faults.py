@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import sqlalchemy as sa
-from monitor_helpers import MonitorProcess, free_port, monitor_env, small_artifacts, wait_for
+from monitor_helpers import MonitorProcess, free_port, monitor_env, wait_for
 from webhook_helpers import (
     SECRET,
     SECRET_ENV,
@@ -23,11 +23,6 @@ from webhook_helpers import (
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID, Fault
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 def test_sqlite_store_gone_answers_503_and_queues_nothing(emulator, tmp_path, small_dir):

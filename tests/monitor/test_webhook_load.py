@@ -6,8 +6,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-from monitor_helpers import free_port, small_artifacts
+from monitor_helpers import free_port
 from webhook_helpers import (
     deliver,
     event_states,
@@ -21,11 +20,6 @@ from webhook_helpers import (
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 def timed_deliver(port: int, event: dict) -> tuple[int, str, float]:

@@ -9,7 +9,7 @@ import json
 import socket
 
 import pytest
-from monitor_helpers import free_port, scrape, small_artifacts
+from monitor_helpers import free_port, scrape
 from webhook_helpers import (
     SECRET_ENV,
     deliver,
@@ -26,11 +26,6 @@ from webhook_helpers import (
 
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, HOURLY_JOB_ID
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from monitor_helpers import small_artifacts, wait_for
+from monitor_helpers import wait_for
 
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
@@ -14,11 +14,6 @@ from airflow_provider_databand_dbt.monitor.webhook_metrics import WebhookMetrics
 from airflow_provider_databand_dbt.monitor.webhook_worker import MAX_ATTEMPTS, WebhookWorker
 from airflow_provider_databand_dbt.testing.emulator import DEMO_ACCOUNT_ID, DEMO_TOKEN, HOURLY_JOB_ID, Fault
 from airflow_provider_databand_dbt.tracking.webhook_events import WebhookEvent, WebhookQueue
-
-
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory):
-    return small_artifacts(tmp_path_factory.mktemp("artifacts") / "small")
 
 
 @pytest.fixture()
