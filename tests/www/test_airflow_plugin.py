@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_cli_ui import free_port
+from ui_process import free_port
 
 pytestmark = pytest.mark.airflow
 airflow_module = pytest.importorskip("airflow")

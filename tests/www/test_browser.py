@@ -12,13 +12,12 @@ import base64
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 from required_services import missing_service, under_ci
-from test_cli_ui import free_port, ui_command, wait_until_up
+from ui_process import running_ui
 from web_fill import FAILING_TEST, SKIPPED_MODEL
 
 pytestmark = pytest.mark.browser
@@ -73,20 +72,8 @@ def server(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'tracking.db'}"
     with DbtCloudEmulator() as emulator, TrackingStore(url) as store:
         filled = fill_store(store, emulator)
-    port = free_port()
-    process = subprocess.Popen(
-        ui_command("--port", str(port), "--tracking-url", url, "--airflow-url", "http://airflow.example:8080"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(process, f"{base}/api/health")
+    with running_ui(url, "--airflow-url", "http://airflow.example:8080") as base:
         yield base, filled
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from test_browser import _browser_and_clean_tree, browser, screenshot, visible_text  # noqa: F401 - fixtures
-from test_cli_ui import free_port, ui_command, wait_until_up
+from ui_process import running_ui
 
 from airflow_provider_databand_dbt.alerts.sink import AlertSink
 from airflow_provider_databand_dbt.sinks.service import TrackingService
@@ -36,20 +34,8 @@ def incidents_server(tmp_path_factory):
         service.record(build_report(8, status="error", nodes=_nodes("error")))
         service.record(build_report(9, nodes=_nodes(a_seconds=30.0)))
         service.record(build_report(10, status="error", nodes=_nodes("error")))
-    port = free_port()
-    process = subprocess.Popen(
-        ui_command("--port", str(port), "--tracking-url", url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(process, f"{base}/api/health")
+    with running_ui(url) as base:
         yield base
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 def test_incidents_page_then_a_node_with_its_incidents(incidents_server, browser):  # noqa: F811 - fixture

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
-import time
 
 import httpx
 import pytest
+from ui_process import free_port, ui_command, wait_until_up
 
 from airflow_provider_databand_dbt.cli.ui import is_loopback
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ui_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "airflow_provider_databand_dbt.cli", "ui", *args]
-
-
-def wait_until_up(process: subprocess.Popen, url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"databand-dbt ui exited with {process.returncode}: {process.stderr.read()}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"databand-dbt ui did not answer on {url} within {timeout}s")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])

@@ -11,7 +11,7 @@ import subprocess
 
 import httpx
 import pytest
-from test_cli_ui import free_port, ui_command, wait_until_up
+from ui_process import running_ui
 from web_fill import monitor_source
 
 from airflow_provider_databand_dbt.dbt_cloud.client import DbtCloudClient
@@ -47,20 +47,8 @@ def chain(emulator, tracking_url):
 
 @pytest.fixture()
 def web(tracking_url):
-    port = free_port()
-    process = subprocess.Popen(
-        ui_command("--port", str(port), "--tracking-url", tracking_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(process, f"{base}/api/health")
+    with running_ui(tracking_url) as base:
         yield base
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 def test_run_page_and_api_show_the_chain(chain, web):
