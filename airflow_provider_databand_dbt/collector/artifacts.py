@@ -135,13 +135,14 @@ class ManifestNode(msgspec.Struct, gc=False, kw_only=True):
 
 
 class Manifest(msgspec.Struct, gc=False):
-    """The parts of manifest.json the collector joins with results: nodes, sources, unit tests."""
+    """The parts of manifest.json the collector joins with results: nodes, sources, unit tests, functions."""
 
     metadata: Optional[_Metadata] = None
     # None only while decoding: a manifest without ``nodes`` is refused by decode_artifact.
     nodes: Optional[dict[str, ManifestNode]] = None
     sources: dict[str, ManifestNode] = {}
     unit_tests: dict[str, ManifestNode] = {}
+    functions: dict[str, ManifestNode] = {}  # user-defined functions, dbt 1.11+
 
     @property
     def dbt_version(self) -> Optional[str]:
@@ -152,9 +153,14 @@ class Manifest(msgspec.Struct, gc=False):
         return self.metadata.adapter_type if self.metadata else None
 
     def lookup(self, unique_id: str) -> Optional[ManifestNode]:
-        """The manifest entry for a node, source or unit test, or None when the manifest lacks it."""
-        # unique ids are unique across the three sections; most results are in ``nodes``
-        return (self.nodes or {}).get(unique_id) or self.sources.get(unique_id) or self.unit_tests.get(unique_id)
+        """The manifest entry for a node, source, unit test or function, or None when the manifest lacks it."""
+        # unique ids are unique across the sections; most results are in ``nodes``
+        return (
+            (self.nodes or {}).get(unique_id)
+            or self.sources.get(unique_id)
+            or self.unit_tests.get(unique_id)
+            or self.functions.get(unique_id)
+        )
 
 
 class _TestMetadata(msgspec.Struct, gc=False):

@@ -1,0 +1,1 @@
+select numerator / nullif(denominator, 0) :: numeric

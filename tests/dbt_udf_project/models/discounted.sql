@@ -1,0 +1,1 @@
+select {{ function('broken_discount') }}(10.0) as price
