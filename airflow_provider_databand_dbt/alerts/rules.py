@@ -18,6 +18,7 @@ from airflow_provider_databand_dbt.alerts.facts import NodeFacts, PipelineFacts
 from airflow_provider_databand_dbt.alerts.notification import RuleName, Severity
 from airflow_provider_databand_dbt.alerts.settings import RuleSettings
 from airflow_provider_databand_dbt.alerts.stats import Bounds, bounds, verdict
+from airflow_provider_databand_dbt.model.report import counted_rows
 from airflow_provider_databand_dbt.model.status import NODE_FAILED, NODE_OK, RunStatus
 
 SOURCE = "source"
@@ -226,9 +227,8 @@ def _ok_run(status: str) -> bool:
 
 def _rows(node: NodeFacts) -> Optional[float]:
     """The rows a node that ran wrote; None when it failed or its adapter did not count (-1 or nothing)."""
-    if node.status not in NODE_OK or node.rows_affected is None or node.rows_affected < 0:
-        return None
-    return float(node.rows_affected)
+    rows = counted_rows(node.rows_affected)
+    return float(rows) if rows is not None and node.status in NODE_OK else None
 
 
 def _above(value: float, limits: Bounds, settings: RuleSettings, unit: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Optional
 
-from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport
+from airflow_provider_databand_dbt.model.report import NodeResult, RunReport, StepReport, counted_rows
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.model.status import node_status_rank
 from airflow_provider_databand_dbt.safe_text import escape_controls
@@ -174,7 +174,7 @@ def render_run(report: RunReport, sources: Sequence[TrackingSource] = (), trigge
                     node.name,
                     step_index,
                     seconds(node.execution_time, 2),
-                    node.rows_affected,
+                    counted_rows(node.rows_affected),
                     column,
                 )
             )

@@ -41,6 +41,15 @@ class NodeResult(msgspec.Struct, kw_only=True, gc=False):
     alias: Optional[str] = None
 
 
+def counted_rows(rows_affected: Optional[int]) -> Optional[int]:
+    """The rows a node affected, or None when its adapter did not count them.
+
+    dbt keeps the database driver's answer: PostgreSQL and Redshift say -1 for statements without a row
+    count (``CREATE VIEW``, ``CREATE FUNCTION``...). The store keeps it as dbt wrote it; readers show this.
+    """
+    return rows_affected if rows_affected is not None and rows_affected >= 0 else None
+
+
 class ArtifactMissing(msgspec.Struct, kw_only=True, gc=False):
     """An artifact we expected for a step but could not use, and why (404, truncated, malformed...)."""
 

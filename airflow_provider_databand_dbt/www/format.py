@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
+from airflow_provider_databand_dbt.model.report import counted_rows
 from airflow_provider_databand_dbt.model.status import status_tone
 
 __all__ = ["aware", "duration", "status_tone"]
@@ -67,6 +68,11 @@ def percent(value: Optional[float]) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
+def row_count(value: Optional[int]) -> str:
+    counted = counted_rows(value)
+    return "–" if counted is None else f"{counted:,}"
+
+
 def short_sha(value: Optional[str]) -> str:
     return (value or "")[:10] or "–"
 
@@ -86,6 +92,7 @@ def jinja_filters() -> dict:
         "ago": ago,
         "percent": percent,
         "short_sha": short_sha,
+        "row_count": row_count,
         "tone": status_tone,
         "web_link": web_link,
     }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import msgspec
 from web_reports import HOSTILE_MESSAGE, HOSTILE_NAME, T0, cli_source, node, report
 
 from airflow_provider_databand_dbt.model.report import ArtifactMissing
@@ -140,3 +143,24 @@ def test_links_stay_under_the_mount_prefix(store, tracking_url):
         assert client.get("/tracking/api/runs/1").json()["detail"].startswith("Run 1 is not")
     finally:
         child.state.store.close()
+
+
+def test_rows_an_adapter_did_not_count_show_as_unknown(app_for, store, tracking_url):
+    """PostgreSQL and Redshift report -1 rows for DDL; the pages say "–", the JSON API keeps dbt's value."""
+    store.save_report(
+        report(
+            9101,
+            nodes=(
+                msgspec.structs.replace(node("model.proj.a_view", "success"), rows_affected=-1),
+                msgspec.structs.replace(node("model.proj.a_table", "success", offset=2), rows_affected=1234),
+            ),
+        ),
+        cli_source(),
+    )
+    client = app_for(tracking_url)
+    for page in ("/runs/9101", "/nodes/model.proj.a_view"):
+        cells = re.findall(r'<td class="num">([^<]*)</td>', client.get(page).text)
+        assert "-1" not in cells and "–" in cells, page
+    assert "1,234" in client.get("/runs/9101").text
+    rows = {n["unique_id"]: n["rows_affected"] for n in client.get("/api/runs/9101/nodes").json()["items"]}
+    assert rows == {"model.proj.a_view": -1, "model.proj.a_table": 1234}
