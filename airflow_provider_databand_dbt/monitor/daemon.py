@@ -263,6 +263,7 @@ class MonitorDaemon:
                 exc.strerror or exc,
             )
             return None
+        self.health.add_section("webhooks", webhooks.health)
         return webhooks.start()
 
     def _client(self, syncer: SyncerConfig):

@@ -102,10 +102,21 @@ class WebhookWorker:
         self.retry_base_seconds = retry_base_seconds
         self.claim_seconds = max(s.collect_deadline for s in syncers) + CLAIM_MARGIN_SECONDS
         self._housekeeping_lock = threading.Lock()
+        self._processed_lock = threading.Lock()
+        self._processed = 0
         self._next_depth = 0.0
         self.threads = [
             threading.Thread(target=self._loop, name=f"webhook-worker-{i}", daemon=True) for i in range(threads)
         ]
+
+    @property
+    def processed(self) -> int:
+        """Events this process finished: tracked (done), or given up (failed for good)."""
+        return self._processed
+
+    def _finished_one(self) -> None:
+        with self._processed_lock:
+            self._processed += 1
 
     def start(self) -> WebhookWorker:
         try:
@@ -154,6 +165,7 @@ class WebhookWorker:
             return
         waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
         self.metrics.processed.labels(syncer=syncer, outcome="done").inc()
+        self._finished_one()
         self.metrics.event_to_tracked.labels(syncer=syncer).observe(max(0.0, waited))
         log.info(
             "webhook %s: tracked run %s (%s, %s) %.2f s after it was received [%s]",
@@ -192,6 +204,8 @@ class WebhookWorker:
             retry_in = max(retry_in, retry_after(exc) or 0.0)
         outcome = "failed" if last else "retry"
         self.metrics.processed.labels(syncer=event.syncer, outcome=outcome).inc()
+        if last:
+            self._finished_one()
         log.warning(
             "webhook %s %s for run %s failed (attempt %d of %d): %s; %s",
             event.event_type,

@@ -184,6 +184,15 @@ def pending(conn: Connection, syncers: tuple[str, ...]) -> int:
     return int(conn.execute(query).scalar() or 0)
 
 
+def oldest_queued(conn: Connection, syncers: tuple[str, ...]) -> tuple[int, Optional[datetime]]:
+    """How many events of these syncers wait for a worker (``queued``), and when the oldest was received."""
+    query = sa.select(sa.func.count(), sa.func.min(_c.received_at)).where(
+        (_c.state == QUEUED) & _c.syncer.in_(syncers)
+    )
+    count, oldest = conn.execute(query).one()
+    return int(count or 0), oldest
+
+
 FINISHED_STATES = (DONE, FAILED)
 
 
@@ -276,6 +285,10 @@ class WebhookQueue:
     def pending(self, syncers: tuple[str, ...]) -> int:
         with guarded("count queued webhook events", self.display_url), self._db.read() as conn:
             return pending(conn, syncers)
+
+    def oldest_queued(self, syncers: tuple[str, ...]) -> tuple[int, Optional[datetime]]:
+        with guarded("read the webhook queue", self.display_url), self._db.read() as conn:
+            return oldest_queued(conn, syncers)
 
     def counts(self, syncers: Optional[tuple[str, ...]] = None) -> dict[str, int]:
         """Rows per state (``queued``, ``claimed``, ``done``, ``failed``)."""
