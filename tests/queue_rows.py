@@ -18,8 +18,14 @@ AGES = (
 OUTBOX_STATES = alert_outbox.OUTBOX_STATES
 EVENT_STATES = (webhook_events.QUEUED, webhook_events.CLAIMED, webhook_events.DONE, webhook_events.FAILED)
 # What a retention of 30 days keeps: every waiting or claimed row, and the finished ones within it.
-KEPT_OUTBOX = {f"{state}-{age}" for state in ("pending", "sending") for age, _ in AGES} | {"sent-recent", "failed-recent"}
-KEPT_EVENTS = {f"{state}-{age}" for state in ("queued", "claimed") for age, _ in AGES} | {"done-recent", "failed-recent"}
+KEPT_OUTBOX = {f"{state}-{age}" for state in ("pending", "sending") for age, _ in AGES} | {
+    "sent-recent",
+    "failed-recent",
+}
+KEPT_EVENTS = {f"{state}-{age}" for state in ("queued", "claimed") for age, _ in AGES} | {
+    "done-recent",
+    "failed-recent",
+}
 
 
 def outbox_row(key: str, state: str, finished: datetime) -> dict:

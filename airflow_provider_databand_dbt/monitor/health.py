@@ -104,9 +104,9 @@ class HealthBoard:
             sections = dict(self._sections)
         extra: dict[str, Any] = {}
         for key, section in sections.items():  # outside the lock: a section may read the store
-            healthy, extra[key], reason = section()
+            healthy, extra[key], why = section()
             if not healthy:
-                reasons.append(reason or f"{key}: unhealthy")
+                reasons.append(why or f"{key}: unhealthy")
         ok = not reasons
         body: dict[str, Any] = {
             "status": "ok" if ok else "unhealthy",

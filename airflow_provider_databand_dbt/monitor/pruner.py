@@ -28,7 +28,13 @@ class RetentionWorker:
     """
 
     def __init__(
-        self, store: Any, retention_days: int, stop: threading.Event, metrics: Any, *, batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        store: Any,
+        retention_days: int,
+        stop: threading.Event,
+        metrics: Any,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self.store = store
         self.retention = timedelta(days=retention_days)

@@ -13,8 +13,8 @@ from typing import Any
 
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
-from airflow_provider_databand_dbt.monitor.webhook_http import ROUTE_PREFIX, Route, WebhookReceiver, WebhookServer
 from airflow_provider_databand_dbt.monitor.webhook_health import WebhookHealth
+from airflow_provider_databand_dbt.monitor.webhook_http import ROUTE_PREFIX, Route, WebhookReceiver, WebhookServer
 from airflow_provider_databand_dbt.monitor.webhook_metrics import WebhookMetrics
 from airflow_provider_databand_dbt.monitor.webhook_worker import WebhookWorker
 from airflow_provider_databand_dbt.sinks.protocols import Sink

@@ -63,10 +63,7 @@ def prune_finished(
     rows = dict.fromkeys(PRUNABLE, 0)
     for table, prune_batch in PRUNABLE.items():
         while True:
-            deleted = store.transact(
-                f"prune finished rows of {table}",
-                lambda conn, prune_batch=prune_batch: prune_batch(conn, older_than, batch_size),
-            )
+            deleted = store.transact(f"prune finished rows of {table}", _batch(prune_batch, older_than, batch_size))
             rows[table] += deleted
             if on_batch is not None and deleted:
                 on_batch(table, deleted)
@@ -77,3 +74,7 @@ def prune_finished(
             else:
                 time.sleep(pause)
     return Pruned(rows)
+
+
+def _batch(prune_batch: PruneBatch, older_than: datetime, limit: int) -> Callable[[Connection], int]:
+    return lambda conn: prune_batch(conn, older_than, limit)

@@ -186,9 +186,7 @@ def pending(conn: Connection, syncers: tuple[str, ...]) -> int:
 
 def oldest_queued(conn: Connection, syncers: tuple[str, ...]) -> tuple[int, Optional[datetime]]:
     """How many events of these syncers wait for a worker (``queued``), and when the oldest was received."""
-    query = sa.select(sa.func.count(), sa.func.min(_c.received_at)).where(
-        (_c.state == QUEUED) & _c.syncer.in_(syncers)
-    )
+    query = sa.select(sa.func.count(), sa.func.min(_c.received_at)).where((_c.state == QUEUED) & _c.syncer.in_(syncers))
     count, oldest = conn.execute(query).one()
     return int(count or 0), oldest
 

@@ -1,4 +1,4 @@
-"""A real monitor process prunes finished queue rows past ``retention_days``: at start, counted, logged, configurable."""
+"""A real monitor process prunes finished queue rows past ``retention_days``: at start, counted, logged."""
 
 from __future__ import annotations
 
@@ -38,9 +38,7 @@ def test_retention_zero_from_the_environment_keeps_everything(emulator, tmp_path
     seeded(sqlite_url)
     config = write_config(tmp_path / "monitor.cfg", emulator.url, sqlite_url)
 
-    result = run_monitor(
-        config, "--number-of-iterations", "1", env=monitor_env(DBND__DBT_MONITOR__RETENTION_DAYS="0")
-    )
+    result = run_monitor(config, "--number-of-iterations", "1", env=monitor_env(DBND__DBT_MONITOR__RETENTION_DAYS="0"))
 
     assert result.returncode == 0, result.stderr
     assert "kept forever" in result.stderr
@@ -71,8 +69,16 @@ def test_retention_days_from_file_env_and_flag(tmp_path):
     assert load_config(str(config), environ=env).retention_days == 7
     assert load_config(str(config), environ={**env, "DBND__DBT_MONITOR__RETENTION_DAYS": "90"}).retention_days == 90
     flags = {"retention_days": "0"}
-    assert load_config(str(config), flags=flags, environ={**env, "DBND__DBT_MONITOR__RETENTION_DAYS": "90"}).retention_days == 0
-    assert load_config(str(write_config(tmp_path / "d.cfg", "http://127.0.0.1:1", "sqlite://")), environ=env).retention_days == 30
+    assert (
+        load_config(str(config), flags=flags, environ={**env, "DBND__DBT_MONITOR__RETENTION_DAYS": "90"}).retention_days
+        == 0
+    )
+    assert (
+        load_config(
+            str(write_config(tmp_path / "d.cfg", "http://127.0.0.1:1", "sqlite://")), environ=env
+        ).retention_days
+        == 30
+    )
     for bad in ("-1", "1.5", "forever"):
         with pytest.raises(MonitorConfigError, match="--retention-days: "):
             load_config(str(config), flags={"retention_days": bad}, environ=env)
