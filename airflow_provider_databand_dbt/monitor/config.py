@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_REQUESTS_PER_MINUTE = 3000
 DEFAULT_TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
 DEFAULT_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 36500  # a century: any longer is "forever" (0), and the cutoff date stays representable
 
 __all__ = [
     "MonitorConfig",
@@ -162,7 +163,7 @@ MAIN_KEYS: dict[str, KeySpec] = {
     "webhook_port": KeySpec(parse_port, 0, help="receive dbt Cloud webhooks on this port; empty or 0 disables"),
     "webhook_host": KeySpec(v.parse_str, None, help="address the webhook port binds to (default: prometheus_host)"),
     "retention_days": KeySpec(
-        lambda r: v.parse_int(r, minimum=0),
+        lambda r: v.parse_int(r, minimum=0, maximum=MAX_RETENTION_DAYS),
         DEFAULT_RETENTION_DAYS,
         help="days sent/failed alerts and finished webhook events are kept; 0 keeps them forever",
     ),

@@ -79,7 +79,7 @@ def test_retention_days_from_file_env_and_flag(tmp_path):
         ).retention_days
         == 30
     )
-    for bad in ("-1", "1.5", "forever"):
+    for bad in ("-1", "1.5", "forever", "36501", "99999999999"):
         with pytest.raises(MonitorConfigError, match="--retention-days: "):
             load_config(str(config), flags={"retention_days": bad}, environ=env)
 
