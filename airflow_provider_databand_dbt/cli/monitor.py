@@ -44,6 +44,12 @@ FLAG_KEYS = (
     ("stop_timeout", "SECONDS", "after SIGTERM or stop_after, abandon a syncer still busy this long (default 5)"),
     ("log_format", "FORMAT", "text or json (one JSON object per line)"),
     (
+        "retention_days",
+        "DAYS",
+        "delete sent/failed alert notifications and finished webhook events this many days after they "
+        "finished; 0 keeps them forever (default 30)",
+    ),
+    (
         "request_deadline",
         "SECONDS",
         (
@@ -154,6 +160,10 @@ def describe_config(config, store: str) -> str:
         f"interval: {config.interval:g} s, number_of_iterations: {config.number_of_iterations}, "
         f"stop_after: {config.stop_after}, lease_seconds: {config.lease_seconds:g}, "
         f"max_backoff: {config.max_backoff:g}",
+        f"retention_days: {config.retention_days} (sent/failed alerts and finished webhook events older than this "
+        "are pruned hourly)"
+        if config.retention_days
+        else "retention_days: 0 (sent/failed alerts and finished webhook events are kept forever)",
     ]
     for s in config.syncers:
         filters = (

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # dbt Cloud allows 5,000 requests per minute per account; leave room for Airflow and people sharing it.
 DEFAULT_MAX_REQUESTS_PER_MINUTE = 3000
 DEFAULT_TOKEN_ENV = "DBT_CLOUD_API_TOKEN"
+DEFAULT_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 36500  # a century: any longer is "forever" (0), and the cutoff date stays representable
 
 __all__ = [
     "MonitorConfig",
@@ -94,6 +96,7 @@ class MonitorConfig:
     :param stop_timeout: seconds a stopping syncer may take to finish its run before it is abandoned.
     :param webhook_port: receive dbt Cloud webhooks on this port; 0 disables.
     :param webhook_host: address the webhook port binds to (default: ``prometheus_host``).
+    :param retention_days: prune sent/failed alerts and finished webhook events this old; 0 keeps them forever.
     """
 
     syncers: tuple[SyncerConfig, ...]
@@ -110,6 +113,7 @@ class MonitorConfig:
     config_path: Optional[Path] = None
     webhook_port: int = 0
     webhook_host: Optional[str] = None
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,11 @@ MAIN_KEYS: dict[str, KeySpec] = {
     "log_format": KeySpec(lambda r: v.parse_choice(r, ("text", "json")), "text", help="text or json"),
     "webhook_port": KeySpec(parse_port, 0, help="receive dbt Cloud webhooks on this port; empty or 0 disables"),
     "webhook_host": KeySpec(v.parse_str, None, help="address the webhook port binds to (default: prometheus_host)"),
+    "retention_days": KeySpec(
+        lambda r: v.parse_int(r, minimum=0, maximum=MAX_RETENTION_DAYS),
+        DEFAULT_RETENTION_DAYS,
+        help="days sent/failed alerts and finished webhook events are kept; 0 keeps them forever",
+    ),
     **SYNCER_DEFAULT_KEYS,
 }
 

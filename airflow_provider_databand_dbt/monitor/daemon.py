@@ -22,6 +22,7 @@ from airflow_provider_databand_dbt.monitor.http import MetricsServer
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
 from airflow_provider_databand_dbt.monitor.names_cache import NamesCachingClient
 from airflow_provider_databand_dbt.monitor.owner import lease_owner
+from airflow_provider_databand_dbt.monitor.pruner import RetentionWorker
 from airflow_provider_databand_dbt.monitor.request_budget import record_budgets
 from airflow_provider_databand_dbt.monitor.state import Lease
 from airflow_provider_databand_dbt.monitor.syncer import Syncer
@@ -150,6 +151,7 @@ class MonitorDaemon:
             log.info("serving /metrics and /health on %s:%s", self.config.prometheus_host, server.port)
         store, clients, workers, webhooks = self._store, [], [], None
         alerts: Optional[AlertDeliveryWorker] = None
+        retention: Optional[RetentionWorker] = None
         previous_handlers = self._install_signal_handlers()
         try:
             if store is None:
@@ -176,6 +178,7 @@ class MonitorDaemon:
                 webhooks = self._webhooks(store, by_name)
                 if webhooks is None:
                     return EXIT_USAGE
+            retention = self._retention(store)
             for worker in workers:
                 worker.thread.start()
             alerts = AlertDeliveryWorker(store, self.config.interval, self.stop, self.metrics).start()
@@ -187,6 +190,8 @@ class MonitorDaemon:
             self._join_or_abandon(workers)
             if alerts is not None:
                 alerts.join(self.config.stop_timeout)
+            if retention is not None:
+                retention.join(self.config.stop_timeout)
             if server is not None:
                 server.stop()
             for client in clients:
@@ -235,6 +240,13 @@ class MonitorDaemon:
             except Exception as exc:  # best effort: the lease expires anyway, or is taken over on this host
                 log.warning("syncer %s: could not release its lease: %s", worker.syncer.name, describe(exc))
 
+    def _retention(self, store) -> Optional[RetentionWorker]:
+        """Start pruning finished queue rows (now, then hourly); None when ``retention_days`` is 0."""
+        if not self.config.retention_days:
+            log.info("retention: retention_days = 0, sent/failed alerts and finished webhook events are kept forever")
+            return None
+        return RetentionWorker(store, self.config.retention_days, self.stop, self.metrics).start()
+
     def _webhooks(self, store, clients: dict):
         """Start the webhook receiver and its worker; None (after logging why) when its port cannot be bound."""
         from airflow_provider_databand_dbt.monitor.webhooks import Webhooks
@@ -251,6 +263,7 @@ class MonitorDaemon:
                 exc.strerror or exc,
             )
             return None
+        self.health.add_section("webhooks", webhooks.health)
         return webhooks.start()
 
     def _client(self, syncer: SyncerConfig):

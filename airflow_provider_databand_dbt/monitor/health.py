@@ -14,6 +14,9 @@ from typing import Any, Callable, Optional
 
 HEALTH_INTERVALS = 3
 
+# A part of the monitor beside the syncers (the webhook queue): ``(healthy, body, reason when unhealthy)``.
+Section = Callable[[], tuple[bool, dict[str, Any], Optional[str]]]
+
 
 @dataclass
 class SyncerState:
@@ -41,6 +44,12 @@ class HealthBoard:
         self._lock = threading.Lock()
         now = clock()
         self._states = {name: SyncerState(started=now) for name in syncers}
+        self._sections: dict[str, Section] = {}
+
+    def add_section(self, key: str, section: Section) -> None:
+        """Report ``section`` under ``key`` of the body; the monitor is unhealthy while it is."""
+        with self._lock:
+            self._sections[key] = section
 
     def success(self, syncer: str, *, standby: bool = False) -> None:
         with self._lock:
@@ -92,11 +101,18 @@ class HealthBoard:
                     "last_error": s.last_error,
                     "backoff_seconds": round(s.backoff_seconds, 3),
                 }
+            sections = dict(self._sections)
+        extra: dict[str, Any] = {}
+        for key, section in sections.items():  # outside the lock: a section may read the store
+            healthy, extra[key], why = section()
+            if not healthy:
+                reasons.append(why or f"{key}: unhealthy")
         ok = not reasons
         body: dict[str, Any] = {
             "status": "ok" if ok else "unhealthy",
             "window_seconds": self.window,
             "syncers": syncers,
+            **extra,
         }
         if reasons:
             body["reason"] = "; ".join(reasons)

@@ -7,6 +7,7 @@ status code or error kind of a request, and an error kind. Never a run id.
 from __future__ import annotations
 
 from airflow_provider_databand_dbt.extras import extra_imports
+from airflow_provider_databand_dbt.tracking.retention import PRUNABLE
 
 with extra_imports("monitor", "the monitor's metrics (monitor.metrics)"):
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
@@ -133,6 +134,15 @@ class MonitorMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.rows_pruned = Counter(
+            "rows_pruned",
+            "Finished queue rows deleted after retention_days (sent/failed alerts, done/failed webhook events).",
+            ["table"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        for table in PRUNABLE:  # the tables tracking/retention.py prunes
+            self.rows_pruned.labels(table=table)
         self.lease_held = Gauge(
             "monitor_lease_held",
             "1 when this process holds the syncer's lease (polls it), 0 when standing by.",

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from airflow_provider_databand_dbt.collector.collect import collect_run
@@ -44,8 +44,6 @@ RETRY_BASE_SECONDS = 5.0
 RETRY_MAX_SECONDS = 300.0
 # A claim outlives the longest collection (collect_deadline) by this much before another worker may take it.
 CLAIM_MARGIN_SECONDS = 60.0
-# Finished events are kept this long to recognise redeliveries (dbt Cloud retries within hours), then pruned.
-KEEP_DONE = timedelta(days=7)
 HOUSEKEEPING_SECONDS = 1.0
 
 
@@ -104,11 +102,21 @@ class WebhookWorker:
         self.retry_base_seconds = retry_base_seconds
         self.claim_seconds = max(s.collect_deadline for s in syncers) + CLAIM_MARGIN_SECONDS
         self._housekeeping_lock = threading.Lock()
+        self._processed_lock = threading.Lock()
+        self._processed = 0
         self._next_depth = 0.0
-        self._next_prune = 0.0
         self.threads = [
             threading.Thread(target=self._loop, name=f"webhook-worker-{i}", daemon=True) for i in range(threads)
         ]
+
+    @property
+    def processed(self) -> int:
+        """Events this process finished: tracked (done), or given up (failed for good)."""
+        return self._processed
+
+    def _finished_one(self) -> None:
+        with self._processed_lock:
+            self._processed += 1
 
     def start(self) -> WebhookWorker:
         try:
@@ -157,6 +165,7 @@ class WebhookWorker:
             return
         waited = (datetime.now(timezone.utc) - event.received_at).total_seconds()
         self.metrics.processed.labels(syncer=syncer, outcome="done").inc()
+        self._finished_one()
         self.metrics.event_to_tracked.labels(syncer=syncer).observe(max(0.0, waited))
         log.info(
             "webhook %s: tracked run %s (%s, %s) %.2f s after it was received [%s]",
@@ -195,6 +204,8 @@ class WebhookWorker:
             retry_in = max(retry_in, retry_after(exc) or 0.0)
         outcome = "failed" if last else "retry"
         self.metrics.processed.labels(syncer=event.syncer, outcome=outcome).inc()
+        if last:
+            self._finished_one()
         log.warning(
             "webhook %s %s for run %s failed (attempt %d of %d): %s; %s",
             event.event_type,
@@ -212,18 +223,13 @@ class WebhookWorker:
             log.warning("webhooks: could not record the failure of %s: %s", event.event_id, describe(store_exc))
 
     def _housekeeping(self) -> None:
-        """Queue depth at most once a second, old events pruned once an hour; one thread at a time."""
+        """Queue depth at most once a second, one thread at a time (the monitor's retention prunes old events)."""
         now = time.monotonic()
         if now < self._next_depth or not self._housekeeping_lock.acquire(blocking=False):
             return
         try:
             self._next_depth = now + HOUSEKEEPING_SECONDS
             self.metrics.queue_depth.set(self.queue.pending(self.names))
-            if now >= self._next_prune:
-                self._next_prune = now + 3600.0
-                pruned = self.queue.prune(datetime.now(timezone.utc) - KEEP_DONE)
-                if pruned:
-                    log.info("webhooks: forgot %d events finished more than %s ago", pruned, KEEP_DONE)
         except Exception as exc:
             log.debug("webhooks: housekeeping failed: %s", describe(exc))
         finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_databand_dbt.monitor.config import MonitorConfig
 from airflow_provider_databand_dbt.monitor.metrics import MonitorMetrics
+from airflow_provider_databand_dbt.monitor.webhook_health import WebhookHealth
 from airflow_provider_databand_dbt.monitor.webhook_http import ROUTE_PREFIX, Route, WebhookReceiver, WebhookServer
 from airflow_provider_databand_dbt.monitor.webhook_metrics import WebhookMetrics
 from airflow_provider_databand_dbt.monitor.webhook_worker import WebhookWorker
@@ -75,6 +76,9 @@ class Webhooks:
         self.server = WebhookServer(config.webhook_host or config.prometheus_host, config.webhook_port, receiver)
         self.config = config
         self.routes = routes
+        self.health = WebhookHealth(
+            queue, self.worker.names, self.server.port, config.interval, lambda: self.worker.processed
+        )
 
     def start(self) -> Webhooks:
         self.worker.start()

@@ -24,6 +24,7 @@ from airflow_provider_databand_dbt.tracking.schema import alert_outbox
 OutboxState = Literal["pending", "sending", "sent", "failed"]
 OUTBOX_STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed")
 _DUE_STATES = ("pending", "sending")
+FINISHED_STATES = ("sent", "failed")
 # last_error is one short line.
 MAX_ERROR = 300
 
@@ -161,6 +162,27 @@ def count_by_state(conn: Connection) -> dict[str, int]:
     for state, count in conn.execute(query):
         counts[state] = int(count)
     return counts
+
+
+def prune(conn: Connection, older_than: datetime, limit: int) -> int:
+    """Delete at most ``limit`` sent or failed rows that finished before ``older_than``; returns how many.
+
+    A sent row finished at ``sent_at``; a failed one has no finish time of its own, so the end of its last
+    attempt's lease (``next_attempt_at``, a little after the attempt) stands for it. Pending and sending rows
+    are never deleted, whatever their age.
+    """
+    c = alert_outbox.c
+    finished = c.state.in_(FINISHED_STATES)
+    doomed = (
+        sa.select(c.id)
+        .where(finished, sa.func.coalesce(c.sent_at, c.next_attempt_at) < older_than)
+        .order_by(c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":  # another pruning replica takes other rows instead of waiting
+        doomed = doomed.with_for_update(skip_locked=True)
+    result = conn.execute(sa.delete(alert_outbox).where(c.id.in_(doomed.scalar_subquery()), finished))
+    return int(result.rowcount or 0)
 
 
 def one_line(text: str) -> str:

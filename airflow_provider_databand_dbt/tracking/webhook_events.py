@@ -184,9 +184,32 @@ def pending(conn: Connection, syncers: tuple[str, ...]) -> int:
     return int(conn.execute(query).scalar() or 0)
 
 
-def prune(conn: Connection, older_than: datetime) -> int:
-    """Forget finished events received before ``older_than``: dbt Cloud stops redelivering long before."""
-    result = conn.execute(webhook_events.delete().where(_c.state.in_((DONE, FAILED)) & (_c.received_at < older_than)))
+def oldest_queued(conn: Connection, syncers: tuple[str, ...]) -> tuple[int, Optional[datetime]]:
+    """How many events of these syncers wait for a worker (``queued``), and when the oldest was received."""
+    query = sa.select(sa.func.count(), sa.func.min(_c.received_at)).where((_c.state == QUEUED) & _c.syncer.in_(syncers))
+    count, oldest = conn.execute(query).one()
+    return int(count or 0), oldest
+
+
+FINISHED_STATES = (DONE, FAILED)
+
+
+def prune(conn: Connection, older_than: datetime, limit: int) -> int:
+    """Delete at most ``limit`` done or failed events that finished before ``older_than``; returns how many.
+
+    Never a queued or claimed event, whatever its age. dbt Cloud stops redelivering within hours, so a
+    pruned ``eventId`` is not needed to recognise a redelivery any more.
+    """
+    finished = _c.state.in_(FINISHED_STATES)
+    doomed = (
+        sa.select(_c.id)
+        .where(finished & (sa.func.coalesce(_c.processed_at, _c.received_at) < older_than))
+        .order_by(_c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":  # another pruning replica takes other rows instead of waiting
+        doomed = doomed.with_for_update(skip_locked=True)
+    result = conn.execute(webhook_events.delete().where(_c.id.in_(doomed.scalar_subquery()) & finished))
     return int(result.rowcount or 0)
 
 
@@ -261,9 +284,9 @@ class WebhookQueue:
         with guarded("count queued webhook events", self.display_url), self._db.read() as conn:
             return pending(conn, syncers)
 
-    def prune(self, older_than: datetime) -> int:
-        with guarded("prune old webhook events", self.display_url):
-            return self._write(lambda conn: prune(conn, older_than))
+    def oldest_queued(self, syncers: tuple[str, ...]) -> tuple[int, Optional[datetime]]:
+        with guarded("read the webhook queue", self.display_url), self._db.read() as conn:
+            return oldest_queued(conn, syncers)
 
     def counts(self, syncers: Optional[tuple[str, ...]] = None) -> dict[str, int]:
         """Rows per state (``queued``, ``claimed``, ``done``, ``failed``)."""
