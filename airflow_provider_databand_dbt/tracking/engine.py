@@ -54,7 +54,10 @@ WRITE_OPTION = "databand_dbt_write"
 SCHEMA_CHANGE_OPTION = "databand_dbt_schema_change"
 # Execution option of a write whose every key it inserts was read or inserted by itself (see transact).
 KEYS_TRUSTED_OPTION = "databand_dbt_keys_trusted"
+# Execution option of a write that must survive a power loss once committed (see transact).
+DURABLE_OPTION = "databand_dbt_durable"
 _FOREIGN_KEYS_OFF = "databand_dbt_foreign_keys_off"
+_SYNCHRONOUS_FULL = "databand_dbt_synchronous_full"
 # PostgreSQL errors worth replaying the whole transaction for: serialization failure, deadlock.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 # First key of every PostgreSQL advisory lock this package takes; the second key says what is locked.
@@ -83,7 +86,9 @@ class StoreConnection:
                 yield conn
 
     @contextlib.contextmanager
-    def write(self, *, schema_change: bool = False, keys_trusted: bool = False) -> Iterator[Connection]:
+    def write(
+        self, *, schema_change: bool = False, keys_trusted: bool = False, durable: bool = False
+    ) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, rolled back on error."""
         if self.read_only:
             raise TrackingStoreUnavailable(
@@ -92,13 +97,23 @@ class StoreConnection:
             )
         with self.engine.connect() as conn:
             conn = conn.execution_options(
-                **{WRITE_OPTION: True, SCHEMA_CHANGE_OPTION: schema_change, KEYS_TRUSTED_OPTION: keys_trusted}
+                **{
+                    WRITE_OPTION: True,
+                    SCHEMA_CHANGE_OPTION: schema_change,
+                    KEYS_TRUSTED_OPTION: keys_trusted,
+                    DURABLE_OPTION: durable,
+                }
             )
             with conn.begin():
                 yield conn
 
     def transact(
-        self, work: Callable[[Connection], T], *, schema_change: bool = False, keys_trusted: bool = False
+        self,
+        work: Callable[[Connection], T],
+        *,
+        schema_change: bool = False,
+        keys_trusted: bool = False,
+        durable: bool = False,
     ) -> T:
         """Run ``work`` in a write transaction, replaying it when the database was briefly locked or busy.
 
@@ -109,10 +124,13 @@ class StoreConnection:
             deletes nothing and only writes keys it read or inserted itself in this transaction (SQLite has one
             writer at a time, so none of them can vanish before the commit). Saving a run is such a work: the
             checks cost a B-tree lookup per key of each of its 100,000s of node result rows.
+        :param durable: SQLite only: the commit is flushed to disk (``synchronous = FULL``) before it returns, for
+            a write that someone is told has happened (a webhook acknowledged with 200). Other writes keep WAL's
+            ``NORMAL``, which survives a killed process but may lose the last commits to a power loss.
         """
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             try:
-                with self.write(schema_change=schema_change, keys_trusted=keys_trusted) as conn:
+                with self.write(schema_change=schema_change, keys_trusted=keys_trusted, durable=durable) as conn:
                     return work(conn)
             except exc.DBAPIError as error:
                 if delay is None or not _is_retryable(error):
@@ -301,6 +319,9 @@ def _install_sqlite_hooks(engine: Engine, *, read_only: bool = False) -> None:
             # Only outside a transaction does this take effect; back on when the connection returns to the pool.
             conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
             conn.connection.info[_FOREIGN_KEYS_OFF] = True
+        if options.get(DURABLE_OPTION):
+            conn.exec_driver_sql("PRAGMA synchronous = FULL")
+            conn.connection.info[_SYNCHRONOUS_FULL] = True
         if options.get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
@@ -310,6 +331,8 @@ def _install_sqlite_hooks(engine: Engine, *, read_only: bool = False) -> None:
     def _on_checkin(dbapi_connection, record) -> None:
         if dbapi_connection is not None and record.info.pop(_FOREIGN_KEYS_OFF, False):
             dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        if dbapi_connection is not None and record.info.pop(_SYNCHRONOUS_FULL, False):
+            dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
 
 def _is_retryable(error: exc.DBAPIError) -> bool:

@@ -254,15 +254,16 @@ class WebhookQueue:
         self._db = store._db
         self._turns = WriteTurns() if store.dialect == "sqlite" else None
 
-    def _write(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+    def _write(self, work: Callable[[Connection], T], *, urgent: bool = False, durable: bool = False) -> T:
         if self._turns is None:
-            return self._db.transact(work)
+            return self._db.transact(work, durable=durable)
         with self._turns.turn(urgent=urgent):
-            return self._db.transact(work)
+            return self._db.transact(work, durable=durable)
 
     def enqueue(self, event: WebhookEvent) -> bool:
         with guarded(f"queue webhook event {event.event_id}", self.display_url):
-            return self._write(lambda conn: enqueue(conn, event), urgent=True)
+            # Durable: the sender is told 200 once this returns and will not deliver the event again.
+            return self._write(lambda conn: enqueue(conn, event), urgent=True, durable=True)
 
     def claim(self, owner: str, ttl_seconds: float, syncers: tuple[str, ...]) -> Optional[QueuedEvent]:
         with guarded("claim a webhook event", self.display_url):

@@ -105,3 +105,22 @@ def test_a_failed_attempt_waits_for_its_retry_then_fails_for_good(store):
     assert claimed.attempts == 2
     assert queue.give_back(claimed, "me", "server: 503", retry_in=None)
     assert queue.counts() == {"failed": 1} and queue.pending(SYNCERS) == 0
+
+
+def test_an_acknowledged_event_is_flushed_to_disk_on_sqlite(sqlite_url):
+    """A 200 means "queued": on SQLite that insert commits with synchronous = FULL, no other write does."""
+    seen: dict[str, int] = {}
+
+    def record_synchronous(conn, cursor, statement, *_):
+        for table in (schema.webhook_events.name, schema.runs.name):
+            if statement.lstrip().upper().startswith("INSERT INTO " + table.upper()):
+                seen[table] = conn.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0]
+
+    with TrackingStore(sqlite_url) as store:
+        sa.event.listen(store._db.engine, "before_cursor_execute", record_synchronous)
+        assert WebhookQueue(store).enqueue(event(1))
+        store.save_report(make_report(run_id=7))
+        with store._db.engine.connect() as conn:  # the pooled connection is back to NORMAL
+            after = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert seen == {schema.webhook_events.name: 2, schema.runs.name: 1}  # 2 = FULL, 1 = NORMAL
+    assert after == 1
