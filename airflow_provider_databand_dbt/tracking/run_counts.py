@@ -28,18 +28,28 @@ def count_move(conn: Connection, before: Optional[int], after: Optional[int]) ->
 
 
 def recount(conn: Connection) -> None:
-    """Set every pipeline's count from its runs (the upgrade to version 7; also after editing runs by hand)."""
+    """Set every pipeline's count from its runs (after editing runs by hand, or loading them in bulk)."""
+    _recount(conn, pipelines, runs)
+
+
+def _recount(conn: Connection, pipeline_table: sa.TableClause, run_table: sa.TableClause) -> None:
     counted = (
         sa.select(sa.func.count())
-        .select_from(runs)
-        .where(runs.c.pipeline_id == pipelines.c.id)
-        .correlate(pipelines)
+        .select_from(run_table)
+        .where(run_table.c.pipeline_id == pipeline_table.c.id)
+        .correlate(pipeline_table)
         .scalar_subquery()
     )
-    conn.execute(pipelines.update().values(run_count=counted))
+    conn.execute(pipeline_table.update().values(run_count=counted))
 
 
 def upgrade_run_counts(conn: Connection) -> None:
-    """Revision r0007: ``run_count`` on the pipeline table, counted once from the stored runs."""
-    conn.exec_driver_sql(f"ALTER TABLE {pipelines.name} ADD COLUMN run_count BIGINT NOT NULL DEFAULT 0")
-    recount(conn)
+    """Revision r0007: ``run_count`` on the pipeline table, counted once from the stored runs.
+
+    The tables are named here with the columns this revision reads (frozen), so later changes to
+    ``schema.py`` leave the revision as it was.
+    """
+    pipeline_table = sa.table("dbt_tracking_pipeline", sa.column("id"), sa.column("run_count"))
+    run_table = sa.table("dbt_tracking_run", sa.column("pipeline_id"))
+    conn.exec_driver_sql(f"ALTER TABLE {pipeline_table.name} ADD COLUMN run_count BIGINT NOT NULL DEFAULT 0")
+    _recount(conn, pipeline_table, run_table)
