@@ -153,32 +153,49 @@ def load_alerts_config(path: Optional[str] = None, *, environ: Optional[Mapping[
 
 
 _cache_lock = threading.Lock()
-_cache: dict[Any, AlertsConfig] = {}
+# key -> (config, the stamps of the secret files it read)
+_cache: dict[Any, tuple[AlertsConfig, tuple[Any, ...]]] = {}
 
 
 def current_alerts_config(environ: Optional[Mapping[str, str]] = None) -> AlertsConfig:
-    """:func:`load_alerts_config` cached until the file or an ``DATABAND_DBT_ALERT*`` variable changes.
+    """:func:`load_alerts_config` cached until the file, a secret file it read, or a ``DATABAND_DBT_ALERT*``
+    variable changes.
 
-    For every tracked run: re-reading the file each time costs more than a ``stat``.
+    For every tracked run: re-reading the file each time costs more than a few ``stat`` calls. A secret file
+    is watched because a rotated secret (a Kubernetes secret volume) must be used without a restart.
     """
     environ = os.environ if environ is None else environ
     path, _ = default_config_path(environ)
-    try:
-        stat = path.stat()
-        stamp: Any = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        stamp = None
     variables = tuple(sorted((k, val) for k, val in environ.items() if k.startswith("DATABAND_DBT_ALERT")))
-    key = (str(path), stamp, variables, environ.get("AIRFLOW_HOME"))
+    key = (str(path), _stamp(path), variables, environ.get("AIRFLOW_HOME"))
     with _cache_lock:
         cached = _cache.get(key)
-    if cached is not None:
-        return cached
+    if cached is not None and cached[1] == _secret_stamps(cached[0]):
+        return cached[0]
     config = load_alerts_config(environ=environ)
     with _cache_lock:
         _cache.clear()
-        _cache[key] = config
+        _cache[key] = (config, _secret_stamps(config))
     return config
+
+
+def _stamp(path: Path) -> Any:
+    """What changes when a file is replaced or edited (None when it cannot be read)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _secret_stamps(config: AlertsConfig) -> tuple[Any, ...]:
+    files = [
+        secret.origin.removeprefix("file ")
+        for channel in config.channels
+        for secret in channel.secrets()
+        if secret is not None and secret.origin.startswith("file ")
+    ]
+    return tuple(_stamp(Path(name)) for name in files)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

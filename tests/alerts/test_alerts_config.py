@@ -175,6 +175,23 @@ def test_current_config_is_reloaded_when_the_file_changes(tmp_path, monkeypatch)
     assert current_alerts_config().channel("a") is not None
 
 
+def test_a_rotated_secret_file_is_read_again_without_a_restart(tmp_path, monkeypatch):
+    """A Kubernetes secret volume swaps the file under a running monitor; the next run uses the new secret."""
+    secret_file = tmp_path / "slack-url"
+    secret_file.write_text(SLACK_URL + "/old\n")
+    path = write_config(
+        tmp_path / "alerts.toml", [{"name": "a", "type": "slack", "webhook_url_file": str(secret_file)}]
+    )
+    monkeypatch.setenv("DATABAND_DBT_ALERTS_CONFIG", str(path))
+    first = current_alerts_config()
+    assert first.channel("a").target.url.reveal() == SLACK_URL + "/old"
+    assert current_alerts_config() is first  # unchanged files: the cached config
+    rotated = tmp_path / "slack-url.new"
+    rotated.write_text(SLACK_URL + "/new\n")
+    rotated.replace(secret_file)  # an atomic swap, as the kubelet does
+    assert current_alerts_config().channel("a").target.url.reveal() == SLACK_URL + "/new"
+
+
 def test_filters_match_pipelines_by_id_or_name_rules_severity_and_changes(tmp_path):
     config = _load(
         tmp_path,
