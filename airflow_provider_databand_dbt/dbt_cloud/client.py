@@ -32,13 +32,11 @@ from airflow_provider_databand_dbt.dbt_cloud.models import (
 )
 from airflow_provider_databand_dbt.dbt_cloud.query import (
     MAX_PAGE_SIZE,
-    ids_param,
     last_page,
-    offset_param,
     optional_id,
     page_size_param,
     query_params,
-    status_params,
+    runs_query,
 )
 from airflow_provider_databand_dbt.dbt_cloud.ratelimit import TokenBucket
 from airflow_provider_databand_dbt.dbt_cloud.retry import RetryPolicy
@@ -291,16 +289,18 @@ class DbtCloudClient:
         envelope = self._runs_page(
             account_id,
             _DECODERS[list[ApiRun]],
-            limit=limit,
-            offset=offset,
-            order_by=order_by,
-            job_id=job_id,
-            project_id=project_id,
-            environment_id=environment_id,
-            status=status,
-            include_related=include_related,
-            id_gt=id_gt,
-            run_ids=run_ids,
+            runs_query(
+                limit=limit,
+                offset=offset,
+                order_by=order_by,
+                job_id=job_id,
+                project_id=project_id,
+                environment_id=environment_id,
+                status=status,
+                include_related=include_related,
+                id_gt=id_gt,
+                run_ids=run_ids,
+            ),
         )
         pagination = envelope.extra.pagination if envelope.extra else None
         return RunsPage(runs=envelope.data, total_count=pagination.total_count if pagination else None)
@@ -310,37 +310,10 @@ class DbtCloudClient:
 
         For callers that validate runs one by one, so a single malformed run cannot hide the rest of its page.
         """
-        return self._runs_page(account_id, _RAW_RUNS_DECODER, **filters)
+        return self._runs_page(account_id, _RAW_RUNS_DECODER, runs_query(**filters))
 
-    def _runs_page(
-        self,
-        account_id: int | str,
-        decoder: Any,
-        *,
-        limit: int = MAX_PAGE_SIZE,
-        offset: int = 0,
-        order_by: str = "-id",
-        job_id: int | str | None = None,
-        project_id: int | str | None = None,
-        environment_id: int | str | None = None,
-        status: int | str | RunStatus | Iterable[int | str] | None = None,
-        include_related: Iterable[str] = (),
-        id_gt: int | None = None,
-        run_ids: Iterable[int] | None = None,
-    ) -> Envelope:
+    def _runs_page(self, account_id: int | str, decoder: Any, query: dict[str, Any]) -> Envelope:
         account_id = urls.validate_id(account_id, "account_id")
-        query = query_params(
-            limit=page_size_param(limit, "limit"),
-            offset=offset_param(offset),
-            order_by=order_by,
-            job_definition_id=optional_id(job_id, "job_id"),
-            project_id=optional_id(project_id, "project_id"),
-            environment_id=optional_id(environment_id, "environment_id"),
-            **status_params(status),
-            include_related=urls.json_list_param(include_related),
-            id__gt=None if id_gt is None else offset_param(id_gt),
-            pk__in=ids_param(run_ids),
-        )
         return self._transport.request_json(
             "GET", urls.RUNS, _account_target(account_id), decoder, params=query, account_id=account_id
         )

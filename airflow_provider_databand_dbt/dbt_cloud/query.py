@@ -6,7 +6,7 @@ import json
 from typing import Any, Optional
 
 from airflow_provider_databand_dbt.dbt_cloud.errors import DbtCloudConfigError
-from airflow_provider_databand_dbt.dbt_cloud.urls import validate_id
+from airflow_provider_databand_dbt.dbt_cloud.urls import json_list_param, validate_id
 from airflow_provider_databand_dbt.model.status import RunStatus
 
 MAX_PAGE_SIZE = 100
@@ -86,3 +86,31 @@ def last_page(fresh: int, offset: int, page_size: int, received: int, total_coun
     if total_count is not None:
         return offset >= total_count
     return received < page_size
+
+
+def runs_query(
+    *,
+    limit: int = MAX_PAGE_SIZE,
+    offset: int = 0,
+    order_by: str = "-id",
+    job_id: Any = None,
+    project_id: Any = None,
+    environment_id: Any = None,
+    status: Any = None,
+    include_related: Any = (),
+    id_gt: Optional[int] = None,
+    run_ids: Any = None,
+) -> dict[str, Any]:
+    """The query of one page of the runs list, from the keywords of ``DbtCloudClient.list_runs``."""
+    return query_params(
+        limit=page_size_param(limit, "limit"),
+        offset=offset_param(offset),
+        order_by=order_by,
+        job_definition_id=optional_id(job_id, "job_id"),
+        project_id=optional_id(project_id, "project_id"),
+        environment_id=optional_id(environment_id, "environment_id"),
+        **status_params(status),
+        include_related=json_list_param(include_related),
+        id__gt=None if id_gt is None else offset_param(id_gt),
+        pk__in=ids_param(run_ids),
+    )
