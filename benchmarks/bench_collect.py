@@ -21,6 +21,10 @@ the file pages it touched through mmap):
   issue's shape is a first run (``ours``); this steady state is reported beside it, never instead.
 * ``baseline-gc-off``: the same with Python's cyclic garbage collector off (ours leaves it on; its
   report structs are not tracked by it): it shows how much of the gain is only that setting.
+* ``baseline-sdk-report``: the SDK's fetching, then its report as it really sent it: the whole run, every
+  step's manifest and run_results included, serialized to JSON and POSTed to the tracker
+  (``tracker.log_dbt_metadata``), here a loopback server in its own process that discards the body. What the
+  Databand server then did with it is not counted, so this is still a lower bound of the SDK's cost.
 
 Two run shapes (``--shapes``): ``3step``, the issue's shape: the ``healthy_run`` job's three
 steps each list 3 of every 4 nodes (~66 MB of run_results per step next to a ~300 MB manifest; the
@@ -259,6 +263,46 @@ class EmulatorProcess:
         return self.control("POST", "runs/", body)["run_ids"][0]
 
 
+class DiscardSink:
+    """A loopback HTTP server in a process of its own that reads each POST body and drops it: the Databand
+    tracker the SDK reported to, minus whatever that server did with the report."""
+
+    def __enter__(self) -> DiscardSink:
+        self.process = subprocess.Popen([sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True)
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.process.kill()
+            raise RuntimeError("the discard sink did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def serve_sink() -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Discard(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            left = int(self.headers.get("Content-Length", 0))
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:  # the client went away
+                    break
+                left -= len(chunk)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discard)
+    print(f"http://127.0.0.1:{server.server_address[1]}/api/v1/tracking/log_dbt_metadata", flush=True)
+    server.serve_forever()
+
+
 # --------------------------------------------------------------------------- contenders (run in a child process)
 
 
@@ -347,14 +391,10 @@ def run_baseline_gc_off(url: str, token: str, run_id: int, database: Path) -> di
     return run_baseline(url, token, run_id, database)
 
 
-def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
-    """What the Databand SDK did: every step's run_results and manifest as dicts, kept on the step."""
-    import sqlite3
-
+def _sdk_fetch(url: str, token: str, run_id: int) -> dict:
+    """What the Databand SDK fetched: the run, its environment, and every step's run_results and manifest as dicts."""
     import requests
 
-    startup, cpu = _peak_rss_bytes(), _cpu_seconds()
-    started = time.perf_counter()
     headers = {"Authorization": f"Token {token}"}
     base = f"{url}/api/v2/accounts/{ACCOUNT_ID}"
 
@@ -369,7 +409,30 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
     for step in run.get("run_steps", []):
         step["run_results"] = get_json(f"runs/{run_id}/artifacts/run_results.json", step=step["index"])
         step["manifest"] = get_json(f"runs/{run_id}/artifacts/manifest.json", step=step["index"])
+    return run
 
+
+def _result_count(run: dict) -> int:
+    return sum(len((step.get("run_results") or {}).get("results", [])) for step in run["run_steps"])
+
+
+def _measured(started: float, cpu: float, startup: int, nodes: int) -> dict:
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": _cpu_seconds() - cpu,
+        "peak_rss": _peak_rss_bytes(),
+        "startup_rss": startup,
+        "nodes": nodes,
+    }
+
+
+def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
+    """The SDK's fetching, then a join loop and one trivial sqlite row per node instead of its report upload."""
+    import sqlite3
+
+    startup, cpu = _peak_rss_bytes(), _cpu_seconds()
+    started = time.perf_counter()
+    run = _sdk_fetch(url, token, run_id)
     rows = []
     for step in run["run_steps"]:
         results, manifest = step.get("run_results"), step.get("manifest") or {}
@@ -396,14 +459,23 @@ def run_baseline(url: str, token: str, run_id: int, database: Path) -> dict:
     db.executemany("insert into node values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     db.commit()
     db.close()
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "cpu": _cpu_seconds() - cpu,
-        "peak_rss": _peak_rss_bytes(),
-        "startup_rss": startup,
-        "nodes": len(rows),
-    }
+    return _measured(started, cpu, startup, len(rows))
+
+
+def run_baseline_sdk_report(url: str, token: str, run_id: int, database: Path) -> dict:
+    """The SDK's fetching, then its report as it sent it: the whole run (every step's manifest and run_results)
+    serialized to JSON and POSTed to the tracker (``tracker.log_dbt_metadata``), here a loopback sink that
+    reads and discards the body (``BENCH_SINK_URL``, a process of its own)."""
+    import requests
+
+    startup, cpu = _peak_rss_bytes(), _cpu_seconds()
+    started = time.perf_counter()
+    run = _sdk_fetch(url, token, run_id)
+    body = json.dumps({"dbt_metadata": run}).encode()
+    requests.post(
+        os.environ["BENCH_SINK_URL"], data=body, headers={"Content-Type": "application/json"}
+    ).raise_for_status()
+    return _measured(started, cpu, startup, _result_count(run))
 
 
 CONTENDERS = {
@@ -411,6 +483,7 @@ CONTENDERS = {
     "ours-next-run": run_ours,
     "baseline": run_baseline,
     "baseline-gc-off": run_baseline_gc_off,
+    "baseline-sdk-report": run_baseline_sdk_report,
 }
 
 
@@ -477,14 +550,14 @@ def _measure_size(
             warm = emulator.add_run(data, shape) if contender == "ours-next-run" else None
             result = measure(contender, emulator.url, token, emulator.add_run(data, shape), profile, warm)
             print(
-                f"  {contender:15} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
+                f"  {contender:19} {result['seconds']:8.2f} s  cpu {result['cpu']:7.2f} s"
                 f"  peak RSS {_mb(result['peak_rss'])} MB",
                 flush=True,
             )
             if "phases" in result:
                 for suffix in ("", " cpu"):
                     spent = "  ".join(f"{phase} {result['phases'][phase + suffix]:.2f}" for phase in PHASES)
-                    print(f"  {'':15}{suffix or ' wall':>5} s: {spent}", flush=True)
+                    print(f"  {'':19}{suffix or ' wall':>5} s: {spent}", flush=True)
             if best is None or result["seconds"] < best["seconds"]:
                 best = result
         measured[contender] = best
@@ -512,11 +585,15 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", type=Path, help="write each contender's cProfile stats to PROFILE.<contender>.prof (slower)"
     )
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
+    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.sink:
+        serve_sink()
+        return 0
     if args.child:
         contender = functools.partial(CONTENDERS[args.child], args.url, os.environ["BENCH_TOKEN"], args.run_id)
         if args.profile:
@@ -540,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown contenders {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     rows = []
-    with EmulatorProcess() as emulator:
+    with EmulatorProcess() as emulator, DiscardSink() as sink:
+        os.environ["BENCH_SINK_URL"] = sink.url
         for shape in shapes:
             for size in sizes:
                 rows.append(
@@ -550,13 +628,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
     print(
-        f"{'shape':>5}  {'manifest':>9}  {'contender':15}  {'wall s':>8}  {'cpu s':>8}  "
+        f"{'shape':>5}  {'manifest':>9}  {'contender':19}  {'wall s':>8}  {'cpu s':>8}  "
         f"{'peak RSS MB':>11}  {'nodes':>8}"
     )
     for shape, manifest_bytes, measured in rows:
         for contender, result in measured.items():
             print(
-                f"{shape:>5}  {_mb(manifest_bytes):>6} MB  {contender:15}  "
+                f"{shape:>5}  {_mb(manifest_bytes):>6} MB  {contender:19}  "
                 f"{result['seconds']:8.2f}  {result['cpu']:8.2f}"
                 f"  {_mb(result['peak_rss']):>11}  {result['nodes']:>8}"
             )
@@ -564,10 +642,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         for shape, manifest_bytes, measured in rows:
             for name, mine in (
-                ("baseline", "ours"),
-                ("baseline-gc-off", "ours"),
-                ("baseline", "ours-next-run"),
-                ("baseline-gc-off", "ours-next-run"),
+                (base, ours)
+                for ours in ("ours", "ours-next-run")
+                for base in ("baseline", "baseline-gc-off", "baseline-sdk-report")
             ):
                 if name not in measured or mine not in measured:
                     continue
