@@ -127,8 +127,8 @@ class DefinitionIds:
         if missing_nodes:
             rows = ((self.scope, uid) for uid in missing_nodes)
             ids = self._insert(nodes.name, ("scope", "unique_id"), rows, len(missing_nodes))
-            ends = ((self.scope, missing_nodes[0]), (self.scope, missing_nodes[-1]))
-            if ids is not None and self._ends_match(f"SELECT scope, unique_id FROM {nodes.name}", ids, ends):
+            node_ends = ((self.scope, missing_nodes[0]), (self.scope, missing_nodes[-1]))
+            if ids is not None and self._ends_match(f"SELECT scope, unique_id FROM {nodes.name}", ids, node_ends):
                 self.node_ids.update(zip(missing_nodes, ids))
             else:
                 self._load_nodes()
@@ -140,9 +140,9 @@ class DefinitionIds:
                 for uid, digest in missing
             )
             ids = self._insert(node_definitions.name, columns, rows, len(missing))
-            ends = tuple((self.node_ids[uid], digest) for uid, digest in (missing[0], missing[-1]))
+            definition_ends = tuple((self.node_ids[uid], digest) for uid, digest in (missing[0], missing[-1]))
             if ids is not None and self._ends_match(
-                f"SELECT node_id, definition_hash FROM {node_definitions.name}", ids, ends
+                f"SELECT node_id, definition_hash FROM {node_definitions.name}", ids, definition_ends
             ):
                 self.definition_ids.update(zip(missing, ids))
             else:
