@@ -188,7 +188,7 @@ node_results = sa.Table(
     sa.UniqueConstraint("run_pk", "step_index", "node_id", name=f"uq_{PREFIX}node_result_key"),
     # node_history: a node's results across runs, and its last step within each run.
     sa.Index(f"ix_{PREFIX}node_result_history", "node_id", "run_pk", "step_index"),
-    sa.Index(f"ix_{PREFIX}node_result_run_status", "run_pk", "status"),
+    # No (run_pk, status) index since r0013: the unique key above serves the per-run queries.
 )
 
 # What readers query: one node result with its unique_id and definition, under the v4 column names.

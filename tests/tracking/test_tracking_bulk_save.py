@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from airflow_provider_databand_dbt.model.report import NodeResult
 from airflow_provider_databand_dbt.tracking.definitions import definition_hash, definition_keys
-from airflow_provider_databand_dbt.tracking.fit import nodes_may_need_fitting
+from airflow_provider_databand_dbt.tracking.fit import _Fitter, nodes_may_need_fitting
 from airflow_provider_databand_dbt.tracking.schema import nodes
 from airflow_provider_databand_dbt.tracking.store import TrackingStore
 from tests.tracking.report_factory import make_node, make_report
@@ -93,6 +93,24 @@ def test_the_fitting_screen_passes_clean_nodes_and_catches_each_kind_of_problem(
     nul = _clean_nodes()
     nul[3] = msgspec.structs.replace(nul[3], name="a\x00b")
     assert not nodes_may_need_fitting(nul, strip_nul=False)  # SQLite keeps NUL bytes
+    accented = _clean_nodes()
+    accented[5] = msgspec.structs.replace(accented[5], message="déjà vu ✓", tags=["ünïcode"])
+    assert not nodes_may_need_fitting(accented, strip_nul=True)  # text beyond ASCII is fine when it encodes
+
+
+def test_the_fitting_screen_passes_no_node_the_fitter_would_change():
+    """The screen's False is a promise: a hostile value in any text column or list is sent to the fitter."""
+    changes = {
+        "surrogate in depends_on": {"depends_on": ["model.p.a", "model.p.\udc80"]},
+        "NUL in a tag": {"tags": ["a\x00b"]},
+        "surrogate in thread_id": {"thread_id": "Thread-\ud800"},
+        "NUL in alias": {"alias": "x\x00"},
+    }
+    for what, change in changes.items():
+        nodes = _clean_nodes()
+        nodes[11] = msgspec.structs.replace(nodes[11], **change)
+        assert _Fitter(strip_nul=True).node(nodes[11]) != nodes[11], what  # the fitter changes it...
+        assert nodes_may_need_fitting(nodes, strip_nul=True), what  # ...so the screen must let it through
 
 
 def test_saving_keeps_no_object_per_node_for_the_garbage_collector(sqlite_url):

@@ -70,7 +70,7 @@ def test_node_result_keys_and_indexes_are_the_schemas(built):
     finally:
         bench_web_pg.drop_database(POSTGRES_URL, name)
     assert catalog(built[0]) == expected
-    assert len(expected[0]) == 5 and len(expected[1]) == 4  # pkey, unique, 3 FKs; their 2 indexes + 2
+    assert len(expected[0]) == 5 and len(expected[1]) == 3  # pkey, unique, 3 FKs; 2 of theirs + history
 
 
 def test_same_rows_and_counts_as_the_sqlite_build(built):

@@ -1,7 +1,8 @@
 """Every query of the reader on node results (the table whose layout store v2 changes): one place to adapt.
 
-All per-run queries are bounded by ``run_pk`` and served by the ``(run_pk, status)`` and
-``(run_pk, step_index, unique_id)`` indexes; a node across runs by ``(unique_id, run_pk)``.
+All per-run queries are bounded by ``run_pk`` and served by the ``(run_pk, step_index, node_id)`` index
+(r0013 dropped ``(run_pk, status)``: a save kept it for every result, and no query needed it); a node
+across runs by ``(node_id, run_pk)``.
 """
 
 from __future__ import annotations
