@@ -34,8 +34,7 @@ def _stored_links(store: TrackingStore) -> list[tuple[str, str, str]]:
 
 
 def test_sqlite_first_save_does_not_read_back_the_nodes_and_definitions_it_inserted(sqlite_url):
-    store = TrackingStore(sqlite_url)
-    try:
+    with TrackingStore(sqlite_url) as store:
         store.save_report(make_report(node_count=50))  # creates the schema; another pipeline's nodes
         seen = _statements(store)
         report = make_report(run_id=70002, job_id=200, node_count=60)
@@ -45,14 +44,11 @@ def test_sqlite_first_save_does_not_read_back_the_nodes_and_definitions_it_inser
         assert store.get_report(70002).steps == report.steps
         links = _stored_links(store)
         assert len(links) == 110 and all(node == owner for node, owner, _ in links)
-    finally:
-        store.close()
 
 
 def test_new_ids_are_read_back_when_a_row_already_existed(tracking_url):
     """A node and a definition written behind the save's back (as a concurrent save could): no guessed ids."""
-    store = TrackingStore(tracking_url)
-    try:
+    with TrackingStore(tracking_url) as store:
         store.save_report(make_report(node_count=3))
         wanted_nodes = [make_node(i) for i in range(8)]
         keys = definition_keys(wanted_nodes)
@@ -75,13 +71,10 @@ def test_new_ids_are_read_back_when_a_row_already_existed(tracking_url):
             )
             by_key = {(uid, digest): definition_id for uid, digest, definition_id in rows}
             assert all(known.definition_ids[key] == by_key[key] for key in keys)
-    finally:
-        store.close()
 
 
 def test_a_next_run_with_some_new_nodes_links_every_result_to_its_own_node(tracking_url):
-    store = TrackingStore(tracking_url)
-    try:
+    with TrackingStore(tracking_url) as store:
         store.save_report(make_report(node_count=20))
         grown = make_report(run_id=70002, node_count=30)
         retagged = [
@@ -94,5 +87,3 @@ def test_a_next_run_with_some_new_nodes_links_every_result_to_its_own_node(track
         store.save_report(grown)
         assert store.get_report(70002).steps == grown.steps
         assert all(node == owner for node, owner, _ in _stored_links(store))
-    finally:
-        store.close()
