@@ -18,7 +18,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from airflow_provider_databand_dbt.tracking.engine import upsert_statement
+from airflow_provider_databand_dbt.tracking.engine import delete_batch, upsert_statement
 from airflow_provider_databand_dbt.tracking.schema import alert_outbox
 
 OutboxState = Literal["pending", "sending", "sent", "failed"]
@@ -172,17 +172,8 @@ def prune(conn: Connection, older_than: datetime, limit: int) -> int:
     are never deleted, whatever their age.
     """
     c = alert_outbox.c
-    finished = c.state.in_(FINISHED_STATES)
-    doomed = (
-        sa.select(c.id)
-        .where(finished, sa.func.coalesce(c.sent_at, c.next_attempt_at) < older_than)
-        .order_by(c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":  # another pruning replica takes other rows instead of waiting
-        doomed = doomed.with_for_update(skip_locked=True)
-    result = conn.execute(sa.delete(alert_outbox).where(c.id.in_(doomed.scalar_subquery()), finished))
-    return int(result.rowcount or 0)
+    finished = c.state.in_(FINISHED_STATES) & (sa.func.coalesce(c.sent_at, c.next_attempt_at) < older_than)
+    return delete_batch(conn, alert_outbox, finished, limit)
 
 
 def one_line(text: str) -> str:

@@ -426,3 +426,21 @@ def advisory_xact_lock(conn: Connection, subject: str) -> None:
 def upsert_statement(conn: Connection, table: sa.Table):
     """The dialect's ``INSERT`` that supports ``on_conflict_do_update`` (SQLite or PostgreSQL)."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert)(table)
+
+
+def delete_batch(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool], limit: int) -> int:
+    """Delete at most ``limit`` rows matching ``condition``, lowest ids first; returns how many went.
+
+    For pruning in short transactions. On PostgreSQL the ids are locked and read first, skipping rows another
+    deleter holds (``SKIP LOCKED``, so several processes pruning one table take different rows), then deleted:
+    as a subquery of the DELETE, a locking ``LIMIT`` may be re-run for each row and go past ``limit``.
+    """
+    doomed = sa.select(table.c.id).where(condition).order_by(table.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(doomed.with_for_update(skip_locked=True)).scalars().all()
+        if not ids:
+            return 0
+        result = conn.execute(sa.delete(table).where(table.c.id.in_(ids), condition))
+    else:  # one writer at a time: nothing to skip, and the subquery runs once
+        result = conn.execute(sa.delete(table).where(table.c.id.in_(doomed.scalar_subquery()), condition))
+    return int(result.rowcount or 0)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from airflow_provider_databand_dbt.model.report import RunReport
 from airflow_provider_databand_dbt.model.source import TrackingSource
 from airflow_provider_databand_dbt.tracking import writes
-from airflow_provider_databand_dbt.tracking.engine import guarded, upsert_statement
+from airflow_provider_databand_dbt.tracking.engine import delete_batch, guarded, upsert_statement
 from airflow_provider_databand_dbt.tracking.errors import TrackingError
 from airflow_provider_databand_dbt.tracking.rows import SaveOutcome
 from airflow_provider_databand_dbt.tracking.schema import webhook_events
@@ -200,17 +200,8 @@ def prune(conn: Connection, older_than: datetime, limit: int) -> int:
     Never a queued or claimed event, whatever its age. dbt Cloud stops redelivering within hours, so a
     pruned ``eventId`` is not needed to recognise a redelivery any more.
     """
-    finished = _c.state.in_(FINISHED_STATES)
-    doomed = (
-        sa.select(_c.id)
-        .where(finished & (sa.func.coalesce(_c.processed_at, _c.received_at) < older_than))
-        .order_by(_c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":  # another pruning replica takes other rows instead of waiting
-        doomed = doomed.with_for_update(skip_locked=True)
-    result = conn.execute(webhook_events.delete().where(_c.id.in_(doomed.scalar_subquery()) & finished))
-    return int(result.rowcount or 0)
+    finished = _c.state.in_(FINISHED_STATES) & (sa.func.coalesce(_c.processed_at, _c.received_at) < older_than)
+    return delete_batch(conn, webhook_events, finished, limit)
 
 
 class WriteTurns:
