@@ -189,13 +189,13 @@ def _stamp(path: Path) -> Any:
 
 
 def _secret_stamps(config: AlertsConfig) -> tuple[Any, ...]:
-    files = [
-        secret.origin.removeprefix("file ")
+    """The stamps of the files the config's secrets were read from."""
+    return tuple(
+        _stamp(secret.path)
         for channel in config.channels
         for secret in channel.secrets()
-        if secret is not None and secret.origin.startswith("file ")
-    ]
-    return tuple(_stamp(Path(name)) for name in files)
+        if secret is not None and secret.path is not None
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -295,4 +295,4 @@ def _secret(raw: Mapping[str, tuple[Any, str]], key: str, origin: str, environ: 
         raise AlertsConfigError(f"{where}: cannot read {path}: {type(exc).__name__}") from None
     if not secret:
         raise AlertsConfigError(f"{where}: {path} is empty")
-    return Secret(secret, f"file {path}")
+    return Secret(secret, f"file {path}", path=path)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional
 from urllib.parse import urlsplit
 
 MASK = "***"
@@ -24,13 +26,15 @@ class Secret:
 
     :param value: the secret.
     :param origin: where it came from, for messages (``env SLACK_URL``, ``file /run/secrets/x``), never the value.
+    :param path: the file it was read from, if any (watched so that a rotated secret is read again).
     """
 
-    __slots__ = ("_value", "origin")
+    __slots__ = ("_value", "origin", "path")
 
-    def __init__(self, value: str, origin: str = "") -> None:
+    def __init__(self, value: str, origin: str = "", path: Optional[Path] = None) -> None:
         self._value = value
         self.origin = origin
+        self.path = path
         with _lock:
             _known.update(dict.fromkeys(_secret_parts(value)))
         _install_log_filter()
